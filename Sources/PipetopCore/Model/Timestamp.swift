@@ -1,0 +1,147 @@
+import Foundation
+
+/// Microseconds since the Unix epoch: the one time unit of the store.
+///
+/// Integers sort, subtract and index cheaply in SQLite and PostgreSQL alike, and any language can
+/// read them without a date parser.
+public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var micros: Int64
+
+    public init(micros: Int64) { self.micros = micros }
+
+    public init(_ date: Date) {
+        micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+    }
+
+    /// The wall clock, read with `clock_gettime` (cheaper than `Date()` on the hot path).
+    public static func now() -> Timestamp {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Timestamp(micros: Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000)
+    }
+
+    public var date: Date { Date(timeIntervalSince1970: Double(micros) / 1_000_000) }
+    public var seconds: Double { Double(micros) / 1_000_000 }
+
+    public static func < (a: Timestamp, b: Timestamp) -> Bool { a.micros < b.micros }
+
+    public static func + (t: Timestamp, d: Duration) -> Timestamp { Timestamp(micros: t.micros + d.micros) }
+    public static func - (t: Timestamp, d: Duration) -> Timestamp { Timestamp(micros: t.micros - d.micros) }
+    public static func - (a: Timestamp, b: Timestamp) -> Duration { .microseconds(a.micros - b.micros) }
+
+    /// RFC 3339 with microseconds, in UTC: the form CloudEvents' `time` attribute uses.
+    public var rfc3339: String {
+        var seconds = time_t(micros.floorDiv(1_000_000))
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        let fraction = micros.floorMod(1_000_000)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ",
+            Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
+            Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), fraction)
+    }
+
+    public var description: String { rfc3339 }
+
+    /// Parses RFC 3339 (`2026-11-24T20:16:38Z`, with optional fraction and a `Z` or `±hh:mm` offset).
+    public init?(rfc3339 text: String) {
+        let bytes = Array(text.utf8)
+        func number(_ range: Range<Int>) -> Int? {
+            guard range.upperBound <= bytes.count else { return nil }
+            var value = 0
+            for index in range {
+                let byte = bytes[index]
+                guard byte >= 48, byte <= 57 else { return nil }
+                value = value * 10 + Int(byte - 48)
+            }
+            return value
+        }
+        guard bytes.count >= 20,
+              let year = number(0..<4), bytes[4] == 45, let month = number(5..<7), bytes[7] == 45,
+              let day = number(8..<10), bytes[10] == 84 || bytes[10] == 116 || bytes[10] == 32,
+              let hour = number(11..<13), bytes[13] == 58, let minute = number(14..<16), bytes[16] == 58,
+              let second = number(17..<19),
+              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second <= 60
+        else { return nil }
+        var index = 19
+        var fraction: Int64 = 0
+        if bytes[index] == 46 {  // "."
+            index += 1
+            var digits = 0
+            while index < bytes.count, bytes[index] >= 48, bytes[index] <= 57 {
+                if digits < 6 { fraction = fraction * 10 + Int64(bytes[index] - 48) }
+                digits += 1
+                index += 1
+            }
+            guard digits > 0 else { return nil }
+            for _ in digits..<6 where digits < 6 { fraction *= 10 }
+        }
+        guard index < bytes.count else { return nil }
+        var offsetSeconds = 0
+        switch bytes[index] {
+        case 90, 122:  // "Z", "z"
+            index += 1
+        case 43, 45:  // "+", "-"
+            guard let oh = number(index + 1..<index + 3), bytes.count > index + 3, bytes[index + 3] == 58,
+                  let om = number(index + 4..<index + 6), oh < 24, om < 60
+            else { return nil }
+            offsetSeconds = (oh * 3600 + om * 60) * (bytes[index] == 43 ? 1 : -1)
+            index += 6
+        default:
+            return nil
+        }
+        guard index == bytes.count else { return nil }
+        var parts = tm()
+        parts.tm_year = Int32(year - 1900)
+        parts.tm_mon = Int32(month - 1)
+        parts.tm_mday = Int32(day)
+        parts.tm_hour = Int32(hour)
+        parts.tm_min = Int32(minute)
+        parts.tm_sec = Int32(second)
+        let epoch = Int64(timegm(&parts)) - Int64(offsetSeconds)
+        micros = epoch * 1_000_000 + fraction
+    }
+}
+
+extension Duration {
+    /// Whole microseconds (truncated), the store's unit.
+    public var micros: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+    }
+
+    public var secondsDouble: Double { Double(micros) / 1_000_000 }
+
+    /// Parses `250ms`, `15s`, `2m`, `1h`, `1m30s` or a bare number of seconds.
+    public init?(parsing text: String) {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if let seconds = Double(trimmed), seconds >= 0 {
+            self = .microseconds(Int64(seconds * 1_000_000))
+            return
+        }
+        var total: Double = 0
+        var rest = Substring(trimmed)
+        guard !rest.isEmpty else { return nil }
+        while !rest.isEmpty {
+            let digits = rest.prefix { $0.isNumber || $0 == "." }
+            guard !digits.isEmpty, let value = Double(digits) else { return nil }
+            rest = rest.dropFirst(digits.count)
+            let unit = rest.prefix { $0.isLetter }
+            rest = rest.dropFirst(unit.count)
+            switch unit {
+            case "us", "µs": total += value / 1_000_000
+            case "ms": total += value / 1000
+            case "s": total += value
+            case "m": total += value * 60
+            case "h": total += value * 3600
+            default: return nil
+            }
+        }
+        self = .microseconds(Int64(total * 1_000_000))
+    }
+}
+
+extension Int64 {
+    func floorDiv(_ d: Int64) -> Int64 { (self >= 0 ? self : self - d + 1) / d }
+    func floorMod(_ d: Int64) -> Int64 { self - floorDiv(d) * d }
+}

@@ -1,0 +1,50 @@
+/// Routes every event that matches `pattern` to each of `targets` (queue names).
+public struct Rule: Sendable, Equatable {
+    public var name: String
+    public var pattern: EventPattern
+    public var targets: [String]
+
+    public init(_ name: String, pattern: EventPattern, targets: [String]) {
+        self.name = name
+        self.pattern = pattern
+        self.targets = targets
+    }
+
+    /// A rule whose pattern is EventBridge JSON; an invalid pattern is reported with the rule's name.
+    public init(_ name: String, pattern json: String, targets: [String]) throws {
+        do {
+            self.init(name, pattern: try EventPattern(json: json), targets: targets)
+        } catch let error as PatternError {
+            throw ConfigurationError("rule '\(name)': invalid pattern: \(error)")
+        }
+    }
+}
+
+/// Matches events against the rules and returns the queues each event goes to.
+struct Router: Sendable {
+    let rules: [Rule]
+    private let parsesData: Bool
+
+    init(rules: [Rule], queues: Set<String>) throws {
+        var seen = Set<String>()
+        for rule in rules {
+            if !seen.insert(rule.name).inserted { throw ConfigurationError("rule '\(rule.name)' is defined twice") }
+            if rule.targets.isEmpty { throw ConfigurationError("rule '\(rule.name)' has no target queue") }
+            for target in rule.targets where !queues.contains(target) {
+                throw ConfigurationError("rule '\(rule.name)' targets unknown queue '\(target)'")
+            }
+        }
+        self.rules = rules
+        parsesData = rules.contains { $0.pattern.examinesData }
+    }
+
+    /// The target queues of `event`, each once, in rule order.
+    func route(_ event: CloudEvent) -> [String] {
+        let data = parsesData ? event.data?.jsonObject() : nil
+        var targets: [String] = []
+        for rule in rules where rule.pattern.matches(event, data: data) {
+            for target in rule.targets where !targets.contains(target) { targets.append(target) }
+        }
+        return targets
+    }
+}

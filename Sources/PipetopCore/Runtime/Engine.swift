@@ -1,0 +1,252 @@
+import Foundation
+
+/// The runtime's single writer: one thread that turns everything that happened since its last
+/// tick into one store transaction (group commit), then hands the messages it claimed in that same
+/// transaction to the queues' workers.
+///
+/// Publishers and workers never touch the store; they drop work in the inbox and wake the engine.
+/// Under load a tick carries hundreds of records; when idle the engine sleeps until the next
+/// timer: a batch window, a scheduled retry, a lease scan, a heartbeat or a CPU sample.
+final class Engine: @unchecked Sendable {
+    struct Timing {
+        var heartbeat: Duration = .seconds(1)
+        var cpuSample: Duration = .seconds(1)
+        /// How often to look for work written by others (`pipetop publish`, replays).
+        var poll: Duration = .milliseconds(250)
+        /// Messages claimed per queue beyond its running handlers, so workers never wait on a tick.
+        var prefetch = 2
+    }
+
+    /// A publish waiting for its commit.
+    final class PendingPublish: @unchecked Sendable {
+        let events: [CloudEvent]
+        var error: Error?
+        let committed = DispatchSemaphore(value: 0)
+        init(events: [CloudEvent]) { self.events = events }
+    }
+
+    private let store: Store
+    private let router: Router
+    private let specs: [String: QueueSpec]
+    private let timing: Timing
+    private let onError: @Sendable (Error) -> Void
+    private(set) var info: RuntimeInfo
+    var workers: [String: QueueWorkers] = [:]
+
+    // Shared with publishers and workers, guarded by `condition`.
+    private let condition = NSCondition()
+    private var inbox: [PendingPublish] = []
+    private var outcomes: [Outcome] = []
+    private var draining = false
+    private var exitRequested = false
+    private let exited = DispatchSemaphore(value: 0)
+
+    // Owned by the engine thread.
+    private var outstanding: [String: Int] = [:]
+    private var nextReady: [String: Timestamp] = [:]
+    private var nextRelease: [String: Timestamp] = [:]
+    private var unrouted: [(seq: Int64, event: CloudEvent)] = []
+    private var nextHeartbeat = Timestamp(micros: 0)
+    private var nextSample: Timestamp
+    private var nextLeaseScan = Timestamp(micros: 0)
+    private var lastSample: Timestamp
+    private var lastProcessCPU: Duration
+    private let leaseScanEvery: Duration
+
+    init(store: Store, router: Router, specs: [QueueSpec], info: RuntimeInfo, timing: Timing, onError: @escaping @Sendable (Error) -> Void) {
+        self.store = store
+        self.router = router
+        self.specs = Dictionary(uniqueKeysWithValues: specs.map { ($0.name, $0) })
+        self.info = info
+        self.timing = timing
+        self.onError = onError
+        let now = Timestamp.now()
+        lastSample = now
+        nextSample = now + timing.cpuSample
+        lastProcessCPU = CPUClock.process()
+        // Scan for expired leases a few times per shortest visibility timeout, between 10 ms and 1 s.
+        let shortest = specs.map(\.visibilityTimeout.micros).min() ?? 1_000_000
+        leaseScanEvery = .microseconds(min(max(shortest / 4, 10_000), 1_000_000))
+        for spec in specs {
+            if let release = spec.mode.nextRelease(after: now) { nextRelease[spec.name] = release }
+        }
+    }
+
+    var heldQueues: Set<String> { Set(specs.values.filter { $0.mode != .stream }.map(\.name)) }
+
+    func targets(of event: CloudEvent) -> [Target] {
+        router.route(event).map { Target(queue: $0, held: specs[$0]?.mode != .stream) }
+    }
+
+    // MARK: Called from other threads
+
+    func start() {
+        let thread = Thread { [self] in
+            run()
+            exited.signal()
+        }
+        thread.name = "pipetop.engine"
+        thread.start()
+    }
+
+    /// Queues `events` for the next commit and waits for it.
+    func publish(_ events: [CloudEvent]) throws {
+        let pending = PendingPublish(events: events)
+        condition.lock()
+        if draining {
+            condition.unlock()
+            throw ConfigurationError("the runtime is stopping; publish refused")
+        }
+        inbox.append(pending)
+        condition.signal()
+        condition.unlock()
+        pending.committed.wait()
+        if let error = pending.error { throw error }
+    }
+
+    func report(_ outcome: Outcome) {
+        condition.lock()
+        outcomes.append(outcome)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Stops claiming, lets running handlers finish (up to `grace`), commits their outcomes and
+    /// hands unstarted messages back, then stops the engine thread.
+    func stop(grace: Duration) {
+        condition.lock()
+        draining = true
+        condition.signal()
+        condition.unlock()
+        for workers in workers.values {
+            for message in workers.stop() {
+                report(Outcome(claim: message.claim, duration: .zero, finishedAt: .now(), result: .unstarted))
+            }
+        }
+        let deadline = Date().addingTimeInterval(grace.secondsDouble)
+        for workers in workers.values { _ = workers.join(deadline: deadline) }
+        condition.lock()
+        exitRequested = true
+        condition.signal()
+        condition.unlock()
+        exited.wait()
+    }
+
+    // MARK: The engine thread
+
+    private func run() {
+        while true {
+            condition.lock()
+            while inbox.isEmpty && outcomes.isEmpty && !exitRequested && unrouted.isEmpty {
+                let deadline = nextDeadline()
+                if Timestamp.now() >= deadline { break }
+                _ = condition.wait(until: deadline.date)
+            }
+            let publishes = inbox
+            let finished = outcomes
+            inbox.removeAll(keepingCapacity: true)
+            outcomes.removeAll(keepingCapacity: true)
+            let claiming = !draining
+            let exiting = exitRequested
+            condition.unlock()
+            tick(publishes: publishes, outcomes: finished, claiming: claiming)
+            if exiting { return }
+        }
+    }
+
+    private func nextDeadline() -> Timestamp {
+        var deadline = min(nextHeartbeat, nextSample, nextLeaseScan, Timestamp.now() + timing.poll)
+        if !draining {
+            for time in nextRelease.values { deadline = min(deadline, time) }
+            for (queue, time) in nextReady where freeCapacity(queue) > 0 { deadline = min(deadline, time) }
+        }
+        return deadline
+    }
+
+    private func freeCapacity(_ queue: String) -> Int {
+        guard let workers = workers[queue] else { return 0 }
+        return workers.spec.concurrency * timing.prefetch - outstanding[queue, default: 0]
+    }
+
+    private func tick(publishes: [PendingPublish], outcomes: [Outcome], claiming: Bool) {
+        let now = Timestamp.now()
+        var batch = WriteBatch(now: now)
+        batch.outcomes = outcomes
+        for outcome in outcomes { outstanding[outcome.claim.queue, default: 0] -= 1 }
+        for pending in publishes {
+            for var event in pending.events {
+                // The entry point of a flow: the event is its own correlation.
+                if event.correlationID == nil { event.correlationID = event.id }
+                batch.publishes.append(RoutedEvent(event: event, targets: targets(of: event)))
+            }
+        }
+        if claiming {
+            batch.routings = unrouted.map { ($0.seq, $0.event, targets(of: $0.event)) }
+            unrouted.removeAll()
+            for (queue, time) in nextRelease where now >= time {
+                batch.releases.append(queue)
+                nextRelease[queue] = specs[queue]?.mode.nextRelease(after: now)
+            }
+        }
+        if now >= nextLeaseScan {
+            batch.expireLeases = true
+            nextLeaseScan = now + leaseScanEvery
+        }
+        if claiming {
+            for (queue, workers) in workers {
+                let free = freeCapacity(queue)
+                guard free > 0 else { continue }
+                let spec = workers.spec
+                batch.claims.append(ClaimRequest(
+                    queue: queue, limit: free, lease: spec.visibilityTimeout, maxAttempts: spec.maxAttempts,
+                    maxAge: spec.maxAge, deadLetter: spec.deadLetter))
+            }
+            batch.fetchUnrouted = 256
+        }
+        if now >= nextHeartbeat {
+            info.heartbeatAt = now
+            batch.heartbeat = info
+            nextHeartbeat = now + timing.heartbeat
+        }
+        if now >= nextSample {
+            batch.cpuSamples = takeSamples(at: now)
+            nextSample = max(nextSample + timing.cpuSample, now)
+        }
+
+        do {
+            let result = try store.apply(batch)
+            for pending in publishes { pending.committed.signal() }
+            for request in batch.claims { nextReady[request.queue] = result.nextReady[request.queue] }
+            var claimedByQueue: [String: [ClaimedMessage]] = [:]
+            for message in result.claimed { claimedByQueue[message.claim.queue, default: []].append(message) }
+            for (queue, messages) in claimedByQueue {
+                outstanding[queue, default: 0] += messages.count
+                workers[queue]?.enqueue(messages)
+            }
+            unrouted = result.unrouted
+            if batch.heartbeat != nil { try? Registry.write(info) }
+        } catch {
+            for pending in publishes {
+                pending.error = error
+                pending.committed.signal()
+            }
+            // The outcomes are lost with the transaction; their leases will expire and the messages
+            // be delivered again (at least once). Back off so a full disk does not spin the CPU.
+            onError(error)
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+    }
+
+    private func takeSamples(at now: Timestamp) -> [CPUSample] {
+        let interval = now - lastSample
+        lastSample = now
+        let processCPU = CPUClock.process()
+        defer { lastProcessCPU = processCPU }
+        var samples = workers.values.map { $0.takeSample(at: now, interval: interval) }
+        let used = processCPU - lastProcessCPU
+        samples.append(CPUSample(
+            time: now, scope: CPUSample.processScope, interval: interval, cpu: used, busy: used, runs: 0,
+            capacity: ProcessInfo.processInfo.activeProcessorCount))
+        return samples
+    }
+}

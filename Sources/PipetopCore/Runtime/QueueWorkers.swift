@@ -1,0 +1,150 @@
+import DequeModule
+import Foundation
+
+/// The worker threads of one queue: `concurrency` threads that run its handler on claimed
+/// messages, measure each run's thread CPU time, and report outcomes to the engine.
+///
+/// Handlers run on dedicated threads, not on a shared async pool, so the thread CPU clock read
+/// around a run is exactly that run's CPU time.
+final class QueueWorkers: @unchecked Sendable {
+    let spec: QueueSpec
+    private let handler: Handler
+    private let router: Router
+    private let heldQueues: Set<String>
+    private let report: @Sendable (Outcome) -> Void
+
+    private let condition = NSCondition()
+    private var waiting = Deque<ClaimedMessage>()
+    private var stopping = false
+    private var threads: [Thread] = []
+    private var live = 0
+    // CPU accounting since the last sample (guarded by `condition`).
+    private var cpu = Duration.zero
+    private var busy = Duration.zero
+    private var runs = 0
+
+    init(spec: QueueSpec, handler: @escaping Handler, router: Router, heldQueues: Set<String>, report: @escaping @Sendable (Outcome) -> Void) {
+        self.spec = spec
+        self.handler = handler
+        self.router = router
+        self.heldQueues = heldQueues
+        self.report = report
+    }
+
+    func start() {
+        condition.lock()
+        live = spec.concurrency
+        condition.unlock()
+        for index in 0..<spec.concurrency {
+            let thread = Thread { [self] in work() }
+            thread.name = "pipetop.\(spec.name).\(index)"
+            thread.stackSize = 1 << 20
+            threads.append(thread)
+            thread.start()
+        }
+    }
+
+    func enqueue(_ messages: some Sequence<ClaimedMessage>) {
+        condition.lock()
+        waiting.append(contentsOf: messages)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Stops taking messages; returns those never started so the engine can hand them back.
+    func stop() -> [ClaimedMessage] {
+        condition.lock()
+        stopping = true
+        let unstarted = Array(waiting)
+        waiting.removeAll()
+        condition.broadcast()
+        condition.unlock()
+        return unstarted
+    }
+
+    /// Waits until every thread has finished its current run, or until `deadline`.
+    func join(deadline: Date) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while live > 0 {
+            if !condition.wait(until: deadline) { return false }
+        }
+        return true
+    }
+
+    /// CPU spent since the last call, as a sample for the interval just ended.
+    func takeSample(at time: Timestamp, interval: Duration) -> CPUSample {
+        condition.lock()
+        defer {
+            cpu = .zero
+            busy = .zero
+            runs = 0
+            condition.unlock()
+        }
+        return CPUSample(time: time, scope: spec.name, interval: interval, cpu: cpu, busy: busy, runs: runs, capacity: spec.concurrency)
+    }
+
+    private func work() {
+        while true {
+            condition.lock()
+            while waiting.isEmpty && !stopping { condition.wait() }
+            guard !stopping, let message = waiting.popFirst() else {
+                live -= 1
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            condition.unlock()
+            run(message)
+        }
+    }
+
+    private func run(_ message: ClaimedMessage) {
+        let started = Timestamp.now()
+        let cpuStart = CPUClock.thread()
+        let delivery = Delivery(message: message, claimedAt: started)
+        var failure: Error?
+        do { try handler(delivery) } catch { failure = error }
+        let finished = Timestamp.now()
+        let cpuUsed = CPUClock.thread() - cpuStart
+        let duration = finished - started
+
+        let result: Outcome.Result
+        if let failure {
+            result = decide(failure, claim: message.claim, at: finished)
+        } else {
+            result = .succeeded(children: delivery.published.map { child in
+                RoutedEvent(event: child, targets: router.route(child).map { Target(queue: $0, held: heldQueues.contains($0)) })
+            })
+        }
+        condition.lock()
+        cpu += cpuUsed
+        busy += duration
+        runs += 1
+        condition.unlock()
+        report(Outcome(claim: message.claim, duration: duration, finishedAt: finished, result: result))
+    }
+
+    /// Retry with backoff, or dead-letter: non-retryable errors, the last attempt, or too old.
+    func decide(_ failure: Error, claim: Claim, at time: Timestamp, random: Double = .random(in: 0..<1)) -> Outcome.Result {
+        let error = Self.describe(failure)
+        let retryAt = time + spec.backoff.delay(afterAttempt: claim.attempt, random: random)
+        var reason: DeadLetterReason?
+        if failure is NonRetryable {
+            reason = .nonRetryable
+        } else if claim.attempt >= spec.maxAttempts {
+            reason = .maxAttempts
+        } else if let maxAge = spec.maxAge, retryAt - claim.enqueuedAt > maxAge {
+            reason = .maxAge
+        }
+        guard let reason else { return .retry(error: error, at: retryAt) }
+        return spec.deadLetter ? .deadLetter(error: error, reason: reason) : .drop(error: error)
+    }
+
+    /// The error as text, bounded: error messages are stored and shown, and a handler may throw
+    /// anything.
+    static func describe(_ error: Error) -> String {
+        let text = String(describing: error)
+        return text.count > 2000 ? String(text.prefix(2000)) + "…" : text
+    }
+}

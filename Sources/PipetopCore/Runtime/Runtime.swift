@@ -1,0 +1,121 @@
+import Foundation
+
+/// The pipetop event runtime: routes events to queues, delivers them to handlers at least once,
+/// retries with backoff, dead-letters what is exhausted, and records every step in its store.
+///
+/// ```swift
+/// let runtime = try Runtime(name: "shop", store: SQLiteStore(path: "shop.sqlite"),
+///     queues: [QueueSpec("orders")],
+///     rules: [Rule("orders", pattern: .type("order.placed"), targets: ["orders"])])
+/// runtime.handle("orders") { delivery in
+///     delivery.publish(type: "order.confirmed")
+/// }
+/// try runtime.start()
+/// try runtime.publish(CloudEvent(source: "/shop", type: "order.placed"))
+/// ```
+public final class Runtime: @unchecked Sendable {
+    public struct Options: Sendable {
+        /// How often CPU samples are taken and stored.
+        public var cpuSampleInterval: Duration = .seconds(1)
+        /// How long `stop()` waits for running handlers.
+        public var shutdownGrace: Duration = .seconds(10)
+        /// Whether to announce the runtime in the registry directory (for `pipetop ls` / `attach`).
+        public var register = true
+        /// Store errors the engine met and survived (it retries; leases redeliver lost outcomes).
+        public var onError: @Sendable (Error) -> Void = { error in
+            FileHandle.standardError.write(Data("pipetop runtime: \(error)\n".utf8))
+        }
+
+        public init() {}
+    }
+
+    public let name: String
+    public let store: Store
+    public let queues: [QueueSpec]
+    public let rules: [Rule]
+    private let options: Options
+    private let router: Router
+    private var handlers: [String: Handler] = [:]
+    private var engine: Engine?
+    private let lock = NSLock()
+
+    /// Validates the configuration: every queue and rule is checked, and an invalid pattern or
+    /// unknown target is reported with the rule's name.
+    public init(name: String, store: Store, queues: [QueueSpec], rules: [Rule], options: Options = Options()) throws {
+        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+            throw ConfigurationError("runtime name '\(name)' must be letters, digits, '-', '_' or '.'")
+        }
+        var names = Set<String>()
+        for queue in queues {
+            try queue.validate()
+            if !names.insert(queue.name).inserted { throw ConfigurationError("queue '\(queue.name)' is defined twice") }
+        }
+        self.name = name
+        self.store = store
+        self.queues = queues
+        self.rules = rules
+        self.options = options
+        router = try Router(rules: rules, queues: names)
+    }
+
+    /// Sets the handler of `queue`. A queue without a handler keeps its messages for another
+    /// runtime (or a later start) to deliver.
+    public func handle(_ queue: String, _ handler: @escaping Handler) {
+        precondition(queues.contains { $0.name == queue }, "pipetop: no queue named '\(queue)'")
+        lock.withLock { handlers[queue] = handler }
+    }
+
+    public var isRunning: Bool { lock.withLock { engine != nil } }
+
+    /// Declares the queues in the store, registers the runtime and starts delivering.
+    public func start() throws {
+        try lock.withLock {
+            guard engine == nil else { return }
+            if options.register, let other = Registry.entries().first(where: { $0.runtime.name == name && $0.alive && $0.runtime.pid != getpid() }) {
+                throw ConfigurationError("a runtime named '\(name)' is already running (pid \(other.runtime.pid)); choose another name")
+            }
+            let now = Timestamp.now()
+            let info = RuntimeInfo(
+                name: name, pid: getpid(), host: ProcessInfo.processInfo.hostName, store: store.location, startedAt: now, heartbeatAt: now)
+            try store.declare(queues: queues, rules: rules, runtime: info)
+            var timing = Engine.Timing()
+            timing.cpuSample = options.cpuSampleInterval
+            let engine = Engine(store: store, router: router, specs: queues, info: info, timing: timing, onError: options.onError)
+            for spec in queues {
+                guard let handler = handlers[spec.name] else { continue }
+                engine.workers[spec.name] = QueueWorkers(
+                    spec: spec, handler: handler, router: router, heldQueues: engine.heldQueues,
+                    report: { [unowned engine] in engine.report($0) })
+            }
+            if options.register { try Registry.write(info) }
+            for workers in engine.workers.values { workers.start() }
+            engine.start()
+            self.engine = engine
+        }
+    }
+
+    /// Publishes events and returns once they are durably stored and routed. An event without a
+    /// `correlationid` starts a flow and becomes its own correlation.
+    public func publish(_ events: [CloudEvent]) throws {
+        guard let engine = lock.withLock({ engine }) else {
+            throw ConfigurationError("the runtime '\(name)' is not running; call start() first")
+        }
+        try engine.publish(events)
+    }
+
+    public func publish(_ event: CloudEvent) throws { try publish([event]) }
+
+    /// Stops delivering: running handlers finish (within the grace period), their outcomes are
+    /// committed, unstarted messages are handed back, and the runtime is marked stopped.
+    public func stop() {
+        guard let engine = lock.withLock({ () -> Engine? in
+            defer { self.engine = nil }
+            return self.engine
+        }) else { return }
+        engine.stop(grace: options.shutdownGrace)
+        try? store.markStopped(runtime: name, at: .now())
+        if options.register { Registry.remove(name: name) }
+    }
+
+    deinit { stop() }
+}

@@ -1,0 +1,132 @@
+import GRDB
+
+/// The SQLite schema, as versioned migrations. Times are microseconds since the epoch.
+///
+/// Every query the dashboard and the CLI make has its index: the log by `seq` (the primary key) and
+/// by correlation id; messages by queue/state/ready time (claims, depth), by lease (expiry) and, for
+/// dead letters, by queue and time; events by id and by correlation id; unrouted events by `seq`.
+enum SQLiteSchema {
+    /// Message states, stored as small integers.
+    enum State: Int {
+        case held = 0, ready = 1, inFlight = 2, dead = 3
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE events (
+                    seq INTEGER PRIMARY KEY,
+                    id TEXT NOT NULL,
+                    source TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    time INTEGER,
+                    subject TEXT,
+                    datacontenttype TEXT,
+                    dataschema TEXT,
+                    correlation_id TEXT,
+                    causation_id TEXT,
+                    traceparent TEXT,
+                    extensions TEXT,            -- JSON object of other extension attributes
+                    data BLOB,
+                    data_kind INTEGER NOT NULL, -- 0 none, 1 JSON text, 2 binary
+                    published_at INTEGER NOT NULL,
+                    routed INTEGER NOT NULL     -- 0 while waiting for a runtime to route it
+                );
+                CREATE INDEX events_by_id ON events(id);
+                CREATE INDEX events_by_correlation ON events(correlation_id);
+                CREATE INDEX events_unrouted ON events(seq) WHERE routed = 0;
+
+                CREATE TABLE messages (
+                    id INTEGER PRIMARY KEY,
+                    queue TEXT NOT NULL,
+                    event_seq INTEGER NOT NULL REFERENCES events(seq),
+                    state INTEGER NOT NULL,     -- 0 held, 1 ready, 2 in flight, 3 dead
+                    ready_at INTEGER NOT NULL,
+                    enqueued_at INTEGER NOT NULL,
+                    attempt INTEGER NOT NULL DEFAULT 0,
+                    deliveries INTEGER NOT NULL DEFAULT 0,
+                    lease_until INTEGER,
+                    errors TEXT NOT NULL DEFAULT '[]', -- JSON array of {attempt, at, error}
+                    first_failed_at INTEGER,
+                    dead_at INTEGER,
+                    reason TEXT
+                );
+                CREATE INDEX messages_by_queue_state ON messages(queue, state, ready_at);
+                CREATE INDEX messages_by_lease ON messages(lease_until) WHERE state = 2;
+                CREATE INDEX messages_dead_by_queue ON messages(queue, dead_at) WHERE state = 3;
+                CREATE INDEX messages_dead_by_time ON messages(dead_at) WHERE state = 3;
+
+                CREATE TABLE log (
+                    seq INTEGER PRIMARY KEY,
+                    at INTEGER NOT NULL,
+                    kind TEXT NOT NULL,
+                    event_id TEXT NOT NULL,
+                    event_type TEXT,
+                    correlation_id TEXT,
+                    queue TEXT,
+                    message_id INTEGER,
+                    attempt INTEGER,
+                    duration_us INTEGER,
+                    error TEXT,
+                    detail TEXT
+                );
+                CREATE INDEX log_by_correlation ON log(correlation_id);
+
+                CREATE TABLE queues (
+                    name TEXT PRIMARY KEY,
+                    mode TEXT NOT NULL,
+                    window_us INTEGER,
+                    concurrency INTEGER NOT NULL,
+                    visibility_timeout_us INTEGER NOT NULL,
+                    max_attempts INTEGER NOT NULL,
+                    backoff_base_us INTEGER NOT NULL,
+                    backoff_cap_us INTEGER NOT NULL,
+                    max_age_us INTEGER,
+                    dead_letter INTEGER NOT NULL,
+                    runtime TEXT NOT NULL,
+                    declared_at INTEGER NOT NULL
+                );
+
+                CREATE TABLE queue_counters (
+                    queue TEXT PRIMARY KEY,
+                    enqueued INTEGER NOT NULL DEFAULT 0,
+                    claimed INTEGER NOT NULL DEFAULT 0,
+                    succeeded INTEGER NOT NULL DEFAULT 0,
+                    failed INTEGER NOT NULL DEFAULT 0,
+                    retried INTEGER NOT NULL DEFAULT 0,
+                    dead_lettered INTEGER NOT NULL DEFAULT 0
+                );
+
+                CREATE TABLE rules (
+                    name TEXT PRIMARY KEY,
+                    pattern TEXT NOT NULL,
+                    targets TEXT NOT NULL,      -- comma-separated queue names
+                    runtime TEXT NOT NULL
+                );
+
+                CREATE TABLE runtimes (
+                    name TEXT PRIMARY KEY,
+                    pid INTEGER NOT NULL,
+                    host TEXT NOT NULL,
+                    store TEXT NOT NULL,
+                    started_at INTEGER NOT NULL,
+                    heartbeat_at INTEGER NOT NULL,
+                    stopped_at INTEGER
+                );
+
+                CREATE TABLE cpu_samples (
+                    at INTEGER NOT NULL,
+                    scope TEXT NOT NULL,        -- a queue name, or 'process'
+                    interval_us INTEGER NOT NULL,
+                    cpu_us INTEGER NOT NULL,
+                    busy_us INTEGER NOT NULL,
+                    runs INTEGER NOT NULL,
+                    capacity INTEGER NOT NULL
+                );
+                CREATE INDEX cpu_samples_by_time ON cpu_samples(at);
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import GRDB
+
+extension SQLiteStore {
+    static let logColumns = "seq, at, kind, event_id, event_type, correlation_id, queue, message_id, attempt, duration_us, error, detail"
+
+    static func decodeRecord(_ row: Row) -> LifecycleRecord {
+        LifecycleRecord(
+            seq: row[0], time: row[1], kind: LifecycleKind(rawValue: row[2]) ?? .failed, eventID: row[3], eventType: row[4],
+            correlationID: row[5], queue: row[6], messageID: row[7], attempt: row[8],
+            duration: (row[9] as Int64?).map { .microseconds($0) }, error: row[10], detail: row[11])
+    }
+
+    public func publishedTotal() throws -> Int64 {
+        // Events are never deleted, so the last seq is the count, in O(1).
+        try pool.read { try Int64.fetchOne($0, sql: "SELECT coalesce(max(seq), 0) FROM events") ?? 0 }
+    }
+
+    public func tail(after seq: Int64, limit: Int) throws -> [LifecycleRecord] {
+        try pool.read { db in
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT \(Self.logColumns) FROM log WHERE seq > ? ORDER BY seq LIMIT ?"), arguments: [seq, limit])
+                .map(Self.decodeRecord)
+        }
+    }
+
+    public func history(before seq: Int64, limit: Int) throws -> [LifecycleRecord] {
+        try pool.read { db in
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT \(Self.logColumns) FROM log WHERE seq < ? ORDER BY seq DESC LIMIT ?"), arguments: [seq, limit])
+                .map(Self.decodeRecord)
+        }
+    }
+
+    public func trace(correlationID: String) throws -> [LifecycleRecord] {
+        try pool.read { db in
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT \(Self.logColumns) FROM log WHERE correlation_id = ? ORDER BY seq"), arguments: [correlationID])
+                .map(Self.decodeRecord)
+        }
+    }
+
+    public func queueStats(now: Timestamp) throws -> [QueueStats] {
+        try pool.read { db in
+            var stats: [String: QueueStats] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT q.name, q.mode, q.concurrency, q.max_attempts, c.enqueued, c.succeeded, c.failed, c.retried, c.dead_lettered
+                FROM queues q LEFT JOIN queue_counters c ON c.queue = q.name
+                """) {
+                var queue = QueueStats(name: row[0], mode: row[1], concurrency: row[2], maxAttempts: row[3])
+                queue.enqueued = row[4] ?? 0
+                queue.succeeded = row[5] ?? 0
+                queue.failed = row[6] ?? 0
+                queue.retried = row[7] ?? 0
+                queue.deadLettered = row[8] ?? 0
+                stats[queue.name] = queue
+            }
+            // Live messages: the (queue, state, ready_at) index covers all but the poison count.
+            for row in try Row.fetchAll(db, sql: """
+                SELECT queue, state, count(*), min(CASE WHEN ready_at <= ?1 THEN ready_at END), sum(ready_at > ?1),
+                    sum(CASE WHEN state = 1 THEN attempt >= 1 WHEN state = 2 THEN attempt >= 2 ELSE 0 END)
+                FROM messages WHERE state IN (0, 1, 2) GROUP BY queue, state
+                """, arguments: [now]) {
+                let name: String = row[0]
+                var queue = stats[name] ?? QueueStats(name: name, mode: "?", concurrency: 0, maxAttempts: 0)
+                let count: Int = row[2]
+                queue.poison += row[5] ?? 0
+                switch SQLiteSchema.State(rawValue: row[1]) {
+                case .held: queue.held = count
+                case .ready:
+                    let later: Int = row[4] ?? 0
+                    queue.scheduled = later
+                    queue.ready = count - later
+                    if let oldest = row[3] as Int64? { queue.lagSeconds = max(0, Double(now.micros - oldest) / 1_000_000) }
+                case .inFlight: queue.inFlight = count
+                default: break
+                }
+                stats[name] = queue
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT queue, count(*) FROM messages WHERE state = 3 GROUP BY queue") {
+                let name: String = row[0]
+                stats[name, default: QueueStats(name: name, mode: "?", concurrency: 0, maxAttempts: 0)].dead = row[1]
+            }
+            return stats.values.sorted { $0.name < $1.name }
+        }
+    }
+
+    public func deadLetters(queue: String?, limit: Int) throws -> [DeadLetter] {
+        try pool.read { db in
+            let filter = queue == nil ? "" : "AND m.queue = ?"
+            var arguments: StatementArguments = []
+            if let queue { arguments += [queue] }
+            arguments += [limit]
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT m.id, m.queue, m.reason, m.attempt, m.deliveries, m.errors, m.enqueued_at, m.first_failed_at, m.dead_at, \(EventColumns.list)
+                FROM messages m JOIN events e ON e.seq = m.event_seq
+                WHERE m.state = 3 \(filter) ORDER BY m.dead_at DESC LIMIT ?
+                """, arguments: arguments)
+            return rows.map { row in
+                let errors = (try? JSONDecoder().decode([AttemptError].self, from: Data((row[5] as String).utf8))) ?? []
+                return DeadLetter(
+                    messageID: row[0], queue: row[1], event: EventColumns.decode(row, at: 9),
+                    reason: DeadLetterReason(rawValue: row[2] ?? "") ?? .maxAttempts, attempts: row[3], deliveries: row[4],
+                    errors: errors, enqueuedAt: row[6], firstFailedAt: row[7], deadAt: row[8])
+            }
+        }
+    }
+
+    public func cpuSamples(since: Timestamp) throws -> [CPUSample] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT at, scope, interval_us, cpu_us, busy_us, runs, capacity FROM cpu_samples WHERE at >= ? ORDER BY at
+                """, arguments: [since]).map { row in
+                CPUSample(
+                    time: row[0], scope: row[1], interval: .microseconds(row[2] as Int64), cpu: .microseconds(row[3] as Int64),
+                    busy: .microseconds(row[4] as Int64), runs: row[5], capacity: row[6])
+            }
+        }
+    }
+
+    public func runtimes() throws -> [RuntimeInfo] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT name, pid, host, store, started_at, heartbeat_at, stopped_at FROM runtimes ORDER BY name").map { row in
+                RuntimeInfo(name: row[0], pid: row[1], host: row[2], store: row[3], startedAt: row[4], heartbeatAt: row[5], stoppedAt: row[6])
+            }
+        }
+    }
+
+    public func event(id: String) throws -> CloudEvent? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT \(EventColumns.list) FROM events e WHERE e.id = ? ORDER BY e.seq LIMIT 1", arguments: [id])
+                .map { EventColumns.decode($0, at: 0) }
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import GRDB
+
+/// A store that cannot be opened or used, with the reason in words.
+public struct StoreError: Error, CustomStringConvertible, Equatable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The embedded default: one SQLite file in WAL mode.
+///
+/// Many readers and one writer; the runtime's engine is that writer and commits a whole tick per
+/// transaction. A second writer (`pipetop publish`, a replay) waits on `busy_timeout`.
+/// `synchronous=NORMAL` is the durability floor: a commit survives a process crash, and in WAL
+/// mode a power loss can lose only the last commits, never corrupt the file.
+public final class SQLiteStore: Store, @unchecked Sendable {
+    public let location: String
+    let pool: DatabasePool
+
+    /// Opens (creating if needed) the store at `path` and migrates it to this version's schema.
+    /// With `readOnly`, nothing is created or migrated, and the schema must already be current.
+    public init(path: String, readOnly: Bool = false) throws {
+        location = path
+        var config = Configuration()
+        config.readonly = readOnly
+        config.busyMode = .timeout(10)
+        config.label = "pipetop"
+        config.prepareDatabase { db in
+            if !readOnly {
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            }
+            try db.execute(sql: "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32000")
+        }
+        if readOnly, !FileManager.default.fileExists(atPath: path) {
+            throw StoreError("no store at \(path)")
+        }
+        if !readOnly {
+            let directory = (path as NSString).deletingLastPathComponent
+            if !directory.isEmpty {
+                try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            }
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+        } catch let error as DatabaseError {
+            throw StoreError("cannot open the store at \(path): \(error.message ?? "\(error)")")
+        }
+        try checkSchema(readOnly: readOnly)
+    }
+
+    private func checkSchema(readOnly: Bool) throws {
+        let migrator = SQLiteSchema.migrator
+        do {
+            let (known, superseded, tables) = try pool.read { db in
+                let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+                let hasMigrations = tables.contains("grdb_migrations")
+                return (
+                    hasMigrations ? try migrator.appliedIdentifiers(db) : [],
+                    hasMigrations ? try migrator.hasBeenSuperseded(db) : false,
+                    tables)
+            }
+            if superseded {
+                throw StoreError("the store at \(location) was written by a newer pipetop (schema \(known.sorted().joined(separator: ", "))); upgrade pipetop to open it")
+            }
+            if !tables.isEmpty, !tables.contains("grdb_migrations") {
+                throw StoreError("\(location) is an SQLite database but not a pipetop store")
+            }
+            if readOnly {
+                guard try pool.read({ try migrator.hasCompletedMigrations($0) }) else {
+                    throw StoreError("the store at \(location) has an older schema; open it once without --read-only to upgrade it")
+                }
+            } else {
+                try migrator.migrate(pool)
+            }
+        } catch let error as DatabaseError {
+            throw StoreError("cannot read the store at \(location): \(error.message ?? "\(error)")")
+        }
+    }
+
+    /// The database queue's readers and writer, for tests and tools that inspect the file.
+    public var database: DatabasePool { pool }
+}
+
+extension Timestamp: DatabaseValueConvertible {
+    public var databaseValue: DatabaseValue { micros.databaseValue }
+    public static func fromDatabaseValue(_ dbValue: DatabaseValue) -> Timestamp? {
+        Int64.fromDatabaseValue(dbValue).map(Timestamp.init(micros:))
+    }
+}

@@ -1,0 +1,264 @@
+/// The contract between the runtime, the dashboard, the CLI and any other language: everything
+/// pipetop knows lives in a store.
+///
+/// The runtime writes through `apply(_:)`, one transaction per call, so one call is one group
+/// commit: publishes, handler outcomes, claims, batch releases, lease expiries, CPU samples and the
+/// heartbeat of one engine tick land together or not at all. Readers (dashboard, CLI) use the
+/// read methods and never block the writer.
+///
+/// A store for several runtime nodes (PostgreSQL) implements the same calls: claims become
+/// `FOR UPDATE SKIP LOCKED`, stale acks are refused by the `delivery` token as here.
+public protocol Store: AnyObject, Sendable {
+    /// A human-readable location: the file path or the database URL.
+    var location: String { get }
+
+    // MARK: Writing (the runtime, `pipetop publish`, replay)
+
+    /// Applies one engine tick in one transaction.
+    func apply(_ batch: WriteBatch) throws -> WriteResult
+
+    /// Stores events published from outside a runtime (`pipetop publish`, other languages).
+    /// They are recorded `published` and wait, unrouted, until a running runtime routes them.
+    func publishUnrouted(_ events: [CloudEvent], at time: Timestamp) throws
+
+    /// Declares the queues a runtime serves, so readers know their modes and limits.
+    func declare(queues: [QueueSpec], rules: [Rule], runtime: RuntimeInfo) throws
+
+    /// Marks a runtime stopped (clean exit).
+    func markStopped(runtime name: String, at time: Timestamp) throws
+
+    // MARK: Reading (the dashboard and the CLI)
+
+    /// Events ever published into this store.
+    func publishedTotal() throws -> Int64
+    /// Log records with `seq > after`, oldest first.
+    func tail(after seq: Int64, limit: Int) throws -> [LifecycleRecord]
+    /// Log records with `seq < before`, newest first (scrolling back).
+    func history(before seq: Int64, limit: Int) throws -> [LifecycleRecord]
+    /// Every log record of one business flow, oldest first.
+    func trace(correlationID: String) throws -> [LifecycleRecord]
+    /// Per-queue depth, lag and lifetime counters.
+    func queueStats(now: Timestamp) throws -> [QueueStats]
+    /// Dead letters, newest first, optionally of one queue.
+    func deadLetters(queue: String?, limit: Int) throws -> [DeadLetter]
+    /// CPU samples taken since `since`, oldest first.
+    func cpuSamples(since: Timestamp) throws -> [CPUSample]
+    /// Runtimes that registered in this store, with their last heartbeat.
+    func runtimes() throws -> [RuntimeInfo]
+    /// The event with this id, if stored.
+    func event(id: String) throws -> CloudEvent?
+}
+
+/// Where a routed event goes: one message per target.
+public struct Target: Sendable, Equatable {
+    public var queue: String
+    /// True for batch queues: the message waits for the window to close.
+    public var held: Bool
+
+    public init(queue: String, held: Bool) {
+        self.queue = queue
+        self.held = held
+    }
+}
+
+/// An event together with its routing decision.
+public struct RoutedEvent: Sendable {
+    public var event: CloudEvent
+    public var targets: [Target]
+}
+
+/// The identity of one delivery. An outcome is applied only if the message is still in flight
+/// under this very delivery, so a handler that outlived its lease cannot ack a redelivery.
+public struct Claim: Sendable, Equatable {
+    public var messageID: Int64
+    public var queue: String
+    public var delivery: Int
+    public var attempt: Int
+    public var eventID: String
+    public var eventType: String
+    public var correlationID: String?
+    public var enqueuedAt: Timestamp
+}
+
+/// A message handed to a handler.
+public struct ClaimedMessage: Sendable {
+    public var claim: Claim
+    public var event: CloudEvent
+}
+
+/// What became of one delivery.
+public struct Outcome: Sendable {
+    public enum Result: Sendable {
+        /// Acked; `children` are published in the same transaction (an outbox, in effect).
+        case succeeded(children: [RoutedEvent])
+        case retry(error: String, at: Timestamp)
+        case deadLetter(error: String, reason: DeadLetterReason)
+        /// Exhausted on a queue with dead-lettering off.
+        case drop(error: String)
+        /// Claimed but never started (the runtime is stopping): ready again, the attempt not spent.
+        case unstarted
+    }
+
+    public var claim: Claim
+    public var duration: Duration
+    public var finishedAt: Timestamp
+    public var result: Result
+}
+
+/// A request to claim up to `limit` ready messages of one queue.
+public struct ClaimRequest: Sendable {
+    public var queue: String
+    public var limit: Int
+    public var lease: Duration
+    /// A message that would start attempt `maxAttempts + 1` (after lease expiries) is dead-lettered.
+    public var maxAttempts: Int
+    /// A message older than this is dead-lettered instead of delivered.
+    public var maxAge: Duration?
+    public var deadLetter: Bool
+}
+
+/// One engine tick's writes.
+public struct WriteBatch: Sendable {
+    public var now: Timestamp
+    /// New events with their routing (no targets: recorded as rejected).
+    public var publishes: [RoutedEvent] = []
+    /// Routing for events that were published unrouted (by `seq`).
+    public var routings: [(seq: Int64, event: CloudEvent, targets: [Target])] = []
+    public var outcomes: [Outcome] = []
+    /// Batch queues whose window has closed: their held messages become ready.
+    public var releases: [String] = []
+    /// Return in-flight messages whose lease has expired to ready.
+    public var expireLeases = false
+    public var claims: [ClaimRequest] = []
+    /// Fetch up to this many unrouted events.
+    public var fetchUnrouted = 0
+    public var cpuSamples: [CPUSample] = []
+    public var heartbeat: RuntimeInfo?
+
+    public init(now: Timestamp) { self.now = now }
+
+    public var isEmpty: Bool {
+        publishes.isEmpty && routings.isEmpty && outcomes.isEmpty && releases.isEmpty && !expireLeases
+            && claims.isEmpty && fetchUnrouted == 0 && cpuSamples.isEmpty && heartbeat == nil
+    }
+}
+
+public struct WriteResult: Sendable {
+    public var claimed: [ClaimedMessage] = []
+    public var unrouted: [(seq: Int64, event: CloudEvent)] = []
+    /// For each queue claimed from: the earliest future `ready_at` (a scheduled retry), if any.
+    public var nextReady: [String: Timestamp] = [:]
+    /// Outcomes that arrived after their lease was lost and were ignored.
+    public var staleOutcomes = 0
+    public init() {}
+}
+
+/// A runtime as it announces itself.
+public struct RuntimeInfo: Sendable, Equatable, Codable {
+    public var name: String
+    public var pid: Int32
+    public var host: String
+    public var store: String
+    public var startedAt: Timestamp
+    public var heartbeatAt: Timestamp
+    public var stoppedAt: Timestamp?
+
+    public init(name: String, pid: Int32, host: String, store: String, startedAt: Timestamp, heartbeatAt: Timestamp, stoppedAt: Timestamp? = nil) {
+        self.name = name
+        self.pid = pid
+        self.host = host
+        self.store = store
+        self.startedAt = startedAt
+        self.heartbeatAt = heartbeatAt
+        self.stoppedAt = stoppedAt
+    }
+}
+
+extension Timestamp: Codable {
+    public init(from decoder: Decoder) throws { micros = try decoder.singleValueContainer().decode(Int64.self) }
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(micros)
+    }
+}
+
+/// CPU actually spent in one interval, by one queue's handlers or by the whole process.
+public struct CPUSample: Sendable, Equatable {
+    public static let processScope = "process"
+
+    public var time: Timestamp
+    /// A queue name, or `process`.
+    public var scope: String
+    public var interval: Duration
+    /// Thread CPU time (queues) or user + system time (process).
+    public var cpu: Duration
+    /// Wall time spent inside handlers (queues); equal to `cpu` for the process.
+    public var busy: Duration
+    public var runs: Int
+    /// Threads that could have run: the queue's concurrency, or the machine's cores.
+    public var capacity: Int
+
+    public init(time: Timestamp, scope: String, interval: Duration, cpu: Duration, busy: Duration, runs: Int, capacity: Int) {
+        self.time = time
+        self.scope = scope
+        self.interval = interval
+        self.cpu = cpu
+        self.busy = busy
+        self.runs = runs
+        self.capacity = capacity
+    }
+
+    /// CPU seconds over the seconds the capacity offered, 0...1.
+    public var busyFraction: Double {
+        let offered = interval.secondsDouble * Double(max(capacity, 1))
+        return offered > 0 ? min(cpu.secondsDouble / offered, 1) : 0
+    }
+}
+
+/// One queue as the dashboard's Overview shows it.
+public struct QueueStats: Sendable, Equatable {
+    public var name: String
+    public var mode: String
+    public var concurrency: Int
+    public var maxAttempts: Int
+    /// Waiting for a batch window.
+    public var held = 0
+    /// Ready now.
+    public var ready = 0
+    /// Retries scheduled for later.
+    public var scheduled = 0
+    public var inFlight = 0
+    public var dead = 0
+    /// Ready or in flight with attempt ≥ 2: shown on their own, never hidden in the depth.
+    public var poison = 0
+    /// Now minus the ready-since time of the oldest ready message.
+    public var lagSeconds: Double = 0
+    public var enqueued: Int64 = 0
+    public var succeeded: Int64 = 0
+    public var failed: Int64 = 0
+    public var retried: Int64 = 0
+    public var deadLettered: Int64 = 0
+
+    /// Ready + in flight (+ held and scheduled: everything not yet done).
+    public var lagMessages: Int { ready + inFlight + held + scheduled }
+}
+
+/// One attempt's failure, kept with the dead letter.
+public struct AttemptError: Sendable, Equatable, Codable {
+    public var attempt: Int
+    public var at: Timestamp
+    public var error: String
+}
+
+public struct DeadLetter: Sendable {
+    public var messageID: Int64
+    public var queue: String
+    public var event: CloudEvent
+    public var reason: DeadLetterReason
+    public var attempts: Int
+    public var deliveries: Int
+    public var errors: [AttemptError]
+    public var enqueuedAt: Timestamp
+    public var firstFailedAt: Timestamp?
+    public var deadAt: Timestamp
+}

@@ -1,0 +1,72 @@
+import Foundation
+import PipetopCore
+
+/// Publishes `listing.uploaded` events at a steady rate with occasional bursts, like a scraper that
+/// finds a dealer's whole stock at once now and then.
+public final class Scraper: @unchecked Sendable {
+    public let rate: Double
+    public let burstEvery: Duration
+    public let burstSize: Int
+    private let runtime: Runtime
+    private let stopped = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private let lock = NSLock()
+    private let firstNumber: UInt64
+    private var next: UInt64
+    private var running = false
+
+    public init(runtime: Runtime, rate: Double = 40, burstEvery: Duration = .seconds(12), burstSize: Int = 250, firstNumber: UInt64 = 1) {
+        self.runtime = runtime
+        self.rate = rate
+        self.burstEvery = burstEvery
+        self.burstSize = burstSize
+        self.firstNumber = firstNumber
+        next = firstNumber
+    }
+
+    /// Listings published so far.
+    public var published: UInt64 { lock.withLock { next - firstNumber } }
+
+    public func start() {
+        lock.withLock { running = true }
+        let thread = Thread { [self] in
+            loop()
+            finished.signal()
+        }
+        thread.name = "pipetop.scraper"
+        thread.start()
+    }
+
+    public func stop() {
+        guard lock.withLock({ running }) else { return }
+        lock.withLock { running = false }
+        stopped.signal()
+        finished.wait()
+    }
+
+    private func loop() {
+        let tick = 0.05
+        let started = Date()
+        var owed = 0.0
+        var nextBurst = started.addingTimeInterval(burstEvery.secondsDouble / 2)
+        while lock.withLock({ running }) {
+            owed += rate * tick
+            var count = Int(owed)
+            owed -= Double(count)
+            if Date() >= nextBurst {
+                count += burstSize
+                nextBurst = nextBurst.addingTimeInterval(burstEvery.secondsDouble)
+            }
+            if count > 0 {
+                let first = lock.withLock { () -> UInt64 in
+                    defer { next += UInt64(count) }
+                    return next
+                }
+                let now = Timestamp.now()
+                let events = (0..<UInt64(count)).map { Listing.event(number: first + $0, time: now) }
+                do { try runtime.publish(events) } catch { break }
+            }
+            if stopped.wait(timeout: .now() + tick) == .success { break }
+        }
+    }
+}

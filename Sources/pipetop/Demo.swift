@@ -1,0 +1,136 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import PipetopCore
+import PipetopDemo
+
+struct Demo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the car-marketplace demo: a 15 s batch job and an event-driven pipeline side by side.",
+        discussion: """
+            A scraper publishes listing.uploaded events (steady, with bursts). They feed the old cron job \
+            (queue index-batch, released every 15 s) and the event-driven path parse → enrich → index + notify. \
+            About 2 % of listings are malformed (dead-lettered at once), 5 % time out once (retried), and a few \
+            are poison (retried until dead-lettered).
+            """)
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    @Flag(help: "Run without a terminal and print one status line per second.")
+    var headless = false
+
+    @Option(help: ArgumentHelp("Stop after this long (e.g. 30s, 2m). Default: until interrupted.", valueName: "duration"))
+    var duration: String?
+
+    @Option(help: "Listings published per second between bursts.")
+    var rate: Double = 40
+
+    @Option(help: ArgumentHelp("The batch queue's window (the cron interval).", valueName: "duration"))
+    var window = "15s"
+
+    @Option(help: "The runtime's name, as `pipetop ls` shows it.")
+    var name = "demo"
+
+    func run() throws {
+        if storeOptions.readOnly { throw BadInput("the demo writes to its store; --read-only does not apply") }
+        var limit: Duration?
+        if let duration {
+            guard let parsed = Duration(parsing: duration), parsed > .zero else {
+                throw BadInput("--duration '\(duration)' is not a duration such as 30s or 2m")
+            }
+            limit = parsed
+        }
+        guard let batchWindow = Duration(parsing: window), batchWindow >= .milliseconds(100) else {
+            throw BadInput("--window '\(window)' is not a duration of at least 100ms")
+        }
+        guard rate > 0, rate <= 100_000 else { throw BadInput("--rate must be between 0 and 100000") }
+
+        let path = storeOptions.store ?? StoreOptions.demoStorePath
+        let store: SQLiteStore
+        do { store = try SQLiteStore(path: path) } catch let error as StoreError { throw Failure(error.description) }
+        let runtime: Runtime
+        do {
+            runtime = try CarMarketplace.runtime(name: name, store: store, batchWindow: batchWindow)
+            try runtime.start()
+        } catch let error as ConfigurationError {
+            throw Failure(error.description)
+        }
+        let interrupted = SignalWaiter([SIGINT, SIGTERM, SIGHUP])
+        let scraper = Scraper(runtime: runtime, rate: rate, firstNumber: UInt64(try store.publishedTotal()) + 1)
+        scraper.start()
+
+        if !headless {
+            print("pipetop demo: the dashboard is not built yet; showing the headless status (Ctrl-C stops).")
+        }
+        print("pipetop demo: runtime '\(name)' on \(path)")
+        let started = Date()
+        var line = 0
+        while true {
+            let elapsed = Date().timeIntervalSince(started)
+            if let limit, elapsed >= limit.secondsDouble { break }
+            line += 1
+            let next = started.addingTimeInterval(Double(line))
+            let wait = limit.map { min(next, started.addingTimeInterval($0.secondsDouble)) } ?? next
+            if interrupted.wait(until: wait) { break }
+            if let status = try? StatusLine.render(store: store, elapsed: Date().timeIntervalSince(started)) {
+                print(status)
+                fflush(nil)  // all streams: Swift 6 forbids touching the global `stdout`
+            }
+        }
+        scraper.stop()
+        runtime.stop()
+        if let status = try? StatusLine.render(store: store, elapsed: Date().timeIntervalSince(started)) {
+            print("stopped: " + status)
+        }
+    }
+}
+
+/// The headless status: per second, what was published and, per queue, what is done, retrying,
+/// dead and still waiting.
+enum StatusLine {
+    static func render(store: Store, elapsed: Double) throws -> String {
+        let published = try store.publishedTotal()
+        let queues = try store.queueStats(now: .now())
+        var parts = [String(format: "%5.0fs published %lld", elapsed, published)]
+        for queue in queues {
+            var part = "\(queue.name.terminalSafe) done \(queue.succeeded) retrying \(queue.scheduled + queue.poison) dead \(queue.dead) depth \(queue.ready + queue.inFlight)"
+            if queue.held > 0 || queue.mode.hasPrefix("batch") { part += " held \(queue.held)" }
+            parts.append(part)
+        }
+        return parts.joined(separator: " | ")
+    }
+}
+
+/// Turns the given signals into a flag a loop can wait on (no work in the signal handler itself).
+final class SignalWaiter: @unchecked Sendable {
+    private let semaphore = DispatchSemaphore(value: 0)
+    private var sources: [DispatchSourceSignal] = []
+    private let lock = NSLock()
+    private var fired = false
+
+    init(_ signals: [Int32]) {
+        for number in signals {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [weak self] in self?.fire() }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    private func fire() {
+        lock.withLock { fired = true }
+        semaphore.signal()
+    }
+
+    /// Waits until `deadline`; true if a signal arrived (now or before).
+    func wait(until deadline: Date) -> Bool {
+        if lock.withLock({ fired }) { return true }
+        let seconds = max(0, deadline.timeIntervalSinceNow)
+        if semaphore.wait(timeout: .now() + seconds) == .success {
+            semaphore.signal()
+            return true
+        }
+        return false
+    }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+
+/// The process entry: parse, run, and turn every failure into one line on stderr and the exit
+/// status the CLI promises (2 for bad input, 1 for other failures).
+@main
+enum Entry {
+    static func main() {
+        do {
+            var command = try Pipetop.parseAsRoot()
+            try command.run()
+        } catch let error as BadInput {
+            fail(error.message, status: 2)
+        } catch let error as Failure {
+            fail(error.message, status: 1)
+        } catch {
+            let code = Pipetop.exitCode(for: error)
+            if code == .success {
+                print(Pipetop.fullMessage(for: error))
+                exit(0)
+            }
+            // Argument errors are bad input; argument-parser's own status for them is 64.
+            let message = Pipetop.fullMessage(for: error)
+            FileHandle.standardError.write(Data((message + "\n").utf8))
+            exit(code == .validationFailure ? 2 : code.rawValue)
+        }
+    }
+
+    static func fail(_ message: String, status: Int32) -> Never {
+        FileHandle.standardError.write(Data("pipetop: \(message)\n".utf8))
+        exit(status)
+    }
+}
+
+/// Input the user can fix: exit status 2.
+struct BadInput: Error {
+    var message: String
+    init(_ message: String) { self.message = message }
+}
+
+/// Anything else that stops a command: exit status 1.
+struct Failure: Error {
+    var message: String
+    init(_ message: String) { self.message = message }
+}
+
+struct Pipetop: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pipetop",
+        abstract: "An event runtime and the dashboard to watch it: queues, retries, dead letters, CPU shape.",
+        subcommands: [Demo.self, Publish.self, Queues.self, Tail.self, ListRuntimes.self])
+}
