@@ -31,6 +31,6 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "PipetopCoreTests", dependencies: ["PipetopCore", "PipetopDemo"]),
+        .testTarget(name: "PipetopCoreTests", dependencies: ["PipetopCore", "PipetopDemo", "pipetop"]),
     ]
 )

@@ -37,8 +37,10 @@ enum SQLiteSchema {
                 CREATE INDEX events_by_correlation ON events(correlation_id);
                 CREATE INDEX events_unrouted ON events(seq) WHERE routed = 0;
 
+                -- AUTOINCREMENT: a message id is never reused, so log records and stale acks
+                -- (matched by id and delivery) can never point at a later message.
                 CREATE TABLE messages (
-                    id INTEGER PRIMARY KEY,
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
                     queue TEXT NOT NULL,
                     event_seq INTEGER NOT NULL REFERENCES events(seq),
                     state INTEGER NOT NULL,     -- 0 held, 1 ready, 2 in flight, 3 dead

@@ -1,0 +1,184 @@
+import Foundation
+import Testing
+@testable import PipetopCore
+
+/// The runtime with real threads, a real SQLite file and real time. Tests wait for outcomes with
+/// `eventually` (a deadline only bounds a failure); they never assert how fast anything was.
+@Suite(.serialized) struct RuntimeTests {
+    func options() -> Runtime.Options {
+        var options = Runtime.Options()
+        options.register = false
+        options.cpuSampleInterval = .milliseconds(100)
+        return options
+    }
+
+    func settled(_ db: TestStore) throws -> Bool {
+        try db.count("SELECT count(*) FROM messages WHERE state IN (0, 1, 2)") == 0
+            && db.count("SELECT count(*) FROM events WHERE routed = 0") == 0
+    }
+
+    struct Flaky: Error, CustomStringConvertible { var description: String { "flaky downstream" } }
+
+    /// Thousands of events through a three-hop pipeline with permanent, transient and poison
+    /// faults: every routed message must end in exactly one terminal state, nothing lost.
+    @Test func everyMessageEndsExactlyOnceWithFaults() throws {
+        let db = try TestStore()
+        let fast = Backoff(base: .milliseconds(2), cap: .milliseconds(20), jitter: 0.5)
+        let runtime = try Runtime(
+            name: "faults", store: db.store,
+            queues: [
+                QueueSpec("a", concurrency: 3, maxAttempts: 3, backoff: fast),
+                QueueSpec("b", concurrency: 2, maxAttempts: 3, backoff: fast),
+                QueueSpec("c", concurrency: 2, maxAttempts: 3, backoff: fast),
+            ],
+            rules: [
+                Rule("start", pattern: .type("start"), targets: ["a"]),
+                try Rule("fan", pattern: #"{"type": ["middle"], "data": {"n": [{"numeric": [">=", 0]}]}}"#, targets: ["b", "c"]),
+            ],
+            options: options())
+        runtime.handle("a") { delivery in
+            let n = (delivery.event.data?.jsonObject() as? [String: Int])?["n"] ?? -1
+            if n % 50 == 0 { throw PermanentFailure("malformed \(n)") }
+            if n % 10 == 3 && delivery.attempt == 1 { throw Flaky() }
+            delivery.publish(type: "middle", data: delivery.event.data)
+        }
+        runtime.handle("b") { delivery in
+            let n = (delivery.event.data?.jsonObject() as? [String: Int])?["n"] ?? -1
+            if n % 97 == 1 { throw Flaky() }  // poison: fails every attempt
+        }
+        runtime.handle("c") { _ in }
+        try runtime.start()
+        let total = 3000
+        for chunk in stride(from: 0, to: total, by: 100) {
+            try runtime.publish((chunk..<chunk + 100).map { n in
+                CloudEvent(id: "e\(n)", source: "/test", type: "start", data: try! .json(object: ["n": n]))
+            })
+        }
+        #expect(try eventually { try settled(db) })
+        runtime.stop()
+
+        let log = try db.log()
+        var terminal: [Int64: [LifecycleKind]] = [:]
+        var enqueued = Set<Int64>()
+        for record in log {
+            guard let id = record.messageID else { continue }
+            if record.kind == .enqueued { enqueued.insert(id) }
+            if record.kind == .succeeded || record.kind == .deadLettered { terminal[id, default: []].append(record.kind) }
+        }
+        let malformed = (0..<total).filter { $0 % 50 == 0 }.count
+        #expect(enqueued.count == total + 2 * (total - malformed))
+        #expect(Set(terminal.keys) == enqueued, "every routed message reached a terminal state")
+        #expect(terminal.values.allSatisfy { $0.count == 1 }, "and exactly one")
+        let dead = try db.store.deadLetters(queue: nil, limit: 10_000)
+        let poison = (0..<total).filter { $0 % 97 == 1 && $0 % 50 != 0 }.count
+        #expect(dead.filter { $0.queue == "a" }.count == malformed)
+        #expect(dead.filter { $0.queue == "a" }.allSatisfy { $0.reason == .nonRetryable && $0.errors.count == 1 })
+        #expect(dead.filter { $0.queue == "b" }.count == poison)
+        #expect(dead.filter { $0.queue == "b" }.allSatisfy { $0.reason == .maxAttempts && $0.errors.map(\.attempt) == [1, 2, 3] })
+        let retried = log.filter { $0.kind == .retryScheduled && $0.queue == "a" }.count
+        #expect(retried == (0..<total).filter { $0 % 10 == 3 && $0 % 50 != 0 }.count)
+        #expect(try db.store.queueStats(now: .now()).allSatisfy { $0.ready + $0.inFlight + $0.scheduled == 0 })
+    }
+
+    @Test func childEventsCarryCorrelationAndCausation() throws {
+        let db = try TestStore()
+        let runtime = try Runtime(
+            name: "chain", store: db.store, queues: [QueueSpec("one"), QueueSpec("two"), QueueSpec("three")],
+            rules: [
+                Rule("1", pattern: .type("first"), targets: ["one"]), Rule("2", pattern: .type("second"), targets: ["two"]),
+                Rule("3", pattern: .type("third"), targets: ["three"]),
+            ],
+            options: options())
+        runtime.handle("one") { $0.publish(type: "second") }
+        runtime.handle("two") { $0.publish(type: "third") }
+        runtime.handle("three") { _ in }
+        try runtime.start()
+        try runtime.publish(CloudEvent(id: "root", source: "/t", type: "first", traceparent: "00-abc-def-01"))
+        #expect(try eventually { try settled(db) && db.count("SELECT count(*) FROM events") == 3 })
+        runtime.stop()
+        let events = try db.store.database.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, type, correlation_id, causation_id, traceparent FROM events ORDER BY seq")
+        }
+        #expect(events.map { $0[2] as String } == ["root", "root", "root"], "the entry event is its own correlation")
+        #expect(events[1][3] as String == "root")
+        #expect(events[2][3] as String == events[1][0] as String)
+        #expect(events.allSatisfy { $0[4] as String == "00-abc-def-01" })
+        #expect(try db.store.trace(correlationID: "root").filter { $0.kind == .succeeded }.count == 3)
+    }
+
+    @Test func aHungHandlerLosesItsLeaseAndTheMessageIsDeliveredAgain() throws {
+        let db = try TestStore()
+        let release = DispatchSemaphore(value: 0)
+        let runtime = try Runtime(
+            name: "lease", store: db.store, queues: [QueueSpec("slow", concurrency: 2, visibilityTimeout: .milliseconds(200))],
+            rules: [Rule("r", pattern: .type("job"), targets: ["slow"])], options: options())
+        runtime.handle("slow") { delivery in
+            if delivery.attempt == 1 { release.wait() }  // hangs until the test lets it go
+        }
+        try runtime.start()
+        try runtime.publish(CloudEvent(id: "job-1", source: "/t", type: "job"))
+        #expect(try eventually { try db.count("SELECT count(*) FROM log WHERE kind = 'succeeded'") == 1 })
+        release.signal()  // the first run returns late; its ack must be ignored
+        runtime.stop()
+        let log = try db.log()
+        #expect(log.contains { $0.kind == .leaseExpired && $0.attempt == 1 })
+        #expect(log.filter { $0.kind == .succeeded }.map(\.attempt) == [2])
+        #expect(log.filter { $0.kind == .claimed }.map(\.attempt) == [1, 2])
+        #expect(try db.count("SELECT count(*) FROM messages") == 0)
+    }
+
+    @Test func batchQueuesReleaseWhenTheWindowCloses() throws {
+        let db = try TestStore()
+        let runtime = try Runtime(
+            name: "batch", store: db.store, queues: [QueueSpec("nightly", mode: .batch(every: .milliseconds(300)))],
+            rules: [Rule("r", pattern: .type("job"), targets: ["nightly"])], options: options())
+        runtime.handle("nightly") { _ in }
+        try runtime.start()
+        try runtime.publish((1...20).map { CloudEvent(id: "j\($0)", source: "/t", type: "job") })
+        #expect(try eventually { try db.count("SELECT count(*) FROM log WHERE kind = 'succeeded'") == 20 })
+        runtime.stop()
+        let log = try db.log()
+        for id in (1...20).map({ "j\($0)" }) {
+            let kinds = log.filter { $0.eventID == id }.map(\.kind)
+            #expect(kinds == [.published, .routed, .enqueued, .batchReleased, .claimed, .succeeded])
+        }
+        // Released together: every release of this window is stamped with the window's time.
+        let released = log.filter { $0.kind == .batchReleased }
+        #expect(released.allSatisfy { $0.time.micros % 300_000 == 0 || $0.detail?.contains("window released") == true })
+    }
+
+    @Test func cpuSamplesAreRecordedPerQueueAndForTheProcess() throws {
+        let db = try TestStore()
+        let runtime = try Runtime(
+            name: "cpu", store: db.store, queues: [QueueSpec("burn", concurrency: 1)],
+            rules: [Rule("r", pattern: .type("burn"), targets: ["burn"])], options: options())
+        runtime.handle("burn") { _ in
+            var x: UInt64 = 1
+            for i in 0..<2_000_000 { x = x &* 6364136223846793005 &+ UInt64(i) }
+            if x == 42 { print(x) }
+        }
+        try runtime.start()
+        try runtime.publish((1...10).map { CloudEvent(id: "b\($0)", source: "/t", type: "burn") })
+        #expect(try eventually { try db.count("SELECT count(*) FROM log WHERE kind = 'succeeded'") == 10 })
+        #expect(try eventually { try db.store.cpuSamples(since: Timestamp(micros: 0)).filter { $0.scope == "burn" }.map(\.runs).reduce(0, +) == 10 })
+        runtime.stop()
+        let samples = try db.store.cpuSamples(since: Timestamp(micros: 0))
+        let burn = samples.filter { $0.scope == "burn" }
+        #expect(burn.map(\.cpu).reduce(.zero, +) > .zero)
+        #expect(burn.allSatisfy { $0.cpu <= $0.busy + .milliseconds(1) }, "thread CPU never exceeds the wall time in the handler")
+        #expect(samples.contains { $0.scope == CPUSample.processScope && $0.cpu > .zero && $0.capacity >= 1 })
+    }
+
+    @Test func publishingNeedsARunningRuntimeAndStopIsClean() throws {
+        let db = try TestStore()
+        let runtime = try Runtime(name: "idle", store: db.store, queues: [QueueSpec("q")], rules: [], options: options())
+        #expect(throws: ConfigurationError.self) { try runtime.publish(CloudEvent(source: "/t", type: "x")) }
+        try runtime.start()
+        try runtime.publish(CloudEvent(id: "x", source: "/t", type: "x"))
+        runtime.stop()
+        #expect(try db.log().map(\.kind) == [.published, .rejected])
+        #expect(try db.store.runtimes().first?.stoppedAt != nil)
+    }
+}
+
+import GRDB
