@@ -8,7 +8,7 @@ struct Tail: ParsableCommand {
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var output: OutputOptions
 
-    @Option(name: .shortAndLong, help: "Start with the last N records.")
+    @Option(name: [.customShort("n"), .long], help: "Start with the last N records.")
     var lines = 20
 
     @Flag(name: .shortAndLong, help: "Keep printing new records as they are written.")

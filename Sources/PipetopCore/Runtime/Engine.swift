@@ -118,11 +118,7 @@ final class Engine: @unchecked Sendable {
         draining = true
         condition.signal()
         condition.unlock()
-        for workers in workers.values {
-            for message in workers.stop() {
-                report(Outcome(claim: message.claim, duration: .zero, finishedAt: .now(), result: .unstarted))
-            }
-        }
+        for workers in workers.values { workers.stop() }
         let deadline = Date().addingTimeInterval(grace.secondsDouble)
         for workers in workers.values { _ = workers.join(deadline: deadline) }
         condition.lock()

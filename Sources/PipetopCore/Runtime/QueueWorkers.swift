@@ -44,22 +44,35 @@ final class QueueWorkers: @unchecked Sendable {
         }
     }
 
-    func enqueue(_ messages: some Sequence<ClaimedMessage>) {
+    /// Hands claimed messages to the threads. Once stopping (a claim that raced `stop()`), they go
+    /// straight back to the engine as unstarted.
+    func enqueue(_ messages: [ClaimedMessage]) {
         condition.lock()
+        guard !stopping else {
+            condition.unlock()
+            handBack(messages)
+            return
+        }
         waiting.append(contentsOf: messages)
         condition.broadcast()
         condition.unlock()
     }
 
-    /// Stops taking messages; returns those never started so the engine can hand them back.
-    func stop() -> [ClaimedMessage] {
+    /// Stops taking messages; those never started go back to the engine as unstarted.
+    func stop() {
         condition.lock()
         stopping = true
         let unstarted = Array(waiting)
         waiting.removeAll()
         condition.broadcast()
         condition.unlock()
-        return unstarted
+        handBack(unstarted)
+    }
+
+    private func handBack(_ messages: [ClaimedMessage]) {
+        for message in messages {
+            report(Outcome(claim: message.claim, duration: .zero, finishedAt: .now(), result: .unstarted))
+        }
     }
 
     /// Waits until every thread has finished its current run, or until `deadline`.

@@ -1,0 +1,89 @@
+import Foundation
+import GRDB
+import Testing
+@testable import PipetopCore
+
+/// The real `pipetop` binary: exit statuses, messages on stderr, and what reaches the store.
+@Suite(.serialized) struct CLITests {
+    let db = try! TestStore()
+    var env: [String: String] { ["XDG_RUNTIME_DIR": db.directory.path, "XDG_STATE_HOME": db.directory.path] }
+
+    func run(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+        try Child.run(arguments, environment: env, stdin: stdin, in: db.directory)
+    }
+
+    @Test func anInvalidEnvelopeIsRefusedWholeWithStatus2() throws {
+        let good = #"{"specversion":"1.0","id":"ok-1","source":"/cli","type":"listing.uploaded"}"#
+        let bad = #"{"specversion":"1.0","id":"bad","type":"listing.uploaded"}"#
+        let result = try run(["publish", "--store", db.path], stdin: good + "\n" + bad + "\n")
+        #expect(result.status == 2)
+        #expect(result.stderr == "pipetop: invalid envelope #2: required attribute 'source' is missing\n")
+        #expect(try db.count("SELECT count(*) FROM events") == 0, "nothing of the batch is stored")
+
+        let notJSON = try run(["publish", "--store", db.path, "{nope"])
+        #expect(notJSON.status == 2)
+        #expect(notJSON.stderr.hasPrefix("pipetop: invalid envelope"))
+    }
+
+    @Test func aValidEnvelopeIsStoredAndWaitsForARuntime() throws {
+        let result = try run(["publish", "--store", db.path, #"{"specversion":"1.0","id":"cli-1","source":"/cli","type":"listing.uploaded","data":{"make":"Volvo"}}"#])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("published 1 event (cli-1)"))
+        #expect(result.stderr.contains("wait unrouted"))
+        #expect(try db.store.event(id: "cli-1")?.data?.jsonObject() as? [String: String] == ["make": "Volvo"])
+        #expect(try db.log().map(\.kind) == [.published])
+    }
+
+    @Test func badArgumentsExitWithStatus2() throws {
+        let result = try run(["demo", "--headless", "--duration", "soon", "--store", db.path])
+        #expect(result.status == 2)
+        #expect(result.stderr == "pipetop: --duration 'soon' is not a duration such as 30s or 2m\n")
+        let unknown = try run(["queues", "--colour"])
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.contains("--colour"))
+    }
+
+    @Test func aStoreFromTheFutureIsAClearFailure() throws {
+        try db.store.database.write { try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99')") }
+        let result = try run(["queues", "--store", db.path])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("was written by a newer pipetop"))
+        #expect(result.stderr.split(separator: "\n").count == 1)
+    }
+
+    /// The demo, headless: queues move, retries happen, dead letters appear; SIGTERM stops it
+    /// cleanly (status 0, registry file gone, runtime marked stopped).
+    @Test func theHeadlessDemoMovesAndStopsOnSIGTERM() throws {
+        let demo = try Child(["demo", "--headless", "--store", db.path, "--rate", "200", "--window", "1s"], environment: env, in: db.directory)
+        let moving = eventually(timeout: 120) {
+            let lines = demo.stdout.split(separator: "\n").filter { $0.contains("published") }
+            guard let last = lines.last else { return false }
+            return lines.count >= 3 && last.contains("dead") && !last.contains("parse done 0 ")
+                && ((try? db.count("SELECT count(*) FROM log WHERE kind = 'retry-scheduled'")) ?? 0) > 0
+                && ((try? db.count("SELECT count(*) FROM messages WHERE state = 3")) ?? 0) > 0
+                && ((try? db.count("SELECT count(*) FROM log WHERE kind = 'batch-released'")) ?? 0) > 0
+        }
+        #expect(moving, "stdout: \(demo.stdout.suffix(600)) stderr: \(demo.stderr)")
+        #expect(FileManager.default.fileExists(atPath: db.directory.appendingPathComponent("pipetop/demo.json").path))
+        let listed = try run(["ls"])
+        #expect(listed.stdout.contains("demo\tpid \(demo.pid)\t\(db.path)"))
+
+        demo.signal(SIGTERM)
+        #expect(demo.wait() == 0, "stderr: \(demo.stderr)")
+        #expect(demo.stdout.contains("stopped:"))
+        #expect(!FileManager.default.fileExists(atPath: db.directory.appendingPathComponent("pipetop/demo.json").path))
+        #expect(try db.store.runtimes().first { $0.name == "demo" }?.stoppedAt != nil)
+        #expect(try db.count("SELECT count(*) FROM messages WHERE state = 2") == 0, "nothing left in flight")
+
+        let queues = try run(["queues", "--store", db.path, "--json"])
+        #expect(queues.status == 0)
+        let names = queues.stdout.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["name"] as? String
+        }
+        #expect(names == ["enrich", "index", "index-batch", "notify", "parse"])
+
+        let tail = try run(["tail", "--store", db.path, "-n", "5", "--json"])
+        #expect(tail.status == 0)
+        #expect(tail.stdout.split(separator: "\n").count == 5)
+    }
+}
