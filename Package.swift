@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
     ],
     targets: [
         .target(
@@ -27,9 +28,35 @@ let package = Package(
         .executableTarget(
             name: "pipetop",
             dependencies: [
-                "PipetopCore", "PipetopDemo",
+                "PipetopCore", "PipetopDemo", "PipetopUI", "PipetopTerminal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // The dashboard as pure code (state, update, views, widgets, cell grid, themes): no ncurses.
+        .target(
+            name: "PipetopUI",
+            dependencies: [
+                "PipetopCore", "PipetopThemes",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
+        // The theme files shipped with the product, as SwiftPM resources (found next to the binary).
+        .target(
+            name: "PipetopThemes",
+            path: "themes",
+            resources: [
+                .copy("default.yaml"), .copy("light.yaml"), .copy("high-contrast.yaml"),
+                .copy("monochrome.yaml"), .copy("dracula.yaml"), .copy("nord.yaml"),
+            ]
+        ),
+        .systemLibrary(name: "CNcursesw", providers: [.apt(["libncurses-dev"])]),
+        // The only code that imports ncurses: flush grids, read keys, resize, restore.
+        .target(name: "PipetopTerminal", dependencies: ["CNcursesw", "PipetopUI"]),
+        .testTarget(
+            name: "PipetopUITests",
+            dependencies: ["PipetopUI", "PipetopThemes", "PipetopCore", "PipetopDemo", "pipetop"],
+            exclude: ["Goldens"]
         ),
         .testTarget(name: "PipetopCoreTests", dependencies: ["PipetopCore", "PipetopDemo", "pipetop"]),
     ]

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import PipetopCore
 import PipetopDemo
+import PipetopTerminal
 
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -31,6 +32,8 @@ struct Demo: ParsableCommand {
     @Option(help: "The runtime's name, as `pipetop ls` shows it.")
     var name = "demo"
 
+    @OptionGroup var dashboard: DashboardOptions
+
     func run() throws {
         if storeOptions.readOnly { throw BadInput("the demo writes to its store; --read-only does not apply") }
         var limit: Duration?
@@ -55,13 +58,32 @@ struct Demo: ParsableCommand {
         } catch let error as ConfigurationError {
             throw Failure(error.description)
         }
+        if !headless {
+            // The dashboard, attached to the demo's store through the same path as `pipetop attach`.
+            let settings = try dashboard.validated()
+            let scraper = Scraper(runtime: runtime, rate: rate, firstNumber: UInt64(try store.publishedTotal()) + 1)
+            scraper.start()
+            let stopTimer = limit.map { limit in
+                DispatchWorkItem { kill(getpid(), SIGTERM) }.also { DispatchQueue.global().asyncAfter(deadline: .now() + limit.secondsDouble, execute: $0) }
+            }
+            let exit: DashboardExit
+            do {
+                exit = try Attach.runDashboard(path: path, readOnly: false, runtimeName: name, options: dashboard, settings: settings)
+            } catch {
+                scraper.stop()
+                runtime.stop()
+                throw error
+            }
+            stopTimer?.cancel()
+            scraper.stop()
+            runtime.stop()
+            if case .signal(let number) = exit, number != SIGTERM || limit == nil { TerminalRestore.reraise(number) }
+            return
+        }
         let interrupted = SignalWaiter([SIGINT, SIGTERM, SIGHUP])
         let scraper = Scraper(runtime: runtime, rate: rate, firstNumber: UInt64(try store.publishedTotal()) + 1)
         scraper.start()
 
-        if !headless {
-            print("pipetop demo: the dashboard is not built yet; showing the headless status (Ctrl-C stops).")
-        }
         print("pipetop demo: runtime '\(name)' on \(path)")
         let started = Date()
         var line = 0
@@ -132,5 +154,12 @@ final class SignalWaiter: @unchecked Sendable {
             return true
         }
         return false
+    }
+}
+
+extension DispatchWorkItem {
+    fileprivate func also(_ body: (DispatchWorkItem) -> Void) -> DispatchWorkItem {
+        body(self)
+        return self
     }
 }

@@ -1,0 +1,218 @@
+import CNcursesw
+import Foundation
+import PipetopUI
+
+/// Why the terminal could not be taken over.
+public struct TerminalError: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// The ncurses backend: takes over the terminal, flushes grid diffs, reads keys, and gives the
+/// terminal back on every way out (quit, signals, fatal signals, `exit`).
+///
+/// Nothing else in pipetop imports ncurses. While curses owns the screen, stderr is sent to a log
+/// file so a stray message from the runtime cannot scribble over it.
+public final class Terminal {
+    public private(set) var depth: ColorDepth
+    private let screen: OpaquePointer
+    private let window: UnsafeMutablePointer<WINDOW>
+    private var previous: Grid?
+    private var pairs: [PairKey: Int32] = [:]
+    private var nextPair: Int32 = 1
+    private let maxPairs: Int32
+    private var base = Style.plain
+    private var savedStderr: Int32 = -1
+
+    struct PairKey: Hashable { var fg: Int32, bg: Int32 }
+
+    /// Takes over the terminal on stdin/stdout. `logPath` receives stderr meanwhile.
+    public init(logPath: String?) throws {
+        guard isatty(0) == 1, isatty(1) == 1 else {
+            throw TerminalError(description: "the dashboard needs a terminal (stdin and stdout are not one); for scripts use `pipetop queues`, `pipetop tail` or `pipetop demo --headless`")
+        }
+        Terminal.setUTF8Locale()
+        let term = ProcessInfo.processInfo.environment["TERM"] ?? ""
+        guard !term.isEmpty else { throw TerminalError(description: "TERM is not set; set it to your terminal's type, e.g. TERM=xterm-256color") }
+        guard let output = fdopen(dup(1), "w"), let input = fdopen(dup(0), "r") else {
+            throw TerminalError(description: "cannot open the terminal's streams")
+        }
+        guard let screen = newterm(term, output, input) else {
+            fclose(output)
+            fclose(input)
+            throw TerminalError(description: "unknown terminal type TERM=\(term.terminalSafe) (no terminfo entry); try TERM=xterm-256color")
+        }
+        self.screen = screen
+        set_term(screen)
+        guard let window = pt_stdscr() else {
+            endwin()
+            throw TerminalError(description: "ncurses has no screen")
+        }
+        self.window = window
+        TerminalRestore.install()
+        raw()
+        noecho()
+        nonl()
+        keypad(window, true)
+        wtimeout(window, 0)
+        set_escdelay(25)
+        curs_set(0)
+        leaveok(window, true)
+
+        let noColor = !(ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
+        if !noColor && has_colors() {
+            start_color()
+            use_default_colors()
+            let colors = pt_colors()
+            depth = colors >= 0x1000000 ? .truecolor : colors >= 256 ? .colors256 : colors >= 16 ? .colors16 : colors >= 8 ? .colors8 : .monochrome
+        } else {
+            depth = .monochrome
+        }
+        maxPairs = pt_color_pairs()
+        if let logPath { redirectStderr(to: logPath) }
+    }
+
+    static func setUTF8Locale() {
+        setlocale(LC_ALL, "")
+        let codeset = String(cString: nl_langinfo(nl_item(CODESET)))
+        if codeset.uppercased().replacingOccurrences(of: "-", with: "") != "UTF8" {
+            setlocale(LC_CTYPE, "C.UTF-8")
+        }
+    }
+
+    private func redirectStderr(to path: String) {
+        try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        guard fd >= 0 else { return }
+        savedStderr = dup(2)
+        dup2(fd, 2)
+        Foundation.close(fd)
+    }
+
+    public var size: Size { Size(width: Int(pt_maxx(window)), height: Int(pt_maxy(window))) }
+
+    /// The base style of the theme in use (monochrome degradation compares against it).
+    public func setBase(_ style: Style) {
+        if style != base {
+            base = style
+            invalidate()
+        }
+    }
+
+    /// Forget what is on screen: the next flush redraws everything (after a theme change).
+    public func invalidate() {
+        previous = nil
+        pairs.removeAll()
+        nextPair = 1
+        clearok(window, true)
+    }
+
+    /// Writes the cells that changed since the last flush, then updates the screen.
+    public func flush(_ grid: Grid) {
+        if previous?.size != grid.size { clearok(window, true) }
+        let runs = grid.diff(from: previous)
+        var text: [wchar_t] = []
+        for run in runs {
+            var x = run.x
+            for cell in run.cells {
+                defer { x += 1 }
+                if cell.isContinuation { continue }
+                let (attributes, pair) = attributesAndPair(cell.style)
+                text.removeAll(keepingCapacity: true)
+                for scalar in cell.character.unicodeScalars { text.append(wchar_t(bitPattern: scalar.value)) }
+                text.append(0)
+                pt_put(window, Int32(run.y), Int32(x), text, attributes, pair)
+            }
+        }
+        previous = grid
+        wnoutrefresh(window)
+        doupdate()
+    }
+
+    private func attributesAndPair(_ style: Style) -> (attr_t, Int32) {
+        let resolved = style.resolved(for: depth, base: base)
+        var attributes = pt_a_normal()
+        if resolved.attributes.contains(.bold) { attributes |= pt_a_bold() }
+        if resolved.attributes.contains(.dim) { attributes |= pt_a_dim() }
+        if resolved.attributes.contains(.italic) { attributes |= pt_a_italic() }
+        if resolved.attributes.contains(.underline) { attributes |= pt_a_underline() }
+        if resolved.attributes.contains(.reverse) { attributes |= pt_a_reverse() }
+        guard depth != .monochrome else { return (attributes, 0) }
+        let key = PairKey(fg: number(resolved.fg), bg: number(resolved.bg))
+        if key.fg == -1 && key.bg == -1 { return (attributes, 0) }
+        if let pair = pairs[key] { return (attributes, pair) }
+        guard nextPair < maxPairs else { return (attributes, 0) }
+        let pair = nextPair
+        nextPair += 1
+        init_extended_pair(pair, key.fg, key.bg)
+        pairs[key] = pair
+        return (attributes, pair)
+    }
+
+    private func number(_ color: PipetopUI.Color?) -> Int32 {
+        switch color {
+        case nil, .default?: return -1
+        case .basic(let n)?: return Int32(n)
+        case .indexed(let n)?: return Int32(n)
+        case .rgb(let r, let g, let b)?: return Int32(r) << 16 | Int32(g) << 8 | Int32(b)  // direct colour
+        }
+    }
+
+    /// Keys typed so far (non-blocking), and whether the terminal was resized.
+    public func readKeys() -> (keys: [Key], resized: Bool) {
+        var keys: [Key] = []
+        var resized = false
+        var value: wint_t = 0
+        while true {
+            let result = wget_wch(window, &value)
+            if result == ERR { break }
+            if result == KEY_CODE_YES {
+                if Int32(value) == KEY_RESIZE { resized = true; continue }
+                if let key = Self.functionKey(Int32(value)) { keys.append(key) }
+            } else if let key = Self.characterKey(UInt32(value)) {
+                keys.append(key)
+            }
+        }
+        return (keys, resized)
+    }
+
+    static func functionKey(_ code: Int32) -> Key? {
+        switch code {
+        case KEY_UP: return .up
+        case KEY_DOWN: return .down
+        case KEY_LEFT: return .left
+        case KEY_RIGHT: return .right
+        case KEY_PPAGE: return .pageUp
+        case KEY_NPAGE: return .pageDown
+        case KEY_HOME: return .home
+        case KEY_END: return .end
+        case KEY_BACKSPACE: return .backspace
+        case KEY_DC: return .delete
+        case KEY_BTAB: return .backTab
+        case KEY_ENTER: return .enter
+        case KEY_F0 + 1...KEY_F0 + 12: return .function(Int(code - KEY_F0))
+        default: return nil
+        }
+    }
+
+    static func characterKey(_ value: UInt32) -> Key? {
+        switch value {
+        case 9: return .tab
+        case 10, 13: return .enter
+        case 27: return .escape
+        case 8, 127: return .backspace
+        case 1...26: return .ctrl(Character(Unicode.Scalar(value + 96)!))
+        case 0..<32: return nil
+        default: return Unicode.Scalar(value).map { .char(Character($0)) }
+        }
+    }
+
+    /// Gives the terminal back (idempotent) and restores stderr.
+    public func close() {
+        TerminalRestore.restore()
+        if savedStderr >= 0 {
+            dup2(savedStderr, 2)
+            Foundation.close(savedStderr)
+            savedStderr = -1
+        }
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+import PipetopCore
+
+/// Numbers, durations and times as the dashboard shows them: short and fixed-width-friendly.
+public enum Format {
+    public static func count(_ n: Int64) -> String {
+        let a = abs(n)
+        if a < 10_000 { return "\(n)" }
+        if a < 1_000_000 { return String(format: "%.1fk", Double(n) / 1000) }
+        return String(format: "%.1fM", Double(n) / 1_000_000)
+    }
+
+    public static func count(_ n: Int) -> String { count(Int64(n)) }
+
+    public static func rate(_ value: Double?) -> String {
+        guard let value else { return "–" }
+        if value == 0 { return "0" }
+        if value < 10 { return String(format: "%.1f", value) }
+        if value < 10_000 { return String(format: "%.0f", value) }
+        return String(format: "%.1fk", value / 1000)
+    }
+
+    /// 850µs, 12ms, 1.2s, 3m05s, 2h10m.
+    public static func duration(_ seconds: Double) -> String {
+        if seconds < 0.001 { return String(format: "%.0fµs", seconds * 1_000_000) }
+        if seconds < 1 { return String(format: "%.0fms", seconds * 1000) }
+        if seconds < 10 { return String(format: "%.1fs", seconds) }
+        if seconds < 60 { return String(format: "%.0fs", seconds) }
+        let total = Int(seconds)
+        if total < 3600 { return String(format: "%dm%02ds", total / 60, total % 60) }
+        if total < 86400 { return String(format: "%dh%02dm", total / 3600, total % 3600 / 60) }
+        return String(format: "%dd%02dh", total / 86400, total % 86400 / 3600)
+    }
+
+    /// Wall-clock time of day with milliseconds, shifted by `offset` seconds from UTC.
+    public static func clock(_ time: Timestamp, offset: Int) -> String {
+        let micros = time.micros + Int64(offset) * 1_000_000
+        let day = ((micros / 1000) % 86_400_000 + 86_400_000) % 86_400_000
+        return String(format: "%02lld:%02lld:%02lld.%03lld", day / 3_600_000, day / 60_000 % 60, day / 1000 % 60, day % 1000)
+    }
+
+    /// The first characters of an id (correlation ids are long).
+    public static func short(_ id: String?, _ n: Int = 8) -> String {
+        guard let id else { return "" }
+        return id.count <= n ? id : String(id.prefix(n))
+    }
+}

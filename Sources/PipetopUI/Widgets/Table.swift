@@ -1,0 +1,135 @@
+/// A table column: how wide it may be and how important it is when space runs out.
+public struct Column: Sendable, Equatable {
+    public enum Alignment: Sendable { case left, right }
+    public var title: String
+    public var minWidth: Int
+    /// The widest it grows to (nil: as wide as its content).
+    public var maxWidth: Int?
+    /// 0 is never dropped; higher numbers are dropped first when the table is too narrow.
+    public var priority: Int
+    public var alignment: Alignment
+    /// Takes what width is left over after every column got its content's width.
+    public var flexible: Bool
+
+    public init(_ title: String, min: Int? = nil, max: Int? = nil, priority: Int = 0, align: Alignment = .left, flexible: Bool = false) {
+        self.title = title
+        minWidth = min ?? DisplayWidth.of(title)
+        maxWidth = max
+        self.priority = priority
+        alignment = align
+        self.flexible = flexible
+    }
+}
+
+/// One cell of a table row; `style` nil means the row's style.
+public struct TableCell: Sendable, Equatable {
+    public var text: String
+    public var style: Style?
+    public init(_ text: String, style: Style? = nil) {
+        self.text = text
+        self.style = style
+    }
+}
+
+extension TableCell: ExpressibleByStringLiteral {
+    public init(stringLiteral value: String) { self.init(value) }
+}
+
+/// A table: header, rows, selection and scrolling, sort marker; columns sized to content,
+/// cut with `…`, dropped by priority when they do not fit.
+public struct Table: Sendable {
+    public var columns: [Column]
+    public var rows: [[TableCell]]
+    public var selected: Int?
+    /// First row shown.
+    public var top: Int = 0
+    public var sortColumn: Int?
+    public var ascending = true
+    public var gap = 2
+
+    public init(columns: [Column], rows: [[TableCell]], selected: Int? = nil) {
+        self.columns = columns
+        self.rows = rows
+        self.selected = selected
+    }
+
+    /// Which columns are shown and how wide, for a table `width` cells wide.
+    public func layout(width: Int) -> [(column: Int, width: Int)] {
+        var kept = Array(columns.indices)
+        func needed(_ set: [Int]) -> Int { set.reduce(0) { $0 + columns[$1].minWidth } + max(0, set.count - 1) * gap }
+        while needed(kept) > width, kept.count > 1 {
+            // Drop the least important column; among equals, the rightmost.
+            let victim = kept.enumerated().max { a, b in
+                (columns[a.element].priority, a.offset) < (columns[b.element].priority, b.offset)
+            }!
+            if columns[victim.element].priority == 0 { break }
+            kept.remove(at: victim.offset)
+        }
+        var widths = kept.map { columns[$0].minWidth }
+        var spare = width - needed(kept)
+        // Grow each column toward its content's width, left to right.
+        for (slot, index) in kept.enumerated() where spare > 0 {
+            var content = DisplayWidth.of(columns[index].title) + (sortColumn == index ? 1 : 0)
+            for row in rows where index < row.count { content = max(content, DisplayWidth.of(row[index].text)) }
+            if let maxWidth = columns[index].maxWidth { content = min(content, maxWidth) }
+            let grow = min(spare, max(0, content - widths[slot]))
+            widths[slot] += grow
+            spare -= grow
+        }
+        let flexible = kept.enumerated().filter { columns[$0.element].flexible }
+        if spare > 0, !flexible.isEmpty {
+            for (n, entry) in flexible.enumerated() {
+                let share = spare / (flexible.count - n)
+                widths[entry.offset] += share
+                spare -= share
+            }
+        }
+        return zip(kept, widths).map { ($0, $1) }
+    }
+
+    /// Rows that fit under the header in `height` lines.
+    public static func visibleRows(height: Int) -> Int { max(0, height - 1) }
+
+    /// `top` adjusted so the selected row is visible in a body of `visible` rows.
+    public static func scrolled(top: Int, selected: Int?, visible: Int, count: Int) -> Int {
+        var top = min(max(0, top), max(0, count - visible))
+        if let selected, visible > 0 {
+            if selected < top { top = selected }
+            if selected >= top + visible { top = selected - visible + 1 }
+        }
+        return max(0, top)
+    }
+
+    public func render(into grid: inout Grid, _ rect: Rect, header: Style, row rowStyle: Style, selected selectedStyle: Style) {
+        guard rect.height > 0, rect.width > 0 else { return }
+        let layout = self.layout(width: rect.width)
+        grid.fill(Rect(x: rect.x, y: rect.y, width: rect.width, height: 1), style: header)
+        var x = rect.x
+        for (index, width) in layout {
+            var title = columns[index].title
+            if sortColumn == index { title += ascending ? "↑" : "↓" }
+            let text = DisplayWidth.pad(title, to: width, right: columns[index].alignment == .right)
+            grid.put(text, x: x, y: rect.y, style: header, maxX: rect.maxX)
+            x += width + gap
+        }
+        let visible = Self.visibleRows(height: rect.height)
+        let first = Self.scrolled(top: top, selected: selected, visible: visible, count: rows.count)
+        for line in 0..<visible {
+            let index = first + line
+            let y = rect.y + 1 + line
+            let isSelected = index == selected
+            let base = isSelected ? selectedStyle : rowStyle
+            grid.fill(Rect(x: rect.x, y: y, width: rect.width, height: 1), style: rowStyle)
+            guard index < rows.count else { continue }
+            if isSelected { grid.fill(Rect(x: rect.x, y: y, width: rect.width, height: 1), style: selectedStyle) }
+            var x = rect.x
+            for (column, width) in layout {
+                let cell = column < rows[index].count ? rows[index][column] : TableCell("")
+                let style = isSelected ? base : (cell.style ?? base)
+                let text = DisplayWidth.pad(cell.text, to: width, right: columns[column].alignment == .right)
+                grid.put(text, x: x, y: y, style: style, maxX: rect.maxX)
+                x += width + gap
+            }
+        }
+    }
+}

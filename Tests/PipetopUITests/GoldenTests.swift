@@ -1,0 +1,70 @@
+import Foundation
+@testable import PipetopCore
+import PipetopUI
+import Testing
+
+/// Every screen of the dashboard at 80×24 and 160×48, against the store the fixture fills.
+@Suite struct GoldenTests {
+    static let sizes = [Size(width: 80, height: 24), Size(width: 160, height: 48)]
+
+    func screen(_ size: Size, readOnly: Bool = false, keys: [Key] = [], _ adjust: (inout AppState) -> Void = { _ in }) throws -> Grid {
+        var (state, fixture) = try Fixture.state(size: size, readOnly: readOnly)
+        _ = fixture
+        for key in keys { _ = state.update(.key(key)) }
+        adjust(&state)
+        return Dashboard.render(state)
+    }
+
+    func name(_ base: String, _ size: Size) -> String { "\(base)-\(size.width)x\(size.height)" }
+
+    @Test(arguments: sizes) func overview(size: Size) throws {
+        let grid = try screen(size, readOnly: true)
+        #expect(grid.text.contains("READ-ONLY"))
+        #expect(grid.text.contains("enrich"))
+        try Golden.check(grid, name("overview", size))
+    }
+
+    @Test(arguments: sizes) func overviewSortedByLagWithAnotherQueueSelected(size: Size) throws {
+        try Golden.check(try screen(size, keys: [.char("s"), .char("j")]), name("overview-sorted", size))
+    }
+
+    @Test(arguments: sizes) func events(size: Size) throws {
+        let grid = try screen(size, keys: [.char("2")])
+        #expect(grid.text.contains("FOLLOW"))
+        // The error with ESC, BEL and CR/LF is shown escaped, never raw.
+        #expect(!grid.cells.contains { $0.character.unicodeScalars.contains { $0.value < 0x20 } })
+        try Golden.check(grid, name("events", size))
+    }
+
+    @Test(arguments: sizes) func eventsPausedAfterScrollingUp(size: Size) throws {
+        try Golden.check(try screen(size, keys: [.char("2")] + Array(repeating: .char("k"), count: 5)), name("events-paused", size))
+    }
+
+    @Test(arguments: sizes) func help(size: Size) throws {
+        try Golden.check(try screen(size, keys: [.char("2"), .char("?")]), name("help", size))
+    }
+
+    @Test(arguments: sizes) func prompt(size: Size) throws {
+        let grid = try screen(size, keys: [.char(":")] + Key.typing("theme d"))
+        #expect(grid.row(size.height - 1).hasPrefix(":theme d"))
+        try Golden.check(grid, name("prompt", size))
+    }
+
+    @Test(arguments: sizes) func filter(size: Size) throws {
+        let grid = try screen(size, keys: [.char("2"), .char("/")] + Key.typing("kind:failed") + [.enter])
+        let body = (2..<(size.height - 2)).map { grid.row($0) }.filter { $0.contains(":") && $0.contains(".") }
+        #expect(!body.isEmpty)
+        #expect(body.allSatisfy { $0.contains(" failed ") })
+        try Golden.check(grid, name("filter", size))
+    }
+
+    @Test(arguments: sizes) func filterBeingTyped(size: Size) throws {
+        try Golden.check(try screen(size, keys: [.char("2"), .char("/")] + Key.typing("queue:enrich")), name("filter-typing", size))
+    }
+
+    @Test(arguments: [Size(width: 79, height: 24), Size(width: 40, height: 12)]) func tooSmall(size: Size) throws {
+        let grid = try screen(size)
+        #expect(grid.text.contains("terminal too small"))
+        try Golden.check(grid, name("too-small", size))
+    }
+}

@@ -1,0 +1,174 @@
+import Foundation
+import PipetopCore
+@testable import PipetopUI
+import Testing
+
+@Suite struct GridTests {
+    @Test func wideCharactersTakeTwoCellsAndOverwritingHalfClearsTheOther() {
+        var grid = Grid(size: Size(width: 10, height: 1))
+        let end = grid.put("a価b🚀", x: 0, y: 0, style: .plain)
+        #expect(end == 6)
+        #expect(grid.row(0) == "a価b🚀    ")
+        #expect(grid[1, 0].isWide && grid[2, 0].isContinuation)
+        grid.put("x", x: 2, y: 0, style: .plain)  // onto the second half of 価
+        #expect(grid.row(0) == "a xb🚀    ")
+        #expect(!grid[1, 0].isWide)
+    }
+
+    @Test func aWideCharacterThatDoesNotFitLeavesASpace() {
+        var grid = Grid(size: Size(width: 3, height: 1))
+        grid.put("ab価", x: 0, y: 0, style: .plain)
+        #expect(grid.row(0) == "ab ")
+    }
+
+    @Test func controlCharactersAreShownEscaped() {
+        var grid = Grid(size: Size(width: 30, height: 1))
+        grid.put("a\u{1B}[2Jb\u{7}\r\n\u{9B}", x: 0, y: 0, style: .plain)
+        #expect(grid.row(0).hasPrefix("a\\e[2Jb\\u{7}\\r\\n\\u{9b}"))
+        #expect(!grid.cells.contains { $0.character.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) } })
+    }
+
+    @Test func widthOfCombiningAndEmojiSequences() {
+        #expect(DisplayWidth.of("e\u{301}") == 1)
+        #expect(DisplayWidth.of("日本") == 4)
+        #expect(DisplayWidth.of("❤️") == 2)
+        #expect(DisplayWidth.truncate("abcdef", to: 4) == "abc…")
+        #expect(DisplayWidth.truncate("日本語", to: 4) == "日…")
+    }
+
+    @Test func diffHasOnlyTheChangedCells() {
+        var a = Grid(size: Size(width: 20, height: 3))
+        a.put("hello world", x: 0, y: 1, style: .plain)
+        var b = a
+        b.put("W", x: 6, y: 1, style: .plain)
+        b.put("!", x: 19, y: 2, style: Style(attributes: .bold))
+        let runs = b.diff(from: a)
+        #expect(runs == [Grid.Run(x: 6, y: 1, cells: [b[6, 1]]), Grid.Run(x: 19, y: 2, cells: [b[19, 2]])])
+        #expect(b.diff(from: b).isEmpty)
+        #expect(b.diff(from: nil).count == 3, "no previous frame: everything")
+        #expect(b.diff(from: Grid(size: Size(width: 10, height: 3))).count == 3, "a resize: everything")
+    }
+
+    @Test func aRunNeverStartsOnTheSecondHalfOfAWideCharacter() {
+        var a = Grid(size: Size(width: 6, height: 1))
+        a.put("価", x: 2, y: 0, style: .plain)
+        var b = a
+        b.put("価", x: 2, y: 0, style: Style(attributes: .bold))
+        let runs = b.diff(from: a)
+        #expect(runs.first?.x == 2)
+    }
+}
+
+@Suite struct WidgetTests {
+    @Test func tableDropsColumnsByPriorityAndCutsWithEllipsis() {
+        let table = Table(columns: [Column("NAME", min: 6, priority: 0), Column("A", min: 5, priority: 2), Column("B", min: 5, priority: 1),
+                                    Column("TEXT", min: 8, priority: 0, flexible: true)],
+                          rows: [["a-very-long-name", "1", "2", "something"]])
+        #expect(table.layout(width: 100).map(\.column) == [0, 1, 2, 3])
+        #expect(table.layout(width: 24).map(\.column) == [0, 2, 3], "A (priority 2) goes first")
+        #expect(table.layout(width: 16).map(\.column) == [0, 3])
+        let wide = table.layout(width: 60)
+        #expect(wide.reduce(0) { $0 + $1.width } + 2 * 3 == 60, "the flexible column takes the rest")
+        var grid = Grid(size: Size(width: 18, height: 2))
+        table.render(into: &grid, Rect(x: 0, y: 0, width: 18, height: 2), header: .plain, row: .plain, selected: .plain)
+        #expect(grid.row(1) == "a-very-…  somethi…")
+    }
+
+    @Test func sparklineScalesToItsMaximum() {
+        #expect(String(Sparkline.glyphs([0, 1, 2, 4, 8], width: 5).map(\.0)) == " ▁▂▄█")
+        #expect(Sparkline.glyphs([1, 2, 3], width: 2).count == 2, "only the last values that fit")
+    }
+
+    @Test func brailleGraphFillsUnderTheCurve() {
+        let rows = BrailleGraph.rows([0, 4, 8, 8], width: 2, height: 2)
+        #expect(rows == ["⠀⣿", "⢸⣿"])
+    }
+
+    @Test func barsUseEighths() {
+        #expect(Bars.bar(5, maximum: 10, width: 4) == "██")
+        #expect(Bars.bar(1, maximum: 8, width: 1) == "▏")
+        #expect(Bars.bar(0, maximum: 8, width: 4) == "")
+    }
+
+    @Test func wrappedTextBreaksAtWordsAndCutsLongWords() {
+        #expect(WrappedText.lines("the quick brown fox", width: 10) == ["the quick", "brown fox"])
+        #expect(WrappedText.lines("abcdefghijkl x", width: 5) == ["abcde", "fghij", "kl x"])
+    }
+
+    @Test func filterParsesTerms() {
+        let f = Filter("kind:dead queue:Enrich corr:abc boom")
+        #expect(f.terms == [.kind("dead"), .queue("enrich"), .correlation("abc"), .text("boom")])
+        let r = LifecycleRecord(seq: 1, time: Timestamp(micros: 0), kind: .deadLettered, eventID: "e", correlationID: "abcdef", queue: "enrich", error: "BOOM")
+        #expect(f.matches(r))
+        #expect(!Filter("kind:failed").matches(r))
+    }
+}
+
+@Suite struct ThemeTests {
+    @Test func everyShippedThemeLoads() throws {
+        let catalog = Fixture.catalog
+        #expect(Set(["default", "light", "high-contrast", "monochrome", "dracula", "nord"]).isSubset(of: Set(catalog.names())))
+        for name in catalog.names() {
+            let theme = try catalog.load(name)
+            #expect(theme.name == name)
+            #expect(theme[.tableSelected] != theme[.tableRow], "\(name): the selection must stand out")
+        }
+        #expect(try catalog.load("dracula")[.base] == Style(fg: .rgb(0xf8, 0xf8, 0xf2), bg: .rgb(0x28, 0x2a, 0x36)))
+    }
+
+    @Test func malformedThemesNameTheFileAndTheProblem() {
+        func problem(_ yaml: String) -> String? {
+            do { _ = try Theme.parse(yaml: yaml, file: "/t/bad.yaml"); return nil } catch let error as ThemeError {
+                #expect(error.file == "/t/bad.yaml")
+                return error.problem
+            } catch { return "\(error)" }
+        }
+        #expect(problem("styles:\n  base: { fg: #ff0000 }\n")?.contains("quoted") == true)
+        #expect(problem("styles:\n  base: { fg: chartreuse }\n")?.contains("unknown colour 'chartreuse'") == true)
+        #expect(problem("styles:\n  base: {}\n  tabel.row: {}\n")?.contains("unknown style 'tabel.row'") == true)
+        #expect(problem("styles:\n  base: { fg: 300 }\n")?.contains("not in 0...255") == true)
+        #expect(problem("styles:\n  base: { blink: true }\n")?.contains("unknown key 'blink'") == true)
+        #expect(problem("styles: [\n")?.contains("not valid YAML") == true)
+        #expect(problem("name: x\n")?.contains("missing `styles:`") == true)
+    }
+
+    @Test func userThemesWinAndABrokenThemeFallsBackToDefault() throws {
+        let user = FileManager.default.temporaryDirectory.appendingPathComponent("pipetop-themes-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: user, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: user) }
+        try "styles:\n  base: { fg: red, bg: black }\n".write(to: user.appendingPathComponent("nord.yaml"), atomically: true, encoding: .utf8)
+        try "styles:\n  base: { fg: \"#12\" }\n".write(to: user.appendingPathComponent("broken.yaml"), atomically: true, encoding: .utf8)
+        let catalog = ThemeCatalog(directories: [user.path] + Fixture.catalog.directories)
+        #expect(try catalog.load("nord")[.base] == Style(fg: .basic(1), bg: .basic(0)))
+        let (theme, error) = catalog.initial("broken")
+        #expect(theme.name == "default")
+        #expect(error?.description.contains("broken.yaml") == true)
+        #expect(error?.description.contains("'#12' is not a #rrggbb colour") == true)
+        let (_, missing) = catalog.initial("nope")
+        #expect(missing?.description.contains("no such theme") == true)
+    }
+
+    @Test func configSavesAndLoadsTheTheme() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("pipetop-config-\(UUID().uuidString)/config.yaml").path
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        #expect(try DashboardConfig.load(from: path) == DashboardConfig())
+        try DashboardConfig(theme: "nord").save(to: path)
+        #expect(try DashboardConfig.load(from: path).theme == "nord")
+    }
+
+    @Test func coloursDegradeToWhatTheTerminalCanShow() {
+        let orange = Color.rgb(0xd1, 0x9a, 0x66)
+        #expect(orange.resolved(for: .truecolor) == orange)
+        #expect(orange.resolved(for: .colors256) == .indexed(173))
+        #expect(Color.rgb(255, 0, 0).resolved(for: .colors16) == .basic(9))
+        #expect(Color.rgb(200, 0, 0).resolved(for: .colors8) == .basic(1))
+        #expect(Color.basic(12).resolved(for: .colors8) == .basic(4))
+        #expect(orange.resolved(for: .monochrome) == nil)
+        let base = Style(fg: .rgb(200, 200, 200), bg: .rgb(20, 20, 20))
+        let selected = Style(fg: .rgb(20, 20, 20), bg: .rgb(90, 140, 230), attributes: .bold)
+        let mono = selected.resolved(for: .monochrome, base: base)
+        #expect(mono.fg == nil && mono.bg == nil)
+        #expect(mono.attributes == [.bold, .reverse], "a style that stood out by its background is reversed without colour")
+        #expect(base.resolved(for: .monochrome, base: base).attributes == [])
+    }
+}
