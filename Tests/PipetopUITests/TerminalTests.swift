@@ -1,0 +1,151 @@
+import Foundation
+@testable import PipetopCore
+import Testing
+
+/// The real binary in a real terminal (tmux): the demo end to end, and every way out leaves the
+/// terminal as it was. Needs tmux (CI installs it); no test here measures speed.
+@Suite(.enabled(if: Spawn.tmuxPath != nil, "needs tmux"))
+struct TerminalTests {
+    /// What is wrong with the terminal after the command exited: canonical mode and echo must be
+    /// back on, the alternate screen left, the cursor visible, keypad modes off.
+    static func problems(_ session: TmuxSession) -> [String] {
+        var problems: [String] = []
+        let stty = session.ttySettings
+        if !(stty.contains(" icanon") && !stty.contains("-icanon")) { problems.append("canonical mode off: \(stty)") }
+        if !(stty.contains(" echo ") && !stty.contains("-echo ")) { problems.append("echo off") }
+        if session.display("#{alternate_on}") != "0" { problems.append("still on the alternate screen") }
+        if session.display("#{cursor_flag}") != "1" { problems.append("cursor hidden") }
+        if session.display("#{keypad_cursor_flag}#{keypad_flag}") != "00" { problems.append("keypad mode on") }
+        return problems
+    }
+
+    func expectRestored(_ session: TmuxSession, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(Self.problems(session) == [], sourceLocation: sourceLocation)
+    }
+
+    /// The check above can fail: a program that leaves raw mode, the alternate screen and a hidden
+    /// cursor behind is caught.
+    @Test func theRestoreCheckCatchesABrokenTerminal() throws {
+        let session = try TmuxSession(width: 80, height: 24, command: ["sh", "-c", "stty -icanon -echo; printf '\\033[?1049h\\033[?25l\\033[?1h'"])
+        #expect(session.exitStatus() == 0)
+        let problems = Self.problems(session)
+        #expect(problems.count == 5, "\(problems)")
+    }
+
+    func environment(_ dir: URL) -> [String: String] {
+        ["XDG_RUNTIME_DIR": dir.appendingPathComponent("run").path, "XDG_STATE_HOME": dir.appendingPathComponent("state").path,
+         "XDG_CONFIG_HOME": dir.appendingPathComponent("config").path]
+    }
+
+    static func succeeded(_ screen: String) -> Int? {
+        guard let range = screen.range(of: #"succeeded (\d+)"#, options: .regularExpression) else { return nil }
+        return Int(screen[range].split(separator: " ")[1])
+    }
+
+    @Test func demoEndToEnd() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pipetop-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let env = environment(dir)
+        let session = try TmuxSession(width: 100, height: 30, command: [Spawn.binary, "demo", "--store", dir.appendingPathComponent("demo.sqlite").path, "--window", "2s", "--rate", "60"], environment: env)
+
+        // The Overview comes up and the queues move (the selected queue's succeeded count grows).
+        #expect(session.waitFor { $0.contains("1 Overview") && $0.contains("index-batch") && (Self.succeeded($0) ?? 0) > 0 }, "\(session.screen())")
+        let first = Self.succeeded(session.screen()) ?? 0
+        #expect(session.waitFor { (Self.succeeded($0) ?? 0) > first })
+        #expect(session.screen().contains("demo pid"))
+
+        // Events, filtered to failures.
+        session.keys("2")
+        #expect(session.waitFor { $0.contains("FOLLOW") })
+        session.keys("/")
+        session.type("kind:failed")
+        session.keys("Enter")
+        #expect(session.waitFor { screen in
+            let rows = screen.components(separatedBy: "\n").dropFirst(3).dropLast(3).filter { $0.range(of: #"^ \d\d:\d\d:\d\d\.\d{3} "#, options: .regularExpression) != nil }
+            return screen.contains("/kind:failed") && !rows.isEmpty && rows.allSatisfy { $0.contains(" failed ") }
+        }, "\(session.screen())")
+
+        // Switch theme live: the colours change and the choice is saved.
+        let before = session.screen(colors: true).components(separatedBy: "\n").first ?? ""
+        session.keys(":")
+        session.type("theme dra")
+        session.keys("Tab")
+        #expect(session.waitFor { $0.contains(":theme dracula") })
+        session.keys("Enter")
+        #expect(session.waitFor { $0.contains("theme dracula (saved to") })
+        let after = session.screen(colors: true).components(separatedBy: "\n").first ?? ""
+        #expect(before != after, "the header's colours changed")
+        let config = try String(contentsOf: dir.appendingPathComponent("config/pipetop/config.yaml"), encoding: .utf8)
+        #expect(config.contains("theme: dracula"))
+
+        // Resize: down to the minimum, below it, and back.
+        session.resize(80, 24)
+        #expect(session.waitFor { screen in
+            let lines = screen.components(separatedBy: "\n")
+            return lines.count >= 24 && lines[23].contains("q quit") && lines[0].contains("pipetop")
+        }, "\(session.screen())")
+        session.resize(60, 20)
+        #expect(session.waitFor { $0.contains("terminal too small") && $0.contains("60×20") })
+        session.resize(100, 30)
+        #expect(session.waitFor { $0.contains("/kind:failed") && !$0.contains("terminal too small") })
+
+        // Quit: exit 0, the runtime stopped cleanly (its registry entry is gone), terminal restored.
+        session.keys("q")
+        #expect(session.exitStatus() == 0)
+        expectRestored(session)
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("run/pipetop").path)) ?? []).isEmpty)
+    }
+
+    enum Exit: String, CaseIterable { case q, ctrlC, sigterm, sighup }
+
+    @Test(arguments: Exit.allCases) func everyWayOutRestoresTheTerminal(_ exit: Exit) throws {
+        let (_, fixture) = try Fixture.state(size: .init(width: 100, height: 30))  // a store with queues and a log
+        let session = try TmuxSession(width: 100, height: 30, command: [Spawn.binary, "--store", fixture.path, "--read-only"],
+                                      environment: environment(fixture.directory))
+        #expect(session.waitFor { $0.contains("READ-ONLY") && $0.contains("parse") }, "\(session.screen())")
+        let expected: Int32
+        switch exit {
+        case .q: session.keys("q"); expected = 0
+        case .ctrlC: session.keys("C-c"); expected = 0
+        case .sigterm: kill(try #require(session.pid), SIGTERM); expected = 128 + SIGTERM
+        case .sighup: kill(try #require(session.pid), SIGHUP); expected = 128 + SIGHUP
+        }
+        #expect(session.exitStatus() == expected)
+        expectRestored(session)
+    }
+
+    @Test func badTermIsAClearErrorNotACrash() throws {
+        let fixture = try Fixture()
+        let session = try TmuxSession(width: 100, height: 30, command: ["env", "TERM=no-such-terminal", Spawn.binary, "--store", fixture.path],
+                                      environment: environment(fixture.directory))
+        #expect(session.exitStatus() == 1)
+        #expect(session.waitFor { $0.contains("unknown terminal type TERM=no-such-terminal") }, "\(session.screen())")
+    }
+}
+
+/// Attach without a terminal: the choices it makes before any screen is drawn.
+@Suite struct AttachTests {
+    @Test func withNoRuntimeItSaysHowToStartOne() throws {
+        let fixture = try Fixture()
+        let env = ["XDG_RUNTIME_DIR": fixture.directory.appendingPathComponent("run").path, "PATH": "/usr/bin:/bin"]
+        let plain = try Spawn.run([Spawn.binary], environment: env, in: fixture.directory)
+        #expect(plain.status == 1)
+        #expect(plain.stderr.contains("pipetop demo"))
+        let named = try Spawn.run([Spawn.binary, "attach", "nope"], environment: env, in: fixture.directory)
+        #expect(named.status == 2)
+        #expect(named.stderr.contains("no running runtime named 'nope'"))
+    }
+
+    @Test func withoutATerminalItSaysSo() throws {
+        let fixture = try Fixture()
+        let result = try Spawn.run([Spawn.binary, "--store", fixture.path], environment: ["PATH": "/usr/bin:/bin", "TERM": "xterm"], in: fixture.directory)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("needs a terminal"))
+        let missing = try Spawn.run([Spawn.binary, "--store", fixture.directory.appendingPathComponent("none.sqlite").path], in: fixture.directory)
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("no store at"))
+        let badRefresh = try Spawn.run([Spawn.binary, "--store", fixture.path, "--refresh", "soon"], in: fixture.directory)
+        #expect(badRefresh.status == 2)
+    }
+}
