@@ -62,13 +62,15 @@ final class Fixture: @unchecked Sendable {
         let requests = ["parse", "enrich", "index", "notify", "index-batch"].map { name in
             ClaimRequest(queue: name, limit: 50, lease: .seconds(30), maxAttempts: 4, maxAge: nil, deadLetter: true)
         }
-        let claimed = try tick(time) { $0.claims = requests }.claimed
+        // Settled in a fixed order, with times that depend only on the message: the screens must
+        // not depend on the order the store hands claims back in.
+        let claimed = try tick(time) { $0.claims = requests }.claimed.sorted { ($0.claim.queue, $0.claim.messageID) < ($1.claim.queue, $1.claim.messageID) }
         var outcomes: [Outcome] = []
-        for (index, message) in claimed.enumerated() {
+        for message in claimed {
             let claim = message.claim
             if leaveInFlight.contains(claim.queue) { continue }
             let n = Int(message.event.correlationID!.suffix(4))!
-            let finished = time + .milliseconds(Int64(2 + index))
+            let finished = time + .milliseconds(Int64(2 + n % 5))
             let duration = Duration.microseconds(Int64(300 + (n * 37 % 900)))
             var result: Outcome.Result = .succeeded(children: [])
             func child(_ type: String, _ targets: [String]) -> RoutedEvent {
@@ -120,7 +122,7 @@ final class Fixture: @unchecked Sendable {
             try snapshot(base + .seconds(1))
         }
         // A burst nobody has worked on yet, and enrich deliveries still running.
-        for step in 0..<9 { try upload(at: Self.t0 + .milliseconds(Int64(100 + step * 10))) }
+        for step in 0..<9 { try upload(at: Self.t0 + .milliseconds(Int64(100 + step * 10)), type: step == 6 ? "listing.価格更新🚗" : "listing.uploaded") }
         try work(at: Self.t0 + .milliseconds(300), leaveInFlight: ["enrich", "parse"])
         try tick(Self.t0 + .milliseconds(400)) { _ in }
         try snapshot(Self.t0 + .milliseconds(700))
