@@ -14,12 +14,15 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
     ],
     targets: [
         .target(
             name: "PipetopCore",
             dependencies: [
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // The SQLite C API, for the write path's hot statements (see RawStatement).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
@@ -58,6 +61,16 @@ let package = Package(
             dependencies: ["PipetopUI", "PipetopThemes", "PipetopCore", "PipetopDemo", "pipetop"],
             exclude: ["Goldens"]
         ),
-        .testTarget(name: "PipetopCoreTests", dependencies: ["PipetopCore", "PipetopDemo", "pipetop"]),
+        // `swift run -c release pipetop-bench`: the figures each issue promises, measured.
+        .executableTarget(
+            name: "pipetop-bench",
+            dependencies: [
+                "PipetopCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "PipetopCoreTests", dependencies: ["PipetopCore", "PipetopDemo", "pipetop", "pipetop-bench"]),
     ]
 )

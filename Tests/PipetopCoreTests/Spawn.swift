@@ -18,7 +18,7 @@ final class Child {
         return ReadmeTests.root.appendingPathComponent(".build/debug/pipetop").path
     }
 
-    init(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil, in directory: URL) throws {
+    init(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil, executable: String = Child.binary, in directory: URL) throws {
         stdoutPath = directory.appendingPathComponent("stdout-\(UUID().uuidString)").path
         stderrPath = directory.appendingPathComponent("stderr-\(UUID().uuidString)").path
         var stdinPath = "/dev/null"
@@ -45,11 +45,11 @@ final class Child {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { $1 }
-        let argv = ([Self.binary] + arguments).map { strdup($0) } + [nil]
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + envp).forEach { free($0) } }
         var child: pid_t = 0
-        let status = posix_spawn(&child, Self.binary, &actions, &attributes, argv, envp)
+        let status = posix_spawn(&child, executable, &actions, &attributes, argv, envp)
         guard status == 0 else { throw POSIXError(POSIXErrorCode(rawValue: status) ?? .EIO) }
         pid = child
     }
@@ -68,8 +68,10 @@ final class Child {
     }
 
     /// Runs to completion.
-    static func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil, in directory: URL) throws -> (status: Int32, stdout: String, stderr: String) {
-        let child = try Child(arguments, environment: environment, stdin: stdin, in: directory)
+    static func run(
+        _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil, executable: String = Child.binary, in directory: URL
+    ) throws -> (status: Int32, stdout: String, stderr: String) {
+        let child = try Child(arguments, environment: environment, stdin: stdin, executable: executable, in: directory)
         let status = child.wait()
         return (status, child.stdout, child.stderr)
     }

@@ -19,12 +19,12 @@ final class Engine: @unchecked Sendable {
         var prefetchBounds = 2...256
     }
 
-    /// A publish waiting for its commit.
+    /// A publish waiting for its commit, already routed (on the publisher's thread, not the engine's).
     final class PendingPublish: @unchecked Sendable {
-        let events: [CloudEvent]
+        let events: [RoutedEvent]
         var error: Error?
         let committed = DispatchSemaphore(value: 0)
-        init(events: [CloudEvent]) { self.events = events }
+        init(events: [RoutedEvent]) { self.events = events }
     }
 
     private let store: Store
@@ -95,7 +95,12 @@ final class Engine: @unchecked Sendable {
 
     /// Queues `events` for the next commit and waits for it.
     func publish(_ events: [CloudEvent]) throws {
-        let pending = PendingPublish(events: events)
+        let pending = PendingPublish(events: events.map { event in
+            var event = event
+            // The entry point of a flow: the event is its own correlation.
+            if event.correlationID == nil { event.correlationID = event.id }
+            return RoutedEvent(event: event, targets: targets(of: event))
+        })
         condition.lock()
         if draining {
             condition.unlock()
@@ -181,13 +186,7 @@ final class Engine: @unchecked Sendable {
             let run = Double(outcome.duration.micros)
             averageRun[queue] = averageRun[queue].map { $0 * 0.9 + run * 0.1 } ?? run
         }
-        for pending in publishes {
-            for var event in pending.events {
-                // The entry point of a flow: the event is its own correlation.
-                if event.correlationID == nil { event.correlationID = event.id }
-                batch.publishes.append(RoutedEvent(event: event, targets: targets(of: event)))
-            }
-        }
+        for pending in publishes { batch.publishes += pending.events }
         if claiming {
             batch.routings = unrouted.map { ($0.seq, $0.event, targets(of: $0.event)) }
             unrouted.removeAll()

@@ -2,7 +2,9 @@ import Foundation
 import GRDB
 
 extension SQLiteStore {
-    static let logColumns = "seq, at, kind, event_id, event_type, correlation_id, queue, message_id, attempt, duration_us, error, detail"
+    /// A log row with its event's id, type and correlation (stored once, in `events`).
+    static let logColumns = "l.seq, l.at, l.kind, e.id, e.type, e.correlation_id, l.queue, l.message_id, l.attempt, l.duration_us, l.error, l.detail"
+    static let logFrom = "log l JOIN events e ON e.seq = l.event_seq"
 
     static func decodeRecord(_ row: Row) -> LifecycleRecord {
         LifecycleRecord(
@@ -18,21 +20,24 @@ extension SQLiteStore {
 
     public func tail(after seq: Int64, limit: Int) throws -> [LifecycleRecord] {
         try pool.read { db in
-            try Row.fetchAll(db.cachedStatement(sql: "SELECT \(Self.logColumns) FROM log WHERE seq > ? ORDER BY seq LIMIT ?"), arguments: [seq, limit])
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT \(Self.logColumns) FROM \(Self.logFrom) WHERE l.seq > ? ORDER BY l.seq LIMIT ?"), arguments: [seq, limit])
                 .map(Self.decodeRecord)
         }
     }
 
     public func history(before seq: Int64, limit: Int) throws -> [LifecycleRecord] {
         try pool.read { db in
-            try Row.fetchAll(db.cachedStatement(sql: "SELECT \(Self.logColumns) FROM log WHERE seq < ? ORDER BY seq DESC LIMIT ?"), arguments: [seq, limit])
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT \(Self.logColumns) FROM \(Self.logFrom) WHERE l.seq < ? ORDER BY l.seq DESC LIMIT ?"), arguments: [seq, limit])
                 .map(Self.decodeRecord)
         }
     }
 
     public func trace(correlationID: String) throws -> [LifecycleRecord] {
         try pool.read { db in
-            try Row.fetchAll(db.cachedStatement(sql: "SELECT \(Self.logColumns) FROM log WHERE correlation_id = ? ORDER BY seq"), arguments: [correlationID])
+            try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT \(Self.logColumns) FROM \(Self.logFrom)
+                WHERE l.event_seq IN (SELECT seq FROM events WHERE correlation_id = ?) ORDER BY l.seq
+                """), arguments: [correlationID])
                 .map(Self.decodeRecord)
         }
     }
@@ -123,9 +128,9 @@ extension SQLiteStore {
         }
     }
 
-    public func event(id: String) throws -> CloudEvent? {
+    public func events(correlationID: String) throws -> [CloudEvent] {
         try pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT \(EventColumns.list) FROM events e WHERE e.id = ? ORDER BY e.seq LIMIT 1", arguments: [id])
+            try Row.fetchAll(db, sql: "SELECT \(EventColumns.list) FROM events e WHERE e.correlation_id = ? ORDER BY e.seq", arguments: [correlationID])
                 .map { EventColumns.decode($0, at: 0) }
         }
     }

@@ -4,18 +4,19 @@ import GRDB
 extension SQLiteStore {
     public func apply(_ batch: WriteBatch) throws -> WriteResult {
         try pool.write { db in
-            var tick = SQLiteTick(db: db, now: batch.now)
+            var tick = SQLiteTick(db: db, sql: try writerStatements(db), now: batch.now)
             return try tick.apply(batch)
         }
     }
 
     public func publishUnrouted(_ events: [CloudEvent], at time: Timestamp) throws {
         try pool.write { db in
-            let tick = SQLiteTick(db: db, now: time)
+            var tick = SQLiteTick(db: db, sql: try writerStatements(db), now: time)
             for event in events {
-                _ = try tick.insertEvent(event, routed: false)
-                try tick.log(.published, event: event)
+                let seq = try tick.insertEvent(event, routed: false)
+                tick.log(.published, event: event, seq: seq)
             }
+            try tick.flushLog()
         }
     }
 
@@ -61,11 +62,21 @@ struct CounterDelta {
 /// One write transaction: the statements of a tick, with the tick's time.
 struct SQLiteTick {
     let db: Database
+    let sql: WriterStatements
     let now: Timestamp
     var counters: [String: CounterDelta] = [:]
+    /// Log rows of this tick, written together by `flushLog` (multi-row inserts).
+    var logRows: [LogRow] = []
+    /// Children of acked deliveries, published after the claims so they can be dispatched directly.
+    var children: [RoutedEvent] = []
+    /// Claim capacity left per queue once the backlog was claimed: new messages within it are
+    /// inserted already in flight, saving a select and an update per message.
+    var direct: [String: (request: ClaimRequest, remaining: Int)] = [:]
+    var directlyClaimed: [ClaimedMessage] = []
 
-    init(db: Database, now: Timestamp) {
+    init(db: Database, sql: WriterStatements, now: Timestamp) {
         self.db = db
+        self.sql = sql
         self.now = now
     }
 
@@ -77,33 +88,40 @@ struct SQLiteTick {
         for outcome in batch.outcomes {
             if try !apply(outcome) { result.staleOutcomes += 1 }
         }
+        for queue in batch.releases { try release(queue: queue) }
+        if batch.expireLeases { try expireLeases() }
+        // The backlog first (oldest ready first), then new messages take what capacity is left.
+        for request in batch.claims {
+            let (claimed, next) = try claim(request)
+            result.claimed += claimed
+            if let next { result.nextReady[request.queue] = next }
+            if claimed.count < request.limit { direct[request.queue] = (request, request.limit - claimed.count) }
+        }
+        for child in children {
+            let seq = try insertEvent(child.event, routed: true)
+            log(.published, event: child.event, seq: seq)
+            try route(seq: seq, event: child.event, targets: child.targets)
+        }
         for routed in batch.publishes {
             let seq = try insertEvent(routed.event, routed: true)
-            try log(.published, event: routed.event)
+            log(.published, event: routed.event, seq: seq)
             try route(seq: seq, event: routed.event, targets: routed.targets)
         }
         for routing in batch.routings {
             try db.cachedStatement(sql: "UPDATE events SET routed = 1 WHERE seq = ?").execute(arguments: [routing.seq])
             try route(seq: routing.seq, event: routing.event, targets: routing.targets)
         }
-        for queue in batch.releases { try release(queue: queue) }
-        if batch.expireLeases { try expireLeases() }
-        for request in batch.claims {
-            let (claimed, next) = try claim(request)
-            result.claimed += claimed
-            if let next { result.nextReady[request.queue] = next }
-        }
+        result.claimed += directlyClaimed
         if batch.fetchUnrouted > 0 {
-            let rows = try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT \(EventColumns.list) FROM events e WHERE routed = 0 ORDER BY seq LIMIT ?"),
-                arguments: [batch.fetchUnrouted])
-            result.unrouted = rows.map { ($0[0] as Int64, EventColumns.decode($0, at: 0)) }
+            sql.unrouted.bind(batch.fetchUnrouted)
+            try sql.unrouted.query { row in result.unrouted.append((row.int64(0), EventColumns.decode(row, at: 0))) }
         }
         for sample in batch.cpuSamples {
             try db.cachedStatement(sql: """
                 INSERT INTO cpu_samples (at, scope, interval_us, cpu_us, busy_us, runs, capacity) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [sample.time, sample.scope, sample.interval.micros, sample.cpu.micros, sample.busy.micros, sample.runs, sample.capacity])
         }
+        try flushLog()
         try flushCounters()
         return result
     }
@@ -123,28 +141,64 @@ struct SQLiteTick {
         case .json(let data)?: (kind, bytes) = (1, data)
         case .binary(let data)?: (kind, bytes) = (2, data)
         }
-        try db.cachedStatement(sql: """
-            INSERT INTO events (id, source, type, time, subject, datacontenttype, dataschema, correlation_id,
-                causation_id, traceparent, extensions, data, data_kind, published_at, routed)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [
-                event.id, event.source, event.type, event.time, event.subject, event.datacontenttype, event.dataschema,
-                event.correlationID, event.causationID, event.traceparent, extensions, bytes, kind, now, routed,
-            ])
+        let insert = sql.insertEvent
+        insert.bind(event.id)
+        insert.bind(event.source)
+        insert.bind(event.type)
+        insert.bind(event.time?.micros)
+        insert.bind(event.subject)
+        insert.bind(event.datacontenttype)
+        insert.bind(event.dataschema)
+        insert.bind(event.correlationID)
+        insert.bind(event.causationID)
+        insert.bind(event.traceparent)
+        insert.bind(extensions)
+        insert.bind(bytes)
+        insert.bind(kind)
+        insert.bind(now.micros)
+        insert.bind(routed ? 1 : 0)
+        try insert.execute()
         return db.lastInsertedRowID
     }
 
     mutating func route(seq: Int64, event: CloudEvent, targets: [Target]) throws {
         guard !targets.isEmpty else {
-            try log(.rejected, event: event, error: "no rule matched")
+            log(.rejected, event: event, seq: seq, error: "no rule matched")
             return
         }
-        try log(.routed, event: event, detail: targets.map(\.queue).joined(separator: ","))
+        log(.routed, event: event, seq: seq, detail: targets.map(\.queue).joined(separator: ","))
         for target in targets {
-            try db.cachedStatement(sql: """
-                INSERT INTO messages (queue, event_seq, state, ready_at, enqueued_at) VALUES (?, ?, ?, ?, ?)
-                """).execute(arguments: [target.queue, seq, (target.held ? SQLiteSchema.State.held : .ready).rawValue, now, now])
-            try log(.enqueued, event: event, queue: target.queue, messageID: db.lastInsertedRowID, detail: target.held ? "held for the batch window" : nil)
+            let insert = sql.insertMessage
+            insert.bind(target.queue)
+            insert.bind(seq)
+            if !target.held, let slot = direct[target.queue], slot.remaining > 0 {
+                // Dispatched directly: inserted in flight, attempt 1, under a lease.
+                direct[target.queue]!.remaining -= 1
+                insert.bind(SQLiteSchema.State.inFlight.rawValue)
+                insert.bind(now.micros)
+                insert.bind(now.micros)
+                insert.bind(1)
+                insert.bind(1)
+                insert.bind((now + slot.request.lease).micros)
+                try insert.execute()
+                let claim = Claim(
+                    messageID: db.lastInsertedRowID, queue: target.queue, delivery: 1, attempt: 1, eventSeq: seq, eventID: event.id,
+                    eventType: event.type, correlationID: event.correlationID, enqueuedAt: now)
+                log(.enqueued, event: event, seq: seq, queue: target.queue, messageID: claim.messageID)
+                log(.claimed, claim: claim, at: now)
+                directlyClaimed.append(ClaimedMessage(claim: claim, event: event))
+                counters[target.queue, default: CounterDelta()].enqueued += 1
+                counters[target.queue, default: CounterDelta()].claimed += 1
+                continue
+            }
+            insert.bind((target.held ? SQLiteSchema.State.held : .ready).rawValue)
+            insert.bind(now.micros)
+            insert.bind(now.micros)
+            insert.bind(0)
+            insert.bind(0)
+            insert.bind(nil as Int64?)
+            try insert.execute()
+            log(.enqueued, event: event, seq: seq, queue: target.queue, messageID: db.lastInsertedRowID, detail: target.held ? "held for the batch window" : nil)
             counters[target.queue, default: CounterDelta()].enqueued += 1
         }
     }
@@ -156,41 +210,41 @@ struct SQLiteTick {
         let claim = outcome.claim
         let at = outcome.finishedAt
         switch outcome.result {
-        case .succeeded(let children):
-            try db.cachedStatement(sql: "DELETE FROM messages WHERE id = ? AND state = 2 AND deliveries = ?")
-                .execute(arguments: [claim.messageID, claim.delivery])
+        case .succeeded(let published):
+            sql.ack.bind(claim.messageID)
+            sql.ack.bind(claim.delivery)
+            try sql.ack.execute()
             guard db.changesCount > 0 else { return false }
-            try log(.succeeded, claim: claim, at: at, duration: outcome.duration)
+            log(.succeeded, claim: claim, at: at, duration: outcome.duration)
             counters[claim.queue, default: CounterDelta()].succeeded += 1
-            for child in children {
-                let seq = try insertEvent(child.event, routed: true)
-                try log(.published, event: child.event)
-                try route(seq: seq, event: child.event, targets: child.targets)
-            }
+            children += published
         case .retry(let error, let readyAt):
-            try db.cachedStatement(sql: """
-                UPDATE messages SET state = 1, ready_at = ?, lease_until = NULL, first_failed_at = coalesce(first_failed_at, ?),
-                    errors = json_insert(errors, '$[#]', json_object('attempt', attempt, 'at', ?, 'error', ?))
-                WHERE id = ? AND state = 2 AND deliveries = ?
-                """).execute(arguments: [readyAt, at, at, error, claim.messageID, claim.delivery])
+            let retry = sql.retry
+            retry.bind(readyAt.micros)
+            retry.bind(at.micros)
+            retry.bind(at.micros)
+            retry.bind(error)
+            retry.bind(claim.messageID)
+            retry.bind(claim.delivery)
+            try retry.execute()
             guard db.changesCount > 0 else { return false }
-            try log(.failed, claim: claim, at: at, duration: outcome.duration, error: error)
-            try log(.retryScheduled, claim: claim, at: at, detail: String(format: "retry in %.3fs", (readyAt - at).secondsDouble))
+            log(.failed, claim: claim, at: at, duration: outcome.duration, error: error)
+            log(.retryScheduled, claim: claim, at: at, detail: String(format: "retry in %.3fs", (readyAt - at).secondsDouble))
             counters[claim.queue, default: CounterDelta()].failed += 1
             counters[claim.queue, default: CounterDelta()].retried += 1
         case .deadLetter(let error, let reason):
             try deadLetter(claim, at: at, error: error, reason: reason, failedRun: true)
             guard db.changesCount > 0 else { return false }
-            try log(.failed, claim: claim, at: at, duration: outcome.duration, error: error)
-            try log(.deadLettered, claim: claim, at: at, error: error, detail: reason.rawValue)
+            log(.failed, claim: claim, at: at, duration: outcome.duration, error: error)
+            log(.deadLettered, claim: claim, at: at, error: error, detail: reason.rawValue)
             counters[claim.queue, default: CounterDelta()].failed += 1
             counters[claim.queue, default: CounterDelta()].deadLettered += 1
         case .drop(let error):
             try db.cachedStatement(sql: "DELETE FROM messages WHERE id = ? AND state = 2 AND deliveries = ?")
                 .execute(arguments: [claim.messageID, claim.delivery])
             guard db.changesCount > 0 else { return false }
-            try log(.failed, claim: claim, at: at, duration: outcome.duration, error: error)
-            try log(.deleted, claim: claim, at: at, detail: "exhausted; dead-lettering is off for this queue")
+            log(.failed, claim: claim, at: at, duration: outcome.duration, error: error)
+            log(.deleted, claim: claim, at: at, detail: "exhausted; dead-lettering is off for this queue")
             counters[claim.queue, default: CounterDelta()].failed += 1
         case .unstarted:
             try db.cachedStatement(sql: """
@@ -221,24 +275,21 @@ struct SQLiteTick {
 
     mutating func release(queue: String) throws {
         let rows = try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT m.id, e.id, e.type, e.correlation_id FROM messages m JOIN events e ON e.seq = m.event_seq
-            WHERE m.queue = ? AND m.state = 0 ORDER BY m.id
+            SELECT id, event_seq FROM messages WHERE queue = ? AND state = 0 ORDER BY id
             """), arguments: [queue])
         guard !rows.isEmpty else { return }
         try db.cachedStatement(sql: "UPDATE messages SET state = 1, ready_at = ? WHERE queue = ? AND state = 0")
             .execute(arguments: [now, queue])
         let detail = "window released \(rows.count) message\(rows.count == 1 ? "" : "s")"
         for row in rows {
-            try log(.batchReleased, eventID: row[1], eventType: row[2], correlationID: row[3], queue: queue, messageID: row[0], detail: detail)
+            log(.batchReleased, eventSeq: row[1], queue: queue, messageID: row[0], detail: detail)
         }
     }
 
     /// In-flight messages whose lease ran out (handler hung, process died) become ready again.
     mutating func expireLeases() throws {
         let rows = try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT m.id, m.queue, m.attempt, m.lease_until, e.id, e.type, e.correlation_id
-            FROM messages m JOIN events e ON e.seq = m.event_seq
-            WHERE m.state = 2 AND m.lease_until <= ?
+            SELECT id, queue, attempt, lease_until, event_seq FROM messages WHERE state = 2 AND lease_until <= ?
             """), arguments: [now])
         for row in rows {
             let error = "lease expired: no ack by \(Timestamp(micros: row[3]).rfc3339) (handler hung or process died)"
@@ -247,7 +298,7 @@ struct SQLiteTick {
                     errors = json_insert(errors, '$[#]', json_object('attempt', attempt, 'at', ?, 'error', ?))
                 WHERE id = ?
                 """).execute(arguments: [now, now, now, error, row[0] as Int64])
-            try log(.leaseExpired, eventID: row[4], eventType: row[5], correlationID: row[6], queue: row[1], messageID: row[0], attempt: row[2], error: error)
+            log(.leaseExpired, eventSeq: row[4], queue: row[1], messageID: row[0], attempt: row[2], error: error)
             counters[row[1], default: CounterDelta()].failed += 1
         }
     }
@@ -256,72 +307,93 @@ struct SQLiteTick {
 
     mutating func claim(_ request: ClaimRequest) throws -> ([ClaimedMessage], Timestamp?) {
         guard request.limit > 0 else { return ([], nil) }
-        let rows = try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT m.id, m.attempt, m.deliveries, m.enqueued_at, \(EventColumns.list)
-            FROM messages m JOIN events e ON e.seq = m.event_seq
-            WHERE m.queue = ? AND m.state = 1 AND m.ready_at <= ? ORDER BY m.ready_at LIMIT ?
-            """), arguments: [request.queue, now, request.limit])
-        var claimed: [ClaimedMessage] = []
-        claimed.reserveCapacity(rows.count)
-        let leaseUntil = now + request.lease
-        for row in rows {
+        var candidates: [(claim: Claim, event: CloudEvent)] = []
+        let select = sql.claimSelect
+        select.bind(request.queue)
+        select.bind(now.micros)
+        select.bind(request.limit)
+        try select.query { row in
             let event = EventColumns.decode(row, at: 4)
-            let attempt = (row[1] as Int) + 1
-            var claim = Claim(
-                messageID: row[0], queue: request.queue, delivery: (row[2] as Int) + 1, attempt: attempt, eventID: event.id,
-                eventType: event.type, correlationID: event.correlationID, enqueuedAt: row[3])
+            candidates.append((
+                Claim(
+                    messageID: row.int64(0), queue: request.queue, delivery: row.int(2) + 1, attempt: row.int(1) + 1,
+                    eventSeq: row.int64(4), eventID: event.id, eventType: event.type, correlationID: event.correlationID,
+                    enqueuedAt: Timestamp(micros: row.int64(3))),
+                event))
+        }
+        var claimed: [ClaimedMessage] = []
+        claimed.reserveCapacity(candidates.count)
+        let leaseUntil = now + request.lease
+        for (candidate, event) in candidates {
+            var claim = candidate
             // A message whose budget ran out by lease expiries, or that aged out, is not run again.
             var reason: DeadLetterReason?
-            if attempt > request.maxAttempts { reason = .maxAttempts }
+            if claim.attempt > request.maxAttempts { reason = .maxAttempts }
             if let maxAge = request.maxAge, now - claim.enqueuedAt > maxAge { reason = .maxAge }
             if let reason {
                 claim.attempt -= 1
                 let error = reason == .maxAge ? "older than the queue's max age" : "no attempts left after lease expiry"
                 if request.deadLetter {
                     try deadLetter(claim, at: now, error: error, reason: reason, failedRun: false)
-                    try log(.deadLettered, claim: claim, at: now, error: error, detail: reason.rawValue)
+                    log(.deadLettered, claim: claim, at: now, error: error, detail: reason.rawValue)
                     counters[request.queue, default: CounterDelta()].deadLettered += 1
                 } else {
                     try db.cachedStatement(sql: "DELETE FROM messages WHERE id = ?").execute(arguments: [claim.messageID])
-                    try log(.deleted, claim: claim, at: now, error: error, detail: "dead-lettering is off for this queue")
+                    log(.deleted, claim: claim, at: now, error: error, detail: "dead-lettering is off for this queue")
                 }
                 continue
             }
-            try db.cachedStatement(sql: """
-                UPDATE messages SET state = 2, attempt = ?, deliveries = ?, lease_until = ? WHERE id = ?
-                """).execute(arguments: [claim.attempt, claim.delivery, leaseUntil, claim.messageID])
-            try log(.claimed, claim: claim, at: now, detail: claim.delivery > claim.attempt ? "delivery \(claim.delivery)" : nil)
+            let update = sql.claimUpdate
+            update.bind(claim.attempt)
+            update.bind(claim.delivery)
+            update.bind(leaseUntil.micros)
+            update.bind(claim.messageID)
+            try update.execute()
+            log(.claimed, claim: claim, at: now, detail: claim.delivery > claim.attempt ? "delivery \(claim.delivery)" : nil)
             claimed.append(ClaimedMessage(claim: claim, event: event))
         }
         counters[request.queue, default: CounterDelta()].claimed += Int64(claimed.count)
         var next: Timestamp?
-        if rows.count < request.limit {
-            next = try Timestamp.fetchOne(
-                db.cachedStatement(sql: "SELECT min(ready_at) FROM messages WHERE queue = ? AND state = 1 AND ready_at > ?"),
-                arguments: [request.queue, now])
+        if candidates.count < request.limit {
+            sql.nextReady.bind(request.queue)
+            sql.nextReady.bind(now.micros)
+            try sql.nextReady.query { row in next = row.optionalInt64(0).map(Timestamp.init(micros:)) }
         }
         return (claimed, next)
     }
 
     // MARK: The log
 
-    func log(_ kind: LifecycleKind, event: CloudEvent, queue: String? = nil, messageID: Int64? = nil, error: String? = nil, detail: String? = nil) throws {
-        try log(kind, eventID: event.id, eventType: event.type, correlationID: event.correlationID, queue: queue, messageID: messageID, error: error, detail: detail)
+    mutating func log(_ kind: LifecycleKind, event: CloudEvent, seq: Int64, queue: String? = nil, messageID: Int64? = nil, error: String? = nil, detail: String? = nil) {
+        log(kind, eventSeq: seq, queue: queue, messageID: messageID, error: error, detail: detail)
     }
 
-    func log(_ kind: LifecycleKind, claim: Claim, at: Timestamp, duration: Duration? = nil, error: String? = nil, detail: String? = nil) throws {
-        try log(kind, at: at, eventID: claim.eventID, eventType: claim.eventType, correlationID: claim.correlationID, queue: claim.queue,
-                messageID: claim.messageID, attempt: claim.attempt, duration: duration, error: error, detail: detail)
+    mutating func log(_ kind: LifecycleKind, claim: Claim, at: Timestamp, duration: Duration? = nil, error: String? = nil, detail: String? = nil) {
+        log(kind, at: at, eventSeq: claim.eventSeq, queue: claim.queue, messageID: claim.messageID, attempt: claim.attempt,
+            duration: duration, error: error, detail: detail)
     }
 
-    func log(
-        _ kind: LifecycleKind, at: Timestamp? = nil, eventID: String, eventType: String?, correlationID: String?, queue: String? = nil,
-        messageID: Int64? = nil, attempt: Int? = nil, duration: Duration? = nil, error: String? = nil, detail: String? = nil
-    ) throws {
-        try db.cachedStatement(sql: """
-            INSERT INTO log (at, kind, event_id, event_type, correlation_id, queue, message_id, attempt, duration_us, error, detail)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [at ?? now, kind.rawValue, eventID, eventType, correlationID, queue, messageID, attempt, duration?.micros, error, detail])
+    mutating func log(
+        _ kind: LifecycleKind, at: Timestamp? = nil, eventSeq: Int64, queue: String? = nil, messageID: Int64? = nil,
+        attempt: Int? = nil, duration: Duration? = nil, error: String? = nil, detail: String? = nil
+    ) {
+        logRows.append(LogRow(
+            at: (at ?? now).micros, kind: kind.rawValue, eventSeq: eventSeq, queue: queue, messageID: messageID, attempt: attempt,
+            durationMicros: duration?.micros, error: error, detail: detail))
+    }
+
+    /// Writes the tick's log rows in order, `LogRow.perStatement` rows per insert statement.
+    mutating func flushLog() throws {
+        var index = 0
+        while index < logRows.count {
+            let many = logRows.count - index >= LogRow.perStatement
+            let insert = many ? sql.insertLogMany : sql.insertLog
+            let end = index + (many ? LogRow.perStatement : 1)
+            for row in logRows[index..<end] { row.bind(to: insert) }
+            try insert.execute()
+            index = end
+        }
+        logRows.removeAll(keepingCapacity: true)
     }
 
     mutating func flushCounters() throws {
@@ -353,19 +425,109 @@ enum EventColumns {
     static let list = "e.seq, e.id, e.source, e.type, e.time, e.subject, e.datacontenttype, e.dataschema, e.correlation_id, e.causation_id, e.traceparent, e.extensions, e.data, e.data_kind"
 
     static func decode(_ row: Row, at base: Int) -> CloudEvent {
+        decode(
+            id: row[base + 1], source: row[base + 2], type: row[base + 3], time: row[base + 4], subject: row[base + 5],
+            datacontenttype: row[base + 6], dataschema: row[base + 7], correlationID: row[base + 8], causationID: row[base + 9],
+            traceparent: row[base + 10], extensions: row[base + 11], data: row[base + 12], dataKind: row[base + 13])
+    }
+
+    static func decode(_ row: RawStatement, at base: Int32) -> CloudEvent {
+        decode(
+            id: row.string(base + 1) ?? "", source: row.string(base + 2) ?? "", type: row.string(base + 3) ?? "",
+            time: row.optionalInt64(base + 4).map(Timestamp.init(micros:)), subject: row.string(base + 5),
+            datacontenttype: row.string(base + 6), dataschema: row.string(base + 7), correlationID: row.string(base + 8),
+            causationID: row.string(base + 9), traceparent: row.string(base + 10), extensions: row.string(base + 11),
+            data: row.data(base + 12), dataKind: row.int(base + 13))
+    }
+
+    private static func decode(
+        id: String, source: String, type: String, time: Timestamp?, subject: String?, datacontenttype: String?,
+        dataschema: String?, correlationID: String?, causationID: String?, traceparent: String?, extensions text: String?,
+        data: Data?, dataKind: Int
+    ) -> CloudEvent {
         var extensions: [String: String] = [:]
-        if let text = row[base + 11] as String?, let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String] {
+        if let text, let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String] {
             extensions = object
         }
         var payload: Payload?
-        if let bytes = row[base + 12] as Data? {
-            payload = (row[base + 13] as Int) == 2 ? .binary(bytes) : .json(bytes)
-        }
+        if let data { payload = dataKind == 2 ? .binary(data) : .json(data) }
         var event = CloudEvent(
-            id: row[base + 1], source: row[base + 2], type: row[base + 3], time: row[base + 4], subject: row[base + 5],
-            datacontenttype: nil, dataschema: row[base + 7], data: payload, correlationID: row[base + 8],
-            causationID: row[base + 9], traceparent: row[base + 10], extensions: extensions)
-        event.datacontenttype = row[base + 6]
+            id: id, source: source, type: type, time: time, subject: subject, datacontenttype: nil, dataschema: dataschema,
+            data: payload, correlationID: correlationID, causationID: causationID, traceparent: traceparent, extensions: extensions)
+        event.datacontenttype = datacontenttype
         return event
     }
 }
+
+/// The write path's hot statements, prepared once on the writer connection.
+final class WriterStatements {
+    let insertEvent: RawStatement
+    let insertMessage: RawStatement
+    let insertLog: RawStatement
+    let insertLogMany: RawStatement
+    let claimSelect: RawStatement
+    let claimUpdate: RawStatement
+    let nextReady: RawStatement
+    let ack: RawStatement
+    let retry: RawStatement
+    let unrouted: RawStatement
+
+    init(_ db: Database) throws {
+        insertEvent = try RawStatement(db, """
+            INSERT INTO events (id, source, type, time, subject, datacontenttype, dataschema, correlation_id,
+                causation_id, traceparent, extensions, data, data_kind, published_at, routed)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        insertMessage = try RawStatement(db, """
+            INSERT INTO messages (queue, event_seq, state, ready_at, enqueued_at, attempt, deliveries, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        let logInsert = "INSERT INTO log (at, kind, event_seq, queue, message_id, attempt, duration_us, error, detail) VALUES "
+        let logValues = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        insertLog = try RawStatement(db, logInsert + logValues)
+        insertLogMany = try RawStatement(db, logInsert + Array(repeating: logValues, count: LogRow.perStatement).joined(separator: ", "))
+        claimSelect = try RawStatement(db, """
+            SELECT m.id, m.attempt, m.deliveries, m.enqueued_at, \(EventColumns.list)
+            FROM messages m JOIN events e ON e.seq = m.event_seq
+            WHERE m.queue = ? AND m.state = 1 AND m.ready_at <= ? ORDER BY m.ready_at LIMIT ?
+            """)
+        claimUpdate = try RawStatement(db, "UPDATE messages SET state = 2, attempt = ?, deliveries = ?, lease_until = ? WHERE id = ?")
+        nextReady = try RawStatement(db, "SELECT min(ready_at) FROM messages WHERE queue = ? AND state = 1 AND ready_at > ?")
+        ack = try RawStatement(db, "DELETE FROM messages WHERE id = ? AND state = 2 AND deliveries = ?")
+        retry = try RawStatement(db, """
+            UPDATE messages SET state = 1, ready_at = ?, lease_until = NULL, first_failed_at = coalesce(first_failed_at, ?),
+                errors = json_insert(errors, '$[#]', json_object('attempt', attempt, 'at', ?, 'error', ?))
+            WHERE id = ? AND state = 2 AND deliveries = ?
+            """)
+        unrouted = try RawStatement(db, "SELECT \(EventColumns.list) FROM events e WHERE routed = 0 ORDER BY seq LIMIT ?")
+    }
+}
+
+/// One log record waiting for the tick's flush.
+struct LogRow {
+    /// Rows per multi-row insert: one statement start instead of 32 (measured: the log is most of
+    /// the rows the engine writes).
+    static let perStatement = 32
+
+    var at: Int64
+    var kind: String
+    var eventSeq: Int64
+    var queue: String?
+    var messageID: Int64?
+    var attempt: Int?
+    var durationMicros: Int64?
+    var error: String?
+    var detail: String?
+
+    func bind(to statement: RawStatement) {
+        statement.bind(at)
+        statement.bind(kind)
+        statement.bind(eventSeq)
+        statement.bind(queue)
+        statement.bind(messageID)
+        statement.bind(attempt)
+        statement.bind(durationMicros)
+        statement.bind(error)
+        statement.bind(detail)
+    }
+}
+

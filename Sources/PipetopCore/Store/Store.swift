@@ -45,8 +45,8 @@ public protocol Store: AnyObject, Sendable {
     func cpuSamples(since: Timestamp) throws -> [CPUSample]
     /// Runtimes that registered in this store, with their last heartbeat.
     func runtimes() throws -> [RuntimeInfo]
-    /// The event with this id, if stored.
-    func event(id: String) throws -> CloudEvent?
+    /// The events of one business flow (the root and everything it caused), oldest first.
+    func events(correlationID: String) throws -> [CloudEvent]
 }
 
 /// Where a routed event goes: one message per target.
@@ -65,6 +65,11 @@ public struct Target: Sendable, Equatable {
 public struct RoutedEvent: Sendable {
     public var event: CloudEvent
     public var targets: [Target]
+
+    public init(event: CloudEvent, targets: [Target]) {
+        self.event = event
+        self.targets = targets
+    }
 }
 
 /// The identity of one delivery. An outcome is applied only if the message is still in flight
@@ -74,6 +79,8 @@ public struct Claim: Sendable, Equatable {
     public var queue: String
     public var delivery: Int
     public var attempt: Int
+    /// The event's `seq` in the store, which log records are indexed by.
+    public var eventSeq: Int64
     public var eventID: String
     public var eventType: String
     public var correlationID: String?
@@ -103,6 +110,13 @@ public struct Outcome: Sendable {
     public var duration: Duration
     public var finishedAt: Timestamp
     public var result: Result
+
+    public init(claim: Claim, duration: Duration, finishedAt: Timestamp, result: Result) {
+        self.claim = claim
+        self.duration = duration
+        self.finishedAt = finishedAt
+        self.result = result
+    }
 }
 
 /// A request to claim up to `limit` ready messages of one queue.
@@ -115,6 +129,15 @@ public struct ClaimRequest: Sendable {
     /// A message older than this is dead-lettered instead of delivered.
     public var maxAge: Duration?
     public var deadLetter: Bool
+
+    public init(queue: String, limit: Int, lease: Duration, maxAttempts: Int, maxAge: Duration? = nil, deadLetter: Bool = true) {
+        self.queue = queue
+        self.limit = limit
+        self.lease = lease
+        self.maxAttempts = maxAttempts
+        self.maxAge = maxAge
+        self.deadLetter = deadLetter
+    }
 }
 
 /// One engine tick's writes.

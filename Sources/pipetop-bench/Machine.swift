@@ -1,0 +1,37 @@
+import Foundation
+
+/// What the figures were measured on, printed with every table.
+struct Machine {
+    var cores: Int
+    var cpuModel: String
+    var buildMode: String
+    var swiftVersion: String
+    var storeSettings: String
+
+    static func describe() -> Machine {
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
+            .map { $0.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "?" } ?? "unknown"
+        #if DEBUG
+        let mode = "debug"
+        #else
+        let mode = "release"
+        #endif
+        #if compiler(>=6.3)
+        let swift = "6.3+"
+        #else
+        let swift = "6.x"
+        #endif
+        return Machine(
+            cores: ProcessInfo.processInfo.activeProcessorCount, cpuModel: model, buildMode: mode, swiftVersion: swift,
+            storeSettings: "SQLite \(SQLiteVersion.current), WAL, synchronous=NORMAL, one writer with group commit")
+    }
+}
+
+import GRDB
+
+enum SQLiteVersion {
+    static var current: String {
+        (try? DatabaseQueue().read { try String.fetchOne($0, sql: "SELECT sqlite_version()") }) ?? "?"
+    }
+}

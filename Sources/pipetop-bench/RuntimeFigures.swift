@@ -1,0 +1,162 @@
+import Foundation
+import Histogram
+import PipetopCore
+
+/// The runtime's figures: end-to-end throughput (with and without a retry per event) and
+/// publish → handler-start latency at steady rates. Each run uses a fresh store in a temp dir.
+struct RuntimeFigures {
+    let scratch: URL
+    let quick: Bool
+
+    private func makeRuntime(_ name: String, queue: QueueSpec) throws -> Runtime {
+        let directory = scratch.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let store = try SQLiteStore(path: directory.appendingPathComponent("store.sqlite").path)
+        var options = Runtime.Options()
+        options.register = false
+        return try Runtime(name: "bench-\(name)", store: store, queues: [queue], rules: [Rule("all", pattern: .type("bench"), targets: [queue.name])], options: options)
+    }
+
+    /// Counts handler completions and wakes the waiter when all expected ones are in.
+    final class Counter: @unchecked Sendable {
+        private let condition = NSCondition()
+        private var count = 0
+        func add() {
+            condition.lock()
+            count += 1
+            condition.signal()
+            condition.unlock()
+        }
+        func wait(for target: Int, timeout: Double) -> Bool {
+            let deadline = Date().addingTimeInterval(timeout)
+            condition.lock()
+            defer { condition.unlock() }
+            while count < target { if !condition.wait(until: deadline) { return false } }
+            return true
+        }
+    }
+
+    /// Publishes `events` as fast as publishers can commit and times until the store holds every
+    /// message as succeeded (the handler is a no-op, or fails each event's first attempt).
+    func throughput(events total: Int, failFirst: Bool) throws -> Figure {
+        let name = failFirst ? "retry" : "noop"
+        let queue = QueueSpec("q", concurrency: 2, maxAttempts: 3, backoff: Backoff(base: .microseconds(100), cap: .milliseconds(1), jitter: 0))
+        let runtime = try makeRuntime(name, queue: queue)
+        let done = Counter()
+        runtime.handle("q") { delivery in
+            if failFirst && delivery.attempt == 1 { throw BenchError.firstAttempt }
+            done.add()
+        }
+        try runtime.start()
+        defer { runtime.stop() }
+        let events = (0..<total).map { CloudEvent(id: "e\($0)", source: "/bench", type: "bench") }
+        let batch = 256
+        let publishers = 2
+        let started = Date()
+        let cpuBefore = ProcessCPU.now()
+        let group = DispatchGroup()
+        for publisher in 0..<publishers {
+            group.enter()
+            Thread.detachNewThread {
+                var index = publisher * batch
+                while index < total {
+                    try? runtime.publish(Array(events[index..<min(index + batch, total)]))
+                    index += batch * publishers
+                }
+                group.leave()
+            }
+        }
+        guard done.wait(for: total, timeout: 600) else { throw BenchError.timedOut("throughput \(name)") }
+        let elapsed = Date().timeIntervalSince(started)
+        let cpuPerEvent = (ProcessCPU.now() - cpuBefore) / Double(total) * 1_000_000
+        group.wait()
+        // Wait for the last acks to be committed, then verify the store agrees with the handlers.
+        let store = runtime.store
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, try store.queueStats(now: .now()).first?.succeeded ?? 0 < Int64(total) { Thread.sleep(forTimeInterval: 0.01) }
+        let succeeded = try store.queueStats(now: .now()).first?.succeeded ?? 0
+        guard succeeded == Int64(total) else { throw BenchError.lost("\(name): \(succeeded) of \(total) succeeded in the store") }
+        let records = try store.history(before: .max, limit: 1).first?.seq ?? 0
+        return Figure(
+            failFirst ? "runtime throughput, one retry per event" : "runtime throughput, stream, no-op handlers",
+            value: Double(total) / elapsed, unit: "events/s", target: failFirst ? 20_000 : 50_000,
+            note: "\(Figure.grouped(total)) events, \(Figure.grouped(Int(records))) lifecycle records, \(Figure.format(cpuPerEvent)) µs CPU/event")
+    }
+
+    /// Publishes at a steady `rate` for `seconds` and records, per event, the time from its
+    /// scheduled publish to its handler's start (coordinated omission avoided: a publisher that
+    /// falls behind is charged for it).
+    func latency(rate: Int, seconds: Double) throws -> (p50: Double, p99: Double, max: Double, count: Int) {
+        let runtime = try makeRuntime("latency-\(rate)", queue: QueueSpec("q", concurrency: 2))
+        let histogram = LockedHistogram()
+        let total = Int(Double(rate) * seconds)
+        let done = Counter()
+        runtime.handle("q") { delivery in
+            let start = Timestamp.now()
+            if let scheduled = delivery.event.time { histogram.record(micros: start.micros - scheduled.micros) }
+            done.add()
+        }
+        try runtime.start()
+        defer { runtime.stop() }
+        // Warm up: the first commits pay for page-cache misses and statement preparation.
+        for index in 0..<200 { try runtime.publish(CloudEvent(id: "w\(index)", source: "/bench", type: "warm")) }
+        // Publish in ticks of 1 ms: every tick publishes the events whose time has come.
+        let perTick = Double(rate) / 1000
+        let started = Timestamp.now()
+        var sent = 0
+        var tick = 0
+        while sent < total {
+            tick += 1
+            let due = min(total, Int((Double(tick) * perTick).rounded(.down)))
+            if due > sent {
+                let events = (sent..<due).map { index in
+                    // The scheduled time of event `index` at this rate.
+                    CloudEvent(id: "l\(index)", source: "/bench", type: "bench",
+                               time: started + .microseconds(Int64(Double(index) * 1_000_000 / Double(rate))))
+                }
+                try runtime.publish(events)
+                sent = due
+            }
+            let next = started + .microseconds(Int64(tick) * 1000)
+            let wait = next.micros - Timestamp.now().micros
+            if wait > 0 { usleep(UInt32(wait)) }
+        }
+        guard done.wait(for: total, timeout: 120) else { throw BenchError.timedOut("latency at \(rate)/s") }
+        let h = histogram.snapshot()
+        return (Double(h.valueAtPercentile(50)) / 1000, Double(h.valueAtPercentile(99)) / 1000, Double(h.max) / 1000, total)
+    }
+}
+
+final class LockedHistogram: @unchecked Sendable {
+    private let lock = NSLock()
+    private var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+
+    func record(micros: Int64) {
+        lock.withLock { _ = histogram.record(UInt64(max(micros, 0))) }
+    }
+
+    func snapshot() -> Histogram<UInt64> { lock.withLock { histogram } }
+}
+
+enum BenchError: Error, CustomStringConvertible {
+    case firstAttempt
+    case timedOut(String)
+    case lost(String)
+
+    var description: String {
+        switch self {
+        case .firstAttempt: return "failing the first attempt on purpose"
+        case .timedOut(let what): return "timed out: \(what)"
+        case .lost(let what): return "events lost: \(what)"
+        }
+    }
+}
+
+/// User + system CPU seconds of this process.
+enum ProcessCPU {
+    static func now() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1_000_000
+    }
+}

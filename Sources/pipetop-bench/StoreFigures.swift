@@ -1,0 +1,68 @@
+import Foundation
+import PipetopCore
+
+/// The store's read-side figures: how fast a reader can follow the log.
+struct StoreFigures {
+    let scratch: URL
+
+    /// Fills a store with at least `records` lifecycle records through the store's own write path
+    /// (`apply`, batches of 2,000 events: publish with direct dispatch, then the acks; every 50th
+    /// event fails once first) and returns its path.
+    func makeStore(name: String, records: Int) throws -> String {
+        let path = scratch.appendingPathComponent("\(name).sqlite").path
+        let store = try SQLiteStore(path: path)
+        let queues = ["parse", "enrich", "index", "notify", "index-batch"]
+        let start = Timestamp(micros: 1_800_000_000_000_000)
+        var written = 0
+        var number = 0
+        var clock = start
+        while written < records {
+            clock = clock + .milliseconds(40)
+            var publish = WriteBatch(now: clock)
+            publish.claims = queues.map { ClaimRequest(queue: $0, limit: 2000, lease: .seconds(30), maxAttempts: 3, maxAge: nil, deadLetter: true) }
+            for _ in 0..<2000 {
+                number += 1
+                let event = CloudEvent(
+                    id: "listing-\(number)", source: "/scraper/autosite", type: "listing.uploaded", time: clock,
+                    subject: "L\(number)", data: .json(Data(#"{"make":"Volvo","price":18500}"#.utf8)), correlationID: "listing-\(number)")
+                publish.publishes.append(RoutedEvent(event: event, targets: [Target(queue: queues[number % queues.count], held: false)]))
+            }
+            let claimed = try store.apply(publish).claimed
+            clock = clock + .milliseconds(5)
+            var finish = WriteBatch(now: clock)
+            finish.outcomes = claimed.map { message in
+                let fails = message.claim.attempt == 1 && message.event.id.hasSuffix("0") && Int(message.event.id.dropFirst(8))! % 50 == 0
+                return Outcome(
+                    claim: message.claim, duration: .microseconds(150), finishedAt: clock,
+                    result: fails ? .retry(error: "timeout: pricing service did not answer within 2s", at: clock) : .succeeded(children: []))
+            }
+            finish.claims = publish.claims
+            let retried = try store.apply(finish).claimed
+            var last = WriteBatch(now: clock + .milliseconds(1))
+            last.outcomes = retried.map { Outcome(claim: $0.claim, duration: .microseconds(150), finishedAt: clock, result: .succeeded(children: [])) }
+            _ = try store.apply(last)
+            written = Int(try store.history(before: .max, limit: 1).first?.seq ?? 0)
+        }
+        return path
+    }
+
+    /// Reads the whole log through `Store.tail` in pages of 10,000, as the dashboard's reader does.
+    func tailRate(records: Int) throws -> Figure {
+        let path = try makeStore(name: "tail", records: records)
+        let store = try SQLiteStore(path: path, readOnly: true)
+        let stored = Int(try store.history(before: .max, limit: 1).first?.seq ?? 0)
+        let started = Date()
+        var last: Int64 = 0
+        var read = 0
+        while true {
+            let page = try store.tail(after: last, limit: 10_000)
+            guard let end = page.last else { break }
+            read += page.count
+            last = end.seq
+        }
+        let elapsed = Date().timeIntervalSince(started)
+        guard read == stored else { throw BenchError.lost("tail read \(read) of \(stored) records") }
+        return Figure("log tail a reader can follow", value: Double(read) / elapsed, unit: "records/s", target: 200_000,
+                      note: "\(Figure.grouped(stored)) records, pages of 10,000")
+    }
+}
