@@ -107,9 +107,9 @@ import Testing
     @Test func anExpiredLeaseMakesTheMessageDeliverableAgain() throws {
         try publish([event("a")])
         let first = try claim(t0, request(lease: .seconds(5)))[0]
-        try tick(t0 + .seconds(4)) { $0.expireLeases = true }
+        try tick(t0 + .seconds(4)) { $0.expireLeases = ["q"] }
         #expect(try claim(t0 + .seconds(4)).isEmpty, "still leased")
-        try tick(t0 + .seconds(5)) { $0.expireLeases = true }
+        try tick(t0 + .seconds(5)) { $0.expireLeases = ["q"] }
         let second = try claim(t0 + .seconds(5))
         #expect(second.map(\.claim.attempt) == [2])
         #expect(second.map(\.claim.delivery) == [2])
@@ -128,7 +128,7 @@ import Testing
         for _ in 1...2 {
             _ = try claim(now, request(lease: .seconds(1), maxAttempts: 2))
             now = now + .seconds(1)
-            try tick(now) { $0.expireLeases = true }
+            try tick(now) { $0.expireLeases = ["q"] }
         }
         #expect(try claim(now, request(maxAttempts: 2)).isEmpty)
         let dead = try db.store.deadLetters(queue: "q", limit: 1)

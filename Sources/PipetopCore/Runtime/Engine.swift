@@ -196,7 +196,7 @@ final class Engine: @unchecked Sendable {
             }
         }
         if now >= nextLeaseScan {
-            batch.expireLeases = true
+            batch.expireLeases = Array(specs.keys)
             nextLeaseScan = now + leaseScanEvery
         }
         if claiming {

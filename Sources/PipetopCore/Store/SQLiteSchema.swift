@@ -3,7 +3,7 @@ import GRDB
 /// The SQLite schema, as versioned migrations. Times are microseconds since the epoch.
 ///
 /// Every query the dashboard and the CLI make has its index: the log by `seq` (the primary key) and
-/// by event (for traces, through events by correlation id); messages by queue/state/ready time (claims, depth), by lease (expiry) and, for
+/// by event (for traces, through events by correlation id); messages by queue/state/ready time (claims, depth and lease expiry) and, for
 /// dead letters, by queue and time; events by correlation id; unrouted events by `seq`.
 enum SQLiteSchema {
     /// Message states, stored as small integers.
@@ -46,18 +46,19 @@ enum SQLiteSchema {
                     queue TEXT NOT NULL,
                     event_seq INTEGER NOT NULL REFERENCES events(seq),
                     state INTEGER NOT NULL,     -- 0 held, 1 ready, 2 in flight, 3 dead
+                    -- When the message is deliverable: for a ready one, since when (or, for a scheduled retry,
+                    -- from when); for one in flight, when its lease ends and it is deliverable again. One
+                    -- column and one index serve claims, lag and lease expiry.
                     ready_at INTEGER NOT NULL,
                     enqueued_at INTEGER NOT NULL,
                     attempt INTEGER NOT NULL DEFAULT 0,
                     deliveries INTEGER NOT NULL DEFAULT 0,
-                    lease_until INTEGER,
                     errors TEXT NOT NULL DEFAULT '[]', -- JSON array of {attempt, at, error}
                     first_failed_at INTEGER,
                     dead_at INTEGER,
                     reason TEXT
                 );
                 CREATE INDEX messages_by_queue_state ON messages(queue, state, ready_at);
-                CREATE INDEX messages_by_lease ON messages(lease_until) WHERE state = 2;
                 CREATE INDEX messages_dead_by_queue ON messages(queue, dead_at) WHERE state = 3;
                 CREATE INDEX messages_dead_by_time ON messages(dead_at) WHERE state = 3;
 

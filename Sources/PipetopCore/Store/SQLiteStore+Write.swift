@@ -89,7 +89,7 @@ struct SQLiteTick {
             if try !apply(outcome) { result.staleOutcomes += 1 }
         }
         for queue in batch.releases { try release(queue: queue) }
-        if batch.expireLeases { try expireLeases() }
+        for queue in batch.expireLeases { try expireLeases(queue: queue) }
         // The backlog first (oldest ready first), then new messages take what capacity is left.
         for request in batch.claims {
             let (claimed, next) = try claim(request)
@@ -175,11 +175,10 @@ struct SQLiteTick {
                 // Dispatched directly: inserted in flight, attempt 1, under a lease.
                 direct[target.queue]!.remaining -= 1
                 insert.bind(SQLiteSchema.State.inFlight.rawValue)
-                insert.bind(now.micros)
-                insert.bind(now.micros)
-                insert.bind(1)
-                insert.bind(1)
                 insert.bind((now + slot.request.lease).micros)
+                insert.bind(now.micros)
+                insert.bind(1)
+                insert.bind(1)
                 try insert.execute()
                 let claim = Claim(
                     messageID: db.lastInsertedRowID, queue: target.queue, delivery: 1, attempt: 1, eventSeq: seq, eventID: event.id,
@@ -196,7 +195,6 @@ struct SQLiteTick {
             insert.bind(now.micros)
             insert.bind(0)
             insert.bind(0)
-            insert.bind(nil as Int64?)
             try insert.execute()
             log(.enqueued, event: event, seq: seq, queue: target.queue, messageID: db.lastInsertedRowID, detail: target.held ? "held for the batch window" : nil)
             counters[target.queue, default: CounterDelta()].enqueued += 1
@@ -248,7 +246,7 @@ struct SQLiteTick {
             counters[claim.queue, default: CounterDelta()].failed += 1
         case .unstarted:
             try db.cachedStatement(sql: """
-                UPDATE messages SET state = 1, ready_at = ?, lease_until = NULL, attempt = attempt - 1
+                UPDATE messages SET state = 1, ready_at = ?, attempt = attempt - 1
                 WHERE id = ? AND state = 2 AND deliveries = ?
                 """).execute(arguments: [at, claim.messageID, claim.delivery])
             guard db.changesCount > 0 else { return false }
@@ -260,7 +258,7 @@ struct SQLiteTick {
     func deadLetter(_ claim: Claim, at: Timestamp, error: String, reason: DeadLetterReason, failedRun: Bool) throws {
         if failedRun {
             try db.cachedStatement(sql: """
-                UPDATE messages SET state = 3, dead_at = ?, reason = ?, lease_until = NULL, first_failed_at = coalesce(first_failed_at, ?),
+                UPDATE messages SET state = 3, dead_at = ?, reason = ?, first_failed_at = coalesce(first_failed_at, ?),
                     errors = json_insert(errors, '$[#]', json_object('attempt', attempt, 'at', ?, 'error', ?))
                 WHERE id = ? AND state = 2 AND deliveries = ?
                 """).execute(arguments: [at, reason.rawValue, at, at, error, claim.messageID, claim.delivery])
@@ -287,14 +285,14 @@ struct SQLiteTick {
     }
 
     /// In-flight messages whose lease ran out (handler hung, process died) become ready again.
-    mutating func expireLeases() throws {
+    mutating func expireLeases(queue: String) throws {
         let rows = try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT id, queue, attempt, lease_until, event_seq FROM messages WHERE state = 2 AND lease_until <= ?
-            """), arguments: [now])
+            SELECT id, queue, attempt, ready_at, event_seq FROM messages WHERE queue = ? AND state = 2 AND ready_at <= ?
+            """), arguments: [queue, now])
         for row in rows {
             let error = "lease expired: no ack by \(Timestamp(micros: row[3]).rfc3339) (handler hung or process died)"
             try db.cachedStatement(sql: """
-                UPDATE messages SET state = 1, ready_at = ?, lease_until = NULL, first_failed_at = coalesce(first_failed_at, ?),
+                UPDATE messages SET state = 1, ready_at = ?, first_failed_at = coalesce(first_failed_at, ?),
                     errors = json_insert(errors, '$[#]', json_object('attempt', attempt, 'at', ?, 'error', ?))
                 WHERE id = ?
                 """).execute(arguments: [now, now, now, error, row[0] as Int64])
@@ -479,7 +477,7 @@ final class WriterStatements {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         insertMessage = try RawStatement(db, """
-            INSERT INTO messages (queue, event_seq, state, ready_at, enqueued_at, attempt, deliveries, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO messages (queue, event_seq, state, ready_at, enqueued_at, attempt, deliveries) VALUES (?, ?, ?, ?, ?, ?, ?)
             """)
         let logInsert = "INSERT INTO log (at, kind, event_seq, queue, message_id, attempt, duration_us, error, detail) VALUES "
         let logValues = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -490,11 +488,11 @@ final class WriterStatements {
             FROM messages m JOIN events e ON e.seq = m.event_seq
             WHERE m.queue = ? AND m.state = 1 AND m.ready_at <= ? ORDER BY m.ready_at LIMIT ?
             """)
-        claimUpdate = try RawStatement(db, "UPDATE messages SET state = 2, attempt = ?, deliveries = ?, lease_until = ? WHERE id = ?")
+        claimUpdate = try RawStatement(db, "UPDATE messages SET state = 2, attempt = ?, deliveries = ?, ready_at = ? WHERE id = ?")
         nextReady = try RawStatement(db, "SELECT min(ready_at) FROM messages WHERE queue = ? AND state = 1 AND ready_at > ?")
         ack = try RawStatement(db, "DELETE FROM messages WHERE id = ? AND state = 2 AND deliveries = ?")
         retry = try RawStatement(db, """
-            UPDATE messages SET state = 1, ready_at = ?, lease_until = NULL, first_failed_at = coalesce(first_failed_at, ?),
+            UPDATE messages SET state = 1, ready_at = ?, first_failed_at = coalesce(first_failed_at, ?),
                 errors = json_insert(errors, '$[#]', json_object('attempt', attempt, 'at', ?, 'error', ?))
             WHERE id = ? AND state = 2 AND deliveries = ?
             """)

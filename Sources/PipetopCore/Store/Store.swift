@@ -150,8 +150,8 @@ public struct WriteBatch: Sendable {
     public var outcomes: [Outcome] = []
     /// Batch queues whose window has closed: their held messages become ready.
     public var releases: [String] = []
-    /// Return in-flight messages whose lease has expired to ready.
-    public var expireLeases = false
+    /// Queues whose in-flight messages with an expired lease return to ready.
+    public var expireLeases: [String] = []
     public var claims: [ClaimRequest] = []
     /// Fetch up to this many unrouted events.
     public var fetchUnrouted = 0
@@ -161,7 +161,7 @@ public struct WriteBatch: Sendable {
     public init(now: Timestamp) { self.now = now }
 
     public var isEmpty: Bool {
-        publishes.isEmpty && routings.isEmpty && outcomes.isEmpty && releases.isEmpty && !expireLeases
+        publishes.isEmpty && routings.isEmpty && outcomes.isEmpty && releases.isEmpty && expireLeases.isEmpty
             && claims.isEmpty && fetchUnrouted == 0 && cpuSamples.isEmpty && heartbeat == nil
     }
 }
