@@ -115,7 +115,8 @@ enum StatusLine {
         let queues = try store.queueStats(now: .now())
         var parts = [String(format: "%5.0fs published %lld", elapsed, published)]
         for queue in queues {
-            var part = "\(queue.name.terminalSafe) done \(queue.succeeded) retrying \(queue.scheduled + queue.poison) dead \(queue.dead) depth \(queue.ready + queue.inFlight)"
+            // "retrying": messages in their retry cycle (waiting for or running attempt 2+), counted once.
+            var part = "\(queue.name.terminalSafe) done \(queue.succeeded) retrying \(queue.poison) dead \(queue.dead) depth \(queue.ready + queue.inFlight)"
             if queue.held > 0 || queue.mode.hasPrefix("batch") { part += " held \(queue.held)" }
             parts.append(part)
         }
