@@ -164,6 +164,8 @@ public struct AppState: Sendable {
     public var sortAscending = true
 
     public var filters: [ViewID: Filter] = [:]
+    /// The filter as it was when `/` was pressed: esc puts it back.
+    var filterBeforeEdit: Filter?
     public var promptHistory: [String] = []
     public var historyIndex: Int?
     public var completions: [String] = []
@@ -229,25 +231,50 @@ public struct AppState: Sendable {
         return shown.firstIndex { $0.name == selectedQueue } ?? 0
     }
 
-    /// The Events view's records after the filter, and the selected index.
-    public var eventRows: (rows: [LifecycleRecord], selected: Int?) {
+    /// The Events view's records after the filter, and the selected index. Without a filter this
+    /// is a view of the ring (no copy); with one, the positions of the matching records.
+    public var eventRows: (rows: EventRows, selected: Int?) {
         let filter = filters[.events] ?? Filter("")
-        let rows = filter.isEmpty ? Array(records) : records.filter { filter.matches($0) }
+        var positions: [Int]?
+        if !filter.isEmpty {
+            var matching: [Int] = []
+            for (index, record) in records.enumerated() where filter.matches(record) { matching.append(index) }
+            positions = matching
+        }
+        let rows = EventRows(records: records, positions: positions)
         guard !rows.isEmpty else { return (rows, nil) }
-        if follow { return (rows, rows.count - 1) }
-        guard let cursorSeq else { return (rows, rows.count - 1) }
-        let index = rows.lastIndex { $0.seq <= cursorSeq } ?? 0
-        return (rows, index)
+        guard !follow, let cursorSeq else { return (rows, rows.count - 1) }
+        return (rows, max(0, rows.partition(seqAtMost: cursorSeq) - 1))
     }
 
     /// Index of the first Events row on screen.
-    public func eventsTop(rows: [LifecycleRecord], selected: Int?) -> Int {
+    public func eventsTop(rows: EventRows, selected: Int?) -> Int {
         let visible = Table.visibleRows(height: size.height - 4)
         if follow { return max(0, rows.count - visible) }
-        let stored = eventsTopSeq.flatMap { seq in rows.firstIndex { $0.seq >= seq } } ?? max(0, rows.count - visible)
+        let stored = eventsTopSeq.map { rows.partition(seqAtMost: $0 - 1) } ?? max(0, rows.count - visible)
         return Table.scrolled(top: stored, selected: selected, visible: visible, count: rows.count)
     }
 
     /// Rows of the Events table on screen.
     public var eventsVisibleRows: Int { max(1, size.height - 6) }
+}
+
+/// The records the Events view lists: the ring itself, or the positions in it that match a filter.
+public struct EventRows: RandomAccessCollection, Sendable {
+    let records: Deque<LifecycleRecord>
+    let positions: [Int]?
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { positions?.count ?? records.count }
+    public subscript(index: Int) -> LifecycleRecord { records[positions?[index] ?? index] }
+
+    /// The number of rows whose seq is at most `seq` (rows are in seq order): a binary search.
+    public func partition(seqAtMost seq: Int64) -> Int {
+        var low = 0, high = count
+        while low < high {
+            let mid = (low + high) / 2
+            if self[mid].seq <= seq { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
 }

@@ -36,7 +36,12 @@ public enum Format {
     public static func clock(_ time: Timestamp, offset: Int) -> String {
         let micros = time.micros + Int64(offset) * 1_000_000
         let day = ((micros / 1000) % 86_400_000 + 86_400_000) % 86_400_000
-        return String(format: "%02lld:%02lld:%02lld.%03lld", day / 3_600_000, day / 60_000 % 60, day / 1000 % 60, day % 1000)
+        // By hand rather than String(format:): this runs for every visible row of every frame.
+        func pad(_ n: Int64, _ width: Int) -> String {
+            let digits = String(n)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return pad(day / 3_600_000, 2) + ":" + pad(day / 60_000 % 60, 2) + ":" + pad(day / 1000 % 60, 2) + "." + pad(day % 1000, 3)
     }
 
     /// The first characters of an id (correlation ids are long).

@@ -146,6 +146,7 @@ extension AppState {
                 if view == .events { follow = true; cursorSeq = nil }
             case .escape:
                 mode = .normal
+                filters[view] = filterBeforeEdit.flatMap { $0.isEmpty ? nil : $0 }
             default:
                 edit(&editor, key)
                 mode = .filter(editor)
@@ -168,7 +169,9 @@ extension AppState {
             mode = .prompt(LineEditor())
             historyIndex = nil
             completions = completionCandidates(for: "")
-        case .char("/"): mode = .filter(LineEditor(filter.source))
+        case .char("/"):
+            filterBeforeEdit = filter
+            mode = .filter(LineEditor(filter.source))
         case .escape:
             if !filter.isEmpty {
                 filters[view] = nil

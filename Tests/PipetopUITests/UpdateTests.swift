@@ -104,6 +104,16 @@ import Testing
         #expect(s.eventRows.rows.allSatisfy { ($0.error ?? "").contains("pricing") })
     }
 
+    @Test func theFilterAppliesAsTypedAndEscPutsTheOldOneBack() throws {
+        var s = try state()
+        _ = press(&s, [.char("2"), .char("/")] + Key.typing("kind:failed") + [.enter])
+        _ = press(&s, [.char("/"), .ctrl("u")] + Key.typing("queue:parse"))
+        #expect(s.filter.source == "queue:parse", "filters as you type")
+        _ = press(&s, [.escape])
+        #expect(s.mode == .normal)
+        #expect(s.filter.source == "kind:failed")
+    }
+
     @Test func enterOnAQueueShowsItsEvents() throws {
         var s = try state()
         _ = press(&s, [.char("j"), .char("k"), .enter])
