@@ -115,6 +115,27 @@ struct TerminalTests {
         expectRestored(session)
     }
 
+    /// Colours follow the terminal: 256 colours under tmux-256color, the 8 basic ones under
+    /// `screen`, none at all with NO_COLOR (attributes only).
+    @Test(arguments: [("tmux-256color", ""), ("screen", ""), ("tmux-256color", "1")])
+    func coloursDegradeInARealTerminal(term: String, noColor: String) throws {
+        let (_, fixture) = try Fixture.state(size: .init(width: 100, height: 30))
+        var command = ["env", "TERM=\(term)"]
+        if !noColor.isEmpty { command.append("NO_COLOR=1") }
+        let session = try TmuxSession(width: 100, height: 30, command: command + [Spawn.binary, "--store", fixture.path], environment: environment(fixture.directory))
+        #expect(session.waitFor { $0.contains("parse") && $0.contains("q quit") }, "\(session.screen())")
+        let sgr = session.screen(colors: true)
+        let extended = sgr.contains("[38;5;") || sgr.contains("[48;5;") || sgr.contains(";38;5;") || sgr.contains(";48;5;")
+        let basic = sgr.range(of: #"\[(\d+;)*[34][0-7](;\d+)*m"#, options: .regularExpression) != nil
+        switch (term, noColor) {
+        case ("screen", _): #expect(!extended && basic, "8 colours only")
+        case (_, "1"): #expect(!extended && !basic && sgr.contains("7m"), "no colour at all; reverse video marks what colour did")
+        default: #expect(extended, "256 colours")
+        }
+        session.keys("q")
+        #expect(session.exitStatus() == 0)
+    }
+
     @Test func badTermIsAClearErrorNotACrash() throws {
         let fixture = try Fixture()
         let session = try TmuxSession(width: 100, height: 30, command: ["env", "TERM=no-such-terminal", Spawn.binary, "--store", fixture.path],
@@ -135,6 +156,25 @@ struct TerminalTests {
         let named = try Spawn.run([Spawn.binary, "attach", "nope"], environment: env, in: fixture.directory)
         #expect(named.status == 2)
         #expect(named.stderr.contains("no running runtime named 'nope'"))
+    }
+
+    @Test func withSeveralRuntimesItListsThemAndAttachByNameFindsTheStore() throws {
+        let fixture = try Fixture()
+        let run = fixture.directory.appendingPathComponent("run/pipetop")
+        try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+        for name in ["alpha", "beta"] {
+            // This test process stands in for both runtimes: the registry only checks the pid is alive.
+            let info = RuntimeInfo(name: name, pid: getpid(), host: "h", store: fixture.path, startedAt: .now(), heartbeatAt: .now())
+            try JSONEncoder().encode(info).write(to: run.appendingPathComponent(name + ".json"))
+        }
+        let env = ["XDG_RUNTIME_DIR": fixture.directory.appendingPathComponent("run").path, "PATH": "/usr/bin:/bin", "TERM": "xterm"]
+        let listed = try Spawn.run([Spawn.binary], environment: env, in: fixture.directory)
+        #expect(listed.status == 2)
+        #expect(listed.stderr.contains("1) alpha") && listed.stderr.contains("2) beta") && listed.stderr.contains("pipetop attach NAME"))
+        // By name it resolves the store and goes on to the terminal (there is none here).
+        let named = try Spawn.run([Spawn.binary, "attach", "beta"], environment: env, in: fixture.directory)
+        #expect(named.status == 1)
+        #expect(named.stderr.contains("needs a terminal"))
     }
 
     @Test func withoutATerminalItSaysSo() throws {
