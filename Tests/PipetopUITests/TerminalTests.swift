@@ -97,11 +97,11 @@ struct TerminalTests {
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("run/pipetop").path)) ?? []).isEmpty)
     }
 
-    enum Exit: String, CaseIterable { case q, ctrlC, sigterm, sighup }
+    enum Exit: String, CaseIterable { case q, ctrlC, sigterm, sighup, sigsegv }
 
     @Test(arguments: Exit.allCases) func everyWayOutRestoresTheTerminal(_ exit: Exit) throws {
         let (_, fixture) = try Fixture.state(size: .init(width: 100, height: 30))  // a store with queues and a log
-        let session = try TmuxSession(width: 100, height: 30, command: [Spawn.binary, "--store", fixture.path, "--read-only"],
+        let session = try TmuxSession(width: 100, height: 30, command: ["sh", "-c", "ulimit -c 0; exec \"$0\" \"$@\"", Spawn.binary, "--store", fixture.path, "--read-only"],
                                       environment: environment(fixture.directory))
         #expect(session.waitFor { $0.contains("READ-ONLY") && $0.contains("parse") }, "\(session.screen())")
         let expected: Int32
@@ -110,6 +110,8 @@ struct TerminalTests {
         case .ctrlC: session.keys("C-c"); expected = 0
         case .sigterm: kill(try #require(session.pid), SIGTERM); expected = 128 + SIGTERM
         case .sighup: kill(try #require(session.pid), SIGHUP); expected = 128 + SIGHUP
+        // A crash still crashes (the status says so), but in a restored terminal.
+        case .sigsegv: kill(try #require(session.pid), SIGSEGV); expected = 128 + SIGSEGV
         }
         #expect(session.exitStatus() == expected)
         expectRestored(session)
