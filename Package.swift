@@ -65,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "pipetop-bench",
             dependencies: [
-                "PipetopCore",
+                "PipetopCore", "PipetopUI",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PipetopCore
+import PipetopUI
 
 @main
 struct Bench: ParsableCommand {
@@ -15,12 +16,20 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print the figures as JSON instead of a table.")
     var json = false
 
-    @Option(help: ArgumentHelp("Measure only the figure groups named (throughput, latency, tail), for profiling.", valueName: "group"))
+    @Option(help: ArgumentHelp("Measure only the figure groups named (throughput, latency, dashboard), for profiling.", valueName: "group"))
     var only: [String] = []
+
+    @Option(help: .hidden)
+    var attachProbe: String?
 
     func wanted(_ group: String) -> Bool { only.isEmpty || only.contains(group) }
 
     func run() throws {
+        if let attachProbe {
+            // The child half of the attach figures (see AttachProbe): report, exit, be measured.
+            print(try DashboardFigures.probe(storePath: attachProbe))
+            return
+        }
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("pipetop-bench-\(getpid())")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
@@ -42,8 +51,28 @@ struct Bench: ParsableCommand {
             measured(Figure("publish → handler start p50 at \(Figure.grouped(rate))/s", value: result.p50, unit: "ms", target: p50Target, .below, note: note))
             measured(Figure("publish → handler start p99 at \(Figure.grouped(rate))/s", value: result.p99, unit: "ms", target: p99Target, rate == 1_000 ? .atMost : .below, note: note))
         }
-        let store = StoreFigures(scratch: scratch)
-        if wanted("tail") { measured(try store.tailRate(records: quick ? 20_000 : 2_000_000)) }
+        if wanted("dashboard") {
+            let records = quick ? 50_000 : 10_000_000
+            if !json { FileHandle.standardError.write(Data("  building a store of \(Figure.grouped(records)) lifecycle records…\n".utf8)) }
+            let store = StoreFigures(scratch: scratch)
+            let path = try store.makeStore(name: "large", records: records)
+            let size = "\(Figure.grouped(try store.recordCount(path))) records"
+            let dashboard = DashboardFigures(storePath: path)
+            for view in [ViewID.overview, .events] {
+                let frame = try dashboard.frames(view: view, count: quick ? 40 : 1000)
+                measured(Figure("dashboard frame, \(view.title), 200×60 (median)", value: frame.median, unit: "ms", target: 2, .below,
+                                note: "state → cell grid → diff; p99 \(Figure.format(frame.p99)) ms; 50 new records a frame"))
+            }
+            let follow = try dashboard.followRate()
+            let raw = try store.tailRate(path: path)
+            measured(Figure("log tail the dashboard can follow", value: follow.rate, unit: "records/s", target: 200_000,
+                            note: "\(Figure.grouped(follow.records)) records: reader + update; the store's tail alone \(Figure.format(raw)) records/s"))
+            let probe = try AttachProbe.run(storePath: path)
+            measured(Figure("dashboard peak memory attached to the store", value: probe.peakMiB, unit: "MiB", target: 64, .below,
+                            note: "\(size); a child process attaches, draws, follows, scrolls back; ru_maxrss"))
+            measured(Figure("time to first frame when attaching", value: probe.firstFrame, unit: "ms", target: 300, .below,
+                            note: "\(size); open store → first 10,000 records → frame, in the attaching process"))
+        }
 
         if json {
             let objects: [[String: Any]] = figures.map { figure in

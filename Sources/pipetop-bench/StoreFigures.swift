@@ -46,11 +46,13 @@ struct StoreFigures {
         return path
     }
 
-    /// Reads the whole log through `Store.tail` in pages of 10,000, as the dashboard's reader does.
-    func tailRate(records: Int) throws -> Figure {
-        let path = try makeStore(name: "tail", records: records)
+    func recordCount(_ path: String) throws -> Int {
+        Int(try SQLiteStore(path: path, readOnly: true).history(before: .max, limit: 1).first?.seq ?? 0)
+    }
+
+    /// Records per second `Store.tail` alone returns, reading the whole log in pages of 10,000.
+    func tailRate(path: String) throws -> Double {
         let store = try SQLiteStore(path: path, readOnly: true)
-        let stored = Int(try store.history(before: .max, limit: 1).first?.seq ?? 0)
         let started = Date()
         var last: Int64 = 0
         var read = 0
@@ -60,9 +62,6 @@ struct StoreFigures {
             read += page.count
             last = end.seq
         }
-        let elapsed = Date().timeIntervalSince(started)
-        guard read == stored else { throw BenchError.lost("tail read \(read) of \(stored) records") }
-        return Figure("log tail a reader can follow", value: Double(read) / elapsed, unit: "records/s", target: 200_000,
-                      note: "\(Figure.grouped(stored)) records, pages of 10,000")
+        return Double(read) / Date().timeIntervalSince(started)
     }
 }

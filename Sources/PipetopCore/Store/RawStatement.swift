@@ -15,10 +15,16 @@ final class RawStatement {
     private let connection: OpaquePointer
     private var index: Int32 = 0
 
-    init(_ db: Database, _ sql: String) throws {
-        statement = try db.makeStatement(sql: sql)
+    convenience init(_ db: Database, _ sql: String) throws {
+        self.init(cached: try db.makeStatement(sql: sql), in: db)
+    }
+
+    /// Wraps a statement GRDB prepared (and caches) on `db`.
+    init(cached statement: Statement, in db: Database) {
+        self.statement = statement
         handle = statement.sqliteStatement
         connection = db.sqliteConnection!
+        sqlite3_reset(handle)
     }
 
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
@@ -77,9 +83,9 @@ final class RawStatement {
         }
     }
 
+    /// Every use binds every parameter, so bindings are overwritten, never cleared.
     private func finish() {
         sqlite3_reset(handle)
-        sqlite3_clear_bindings(handle)
         index = 0
     }
 
