@@ -85,6 +85,20 @@ public struct Grid: Equatable, Sendable {
         guard y >= 0, y < height else { return x }
         let limit = min(maxX ?? width, width)
         var column = x
+        // Printable ASCII is most of what the dashboard shows, several thousand cells a frame:
+        // each byte is one grapheme one cell wide with nothing to escape, so it needs neither
+        // grapheme breaking nor a width lookup.
+        if DisplayWidth.isPrintableASCII(text) {
+            for byte in text.utf8 {
+                if column >= limit { break }
+                if column >= 0 {
+                    repairWide(x: column, y: y)
+                    cells[y * width + column] = Cell(Character(Unicode.Scalar(byte)), style: style)
+                }
+                column += 1
+            }
+            return column
+        }
         for character in text {
             if column >= limit { break }
             if character.unicodeScalars.contains(where: Self.isControl) {

@@ -39,14 +39,22 @@ public enum DisplayWidth {
         let scalars = character.unicodeScalars
         guard let first = scalars.first else { return 0 }
         var width = of(first)
-        if width == 1, scalars.count > 1, scalars.contains(where: { $0.value == 0xFE0F }) { width = 2 }
+        // (No `scalars.count > 1` first: counting walks the scalars too; a lone scalar is not U+FE0F.)
+        if width == 1, scalars.contains(where: { $0.value == 0xFE0F }) { width = 2 }
         return width
     }
 
     public static func of(_ text: some StringProtocol) -> Int {
+        if isPrintableASCII(text) { return text.utf8.count }
         var total = 0
         for character in text { total += of(character) }
         return total
+    }
+
+    /// True when `text` is all printable ASCII (space to `~`): then every byte is a grapheme of its
+    /// own, one cell wide, and nothing needs escaping. The fast path for widths and for `Grid.put`.
+    public static func isPrintableASCII(_ text: some StringProtocol) -> Bool {
+        text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
     }
 
     /// The longest prefix of `text` that fits in `width` cells; with `ellipsis`, a cut text ends in `…`.

@@ -126,10 +126,28 @@ public struct Table: Sendable {
             for (column, width) in layout {
                 let cell = column < rows[index].count ? rows[index][column] : TableCell("")
                 let style = isSelected ? base : (cell.style ?? base)
-                let text = DisplayWidth.pad(cell.text, to: width, right: columns[column].alignment == .right)
-                grid.put(text, x: x, y: y, style: style, maxX: rect.maxX)
+                grid.putPadded(cell.text, x: x, y: y, width: width, right: columns[column].alignment == .right, style: style, maxX: rect.maxX)
                 x += width + gap
             }
+        }
+    }
+}
+
+extension Grid {
+    /// What `put(DisplayWidth.pad(text, to: width, right:), …)` writes, without building the padded
+    /// string: the cut text, and the padding filled in `style`. A table's flexible column is most of
+    /// a row's width, so padding strings were most of the characters a frame walked through.
+    mutating func putPadded(_ text: String, x: Int, y: Int, width: Int, right: Bool, style: Style, maxX: Int) {
+        let cut = DisplayWidth.truncate(text, to: width)
+        let padding = max(0, width - DisplayWidth.of(cut))
+        func pad(from start: Int) -> Int {
+            fill(Rect(x: start, y: y, width: min(padding, maxX - start), height: 1), style: style)
+            return start + padding
+        }
+        if right {
+            put(cut, x: pad(from: x), y: y, style: style, maxX: maxX)
+        } else {
+            _ = pad(from: put(cut, x: x, y: y, style: style, maxX: maxX))
         }
     }
 }
