@@ -22,14 +22,23 @@ public enum Format {
 
     /// 850µs, 12ms, 1.2s, 3m05s, 2h10m.
     public static func duration(_ seconds: Double) -> String {
-        if seconds < 0.001 { return String(format: "%.0fµs", seconds * 1_000_000) }
-        if seconds < 1 { return String(format: "%.0fms", seconds * 1000) }
+        if seconds < 0.001 { return whole(seconds * 1_000_000) + "µs" }
+        if seconds < 1 { return whole(seconds * 1000) + "ms" }
         if seconds < 10 { return String(format: "%.1fs", seconds) }
-        if seconds < 60 { return String(format: "%.0fs", seconds) }
+        if seconds < 60 { return whole(seconds) + "s" }
         let total = Int(seconds)
         if total < 3600 { return String(format: "%dm%02ds", total / 60, total % 60) }
         if total < 86400 { return String(format: "%dh%02dm", total / 3600, total % 3600 / 60) }
         return String(format: "%dd%02dh", total / 86400, total % 86400 / 3600)
+    }
+
+    /// `String(format: "%.0f", value)` without Foundation's formatter, which was most of an Events
+    /// row's cost (a duration per visible row per frame). printf rounds the exact binary value half
+    /// to even, as `rounded(.toNearestOrEven)` does; negative, huge or non-finite values (never
+    /// a real duration) still go through printf, so the text is the same for every input.
+    static func whole(_ value: Double) -> String {
+        guard value.sign == .plus, value < 1e15 else { return String(format: "%.0f", value) }
+        return String(Int64(value.rounded(.toNearestOrEven)))
     }
 
     /// Wall-clock time of day with milliseconds, shifted by `offset` seconds from UTC.
