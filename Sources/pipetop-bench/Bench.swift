@@ -27,7 +27,8 @@ struct Bench: ParsableCommand {
     func run() throws {
         if let attachProbe {
             // The child half of the attach figures (see AttachProbe): report, exit, be measured.
-            print(try DashboardFigures.probe(storePath: attachProbe))
+            let probe = try DashboardFigures.probe(storePath: attachProbe)
+            print(probe.firstFrame, probe.peakKiB)
             return
         }
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("pipetop-bench-\(getpid())")
@@ -69,7 +70,7 @@ struct Bench: ParsableCommand {
                             note: "\(Figure.grouped(follow.records)) records: reader + update; the store's tail alone \(Figure.format(raw)) records/s"))
             let probe = try AttachProbe.run(storePath: path)
             measured(Figure("dashboard peak memory attached to the store", value: probe.peakMiB, unit: "MiB", target: 64, .below,
-                            note: "\(size); a child process attaches, draws, follows, scrolls back; ru_maxrss"))
+                            note: "\(size); a child process attaches, draws, follows, scrolls back; its VmHWM"))
             measured(Figure("time to first frame when attaching", value: probe.firstFrame, unit: "ms", target: 300, .below,
                             note: "\(size); open store → first 10,000 records → frame, in the attaching process"))
         }

@@ -70,9 +70,10 @@ struct DashboardFigures {
     }
 
     /// Run in a child process (`--attach-probe`): attach as the dashboard does, draw the first frame,
-    /// follow for a few polls, and report the time to the first frame. The parent reads the child's
-    /// peak memory from the kernel (`ru_maxrss`), so nothing of the benchmark itself is counted.
-    static func probe(storePath: String) throws -> Double {
+    /// follow for a few polls, scroll back, and report the time to the first frame and the peak
+    /// resident memory of this process image (`VmHWM`). Not `ru_maxrss` from the parent: Linux
+    /// carries the pre-exec image's peak into it, and a spawned child starts as the benchmark's.
+    static func probe(storePath: String) throws -> (firstFrame: Double, peakKiB: Int) {
         let started = DispatchTime.now().uptimeNanoseconds
         let store = try SQLiteStore(path: storePath, readOnly: true)
         var state = AppState(size: Size(width: 200, height: 60), now: .now(), theme: .builtin, themeNames: [], storeLocation: storePath, readOnly: true)
@@ -97,12 +98,17 @@ struct DashboardFigures {
             let older = try store.history(before: before, limit: 5000)
             before = older.last?.seq ?? 0
         }
-        return firstFrame
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+        guard let peak = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else {
+            throw BenchError.lost("no VmHWM in /proc/self/status")
+        }
+        return (firstFrame, peak)
     }
 }
 
 /// Runs this benchmark binary as a child in probe mode and returns (time to first frame in ms,
-/// peak resident memory in MiB).
+/// peak resident memory in MiB), as the child measured them.
 enum AttachProbe {
     static func run(storePath: String) throws -> (firstFrame: Double, peakMiB: Double) {
         let executable = CommandLine.arguments[0].hasPrefix("/") ? CommandLine.arguments[0]
@@ -119,10 +125,12 @@ enum AttachProbe {
         var pid: pid_t = 0
         guard posix_spawn(&pid, executable, &actions, nil, argv, environ) == 0 else { throw BenchError.lost("could not start the attach probe") }
         var status: Int32 = 0
-        var usage = rusage()
-        while wait4(pid, &status, 0, &usage) == -1 && errno == EINTR {}
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
         let text = (try? String(contentsOfFile: output, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-        guard status == 0, let firstFrame = Double(text) else { throw BenchError.lost("attach probe failed (status \(status)): \(text)") }
-        return (firstFrame, Double(usage.ru_maxrss) / 1024)  // ru_maxrss is in KiB on Linux
+        let fields = text.split(separator: " ")
+        guard status == 0, fields.count == 2, let firstFrame = Double(fields[0]), let peakKiB = Double(fields[1]) else {
+            throw BenchError.lost("attach probe failed (status \(status)): \(text)")
+        }
+        return (firstFrame, peakKiB / 1024)
     }
 }
