@@ -27,6 +27,12 @@ struct RuntimeFigures {
             condition.signal()
             condition.unlock()
         }
+        var value: Int {
+            condition.lock()
+            defer { condition.unlock() }
+            return count
+        }
+
         func wait(for target: Int, timeout: Double) -> Bool {
             let deadline = Date().addingTimeInterval(timeout)
             condition.lock()
@@ -85,7 +91,7 @@ struct RuntimeFigures {
 
     /// Publishes at a steady `rate` for `seconds` and records, per event, the time from its
     /// scheduled publish to its handler's start (coordinated omission avoided: a publisher that
-    /// falls behind is charged for it).
+    /// falls behind is charged for it; negative values cannot occur, events are never early).
     func latency(rate: Int, seconds: Double) throws -> (p50: Double, p99: Double, max: Double, count: Int) {
         let runtime = try makeRuntime("latency-\(rate)", queue: QueueSpec("q", concurrency: 2))
         let histogram = LockedHistogram()
@@ -100,27 +106,32 @@ struct RuntimeFigures {
         defer { runtime.stop() }
         // Warm up: the first commits pay for page-cache misses and statement preparation.
         for index in 0..<200 { try runtime.publish(CloudEvent(id: "w\(index)", source: "/bench", type: "warm")) }
-        // Publish in ticks of 1 ms: every tick publishes the events whose time has come.
-        let perTick = Double(rate) / 1000
-        let started = Timestamp.now()
-        var sent = 0
-        var tick = 0
-        while sent < total {
-            tick += 1
-            let due = min(total, Int((Double(tick) * perTick).rounded(.down)))
-            if due > sent {
-                let events = (sent..<due).map { index in
-                    // The scheduled time of event `index` at this rate.
-                    CloudEvent(id: "l\(index)", source: "/bench", type: "bench",
-                               time: started + .microseconds(Int64(Double(index) * 1_000_000 / Double(rate))))
+        // Event i is due at started + i/rate. Each is published, alone, once its time has come,
+        // never before; `publish` blocks until the event is committed, as a real producer's would,
+        // so publisher threads share the schedule, one per 500 events/s (event i goes to thread i % n).
+        // A publisher that falls behind publishes late and the delay is charged to the event.
+        let publishers = max(1, rate / 500)
+        let started = Timestamp.now() + .milliseconds(5)
+        let group = DispatchGroup()
+        let failures = Counter()
+        for publisher in 0..<publishers {
+            group.enter()
+            Thread.detachNewThread {
+                for index in stride(from: publisher, to: total, by: publishers) {
+                    let due = started + .microseconds(Int64(Double(index) * 1_000_000 / Double(rate)))
+                    let wait = due.micros - Timestamp.now().micros
+                    if wait > 0 { usleep(UInt32(wait)) }
+                    do {
+                        try runtime.publish(CloudEvent(id: "l\(index)", source: "/bench", type: "bench", time: due))
+                    } catch {
+                        failures.add()
+                    }
                 }
-                try runtime.publish(events)
-                sent = due
+                group.leave()
             }
-            let next = started + .microseconds(Int64(tick) * 1000)
-            let wait = next.micros - Timestamp.now().micros
-            if wait > 0 { usleep(UInt32(wait)) }
         }
+        group.wait()
+        guard failures.value == 0 else { throw BenchError.lost("\(failures.value) publishes failed") }
         guard done.wait(for: total, timeout: 120) else { throw BenchError.timedOut("latency at \(rate)/s") }
         let h = histogram.snapshot()
         return (Double(h.valueAtPercentile(50)) / 1000, Double(h.valueAtPercentile(99)) / 1000, Double(h.max) / 1000, total)

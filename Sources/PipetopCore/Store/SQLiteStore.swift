@@ -18,14 +18,22 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     let pool: DatabasePool
     /// Prepared on first write; only touched inside `pool.write`, which serialises writers.
     private var statements: WriterStatements?
+    /// Started with the first write through this store (see `Checkpointer`).
+    private var checkpointer: Checkpointer?
 
-    /// The write path's prepared statements, made on the writer connection at its first use.
+    /// The write path's prepared statements, made on the writer connection at its first use, and
+    /// the background checkpointer.
     func writerStatements(_ db: Database) throws -> WriterStatements {
         if let statements { return statements }
         let prepared = try WriterStatements(db)
         statements = prepared
+        checkpointer = try Checkpointer(path: location)
+        // Rare, cheap checkpoints in the commit path; they let the WAL restart (see Checkpointer).
+        try db.execute(sql: "PRAGMA wal_autocheckpoint = 8192")
         return prepared
     }
+
+    deinit { checkpointer?.stop() }
 
     /// Waits for a lock in 100 µs steps, for up to 10 s. SQLite's own busy timeout sleeps 1, 2, 5,
     /// 10… 100 ms, so a lock held for a millisecond (a `pipetop publish` beside a running runtime)
@@ -49,12 +57,8 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                 // Readers (the dashboard, the CLI) stay small: the dashboard's memory is bounded.
                 try db.execute(sql: "PRAGMA cache_size = -8000")
             } else {
-                // The writer keeps the hot index pages of a large store in memory, and checkpoints the
-                // WAL every 32 MiB instead of every 4 MiB: pages every commit rewrites (the log's end,
-                // index edges) are copied to the database once per checkpoint, not eight times.
-                // Measured: +15 % throughput; the price is a longer (~80 ms) checkpoint stall, see
-                // the Performance notes in the README.
-                try db.execute(sql: "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 8192")
+                // The writer keeps the hot index pages of a large store in memory.
+                try db.execute(sql: "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536")
             }
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
