@@ -3,10 +3,12 @@ import GRDB
 
 extension SQLiteStore {
     public func apply(_ batch: WriteBatch) throws -> WriteResult {
-        try pool.write { db in
+        let result = try pool.write { db in
             var tick = SQLiteTick(db: db, sql: try writerStatements(db), now: batch.now)
             return try tick.apply(batch)
         }
+        committed()
+        return result
     }
 
     public func publishUnrouted(_ events: [CloudEvent], at time: Timestamp) throws {
@@ -18,6 +20,7 @@ extension SQLiteStore {
             }
             try tick.flushLog()
         }
+        committed()
     }
 
     public func declare(queues: [QueueSpec], rules: [Rule], runtime: RuntimeInfo) throws {

@@ -33,6 +33,9 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         return prepared
     }
 
+    /// Tells the checkpointer there is WAL to copy.
+    func committed() { checkpointer?.noteCommit() }
+
     deinit { checkpointer?.stop() }
 
     /// Waits for a lock in 100 µs steps, for up to 10 s. SQLite's own busy timeout sleeps 1, 2, 5,
