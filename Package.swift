@@ -58,7 +58,7 @@ let package = Package(
         .target(name: "PipetopTerminal", dependencies: ["CNcursesw", "PipetopUI"]),
         .testTarget(
             name: "PipetopUITests",
-            dependencies: ["PipetopUI", "PipetopThemes", "PipetopCore", "PipetopDemo", "pipetop"],
+            dependencies: ["PipetopUI", "PipetopThemes", "PipetopCore", "PipetopDemo", "PipetopTestSupport", "pipetop"],
             exclude: ["Goldens"]
         ),
         // `swift run -c release pipetop-bench`: the figures each issue promises, measured.
@@ -71,6 +71,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "PipetopCoreTests", dependencies: ["PipetopCore", "PipetopDemo", "pipetop", "pipetop-bench"]),
+        // Spawning the real binaries (and tmux) for the end-to-end tests of both test targets.
+        .target(name: "PipetopTestSupport", path: "Tests/PipetopTestSupport"),
+        .testTarget(name: "PipetopCoreTests", dependencies: ["PipetopCore", "PipetopDemo", "PipetopTestSupport", "pipetop", "pipetop-bench"]),
     ]
 )

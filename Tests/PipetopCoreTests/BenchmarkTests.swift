@@ -1,4 +1,5 @@
 import Foundation
+import PipetopTestSupport
 import Testing
 
 /// The benchmark keeps working: `pipetop-bench --quick --json` runs every figure small and reports
@@ -8,8 +9,7 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bench-test-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let bench = (Child.binary as NSString).deletingLastPathComponent + "/pipetop-bench"
-        let result = try Child.run(["--quick", "--json"], executable: bench, in: directory)
+        let result = try Child.run([Child.built("pipetop-bench"), "--quick", "--json"], in: directory)
         #expect(result.status == 0, "stderr: \(result.stderr)")
         let document = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let machine = try #require(document["machine"] as? [String: Any])

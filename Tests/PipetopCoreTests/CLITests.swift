@@ -1,4 +1,5 @@
 import Foundation
+import PipetopTestSupport
 import GRDB
 import Testing
 @testable import PipetopCore
@@ -9,7 +10,7 @@ import Testing
     var env: [String: String] { ["XDG_RUNTIME_DIR": db.directory.path, "XDG_STATE_HOME": db.directory.path] }
 
     func run(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
-        try Child.run(arguments, environment: env, stdin: stdin, in: db.directory)
+        try Child.run([Child.pipetop] + arguments, environment: Child.environment(adding: env), stdin: stdin, in: db.directory)
     }
 
     @Test func anInvalidEnvelopeIsRefusedWholeWithStatus2() throws {
@@ -57,7 +58,9 @@ import Testing
     /// The demo, headless: queues move, retries happen, dead letters appear; SIGTERM stops it
     /// cleanly (status 0, registry file gone, runtime marked stopped).
     @Test func theHeadlessDemoMovesAndStopsOnSIGTERM() throws {
-        let demo = try Child(["demo", "--headless", "--store", db.path, "--rate", "200", "--window", "1s"], environment: env, in: db.directory)
+        let demo = try Child(
+            [Child.pipetop, "demo", "--headless", "--store", db.path, "--rate", "200", "--window", "1s"],
+            environment: Child.environment(adding: env), in: db.directory)
         let moving = eventually(timeout: 120) {
             let lines = demo.stdout.split(separator: "\n").filter { $0.contains("published") }
             guard let last = lines.last else { return false }

@@ -1,10 +1,11 @@
 import Foundation
+import PipetopTestSupport
 @testable import PipetopCore
 import Testing
 
 /// The real binary in a real terminal (tmux): the demo end to end, and every way out leaves the
 /// terminal as it was. Needs tmux (CI installs it); no test here measures speed.
-@Suite(.enabled(if: Spawn.tmuxPath != nil, "needs tmux"))
+@Suite(.enabled(if: Child.tmux != nil, "needs tmux"))
 struct TerminalTests {
     /// What is wrong with the terminal after the command exited: canonical mode and echo must be
     /// back on, the alternate screen left, the cursor visible, keypad modes off.
@@ -47,7 +48,7 @@ struct TerminalTests {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let env = environment(dir)
-        let session = try TmuxSession(width: 100, height: 30, command: [Spawn.binary, "demo", "--store", dir.appendingPathComponent("demo.sqlite").path, "--window", "2s", "--rate", "60"], environment: env)
+        let session = try TmuxSession(width: 100, height: 30, command: [Child.pipetop, "demo", "--store", dir.appendingPathComponent("demo.sqlite").path, "--window", "2s", "--rate", "60"], environment: env)
 
         // The Overview comes up and the queues move (the selected queue's succeeded count grows).
         #expect(session.waitFor { $0.contains("1 Overview") && $0.contains("index-batch") && (Self.succeeded($0) ?? 0) > 0 }, "\(session.screen())")
@@ -101,7 +102,7 @@ struct TerminalTests {
 
     @Test(arguments: Exit.allCases) func everyWayOutRestoresTheTerminal(_ exit: Exit) throws {
         let (_, fixture) = try Fixture.state(size: .init(width: 100, height: 30))  // a store with queues and a log
-        let session = try TmuxSession(width: 100, height: 30, command: ["sh", "-c", "ulimit -c 0; exec \"$0\" \"$@\"", Spawn.binary, "--store", fixture.path, "--read-only"],
+        let session = try TmuxSession(width: 100, height: 30, command: ["sh", "-c", "ulimit -c 0; exec \"$0\" \"$@\"", Child.pipetop, "--store", fixture.path, "--read-only"],
                                       environment: environment(fixture.directory))
         #expect(session.waitFor { $0.contains("READ-ONLY") && $0.contains("parse") }, "\(session.screen())")
         let expected: Int32
@@ -124,7 +125,7 @@ struct TerminalTests {
         let (_, fixture) = try Fixture.state(size: .init(width: 100, height: 30))
         var command = ["env", "TERM=\(term)"]
         if !noColor.isEmpty { command.append("NO_COLOR=1") }
-        let session = try TmuxSession(width: 100, height: 30, command: command + [Spawn.binary, "--store", fixture.path], environment: environment(fixture.directory))
+        let session = try TmuxSession(width: 100, height: 30, command: command + [Child.pipetop, "--store", fixture.path], environment: environment(fixture.directory))
         #expect(session.waitFor { $0.contains("parse") && $0.contains("q quit") }, "\(session.screen())")
         let sgr = session.screen(colors: true)
         let extended = sgr.contains("[38;5;") || sgr.contains("[48;5;") || sgr.contains(";38;5;") || sgr.contains(";48;5;")
@@ -140,7 +141,7 @@ struct TerminalTests {
 
     @Test func badTermIsAClearErrorNotACrash() throws {
         let fixture = try Fixture()
-        let session = try TmuxSession(width: 100, height: 30, command: ["env", "TERM=no-such-terminal", Spawn.binary, "--store", fixture.path],
+        let session = try TmuxSession(width: 100, height: 30, command: ["env", "TERM=no-such-terminal", Child.pipetop, "--store", fixture.path],
                                       environment: environment(fixture.directory))
         #expect(session.exitStatus() == 1)
         #expect(session.waitFor { $0.contains("unknown terminal type TERM=no-such-terminal") }, "\(session.screen())")
@@ -152,10 +153,10 @@ struct TerminalTests {
     @Test func withNoRuntimeItSaysHowToStartOne() throws {
         let fixture = try Fixture()
         let env = ["XDG_RUNTIME_DIR": fixture.directory.appendingPathComponent("run").path, "PATH": "/usr/bin:/bin"]
-        let plain = try Spawn.run([Spawn.binary], environment: env, in: fixture.directory)
+        let plain = try Child.run([Child.pipetop], environment: env, in: fixture.directory)
         #expect(plain.status == 1)
         #expect(plain.stderr.contains("pipetop demo"))
-        let named = try Spawn.run([Spawn.binary, "attach", "nope"], environment: env, in: fixture.directory)
+        let named = try Child.run([Child.pipetop, "attach", "nope"], environment: env, in: fixture.directory)
         #expect(named.status == 2)
         #expect(named.stderr.contains("no running runtime named 'nope'"))
     }
@@ -170,24 +171,24 @@ struct TerminalTests {
             try JSONEncoder().encode(info).write(to: run.appendingPathComponent(name + ".json"))
         }
         let env = ["XDG_RUNTIME_DIR": fixture.directory.appendingPathComponent("run").path, "PATH": "/usr/bin:/bin", "TERM": "xterm"]
-        let listed = try Spawn.run([Spawn.binary], environment: env, in: fixture.directory)
+        let listed = try Child.run([Child.pipetop], environment: env, in: fixture.directory)
         #expect(listed.status == 2)
         #expect(listed.stderr.contains("1) alpha") && listed.stderr.contains("2) beta") && listed.stderr.contains("pipetop attach NAME"))
         // By name it resolves the store and goes on to the terminal (there is none here).
-        let named = try Spawn.run([Spawn.binary, "attach", "beta"], environment: env, in: fixture.directory)
+        let named = try Child.run([Child.pipetop, "attach", "beta"], environment: env, in: fixture.directory)
         #expect(named.status == 1)
         #expect(named.stderr.contains("needs a terminal"))
     }
 
     @Test func withoutATerminalItSaysSo() throws {
         let fixture = try Fixture()
-        let result = try Spawn.run([Spawn.binary, "--store", fixture.path], environment: ["PATH": "/usr/bin:/bin", "TERM": "xterm"], in: fixture.directory)
+        let result = try Child.run([Child.pipetop, "--store", fixture.path], environment: ["PATH": "/usr/bin:/bin", "TERM": "xterm"], in: fixture.directory)
         #expect(result.status == 1)
         #expect(result.stderr.contains("needs a terminal"))
-        let missing = try Spawn.run([Spawn.binary, "--store", fixture.directory.appendingPathComponent("none.sqlite").path], in: fixture.directory)
+        let missing = try Child.run([Child.pipetop, "--store", fixture.directory.appendingPathComponent("none.sqlite").path], in: fixture.directory)
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("no store at"))
-        let badRefresh = try Spawn.run([Spawn.binary, "--store", fixture.path, "--refresh", "soon"], in: fixture.directory)
+        let badRefresh = try Child.run([Child.pipetop, "--store", fixture.path, "--refresh", "soon"], in: fixture.directory)
         #expect(badRefresh.status == 2)
     }
 }

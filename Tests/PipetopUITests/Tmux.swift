@@ -1,61 +1,5 @@
 import Foundation
-
-/// Runs a program with `posix_spawn` and an empty signal mask (see TERMINAL-NOTES: a child that
-/// inherits blocked SIGWINCH/SIGTERM/SIGINT never sees them), stdout and stderr into files.
-enum Spawn {
-    static func run(_ argv: [String], environment: [String: String]? = nil, stdin: String = "/dev/null", in directory: URL) throws -> (status: Int32, stdout: String, stderr: String) {
-        let out = directory.appendingPathComponent("out-\(UUID().uuidString)").path
-        let err = directory.appendingPathComponent("err-\(UUID().uuidString)").path
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGWINCH] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let env = environment ?? ProcessInfo.processInfo.environment
-        let cArgs = argv.map { strdup($0) } + [nil]
-        let cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (cArgs + cEnv).forEach { free($0) } }
-        var pid: pid_t = 0
-        let status = posix_spawnp(&pid, argv[0], &actions, &attributes, cArgs, cEnv)
-        guard status == 0 else { throw POSIXError(POSIXErrorCode(rawValue: status) ?? .EIO) }
-        var wait: Int32 = 0
-        while waitpid(pid, &wait, 0) == -1 && errno == EINTR {}
-        let code = wait & 0x7f == 0 ? (wait >> 8) & 0xff : 128 + (wait & 0x7f)
-        defer { try? FileManager.default.removeItem(atPath: out); try? FileManager.default.removeItem(atPath: err) }
-        return (code, (try? String(contentsOfFile: out, encoding: .utf8)) ?? "", (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
-    }
-
-    /// The `pipetop` binary built with these tests.
-    static var binary: String {
-        let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [here, here.deletingLastPathComponent(), here.deletingLastPathComponent().deletingLastPathComponent()] {
-            let path = candidate.appendingPathComponent("pipetop").path
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent(".build/debug/pipetop").path
-    }
-
-    static var tmuxPath: String? {
-        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-            let path = "\(dir)/tmux"
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        return nil
-    }
-}
+import PipetopTestSupport
 
 /// A private tmux server (own socket, own config) running one command in a pane of a given size.
 /// The command runs under a wrapper that records its pid, exit status and the tty settings after it.
@@ -89,7 +33,7 @@ final class TmuxSession {
 
     @discardableResult
     func tmux(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        try Spawn.run([Spawn.tmuxPath ?? "tmux", "-S", socket, "-f", directory.appendingPathComponent("tmux.conf").path] + args, environment: environment, in: directory)
+        try Child.run([Child.tmux ?? "tmux", "-S", socket, "-f", directory.appendingPathComponent("tmux.conf").path] + args, environment: environment, in: directory)
     }
 
     func screen(colors: Bool = false) -> String {
