@@ -119,8 +119,11 @@ import Testing
                 Rule("b", pattern: try EventPattern(json: #"{"data": {"make": ["Volvo"]}}"#), targets: ["parse", "volvo"]),
                 Rule("c", pattern: .type("other"), targets: ["other"]),
             ],
-            queues: ["batch", "parse", "volvo", "other"])
+            queues: [QueueSpec("batch", mode: .batch(every: .seconds(15))), QueueSpec("parse"), QueueSpec("volvo"), QueueSpec("other")])
         #expect(router.route(listing) == ["batch", "parse", "volvo"])
+        #expect(router.targets(of: listing) == [
+            Target(queue: "batch", held: true), Target(queue: "parse", held: false), Target(queue: "volvo", held: false),
+        ])
         #expect(router.route(CloudEvent(source: "/", type: "nothing")) == [])
     }
 }

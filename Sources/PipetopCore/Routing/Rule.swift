@@ -24,8 +24,12 @@ public struct Rule: Sendable, Equatable {
 struct Router: Sendable {
     let rules: [Rule]
     private let parsesData: Bool
+    /// Batch queues: their messages are held until the window closes.
+    private let batchQueues: Set<String>
 
-    init(rules: [Rule], queues: Set<String>) throws {
+    init(rules: [Rule], queues specs: [QueueSpec]) throws {
+        let queues = Set(specs.map(\.name))
+        batchQueues = Set(specs.filter { $0.mode != .stream }.map(\.name))
         var seen = Set<String>()
         for rule in rules {
             if !seen.insert(rule.name).inserted { throw ConfigurationError("rule '\(rule.name)' is defined twice") }
@@ -36,6 +40,11 @@ struct Router: Sendable {
         }
         self.rules = rules
         parsesData = rules.contains { $0.pattern.examinesData }
+    }
+
+    /// Where `event` goes: one target per matching queue, held on batch queues.
+    func targets(of event: CloudEvent) -> [Target] {
+        route(event).map { Target(queue: $0, held: batchQueues.contains($0)) }
     }
 
     /// The target queues of `event`, each once, in rule order.

@@ -76,11 +76,6 @@ final class Engine: @unchecked Sendable {
         }
     }
 
-    var heldQueues: Set<String> { Set(specs.values.filter { $0.mode != .stream }.map(\.name)) }
-
-    func targets(of event: CloudEvent) -> [Target] {
-        router.route(event).map { Target(queue: $0, held: specs[$0]?.mode != .stream) }
-    }
 
     // MARK: Called from other threads
 
@@ -99,7 +94,7 @@ final class Engine: @unchecked Sendable {
             var event = event
             // The entry point of a flow: the event is its own correlation.
             if event.correlationID == nil { event.correlationID = event.id }
-            return RoutedEvent(event: event, targets: targets(of: event))
+            return RoutedEvent(event: event, targets: router.targets(of: event))
         })
         condition.lock()
         if draining {
@@ -188,7 +183,7 @@ final class Engine: @unchecked Sendable {
         }
         for pending in publishes { batch.publishes += pending.events }
         if claiming {
-            batch.routings = unrouted.map { ($0.seq, $0.event, targets(of: $0.event)) }
+            batch.routings = unrouted.map { ($0.seq, $0.event, router.targets(of: $0.event)) }
             unrouted.removeAll()
             for (queue, time) in nextRelease where now >= time {
                 batch.releases.append(queue)

@@ -10,7 +10,6 @@ final class QueueWorkers: @unchecked Sendable {
     let spec: QueueSpec
     private let handler: Handler
     private let router: Router
-    private let heldQueues: Set<String>
     private let report: @Sendable (Outcome) -> Void
 
     private let condition = NSCondition()
@@ -23,11 +22,10 @@ final class QueueWorkers: @unchecked Sendable {
     private var busy = Duration.zero
     private var runs = 0
 
-    init(spec: QueueSpec, handler: @escaping Handler, router: Router, heldQueues: Set<String>, report: @escaping @Sendable (Outcome) -> Void) {
+    init(spec: QueueSpec, handler: @escaping Handler, router: Router, report: @escaping @Sendable (Outcome) -> Void) {
         self.spec = spec
         self.handler = handler
         self.router = router
-        self.heldQueues = heldQueues
         self.report = report
     }
 
@@ -127,7 +125,7 @@ final class QueueWorkers: @unchecked Sendable {
             result = decide(failure, claim: message.claim, at: finished)
         } else {
             result = .succeeded(children: delivery.published.map { child in
-                RoutedEvent(event: child, targets: router.route(child).map { Target(queue: $0, held: heldQueues.contains($0)) })
+                RoutedEvent(event: child, targets: router.targets(of: child))
             })
         }
         condition.lock()

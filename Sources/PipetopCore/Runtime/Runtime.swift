@@ -55,7 +55,7 @@ public final class Runtime: @unchecked Sendable {
         self.queues = queues
         self.rules = rules
         self.options = options
-        router = try Router(rules: rules, queues: names)
+        router = try Router(rules: rules, queues: queues)
     }
 
     /// Sets the handler of `queue`. A queue without a handler keeps its messages for another
@@ -84,7 +84,7 @@ public final class Runtime: @unchecked Sendable {
             for spec in queues {
                 guard let handler = handlers[spec.name] else { continue }
                 engine.workers[spec.name] = QueueWorkers(
-                    spec: spec, handler: handler, router: router, heldQueues: engine.heldQueues,
+                    spec: spec, handler: handler, router: router,
                     report: { [unowned engine] in engine.report($0) })
             }
             if options.register { try Registry.write(info) }
