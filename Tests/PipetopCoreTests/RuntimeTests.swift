@@ -182,3 +182,38 @@ import Testing
 }
 
 import GRDB
+
+@Suite struct QueueWorkersTests {
+    final class Reports: @unchecked Sendable {
+        let lock = NSLock()
+        var outcomes: [Outcome] = []
+        var runs = 0
+    }
+
+    func message(_ id: Int64, leaseUntil: Timestamp) -> ClaimedMessage {
+        let event = CloudEvent(id: "m\(id)", source: "/t", type: "job")
+        return ClaimedMessage(
+            claim: Claim(messageID: id, queue: "q", delivery: 1, attempt: 1, eventSeq: id, eventID: event.id, eventType: event.type,
+                         correlationID: event.id, enqueuedAt: .now(), leaseUntil: leaseUntil),
+            event: event)
+    }
+
+    /// A prefetched message whose lease ran out while it waited may already be delivered again:
+    /// it goes back unstarted instead of running twice.
+    @Test func aMessageWhoseLeaseEndedInTheBufferIsNotRun() throws {
+        let reports = Reports()
+        let router = try Router(rules: [], queues: [QueueSpec("q")])
+        let workers = QueueWorkers(
+            spec: QueueSpec("q", concurrency: 1), handler: { _ in reports.lock.withLock { reports.runs += 1 } }, router: router,
+            report: { outcome in reports.lock.withLock { reports.outcomes.append(outcome) } })
+        workers.start()
+        workers.enqueue([message(1, leaseUntil: .now() - .seconds(1)), message(2, leaseUntil: .now() + .seconds(60))])
+        #expect(eventually { reports.lock.withLock { reports.outcomes.count == 2 } })
+        workers.stop()
+        _ = workers.join(deadline: Date().addingTimeInterval(10))
+        let results = reports.lock.withLock { reports.outcomes.map { ($0.claim.messageID, "\($0.result)") } }
+        #expect(results.first { $0.0 == 1 }?.1 == "unstarted")
+        #expect(results.first { $0.0 == 2 }?.1.hasPrefix("succeeded") == true)
+        #expect(reports.lock.withLock { reports.runs } == 1)
+    }
+}

@@ -177,6 +177,27 @@ import Testing
         #expect(try claim(t0).map(\.event.id) == ["cli"])
     }
 
+    @Test func anEventIsRoutedOnceEvenIfTwoRuntimesFetchedIt() throws {
+        try db.store.publishUnrouted([event("cli")], at: t0)
+        let fetched = try tick(t0) { $0.fetchUnrouted = 10 }.unrouted
+        for _ in 1...2 {  // two runtimes route what they both fetched
+            try tick(t0) { $0.routings = fetched.map { ($0.seq, $0.event, [Target(queue: "q", held: false)]) } }
+        }
+        #expect(try db.count("SELECT count(*) FROM messages") == 1)
+        #expect(try kinds().filter { $0 == "routed" }.count == 1)
+    }
+
+    @Test func newMessagesDoNotOvertakeABacklogCutByTheClaimLimit() throws {
+        try publish((1...3).map { event("old\($0)") })
+        // Capacity 2 claims two of three ready messages; a new one must wait behind the third.
+        let result = try tick(t0 + .seconds(1)) {
+            $0.claims = [request(limit: 2)]
+            $0.publishes = [RoutedEvent(event: event("new"), targets: [Target(queue: "q", held: false)])]
+        }
+        #expect(result.claimed.map(\.event.id) == ["old1", "old2"])
+        #expect(try claim(t0 + .seconds(2)).map(\.event.id) == ["old3", "new"])
+    }
+
     @Test func depthLagAndPoisonAreCounted() throws {
         try publish((1...4).map { event("m\($0)") }, at: t0)
         let claimed = try claim(t0 + .seconds(1), request(limit: 2))

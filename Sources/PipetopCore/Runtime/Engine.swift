@@ -185,10 +185,8 @@ final class Engine: @unchecked Sendable {
         if claiming {
             batch.routings = unrouted.map { ($0.seq, $0.event, router.targets(of: $0.event)) }
             unrouted.removeAll()
-            for (queue, time) in nextRelease where now >= time {
-                batch.releases.append(queue)
-                nextRelease[queue] = specs[queue]?.mode.nextRelease(after: now)
-            }
+            // The next window is set once this release is committed; a failed tick retries it.
+            for (queue, time) in nextRelease where now >= time { batch.releases.append(queue) }
         }
         if now >= nextLeaseScan {
             batch.expireLeases = Array(specs.keys)
@@ -226,6 +224,7 @@ final class Engine: @unchecked Sendable {
                 workers[queue]?.enqueue(messages)
             }
             unrouted = result.unrouted
+            for queue in batch.releases { nextRelease[queue] = specs[queue]?.mode.nextRelease(after: now) }
             if batch.heartbeat != nil { try? Registry.write(info) }
         } catch {
             for pending in publishes {

@@ -106,6 +106,12 @@ final class QueueWorkers: @unchecked Sendable {
                 return
             }
             condition.unlock()
+            // Waited in the prefetch buffer past its lease: the message may already be delivered
+            // again elsewhere, so it is handed back (a stale no-op) instead of run twice.
+            guard Timestamp.now() < message.claim.leaseUntil else {
+                handBack([message])
+                continue
+            }
             run(message)
         }
     }

@@ -85,7 +85,9 @@ public final class Runtime: @unchecked Sendable {
                 guard let handler = handlers[spec.name] else { continue }
                 engine.workers[spec.name] = QueueWorkers(
                     spec: spec, handler: handler, router: router,
-                    report: { [unowned engine] in engine.report($0) })
+                    // Weak: a handler that outlives stop()'s grace reports to an engine that is gone;
+                    // its outcome is dropped and the lease redelivers the message.
+                    report: { [weak engine] in engine?.report($0) })
             }
             if options.register { try Registry.write(info) }
             for workers in engine.workers.values { workers.start() }

@@ -11,15 +11,12 @@ import GRDB
 /// (every 8,192 pages), for one reason: SQLite restarts the WAL from its beginning only after a
 /// checkpoint that caught up completely, which a background thread cannot do while commits keep
 /// coming; by then this thread has copied and synced nearly everything, so that checkpoint is
-/// cheap. Without it the WAL grew to the TRUNCATE limit below, whose reset stalled the writer again.
+/// cheap. (Without it the WAL only grew, and resetting it from here, TRUNCATE, stalled the writer.)
 final class Checkpointer: @unchecked Sendable {
     /// At most one checkpoint per interval while commits come; none while the store is idle.
     static let interval: TimeInterval = 0.005
-    /// A safety net for a WAL that still grows (a long reader pinning it): reset it at this size.
-    static let truncateAbove = 64 * 1024 * 1024
 
     private let connection: DatabaseQueue
-    private let walPath: String
     private let lock = NSLock()
     private var pending = false
     private var stopping = false
@@ -31,7 +28,6 @@ final class Checkpointer: @unchecked Sendable {
         config.busyMode = SQLiteStore.busyMode
         config.label = "pipetop.checkpointer"
         connection = try DatabaseQueue(path: path, configuration: config)
-        walPath = path + "-wal"
         let thread = Thread { [self] in
             run()
             finished.signal()
@@ -56,9 +52,7 @@ final class Checkpointer: @unchecked Sendable {
                 pending = false
                 return stopping
             }
-            let size = (try? FileManager.default.attributesOfItem(atPath: walPath)[.size] as? Int) ?? 0
-            let mode: Database.CheckpointMode = size > Self.truncateAbove ? .truncate : .passive
-            _ = try? connection.writeWithoutTransaction { try $0.checkpoint(mode) }
+            _ = try? connection.writeWithoutTransaction { try $0.checkpoint(.passive) }
             if stop { return }
             Thread.sleep(forTimeInterval: Self.interval)
         }

@@ -76,6 +76,8 @@ struct SQLiteTick {
     /// inserted already in flight, saving a select and an update per message.
     var direct: [String: (request: ClaimRequest, remaining: Int)] = [:]
     var directlyClaimed: [ClaimedMessage] = []
+    /// Rows the last claim query returned, dead-lettered ones included.
+    var lastCandidates = 0
 
     init(db: Database, sql: WriterStatements, now: Timestamp) {
         self.db = db
@@ -98,7 +100,8 @@ struct SQLiteTick {
             let (claimed, next) = try claim(request)
             result.claimed += claimed
             if let next { result.nextReady[request.queue] = next }
-            if claimed.count < request.limit { direct[request.queue] = (request, request.limit - claimed.count) }
+            // Only when the backlog ran out (fewer rows than asked for) may new messages skip it.
+            if let free = backlogExhausted(request, claimed: claimed.count) { direct[request.queue] = (request, free) }
         }
         for child in children {
             let seq = try insertEvent(child.event, routed: true)
@@ -111,7 +114,9 @@ struct SQLiteTick {
             try route(seq: seq, event: routed.event, targets: routed.targets)
         }
         for routing in batch.routings {
-            try db.cachedStatement(sql: "UPDATE events SET routed = 1 WHERE seq = ?").execute(arguments: [routing.seq])
+            // Another runtime on the same store may have routed it since it was fetched.
+            try db.cachedStatement(sql: "UPDATE events SET routed = 1 WHERE seq = ? AND routed = 0").execute(arguments: [routing.seq])
+            guard db.changesCount > 0 else { continue }
             try route(seq: routing.seq, event: routing.event, targets: routing.targets)
         }
         result.claimed += directlyClaimed
@@ -185,7 +190,7 @@ struct SQLiteTick {
                 try insert.execute()
                 let claim = Claim(
                     messageID: db.lastInsertedRowID, queue: target.queue, delivery: 1, attempt: 1, eventSeq: seq, eventID: event.id,
-                    eventType: event.type, correlationID: event.correlationID, enqueuedAt: now)
+                    eventType: event.type, correlationID: event.correlationID, enqueuedAt: now, leaseUntil: now + slot.request.lease)
                 log(.enqueued, event: event, seq: seq, queue: target.queue, messageID: claim.messageID)
                 log(.claimed, claim: claim, at: now)
                 directlyClaimed.append(ClaimedMessage(claim: claim, event: event))
@@ -306,6 +311,12 @@ struct SQLiteTick {
 
     // MARK: Claims
 
+    /// Capacity left for direct dispatch after a claim, or nil if ready messages may remain
+    /// (the query filled its limit, even if some rows were dead-lettered instead of claimed).
+    private func backlogExhausted(_ request: ClaimRequest, claimed: Int) -> Int? {
+        lastCandidates < request.limit ? request.limit - claimed : nil
+    }
+
     mutating func claim(_ request: ClaimRequest) throws -> ([ClaimedMessage], Timestamp?) {
         guard request.limit > 0 else { return ([], nil) }
         var candidates: [(claim: Claim, event: CloudEvent)] = []
@@ -319,12 +330,12 @@ struct SQLiteTick {
                 Claim(
                     messageID: row.int64(0), queue: request.queue, delivery: row.int(2) + 1, attempt: row.int(1) + 1,
                     eventSeq: row.int64(4), eventID: event.id, eventType: event.type, correlationID: event.correlationID,
-                    enqueuedAt: Timestamp(micros: row.int64(3))),
+                    enqueuedAt: Timestamp(micros: row.int64(3)), leaseUntil: now + request.lease),
                 event))
         }
+        lastCandidates = candidates.count
         var claimed: [ClaimedMessage] = []
         claimed.reserveCapacity(candidates.count)
-        let leaseUntil = now + request.lease
         for (candidate, event) in candidates {
             var claim = candidate
             // A message whose budget ran out by lease expiries, or that aged out, is not run again.
@@ -347,7 +358,7 @@ struct SQLiteTick {
             let update = sql.claimUpdate
             update.bind(claim.attempt)
             update.bind(claim.delivery)
-            update.bind(leaseUntil.micros)
+            update.bind(claim.leaseUntil.micros)
             update.bind(claim.messageID)
             try update.execute()
             log(.claimed, claim: claim, at: now, detail: claim.delivery > claim.attempt ? "delivery \(claim.delivery)" : nil)

@@ -85,6 +85,8 @@ public struct Claim: Sendable, Equatable {
     public var eventType: String
     public var correlationID: String?
     public var enqueuedAt: Timestamp
+    /// When this delivery's lease ends; a message still unstarted by then is not run.
+    public var leaseUntil: Timestamp
 }
 
 /// A message handed to a handler.
