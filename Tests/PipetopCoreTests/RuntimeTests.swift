@@ -142,9 +142,12 @@ import Testing
             let kinds = log.filter { $0.eventID == id }.map(\.kind)
             #expect(kinds == [.published, .routed, .enqueued, .batchReleased, .claimed, .succeeded])
         }
-        // Released together: every release of this window is stamped with the window's time.
+        // Published in one call, they wait for the same window and are released together, in one tick.
         let released = log.filter { $0.kind == .batchReleased }
-        #expect(released.allSatisfy { $0.time.micros % 300_000 == 0 || $0.detail?.contains("window released") == true })
+        let enqueued = log.filter { $0.kind == .enqueued }
+        #expect(Set(released.map(\.time)).count == 1)
+        #expect(released.first?.detail == "window released 20 messages")
+        #expect(released.first!.time >= enqueued.map(\.time).max()!)
     }
 
     @Test func cpuSamplesAreRecordedPerQueueAndForTheProcess() throws {
