@@ -41,7 +41,7 @@ struct Bench: ParsableCommand {
             if !json { FileHandle.standardError.write(Data("  measured: \(figure.name): \(figure.valueText)\n".utf8)) }
         }
 
-        let runtime = RuntimeFigures(scratch: scratch, quick: quick)
+        let runtime = RuntimeFigures(scratch: scratch)
         if wanted("throughput") {
             measured(try runtime.throughput(events: quick ? 3_000 : 300_000, failFirst: false))
             measured(try runtime.throughput(events: quick ? 2_000 : 150_000, failFirst: true))

@@ -5,7 +5,6 @@ struct Machine {
     var cores: Int
     var cpuModel: String
     var buildMode: String
-    var swiftVersion: String
     var storeSettings: String
 
     static func describe() -> Machine {
@@ -17,13 +16,8 @@ struct Machine {
         #else
         let mode = "release"
         #endif
-        #if compiler(>=6.3)
-        let swift = "6.3+"
-        #else
-        let swift = "6.x"
-        #endif
         return Machine(
-            cores: ProcessInfo.processInfo.activeProcessorCount, cpuModel: model, buildMode: mode, swiftVersion: swift,
+            cores: ProcessInfo.processInfo.activeProcessorCount, cpuModel: model, buildMode: mode,
             storeSettings: "SQLite \(SQLiteVersion.current), WAL, synchronous=NORMAL, one writer with group commit")
     }
 }

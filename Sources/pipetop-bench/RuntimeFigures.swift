@@ -6,7 +6,6 @@ import PipetopCore
 /// publish → handler-start latency at steady rates. Each run uses a fresh store in a temp dir.
 struct RuntimeFigures {
     let scratch: URL
-    let quick: Bool
 
     private func makeRuntime(_ name: String, queue: QueueSpec) throws -> Runtime {
         let directory = scratch.appendingPathComponent(name)
