@@ -216,6 +216,8 @@ import Testing
         let trace = try db.store.trace(correlationID: "flow-a")
         #expect(Set(trace.map(\.eventID)) == ["a"])
         #expect(trace.map(\.kind) == [.published, .routed, .enqueued])
+        #expect(try db.store.events(correlationID: "flow-a") == [event("a")])
+        #expect(try db.store.events(correlationID: "nobody").isEmpty)
     }
 }
 

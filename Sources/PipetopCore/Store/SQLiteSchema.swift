@@ -11,6 +11,9 @@ enum SQLiteSchema {
         case held = 0, ready = 1, inFlight = 2, dead = 3
     }
 
+    /// Appends `{attempt, at, error}` (binding `at`, `error`) to a message's error history.
+    static let appendError = "errors = json_insert(errors, '$[#]', json_object('attempt', attempt, 'at', ?, 'error', ?))"
+
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
@@ -33,9 +36,9 @@ enum SQLiteSchema {
                     published_at INTEGER NOT NULL,
                     routed INTEGER NOT NULL     -- 0 while waiting for a runtime to route it
                 );
-                -- No index on events(id): ids are random text, and one more random-key index costs every
-                -- publish a scattered page write (measured: the largest share of a commit). Lookups go
-                -- by correlation id, which children share with their root.
+                -- No index on events(id): no query the dashboard or the CLI makes needs one, and each text
+                -- index is one more B-tree write per publish. Flows are found by correlation id, which
+                -- children share with their root.
                 CREATE INDEX events_by_correlation ON events(correlation_id);
                 CREATE INDEX events_unrouted ON events(seq) WHERE routed = 0;
 

@@ -100,22 +100,23 @@ extension SQLiteStore {
 
     public func deadLetters(queue: String?, limit: Int) throws -> [DeadLetter] {
         try pool.read { db in
-            let filter = queue == nil ? "" : "AND m.queue = ?"
-            var arguments: StatementArguments = []
-            if let queue { arguments += [queue] }
-            arguments += [limit]
-            let rows = try Row.fetchAll(db, sql: """
+            let query = try RawStatement(cached: db.cachedStatement(sql: """
                 SELECT m.id, m.queue, m.reason, m.attempt, m.deliveries, m.errors, m.enqueued_at, m.first_failed_at, m.dead_at, \(EventColumns.list)
                 FROM messages m JOIN events e ON e.seq = m.event_seq
-                WHERE m.state = 3 \(filter) ORDER BY m.dead_at DESC LIMIT ?
-                """, arguments: arguments)
-            return rows.map { row in
-                let errors = (try? JSONDecoder().decode([AttemptError].self, from: Data((row[5] as String).utf8))) ?? []
-                return DeadLetter(
-                    messageID: row[0], queue: row[1], event: EventColumns.decode(row, at: 9),
-                    reason: DeadLetterReason(rawValue: row[2] ?? "") ?? .maxAttempts, attempts: row[3], deliveries: row[4],
-                    errors: errors, enqueuedAt: row[6], firstFailedAt: row[7], deadAt: row[8])
+                WHERE m.state = 3 \(queue == nil ? "" : "AND m.queue = ?") ORDER BY m.dead_at DESC LIMIT ?
+                """), in: db)
+            if let queue { query.bind(queue) }
+            query.bind(limit)
+            var letters: [DeadLetter] = []
+            try query.query { row in
+                let errors = (try? JSONDecoder().decode([AttemptError].self, from: Data((row.string(5) ?? "[]").utf8))) ?? []
+                letters.append(DeadLetter(
+                    messageID: row.int64(0), queue: row.string(1) ?? "", event: EventColumns.decode(row, at: 9),
+                    reason: row.string(2).flatMap(DeadLetterReason.init(rawValue:)) ?? .maxAttempts, attempts: row.int(3),
+                    deliveries: row.int(4), errors: errors, enqueuedAt: Timestamp(micros: row.int64(6)),
+                    firstFailedAt: row.optionalInt64(7).map(Timestamp.init(micros:)), deadAt: Timestamp(micros: row.int64(8))))
             }
+            return letters
         }
     }
 
@@ -141,8 +142,12 @@ extension SQLiteStore {
 
     public func events(correlationID: String) throws -> [CloudEvent] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT \(EventColumns.list) FROM events e WHERE e.correlation_id = ? ORDER BY e.seq", arguments: [correlationID])
-                .map { EventColumns.decode($0, at: 0) }
+            let query = try RawStatement(
+                cached: db.cachedStatement(sql: "SELECT \(EventColumns.list) FROM events e WHERE e.correlation_id = ? ORDER BY e.seq"), in: db)
+            query.bind(correlationID)
+            var events: [CloudEvent] = []
+            try query.query { events.append(EventColumns.decode($0, at: 0)) }
+            return events
         }
     }
 }

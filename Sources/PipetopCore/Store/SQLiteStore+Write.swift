@@ -246,8 +246,9 @@ struct SQLiteTick {
             counters[claim.queue, default: CounterDelta()].failed += 1
             counters[claim.queue, default: CounterDelta()].deadLettered += 1
         case .drop(let error):
-            try db.cachedStatement(sql: "DELETE FROM messages WHERE id = ? AND state = 2 AND deliveries = ?")
-                .execute(arguments: [claim.messageID, claim.delivery])
+            sql.ack.bind(claim.messageID)
+            sql.ack.bind(claim.delivery)
+            try sql.ack.execute()
             guard db.changesCount > 0 else { return false }
             log(.failed, claim: claim, at: at, duration: outcome.duration, error: error)
             log(.deleted, claim: claim, at: at, detail: "exhausted; dead-lettering is off for this queue")
@@ -267,7 +268,7 @@ struct SQLiteTick {
         if failedRun {
             try db.cachedStatement(sql: """
                 UPDATE messages SET state = 3, dead_at = ?, reason = ?, first_failed_at = coalesce(first_failed_at, ?),
-                    errors = json_insert(errors, '$[#]', json_object('attempt', attempt, 'at', ?, 'error', ?))
+                    \(SQLiteSchema.appendError)
                 WHERE id = ? AND state = 2 AND deliveries = ?
                 """).execute(arguments: [at, reason.rawValue, at, at, error, claim.messageID, claim.delivery])
         } else {
@@ -301,7 +302,7 @@ struct SQLiteTick {
             let error = "lease expired: no ack by \(Timestamp(micros: row[3]).rfc3339) (handler hung or process died)"
             try db.cachedStatement(sql: """
                 UPDATE messages SET state = 1, ready_at = ?, first_failed_at = coalesce(first_failed_at, ?),
-                    errors = json_insert(errors, '$[#]', json_object('attempt', attempt, 'at', ?, 'error', ?))
+                    \(SQLiteSchema.appendError)
                 WHERE id = ?
                 """).execute(arguments: [now, now, now, error, row[0] as Int64])
             log(.leaseExpired, eventSeq: row[4], queue: row[1], messageID: row[0], attempt: row[2], error: error)
@@ -436,39 +437,23 @@ extension SQLiteStore {
 enum EventColumns {
     static let list = "e.seq, e.id, e.source, e.type, e.time, e.subject, e.datacontenttype, e.dataschema, e.correlation_id, e.causation_id, e.traceparent, e.extensions, e.data, e.data_kind"
 
-    static func decode(_ row: Row, at base: Int) -> CloudEvent {
-        decode(
-            id: row[base + 1], source: row[base + 2], type: row[base + 3], time: row[base + 4], subject: row[base + 5],
-            datacontenttype: row[base + 6], dataschema: row[base + 7], correlationID: row[base + 8], causationID: row[base + 9],
-            traceparent: row[base + 10], extensions: row[base + 11], data: row[base + 12], dataKind: row[base + 13])
-    }
-
     static func decode(_ row: RawStatement, at base: Int32) -> CloudEvent {
-        decode(
-            id: row.string(base + 1) ?? "", source: row.string(base + 2) ?? "", type: row.string(base + 3) ?? "",
-            time: row.optionalInt64(base + 4).map(Timestamp.init(micros:)), subject: row.string(base + 5),
-            datacontenttype: row.string(base + 6), dataschema: row.string(base + 7), correlationID: row.string(base + 8),
-            causationID: row.string(base + 9), traceparent: row.string(base + 10), extensions: row.string(base + 11),
-            data: row.data(base + 12), dataKind: row.int(base + 13))
-    }
-
-    private static func decode(
-        id: String, source: String, type: String, time: Timestamp?, subject: String?, datacontenttype: String?,
-        dataschema: String?, correlationID: String?, causationID: String?, traceparent: String?, extensions text: String?,
-        data: Data?, dataKind: Int
-    ) -> CloudEvent {
         var extensions: [String: String] = [:]
-        if let text, let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String] {
+        if let text = row.string(base + 11), let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String] {
             extensions = object
         }
         var payload: Payload?
-        if let data { payload = dataKind == 2 ? .binary(data) : .json(data) }
+        if let data = row.data(base + 12) { payload = row.int(base + 13) == 2 ? .binary(data) : .json(data) }
         var event = CloudEvent(
-            id: id, source: source, type: type, time: time, subject: subject, datacontenttype: nil, dataschema: dataschema,
-            data: payload, correlationID: correlationID, causationID: causationID, traceparent: traceparent, extensions: extensions)
-        event.datacontenttype = datacontenttype
+            id: row.string(base + 1) ?? "", source: row.string(base + 2) ?? "", type: row.string(base + 3) ?? "",
+            time: row.optionalInt64(base + 4).map(Timestamp.init(micros:)), subject: row.string(base + 5), datacontenttype: nil,
+            dataschema: row.string(base + 7), data: payload, correlationID: row.string(base + 8), causationID: row.string(base + 9),
+            traceparent: row.string(base + 10), extensions: extensions)
+        // Set after init, which would default it from the payload.
+        event.datacontenttype = row.string(base + 6)
         return event
     }
+
 }
 
 /// The write path's hot statements, prepared once on the writer connection.
@@ -507,7 +492,7 @@ final class WriterStatements {
         ack = try RawStatement(db, "DELETE FROM messages WHERE id = ? AND state = 2 AND deliveries = ?")
         retry = try RawStatement(db, """
             UPDATE messages SET state = 1, ready_at = ?, first_failed_at = coalesce(first_failed_at, ?),
-                errors = json_insert(errors, '$[#]', json_object('attempt', attempt, 'at', ?, 'error', ?))
+                \(SQLiteSchema.appendError)
             WHERE id = ? AND state = 2 AND deliveries = ?
             """)
         unrouted = try RawStatement(db, "SELECT \(EventColumns.list) FROM events e WHERE routed = 0 ORDER BY seq LIMIT ?")

@@ -161,11 +161,6 @@ public struct WriteBatch: Sendable {
     public var heartbeat: RuntimeInfo?
 
     public init(now: Timestamp) { self.now = now }
-
-    public var isEmpty: Bool {
-        publishes.isEmpty && routings.isEmpty && outcomes.isEmpty && releases.isEmpty && expireLeases.isEmpty
-            && claims.isEmpty && fetchUnrouted == 0 && cpuSamples.isEmpty && heartbeat == nil
-    }
 }
 
 public struct WriteResult: Sendable {
