@@ -63,8 +63,11 @@ struct Demo: ParsableCommand {
             let settings = try dashboard.validated()
             let scraper = Scraper(runtime: runtime, rate: rate, firstNumber: UInt64(try store.publishedTotal()) + 1)
             scraper.start()
+            // --duration ends the dashboard the way a SIGTERM would (its loop restores the terminal).
             let stopTimer = limit.map { limit in
-                DispatchWorkItem { kill(getpid(), SIGTERM) }.also { DispatchQueue.global().asyncAfter(deadline: .now() + limit.secondsDouble, execute: $0) }
+                let timer = DispatchWorkItem { kill(getpid(), SIGTERM) }
+                DispatchQueue.global().asyncAfter(deadline: .now() + limit.secondsDouble, execute: timer)
+                return timer
             }
             let exit: DashboardExit
             do {
@@ -121,46 +124,5 @@ enum StatusLine {
             parts.append(part)
         }
         return parts.joined(separator: " | ")
-    }
-}
-
-/// Turns the given signals into a flag a loop can wait on (no work in the signal handler itself).
-final class SignalWaiter: @unchecked Sendable {
-    private let semaphore = DispatchSemaphore(value: 0)
-    private var sources: [DispatchSourceSignal] = []
-    private let lock = NSLock()
-    private var fired = false
-
-    init(_ signals: [Int32]) {
-        for number in signals {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { [weak self] in self?.fire() }
-            source.resume()
-            sources.append(source)
-        }
-    }
-
-    private func fire() {
-        lock.withLock { fired = true }
-        semaphore.signal()
-    }
-
-    /// Waits until `deadline`; true if a signal arrived (now or before).
-    func wait(until deadline: Date) -> Bool {
-        if lock.withLock({ fired }) { return true }
-        let seconds = max(0, deadline.timeIntervalSinceNow)
-        if semaphore.wait(timeout: .now() + seconds) == .success {
-            semaphore.signal()
-            return true
-        }
-        return false
-    }
-}
-
-extension DispatchWorkItem {
-    fileprivate func also(_ body: (DispatchWorkItem) -> Void) -> DispatchWorkItem {
-        body(self)
-        return self
     }
 }

@@ -18,8 +18,11 @@ struct Tail: ParsableCommand {
         guard lines >= 0 else { throw BadInput("--lines must be 0 or more") }
         let store = try storeOptions.open(readOnly: true)
         let interrupted = SignalWaiter([SIGINT, SIGTERM, SIGPIPE])
-        var last = try store.history(before: .max, limit: max(lines, 1)).first?.seq ?? 0
-        for record in try store.history(before: .max, limit: lines).reversed() { emit(record) }
+        // One read: the newest records, of which the last `lines` are printed (none for -n 0, but
+        // following still starts after the newest).
+        let newest = try store.history(before: .max, limit: max(lines, 1))
+        var last = newest.first?.seq ?? 0
+        for record in newest.prefix(lines).reversed() { emit(record) }
         while follow {
             let records = try store.tail(after: last, limit: 10_000)
             for record in records { emit(record) }

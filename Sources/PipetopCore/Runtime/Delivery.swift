@@ -9,16 +9,16 @@ public final class Delivery: @unchecked Sendable {
     public let attempt: Int
     /// Claims of this message so far, lease expiries included.
     public let delivery: Int
-    /// When the runtime claimed the message (the handler starts right after).
-    public let claimedAt: Timestamp
+    /// When this handler run started (a prefetched message may have been claimed a little earlier).
+    public let startedAt: Timestamp
     private(set) var published: [CloudEvent] = []
 
-    init(message: ClaimedMessage, claimedAt: Timestamp) {
+    init(message: ClaimedMessage, startedAt: Timestamp) {
         event = message.event
         queue = message.claim.queue
         attempt = message.claim.attempt
         delivery = message.claim.delivery
-        self.claimedAt = claimedAt
+        self.startedAt = startedAt
     }
 
     /// Publishes a follow-up event. Its `correlationid` and `causationid` are set from this

@@ -119,7 +119,7 @@ final class QueueWorkers: @unchecked Sendable {
     private func run(_ message: ClaimedMessage) {
         let started = Timestamp.now()
         let cpuStart = CPUClock.thread()
-        let delivery = Delivery(message: message, claimedAt: started)
+        let delivery = Delivery(message: message, startedAt: started)
         var failure: Error?
         do { try handler(delivery) } catch { failure = error }
         let finished = Timestamp.now()
