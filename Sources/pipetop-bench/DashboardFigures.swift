@@ -31,7 +31,9 @@ struct DashboardFigures {
         var seq = (incoming.last?.seq ?? 0) + 1
         for frame in 0..<count {
             clock = clock + .milliseconds(250)
-            let batch = incoming[(frame * 50) % max(incoming.count - 50, 1)..<min((frame * 50) % max(incoming.count - 50, 1) + 50, incoming.count)].map { record -> LifecycleRecord in
+            // The next 50 records, wrapping around when the store has fewer than count × 50.
+            let start = (frame * 50) % max(incoming.count - 50, 1)
+            let batch = incoming[start..<min(start + 50, incoming.count)].map { record -> LifecycleRecord in
                 var record = record
                 record.seq = seq
                 seq += 1

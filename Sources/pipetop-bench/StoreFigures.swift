@@ -31,7 +31,8 @@ struct StoreFigures {
             clock = clock + .milliseconds(5)
             var finish = WriteBatch(now: clock)
             finish.outcomes = claimed.map { message in
-                let fails = message.claim.attempt == 1 && message.event.id.hasSuffix("0") && Int(message.event.id.dropFirst(8))! % 50 == 0
+                // Ids are "listing-N": every 50th listing fails its first attempt.
+                let fails = message.claim.attempt == 1 && Int(message.event.id.dropFirst("listing-".count))! % 50 == 0
                 return Outcome(
                     claim: message.claim, duration: .microseconds(150), finishedAt: clock,
                     result: fails ? .retry(error: "timeout: pricing service did not answer within 2s", at: clock) : .succeeded(children: []))
