@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 @testable import PipetopCore
 
@@ -78,6 +79,10 @@ import Testing
         let retried = log.filter { $0.kind == .retryScheduled && $0.queue == "a" }.count
         #expect(retried == (0..<total).filter { $0 % 10 == 3 && $0 % 50 != 0 }.count)
         #expect(try db.store.queueStats(now: .now()).allSatisfy { $0.ready + $0.inFlight + $0.scheduled == 0 })
+        // The writer does not enforce the schema's REFERENCES (for speed); every row must still
+        // point at an event that exists.
+        let dangling = try db.store.database.read { try Row.fetchAll($0, sql: "PRAGMA foreign_key_check") }
+        #expect(dangling.isEmpty, "rows pointing at no event: \(dangling)")
     }
 
     @Test func childEventsCarryCorrelationAndCausation() throws {
@@ -183,8 +188,6 @@ import Testing
         #expect(try db.store.runtimes().first?.stoppedAt != nil)
     }
 }
-
-import GRDB
 
 @Suite struct QueueWorkersTests {
     final class Reports: @unchecked Sendable {

@@ -80,12 +80,10 @@ final class Engine: @unchecked Sendable {
     // MARK: Called from other threads
 
     func start() {
-        let thread = Thread { [self] in
+        NamedThread.start("pipetop.engine") { [self] in
             run()
             exited.signal()
         }
-        thread.name = "pipetop.engine"
-        thread.start()
     }
 
     /// Queues `events` for the next commit and waits for it.

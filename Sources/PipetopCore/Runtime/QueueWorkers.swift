@@ -15,7 +15,6 @@ final class QueueWorkers: @unchecked Sendable {
     private let condition = NSCondition()
     private var waiting = Deque<ClaimedMessage>()
     private var stopping = false
-    private var threads: [Thread] = []
     private var live = 0
     // CPU accounting since the last sample (guarded by `condition`).
     private var cpu = Duration.zero
@@ -34,11 +33,8 @@ final class QueueWorkers: @unchecked Sendable {
         live = spec.concurrency
         condition.unlock()
         for index in 0..<spec.concurrency {
-            let thread = Thread { [self] in work() }
-            thread.name = "pipetop.\(spec.name).\(index)"
-            thread.stackSize = 1 << 20
-            threads.append(thread)
-            thread.start()
+            // "<queue>#<n>": the queue's name first, as Linux keeps only 15 bytes of it.
+            NamedThread.start("\(spec.name)#\(index)", stackSize: 1 << 20) { [self] in work() }
         }
     }
 

@@ -28,12 +28,10 @@ final class Checkpointer: @unchecked Sendable {
         config.busyMode = SQLiteStore.busyMode
         config.label = "pipetop.checkpointer"
         connection = try DatabaseQueue(path: path, configuration: config)
-        let thread = Thread { [self] in
+        NamedThread.start("pipetop.ckpt") { [self] in
             run()
             finished.signal()
         }
-        thread.name = "pipetop.checkpointer"
-        thread.start()
     }
 
     /// Called after each commit: schedules a checkpoint unless one is already due.
