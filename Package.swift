@@ -24,8 +24,11 @@ let package = Package(
                 // The SQLite C API, for the write path's hot statements (see RawStatement).
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "DequeModule", package: "swift-collections"),
+                "CSQLiteConfig",
             ]
         ),
+        // Process-wide SQLite settings that only C can make (see its header).
+        .target(name: "CSQLiteConfig", linkerSettings: [.linkedLibrary("sqlite3")]),
         // The car-marketplace workload of `pipetop demo`: also used by tests and the benchmark.
         .target(name: "PipetopDemo", dependencies: ["PipetopCore"]),
         .executableTarget(
@@ -66,7 +69,8 @@ let package = Package(
             name: "pipetop-bench",
             dependencies: [
                 "PipetopCore", "PipetopUI",
-                .product(name: "GRDB", package: "GRDB.swift"),
+                // The SQLite C API: the machine line reads the library version without a connection.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

@@ -22,10 +22,10 @@ struct Machine {
     }
 }
 
-import GRDB
+import GRDBSQLite
 
 enum SQLiteVersion {
-    static var current: String {
-        (try? DatabaseQueue().read { try String.fetchOne($0, sql: "SELECT sqlite_version()") }) ?? "?"
-    }
+    /// The library's version, read without opening a connection: the first connection initialises
+    /// SQLite, and the store's process settings must come before that.
+    static var current: String { String(cString: sqlite3_libversion()) }
 }

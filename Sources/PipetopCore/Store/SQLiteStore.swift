@@ -1,3 +1,4 @@
+import CSQLiteConfig
 import Foundation
 import GRDB
 
@@ -47,9 +48,13 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         return true
     }
 
+    /// Set once, before the first connection (SQLite reads them when it initialises).
+    private static let processSettings: Void = { _ = pipetop_sqlite_disable_memstatus() }()
+
     /// Opens (creating if needed) the store at `path` and migrates it to this version's schema.
     /// With `readOnly`, nothing is created or migrated, and the schema must already be current.
     public init(path: String, readOnly: Bool = false) throws {
+        _ = Self.processSettings
         location = path
         var config = Configuration()
         config.readonly = readOnly

@@ -1,0 +1,11 @@
+#ifndef PIPETOP_CSQLITECONFIG_H
+#define PIPETOP_CSQLITECONFIG_H
+
+/// Turns off SQLite's memory statistics (SQLITE_CONFIG_MEMSTATUS) for the process. With them on,
+/// every allocation SQLite makes takes and releases a global mutex; off, the writer runs about 7 %
+/// fewer instructions per event (measured with callgrind). Only `sqlite3_memory_used()` and
+/// friends lose their figures. Must run before SQLite initialises; later it is a no-op that
+/// returns SQLITE_MISUSE (21). `sqlite3_config` is variadic, which Swift cannot call: hence C.
+int pipetop_sqlite_disable_memstatus(void);
+
+#endif
