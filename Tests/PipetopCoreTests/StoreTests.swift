@@ -54,6 +54,35 @@ import Testing
         #expect(record.attempt == 1 && record.duration == .milliseconds(3) && record.queue == "q" && record.correlationID == "flow-a")
     }
 
+    @Test func aMessageIdIsNeverReusedEvenAfterTheNewestMessageIsGone() throws {
+        try publish([event("a")])
+        let first = try claim(t0)[0]
+        try finish(first, at: t0, .succeeded(children: []))
+        #expect(try db.count("SELECT count(*) FROM messages") == 0)
+        try publish([event("b")], at: t0 + .milliseconds(1))
+        let second = try claim(t0 + .milliseconds(1))[0]
+        #expect(second.claim.messageID > first.claim.messageID)
+        // A stale ack of the first message (same id and delivery 1, were the id reused) is ignored.
+        #expect(try finish(first, at: t0 + .milliseconds(2), .succeeded(children: [])).staleOutcomes == 1)
+    }
+
+    @Test func aLargeTickWritesEveryRowInOrder() throws {
+        // 70 events: two full 32-row log statements, full 16-row event and message statements,
+        // and remainders written one row at a time.
+        let events = (0..<70).map { event("e\($0)") }
+        try publish(events)
+        #expect(try db.count("SELECT count(*) FROM events") == 70)
+        #expect(try db.count("SELECT count(*) FROM messages") == 70)
+        #expect(try db.count("SELECT count(*) FROM log") == 210)
+        let claimed = try claim(t0 + .milliseconds(1), request(limit: 100))
+        #expect(claimed.map(\.event.id) == events.map(\.id), "claimed in publish order, with their own events")
+        let seqs = try db.store.database.read { try Int64.fetchAll($0, sql: "SELECT seq FROM events ORDER BY seq") }
+        #expect(seqs == Array(1...70))
+        let log = try db.log()
+        #expect(log.map(\.seq) == log.map(\.seq).sorted())
+        #expect(Array(log.prefix(3).map(\.kind.rawValue)) == ["published", "routed", "enqueued"])
+    }
+
     @Test func childrenAreCommittedWithTheAck() throws {
         try publish([event("a")])
         let message = try claim(t0)[0]

@@ -18,7 +18,7 @@ extension SQLiteStore {
                 let seq = try tick.insertEvent(event, routed: false)
                 tick.log(.published, event: event, seq: seq)
             }
-            try tick.flushLog()
+            try tick.flushRows()
         }
         committed()
     }
@@ -68,8 +68,13 @@ struct SQLiteTick {
     let sql: WriterStatements
     let now: Timestamp
     var counters: [String: CounterDelta] = [:]
-    /// Log rows of this tick, written together by `flushLog` (multi-row inserts).
+    /// Rows of this tick, written together by `flushRows` (multi-row inserts) with the ids the
+    /// tick assigned them: inside the write transaction, nothing else can take the same ids.
+    var eventRows: [EventRow] = []
+    var messageRows: [MessageRow] = []
     var logRows: [LogRow] = []
+    /// The next event seq and message id, read at the first insert of the tick.
+    var nextIDs: (event: Int64, message: Int64)?
     /// Children of acked deliveries, published after the claims so they can be dispatched directly.
     var children: [RoutedEvent] = []
     /// Claim capacity left per queue once the backlog was claimed: new messages within it are
@@ -129,15 +134,15 @@ struct SQLiteTick {
                 INSERT INTO cpu_samples (at, scope, interval_us, cpu_us, busy_us, runs, capacity) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [sample.time, sample.scope, sample.interval.micros, sample.cpu.micros, sample.busy.micros, sample.runs, sample.capacity])
         }
-        try flushLog()
+        try flushRows()
         try flushCounters()
         return result
     }
 
     // MARK: Events and routing
 
-    /// Inserts an event and returns its `seq`.
-    func insertEvent(_ event: CloudEvent, routed: Bool) throws -> Int64 {
+    /// Assigns an event its `seq` and queues its row for `flushRows`.
+    mutating func insertEvent(_ event: CloudEvent, routed: Bool) throws -> Int64 {
         var extensions: String?
         if !event.extensions.isEmpty {
             extensions = "{" + event.extensions.keys.sorted().map { JSONText.quote($0) + ":" + JSONText.quote(event.extensions[$0]!) }.joined(separator: ",") + "}"
@@ -149,24 +154,23 @@ struct SQLiteTick {
         case .json(let data)?: (kind, bytes) = (1, data)
         case .binary(let data)?: (kind, bytes) = (2, data)
         }
-        let insert = sql.insertEvent
-        insert.bind(event.id)
-        insert.bind(event.source)
-        insert.bind(event.type)
-        insert.bind(event.time?.micros)
-        insert.bind(event.subject)
-        insert.bind(event.datacontenttype)
-        insert.bind(event.dataschema)
-        insert.bind(event.correlationID)
-        insert.bind(event.causationID)
-        insert.bind(event.traceparent)
-        insert.bind(extensions)
-        insert.bind(bytes)
-        insert.bind(kind)
-        insert.bind(now.micros)
-        insert.bind(routed ? 1 : 0)
-        try insert.execute()
-        return db.lastInsertedRowID
+        let seq = try nextID(\.event)
+        eventRows.append(EventRow(
+            seq: seq, event: event, extensions: extensions, data: bytes, dataKind: kind, publishedAt: now.micros, routed: routed))
+        return seq
+    }
+
+    /// Takes the next event seq or message id. Message ids never go back, even past deleted
+    /// messages (AUTOINCREMENT keeps the high-water mark in `sqlite_sequence`): a late ack
+    /// matches its message by id and delivery, so an id must never name two messages.
+    mutating func nextID(_ which: WritableKeyPath<(event: Int64, message: Int64), Int64>) throws -> Int64 {
+        if nextIDs == nil {
+            var ids: (event: Int64, message: Int64) = (1, 1)
+            try sql.nextIDs.query { row in ids = (row.int64(0), row.int64(1)) }
+            nextIDs = ids
+        }
+        defer { nextIDs![keyPath: which] += 1 }
+        return nextIDs![keyPath: which]
     }
 
     mutating func route(seq: Int64, event: CloudEvent, targets: [Target]) throws {
@@ -176,20 +180,15 @@ struct SQLiteTick {
         }
         log(.routed, event: event, seq: seq, detail: targets.map(\.queue).joined(separator: ","))
         for target in targets {
-            let insert = sql.insertMessage
-            insert.bind(target.queue)
-            insert.bind(seq)
+            let id = try nextID(\.message)
             if !target.held, let slot = direct[target.queue], slot.remaining > 0 {
                 // Dispatched directly: inserted in flight, attempt 1, under a lease.
                 direct[target.queue]!.remaining -= 1
-                insert.bind(SQLiteSchema.State.inFlight.rawValue)
-                insert.bind((now + slot.request.lease).micros)
-                insert.bind(now.micros)
-                insert.bind(1)
-                insert.bind(1)
-                try insert.execute()
+                messageRows.append(MessageRow(
+                    id: id, queue: target.queue, eventSeq: seq, state: .inFlight, readyAt: (now + slot.request.lease).micros,
+                    enqueuedAt: now.micros, attempt: 1, deliveries: 1))
                 let claim = Claim(
-                    messageID: db.lastInsertedRowID, queue: target.queue, delivery: 1, attempt: 1, eventSeq: seq, eventID: event.id,
+                    messageID: id, queue: target.queue, delivery: 1, attempt: 1, eventSeq: seq, eventID: event.id,
                     eventType: event.type, correlationID: event.correlationID, enqueuedAt: now, leaseUntil: now + slot.request.lease)
                 log(.enqueued, event: event, seq: seq, queue: target.queue, messageID: claim.messageID)
                 log(.claimed, claim: claim, at: now)
@@ -198,13 +197,10 @@ struct SQLiteTick {
                 counters[target.queue, default: CounterDelta()].claimed += 1
                 continue
             }
-            insert.bind((target.held ? SQLiteSchema.State.held : .ready).rawValue)
-            insert.bind(now.micros)
-            insert.bind(now.micros)
-            insert.bind(0)
-            insert.bind(0)
-            try insert.execute()
-            log(.enqueued, event: event, seq: seq, queue: target.queue, messageID: db.lastInsertedRowID, detail: target.held ? "held for the batch window" : nil)
+            messageRows.append(MessageRow(
+                id: id, queue: target.queue, eventSeq: seq, state: target.held ? .held : .ready, readyAt: now.micros,
+                enqueuedAt: now.micros, attempt: 0, deliveries: 0))
+            log(.enqueued, event: event, seq: seq, queue: target.queue, messageID: id, detail: target.held ? "held for the batch window" : nil)
             counters[target.queue, default: CounterDelta()].enqueued += 1
         }
     }
@@ -395,18 +391,14 @@ struct SQLiteTick {
             durationMicros: duration?.micros, error: error, detail: detail))
     }
 
-    /// Writes the tick's log rows in order, `LogRow.perStatement` rows per insert statement.
-    mutating func flushLog() throws {
-        var index = 0
-        while index < logRows.count {
-            let many = logRows.count - index >= LogRow.perStatement
-            let insert = many ? sql.insertLogMany : sql.insertLog
-            let end = index + (many ? LogRow.perStatement : 1)
-            for row in logRows[index..<end] { row.bind(to: insert) }
-            try insert.execute()
-            index = end
-        }
-        logRows.removeAll(keepingCapacity: true)
+    /// Writes the tick's new events, messages and log records, in that order.
+    mutating func flushRows() throws {
+        try sql.events.insert(eventRows)
+        try sql.messages.insert(messageRows)
+        try sql.log.insert(logRows)
+        eventRows.removeAll()
+        messageRows.removeAll()
+        logRows.removeAll()
     }
 
     mutating func flushCounters() throws {
@@ -458,10 +450,10 @@ enum EventColumns {
 
 /// The write path's hot statements, prepared once on the writer connection.
 final class WriterStatements {
-    let insertEvent: RawStatement
-    let insertMessage: RawStatement
-    let insertLog: RawStatement
-    let insertLogMany: RawStatement
+    let events: BatchInsert<EventRow>
+    let messages: BatchInsert<MessageRow>
+    let log: BatchInsert<LogRow>
+    let nextIDs: RawStatement
     let claimSelect: RawStatement
     let claimUpdate: RawStatement
     let nextReady: RawStatement
@@ -470,18 +462,14 @@ final class WriterStatements {
     let unrouted: RawStatement
 
     init(_ db: Database) throws {
-        insertEvent = try RawStatement(db, """
-            INSERT INTO events (id, source, type, time, subject, datacontenttype, dataschema, correlation_id,
-                causation_id, traceparent, extensions, data, data_kind, published_at, routed)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        events = try BatchInsert(db)
+        messages = try BatchInsert(db)
+        log = try BatchInsert(db)
+        nextIDs = try RawStatement(db, """
+            SELECT (SELECT coalesce(max(seq), 0) + 1 FROM events),
+                max((SELECT coalesce(max(id), 0) FROM messages),
+                    coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0)) + 1
             """)
-        insertMessage = try RawStatement(db, """
-            INSERT INTO messages (queue, event_seq, state, ready_at, enqueued_at, attempt, deliveries) VALUES (?, ?, ?, ?, ?, ?, ?)
-            """)
-        let logInsert = "INSERT INTO log (at, kind, event_seq, queue, message_id, attempt, duration_us, error, detail) VALUES "
-        let logValues = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        insertLog = try RawStatement(db, logInsert + logValues)
-        insertLogMany = try RawStatement(db, logInsert + Array(repeating: logValues, count: LogRow.perStatement).joined(separator: ", "))
         claimSelect = try RawStatement(db, """
             SELECT m.id, m.attempt, m.deliveries, m.enqueued_at, \(EventColumns.list)
             FROM messages m JOIN events e ON e.seq = m.event_seq
@@ -500,9 +488,10 @@ final class WriterStatements {
 }
 
 /// One log record waiting for the tick's flush.
-struct LogRow {
-    /// Rows per multi-row insert: one statement start instead of 32 (measured: the log is most of
-    /// the rows the engine writes).
+struct LogRow: BatchRow {
+    static let table = "log"
+    static let columns = ["at", "kind", "event_seq", "queue", "message_id", "attempt", "duration_us", "error", "detail"]
+    /// The log is most of the rows the engine writes (five per event).
     static let perStatement = 32
 
     var at: Int64
@@ -528,3 +517,66 @@ struct LogRow {
     }
 }
 
+/// A new event, with the seq its tick assigned.
+struct EventRow: BatchRow {
+    static let table = "events"
+    static let columns = [
+        "seq", "id", "source", "type", "time", "subject", "datacontenttype", "dataschema", "correlation_id",
+        "causation_id", "traceparent", "extensions", "data", "data_kind", "published_at", "routed",
+    ]
+    static let perStatement = 16
+
+    var seq: Int64
+    var event: CloudEvent
+    var extensions: String?
+    var data: Data?
+    var dataKind: Int
+    var publishedAt: Int64
+    var routed: Bool
+
+    func bind(to statement: RawStatement) {
+        statement.bind(seq)
+        statement.bind(event.id)
+        statement.bind(event.source)
+        statement.bind(event.type)
+        statement.bind(event.time?.micros)
+        statement.bind(event.subject)
+        statement.bind(event.datacontenttype)
+        statement.bind(event.dataschema)
+        statement.bind(event.correlationID)
+        statement.bind(event.causationID)
+        statement.bind(event.traceparent)
+        statement.bind(extensions)
+        statement.bind(data)
+        statement.bind(dataKind)
+        statement.bind(publishedAt)
+        statement.bind(routed ? 1 : 0)
+    }
+}
+
+/// A new message, with the id its tick assigned.
+struct MessageRow: BatchRow {
+    static let table = "messages"
+    static let columns = ["id", "queue", "event_seq", "state", "ready_at", "enqueued_at", "attempt", "deliveries"]
+    static let perStatement = 16
+
+    var id: Int64
+    var queue: String
+    var eventSeq: Int64
+    var state: SQLiteSchema.State
+    var readyAt: Int64
+    var enqueuedAt: Int64
+    var attempt: Int
+    var deliveries: Int
+
+    func bind(to statement: RawStatement) {
+        statement.bind(id)
+        statement.bind(queue)
+        statement.bind(eventSeq)
+        statement.bind(state.rawValue)
+        statement.bind(readyAt)
+        statement.bind(enqueuedAt)
+        statement.bind(attempt)
+        statement.bind(deliveries)
+    }
+}

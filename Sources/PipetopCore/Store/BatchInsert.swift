@@ -1,0 +1,39 @@
+import GRDB
+
+/// A row the write path inserts in multi-row statements: its table, columns and values.
+protocol BatchRow {
+    static var table: String { get }
+    static var columns: [String] { get }
+    /// Rows per statement. A statement start, its parse of the VDBE program and its B-tree seek
+    /// are paid once per batch instead of once per row.
+    static var perStatement: Int { get }
+    /// Binds the values, in `columns` order.
+    func bind(to statement: RawStatement)
+}
+
+/// The prepared inserts of one table: full batches through one multi-row statement, the
+/// remainder one row per statement.
+final class BatchInsert<Row: BatchRow> {
+    private let one: RawStatement
+    private let many: RawStatement
+
+    init(_ db: Database) throws {
+        let prefix = "INSERT INTO \(Row.table) (\(Row.columns.joined(separator: ", "))) VALUES "
+        let values = "(" + Array(repeating: "?", count: Row.columns.count).joined(separator: ", ") + ")"
+        one = try RawStatement(db, prefix + values)
+        many = try RawStatement(db, prefix + Array(repeating: values, count: Row.perStatement).joined(separator: ", "))
+    }
+
+    /// Inserts `rows` in order.
+    func insert(_ rows: [Row]) throws {
+        var index = 0
+        while index < rows.count {
+            let full = rows.count - index >= Row.perStatement
+            let statement = full ? many : one
+            let end = index + (full ? Row.perStatement : 1)
+            for row in rows[index..<end] { row.bind(to: statement) }
+            try statement.execute()
+            index = end
+        }
+    }
+}
