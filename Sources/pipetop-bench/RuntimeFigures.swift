@@ -41,10 +41,18 @@ struct RuntimeFigures {
         }
     }
 
+    /// How the benchmark's events are named.
+    enum EventIDs {
+        /// "e0", "e1"…: ordered like time, as ULIDs, UUIDv7 or a producer's sequence numbers are.
+        case ordered
+        /// Random UUIDv4s: every event a new, random correlation id.
+        case random
+    }
+
     /// Publishes `events` as fast as publishers can commit and times until the store holds every
     /// message as succeeded (the handler is a no-op, or fails each event's first attempt).
-    func throughput(events total: Int, failFirst: Bool) throws -> Figure {
-        let name = failFirst ? "retry" : "noop"
+    func throughput(events total: Int, failFirst: Bool, ids: EventIDs = .ordered) throws -> Figure {
+        let name = (failFirst ? "retry" : "noop") + (ids == .random ? "-uuid" : "")
         let queue = QueueSpec("q", concurrency: 2, maxAttempts: 3, backoff: Backoff(base: .microseconds(100), cap: .milliseconds(1), jitter: 0))
         let runtime = try makeRuntime(name, queue: queue)
         let done = Counter()
@@ -54,7 +62,7 @@ struct RuntimeFigures {
         }
         try runtime.start()
         defer { runtime.stop() }
-        let events = (0..<total).map { CloudEvent(id: "e\($0)", source: "/bench", type: "bench") }
+        let events = (0..<total).map { CloudEvent(id: ids == .ordered ? "e\($0)" : UUID().uuidString, source: "/bench", type: "bench") }
         let batch = 256
         let publishers = 2
         let started = Date()
@@ -82,10 +90,13 @@ struct RuntimeFigures {
         let succeeded = try store.queueStats(now: .now()).first?.succeeded ?? 0
         guard succeeded == Int64(total) else { throw BenchError.lost("\(name): \(succeeded) of \(total) succeeded in the store") }
         let records = try store.history(before: .max, limit: 1).first?.seq ?? 0
+        let idText = ids == .ordered ? "time-ordered ids" : "random UUIDv4 ids"
+        let title = ids == .random
+            ? "runtime throughput, no-op, random UUID ids"
+            : failFirst ? "runtime throughput, one retry per event" : "runtime throughput, stream, no-op handlers"
         return Figure(
-            failFirst ? "runtime throughput, one retry per event" : "runtime throughput, stream, no-op handlers",
-            value: Double(total) / elapsed, unit: "events/s", target: failFirst ? 20_000 : 50_000,
-            note: "\(Figure.grouped(total)) events, \(Figure.grouped(Int(records))) lifecycle records, \(Figure.format(cpuPerEvent)) µs CPU/event")
+            title, value: Double(total) / elapsed, unit: "events/s", target: ids == .random ? nil : failFirst ? 20_000 : 50_000,
+            note: "\(Figure.grouped(total)) events, \(idText), \(Figure.grouped(Int(records))) lifecycle records, \(Figure.format(cpuPerEvent)) µs CPU/event")
     }
 
     /// Publishes at a steady `rate` for `seconds` and records, per event, the time from its
