@@ -187,6 +187,17 @@ import Testing
         #expect(try db.log().map(\.kind) == [.published, .rejected])
         #expect(try db.store.runtimes().first?.stoppedAt != nil)
     }
+
+    @Test func aRuntimeThatDoesNotRegisterWritesNoRegistryFile() throws {
+        let db = try TestStore()
+        let name = "unregistered-\(UUID().uuidString.prefix(8))"
+        let runtime = try Runtime(name: name, store: db.store, queues: [QueueSpec("q")], rules: [], options: options())
+        try runtime.start()
+        try runtime.publish(CloudEvent(id: "x", source: "/t", type: "x"))  // committed with the first heartbeat
+        #expect(try db.store.runtimes().first?.name == name, "the heartbeat reached the store")
+        #expect(!FileManager.default.fileExists(atPath: Registry.path(for: name)))
+        runtime.stop()
+    }
 }
 
 @Suite struct QueueWorkersTests {

@@ -32,6 +32,8 @@ final class Engine: @unchecked Sendable {
     private let specs: [String: QueueSpec]
     private let timing: Timing
     private let onError: @Sendable (Error) -> Void
+    /// Told after each committed heartbeat (the runtime rewrites its registry file, off this thread).
+    private let onHeartbeat: (@Sendable (RuntimeInfo) -> Void)?
     private(set) var info: RuntimeInfo
     var workers: [String: QueueWorkers] = [:]
 
@@ -57,13 +59,17 @@ final class Engine: @unchecked Sendable {
     private var lastProcessCPU: Duration
     private let leaseScanEvery: Duration
 
-    init(store: Store, router: Router, specs: [QueueSpec], info: RuntimeInfo, timing: Timing, onError: @escaping @Sendable (Error) -> Void) {
+    init(
+        store: Store, router: Router, specs: [QueueSpec], info: RuntimeInfo, timing: Timing,
+        onError: @escaping @Sendable (Error) -> Void, onHeartbeat: (@Sendable (RuntimeInfo) -> Void)? = nil
+    ) {
         self.store = store
         self.router = router
         self.specs = Dictionary(uniqueKeysWithValues: specs.map { ($0.name, $0) })
         self.info = info
         self.timing = timing
         self.onError = onError
+        self.onHeartbeat = onHeartbeat
         let now = Timestamp.now()
         lastSample = now
         nextSample = now + timing.cpuSample
@@ -223,7 +229,7 @@ final class Engine: @unchecked Sendable {
             }
             unrouted = result.unrouted
             for queue in batch.releases { nextRelease[queue] = specs[queue]?.mode.nextRelease(after: now) }
-            if batch.heartbeat != nil { try? Registry.write(info) }
+            if batch.heartbeat != nil { onHeartbeat?(info) }
         } catch {
             for pending in publishes {
                 pending.error = error

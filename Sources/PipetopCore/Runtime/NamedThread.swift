@@ -9,7 +9,12 @@ enum NamedThread {
         let thread = Thread {
             var short = Substring(name)
             while short.utf8.count > 15 { short = short.dropLast() }
-            try? String(short).write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
+            // Plain write(2): Foundation's file writing would fsync, which /proc refuses anyway.
+            let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+            if fd >= 0 {
+                _ = String(short).withCString { Glibc.write(fd, $0, strlen($0)) }
+                close(fd)
+            }
             body()
         }
         thread.name = name

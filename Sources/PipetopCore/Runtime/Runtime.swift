@@ -37,6 +37,7 @@ public final class Runtime: @unchecked Sendable {
     private let router: Router
     private var handlers: [String: Handler] = [:]
     private var engine: Engine?
+    private var announcer: Registry.Announcer?
     private let lock = NSLock()
 
     /// Validates the configuration: every queue and rule is checked, and an invalid pattern or
@@ -80,7 +81,14 @@ public final class Runtime: @unchecked Sendable {
             try store.declare(queues: queues, rules: rules, runtime: info)
             var timing = Engine.Timing()
             timing.cpuSample = options.cpuSampleInterval
-            let engine = Engine(store: store, router: router, specs: queues, info: info, timing: timing, onError: options.onError)
+            var onHeartbeat: (@Sendable (RuntimeInfo) -> Void)?
+            if options.register {
+                let announcer = Registry.Announcer()
+                self.announcer = announcer
+                onHeartbeat = { announcer.announce($0) }
+            }
+            let engine = Engine(
+                store: store, router: router, specs: queues, info: info, timing: timing, onError: options.onError, onHeartbeat: onHeartbeat)
             for spec in queues {
                 guard let handler = handlers[spec.name] else { continue }
                 engine.workers[spec.name] = QueueWorkers(
@@ -116,7 +124,7 @@ public final class Runtime: @unchecked Sendable {
         }) else { return }
         engine.stop(grace: options.shutdownGrace)
         try? store.markStopped(runtime: name, at: .now())
-        if options.register { Registry.remove(name: name) }
+        announcer?.withdraw(name: name)
     }
 
     deinit { stop() }
