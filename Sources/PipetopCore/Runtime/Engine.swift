@@ -53,6 +53,8 @@ final class Engine: @unchecked Sendable {
     private var nextRelease: [String: Timestamp] = [:]
     private var unrouted: [(seq: Int64, event: CloudEvent)] = []
     private var nextHeartbeat = Timestamp(micros: 0)
+    private var lastTickStart = Timestamp(micros: 0)
+    private var pacer = CommitPacer()
     private var nextSample: Timestamp
     private var nextLeaseScan = Timestamp(micros: 0)
     private var lastSample: Timestamp
@@ -146,6 +148,12 @@ final class Engine: @unchecked Sendable {
                 if Timestamp.now() >= deadline { break }
                 _ = condition.wait(until: deadline.date)
             }
+            while !exitRequested, let until = pacer.hold(lastTick: lastTickStart, waiting: inbox.count + outcomes.count),
+                Timestamp.now() < until {
+                _ = condition.wait(until: until.date)
+            }
+            lastTickStart = Timestamp.now()
+            pacer.note(items: inbox.count + outcomes.count, at: lastTickStart)
             let publishes = inbox
             let finished = outcomes
             inbox.removeAll(keepingCapacity: true)
