@@ -40,6 +40,7 @@ final class Engine: @unchecked Sendable {
     // Shared with publishers and workers, guarded by `condition`.
     private let condition = NSCondition()
     private var inbox: [PendingPublish] = []
+    private var inboxEvents = 0
     private var outcomes: [Outcome] = []
     private var draining = false
     private var exitRequested = false
@@ -108,6 +109,7 @@ final class Engine: @unchecked Sendable {
             throw ConfigurationError("the runtime is stopping; publish refused")
         }
         inbox.append(pending)
+        inboxEvents += pending.events.count
         condition.signal()
         condition.unlock()
         pending.committed.wait()
@@ -148,12 +150,13 @@ final class Engine: @unchecked Sendable {
                 if Timestamp.now() >= deadline { break }
                 _ = condition.wait(until: deadline.date)
             }
-            while !exitRequested, let until = pacer.hold(lastTick: lastTickStart, waiting: inbox.count + outcomes.count),
+            while !exitRequested, let until = pacer.hold(lastTick: lastTickStart, waiting: inboxEvents + outcomes.count),
                 Timestamp.now() < until {
                 _ = condition.wait(until: until.date)
             }
             lastTickStart = Timestamp.now()
-            pacer.note(items: inbox.count + outcomes.count, at: lastTickStart)
+            pacer.note(items: inboxEvents + outcomes.count, at: lastTickStart)
+            inboxEvents = 0
             let publishes = inbox
             let finished = outcomes
             inbox.removeAll(keepingCapacity: true)
