@@ -193,10 +193,13 @@ import Testing
         let name = "unregistered-\(UUID().uuidString.prefix(8))"
         let runtime = try Runtime(name: name, store: db.store, queues: [QueueSpec("q")], rules: [], options: options())
         try runtime.start()
-        try runtime.publish(CloudEvent(id: "x", source: "/t", type: "x"))  // committed with the first heartbeat
-        #expect(try db.store.runtimes().first?.name == name, "the heartbeat reached the store")
+        try runtime.publish(CloudEvent(id: "x", source: "/t", type: "x"))
+        // A heartbeat is committed (stop() would also move heartbeat_at, so look before it).
+        #expect(try eventually {
+            try db.store.runtimes().contains { $0.name == name && $0.heartbeatAt > $0.startedAt }
+        })
+        runtime.stop()  // joins the engine thread: whatever it would write is written
         #expect(!FileManager.default.fileExists(atPath: Registry.path(for: name)))
-        runtime.stop()
     }
 }
 

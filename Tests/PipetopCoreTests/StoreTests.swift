@@ -67,8 +67,8 @@ import Testing
     }
 
     @Test func aLargeTickWritesEveryRowInOrder() throws {
-        // 70 events: two full 32-row log statements, full 16-row event and message statements,
-        // and remainders written one row at a time.
+        // 70 events: 210 log records (six full 32-row statements, then 18 single rows), 70 events
+        // and 70 messages (four full 16-row statements each, then 6 single rows).
         let events = (0..<70).map { event("e\($0)") }
         try publish(events)
         #expect(try db.count("SELECT count(*) FROM events") == 70)

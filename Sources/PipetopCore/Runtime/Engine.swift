@@ -54,7 +54,8 @@ final class Engine: @unchecked Sendable {
     private var nextRelease: [String: Timestamp] = [:]
     private var unrouted: [(seq: Int64, event: CloudEvent)] = []
     private var nextHeartbeat = Timestamp(micros: 0)
-    private var lastTickStart = Timestamp(micros: 0)
+    /// When the last tick started, on the monotonic clock (for the pacer).
+    private var lastTickStart: Int64 = 0
     private var pacer = CommitPacer()
     private var nextSample: Timestamp
     private var nextLeaseScan = Timestamp(micros: 0)
@@ -153,11 +154,16 @@ final class Engine: @unchecked Sendable {
                 if Timestamp.now() >= deadline { break }
                 _ = condition.wait(until: deadline.date)
             }
-            while !exitRequested, let until = pacer.hold(lastTick: lastTickStart, waiting: inboxEvents + outcomes.count),
-                Timestamp.now() < until {
-                _ = condition.wait(until: until.date)
+            if let first = pacer.hold(lastTick: lastTickStart, now: Monotonic.micros, waiting: inboxEvents + outcomes.count) {
+                let before = inboxEvents + outcomes.count
+                var remaining: Int64? = first
+                while !exitRequested, let wait = remaining {
+                    _ = condition.wait(until: Date(timeIntervalSinceNow: Double(wait) / 1_000_000))
+                    remaining = pacer.hold(lastTick: lastTickStart, now: Monotonic.micros, waiting: inboxEvents + outcomes.count)
+                }
+                pacer.noteHold(gathered: inboxEvents + outcomes.count - before)
             }
-            lastTickStart = Timestamp.now()
+            lastTickStart = Monotonic.micros
             pacer.note(items: inboxEvents + outcomes.count, at: lastTickStart)
             inboxEvents = 0
             let publishes = inbox

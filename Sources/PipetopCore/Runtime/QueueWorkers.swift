@@ -33,8 +33,8 @@ final class QueueWorkers: @unchecked Sendable {
         live = spec.concurrency
         condition.unlock()
         for index in 0..<spec.concurrency {
-            // "<queue>#<n>": the queue's name first, as Linux keeps only 15 bytes of it.
-            NamedThread.start("\(spec.name)#\(index)", stackSize: 1 << 20) { [self] in work() }
+            // "<queue>#<n>": the queue's name, shortened if need be, and the index always.
+            NamedThread.start(spec.name, suffix: "#\(index)", stackSize: 1 << 20) { [self] in work() }
         }
     }
 

@@ -27,14 +27,21 @@ public enum Registry {
         encoder.outputFormatting = [.sortedKeys]
         let data = try encoder.encode(runtime)
         let target = path(for: runtime.name)
-        let temporary = target + ".tmp"
+        // Unique: two runtimes of one name in one process must not write the same temp file.
+        let temporary = target + ".\(getpid()).\(UUID().uuidString.prefix(8)).tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw StoreError("cannot write \(temporary): \(String(cString: strerror(errno)))") }
         let written = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        let writeError = errno
         close(fd)
-        guard written == data.count, rename(temporary, target) == 0 else {
+        guard written == data.count else {
             unlink(temporary)
-            throw StoreError("cannot write \(target): \(String(cString: strerror(errno)))")
+            throw StoreError("cannot write \(temporary): \(written < 0 ? String(cString: strerror(writeError)) : "short write")")
+        }
+        guard rename(temporary, target) == 0 else {
+            let renameError = errno
+            unlink(temporary)
+            throw StoreError("cannot replace \(target): \(String(cString: strerror(renameError)))")
         }
     }
 
