@@ -58,6 +58,15 @@ import Testing
         #expect(pacer.hold(lastTick: now, now: now, waiting: 1) != nil, "and tried again after the pause")
     }
 
+    @Test func aFewHoldsAreEnoughToJudge() {
+        var pacer = CommitPacer()
+        let now = paced(&pacer, perTick: 2, every: 100, for: 100_000)
+        for _ in 0..<(pacer.probe - 1) { pacer.noteHold(gathered: 1) }
+        #expect(pacer.hold(lastTick: now, now: now, waiting: 1) != nil, "not judged yet")
+        pacer.noteHold(gathered: 1)
+        #expect(pacer.hold(lastTick: now, now: now, waiting: 1) == nil, "judged at once, without waiting for the window")
+    }
+
     @Test func holdsThatGatherKeepHolding() {
         var pacer = CommitPacer()
         var now = paced(&pacer, perTick: 2, every: 100, for: 100_000)
