@@ -14,11 +14,17 @@ public enum Dashboard {
         }
         HeaderView.draw(state, into: &grid)
         let body = Rect(x: 0, y: 2, width: state.size.width, height: state.size.height - 4)
+        // The Events rows once per frame: with a filter they are a pass over up to 10,000
+        // records, which the table and the footer's position both need.
+        var events: (rows: EventRows, selected: Int?)?
         switch state.view {
         case .overview: OverviewView.draw(state, into: &grid, body)
-        case .events: EventsView.draw(state, into: &grid, body)
+        case .events:
+            let rows = state.eventRows
+            EventsView.draw(state, rows, into: &grid, body)
+            events = rows
         }
-        FooterView.draw(state, into: &grid)
+        FooterView.draw(state, events: events, into: &grid)
         if state.mode == .help { HelpView.draw(state, into: &grid) }
         return grid
     }
@@ -105,7 +111,7 @@ extension Style {
 }
 
 enum FooterView {
-    static func draw(_ state: AppState, into grid: inout Grid) {
+    static func draw(_ state: AppState, events: (rows: EventRows, selected: Int?)?, into grid: inout Grid) {
         let theme = state.theme
         let width = state.size.width, height = state.size.height
         let statusY = height - 2, hintY = height - 1
@@ -134,8 +140,7 @@ enum FooterView {
         if !state.filter.isEmpty { left.append(StatusSegment("/" + state.filter.source, theme[.statusPaused])) }
         if let notice = state.notice { left.append(StatusSegment(notice.text, notice.isError ? theme[.error].withBackground(of: theme[.status]) : theme[.status])) }
         var right: [StatusSegment] = []
-        if state.view == .events {
-            let (rows, selected) = state.eventRows
+        if let (rows, selected) = events {
             let position = selected.map { "\($0 + 1)/\(rows.count)" } ?? "0/0"
             right.append(StatusSegment(position + (state.loadingHistory ? " loading…" : ""), theme[.status]))
         } else {

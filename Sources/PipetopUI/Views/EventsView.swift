@@ -13,9 +13,9 @@ enum EventsView {
         Column("ERROR / DETAIL", min: 16, priority: 0, flexible: true),
     ]
 
-    static func draw(_ state: AppState, into grid: inout Grid, _ body: Rect) {
+    static func draw(_ state: AppState, _ events: (rows: EventRows, selected: Int?), into grid: inout Grid, _ body: Rect) {
         let theme = state.theme
-        let (rows, selected) = state.eventRows
+        let (rows, selected) = events
         if rows.isEmpty {
             let text = !state.filter.isEmpty ? "no record matches /\(state.filter.source) (esc clears the filter)" : state.loaded ? "the event log is empty" : "reading the store…"
             grid.put(text.terminalSafe, x: body.x + 2, y: body.y + 1, style: theme[.muted])
