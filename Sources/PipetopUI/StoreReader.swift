@@ -107,8 +107,10 @@ public final class StoreReader: @unchecked Sendable {
     /// One read of the store as the dashboard needs it: the records after `after` (or, with nil,
     /// the newest `limit`), queue stats at `now`, runtimes and the published total.
     public static func snapshot(store: Store, after: Int64?, limit: Int, now: Timestamp) throws -> DataSnapshot {
-        let records = try after.map { try store.tail(after: $0, limit: limit) } ?? store.history(before: .max, limit: limit).reversed()
-        return DataSnapshot(time: now, records: records, queues: try store.queueStats(now: now),
-                            runtimes: try store.runtimes(), published: try store.publishedTotal(), initial: after == nil)
+        try store.consistentRead {
+            let records = try after.map { try store.tail(after: $0, limit: limit) } ?? store.history(before: .max, limit: limit).reversed()
+            return DataSnapshot(time: now, records: records, queues: try store.queueStats(now: now),
+                                runtimes: try store.runtimes(), published: try store.publishedTotal(), initial: after == nil)
+        }
     }
 }

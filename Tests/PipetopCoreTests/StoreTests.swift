@@ -83,6 +83,25 @@ import Testing
         #expect(Array(log.prefix(3).map(\.kind.rawValue)) == ["published", "routed", "enqueued"])
     }
 
+    @Test func aConsistentReadSeesOneStateWhileTheWriterCommits() throws {
+        try publish([event("a")])
+        let store = db.store
+        let (before, after, total) = try store.consistentRead { () throws -> (Int64, Int64, Int) in
+            let before = try store.publishedTotal()
+            // Another thread commits while this read is open (WAL lets it).
+            let done = DispatchSemaphore(value: 0)
+            DispatchQueue.global().async {
+                try? store.publishUnrouted([event("b")], at: t0)
+                done.signal()
+            }
+            done.wait()
+            return (before, try store.publishedTotal(), try store.tail(after: 0, limit: 100).count)
+        }
+        #expect(before == 1 && after == 1, "the second read saw the same state as the first")
+        #expect(total == 3, "and the log as it was: a's three records, not b's")
+        #expect(try store.publishedTotal() == 2, "outside it, the commit is visible")
+    }
+
     @Test func childrenAreCommittedWithTheAck() throws {
         try publish([event("a")])
         let message = try claim(t0)[0]

@@ -15,10 +15,28 @@ extension SQLiteStore {
             duration: row.optionalInt64(9).map { .microseconds($0) }, error: row.string(10), detail: row.string(11))
     }
 
+    /// Runs `body` in a read transaction: the enclosing one inside `consistentRead`, so that
+    /// several reads see one state of the store, or a new one.
+    private func read<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.unsafeReentrantRead { db in
+            if db.isInsideTransaction { return try body(db) }
+            var value: T?
+            try db.inTransaction(.deferred) {
+                value = try body(db)
+                return .commit
+            }
+            return value!
+        }
+    }
+
+    public func consistentRead<T>(_ body: () throws -> T) throws -> T {
+        try pool.read { _ in try body() }
+    }
+
     /// Log records of one query, read through the C API: the dashboard follows the log with these,
     /// and GRDB's `Row` costs more per row than the join itself (measured with pipetop-bench).
     private func records(_ sql: String, _ bind: (RawStatement) -> Void) throws -> [LifecycleRecord] {
-        try pool.read { db in
+        try read { db in
             let query = try RawStatement(cached: db.cachedStatement(sql: sql), in: db)
             bind(query)
             var records: [LifecycleRecord] = []
@@ -29,7 +47,7 @@ extension SQLiteStore {
 
     public func publishedTotal() throws -> Int64 {
         // Events are never deleted, so the last seq is the count, in O(1).
-        try pool.read { try Int64.fetchOne($0, sql: "SELECT coalesce(max(seq), 0) FROM events") ?? 0 }
+        try read { try Int64.fetchOne($0, sql: "SELECT coalesce(max(seq), 0) FROM events") ?? 0 }
     }
 
     public func tail(after seq: Int64, limit: Int) throws -> [LifecycleRecord] {
@@ -54,7 +72,7 @@ extension SQLiteStore {
     }
 
     public func queueStats(now: Timestamp) throws -> [QueueStats] {
-        try pool.read { db in
+        try read { db in
             var stats: [String: QueueStats] = [:]
             for row in try Row.fetchAll(db, sql: """
                 SELECT q.name, q.mode, q.concurrency, q.max_attempts, c.enqueued, c.succeeded, c.failed, c.retried, c.dead_lettered
@@ -99,7 +117,7 @@ extension SQLiteStore {
     }
 
     public func deadLetters(queue: String?, limit: Int) throws -> [DeadLetter] {
-        try pool.read { db in
+        try read { db in
             let query = try RawStatement(cached: db.cachedStatement(sql: """
                 SELECT m.id, m.queue, m.reason, m.attempt, m.deliveries, m.errors, m.enqueued_at, m.first_failed_at, m.dead_at, \(EventColumns.list)
                 FROM messages m JOIN events e ON e.seq = m.event_seq
@@ -121,7 +139,7 @@ extension SQLiteStore {
     }
 
     public func cpuSamples(since: Timestamp) throws -> [CPUSample] {
-        try pool.read { db in
+        try read { db in
             try Row.fetchAll(db, sql: """
                 SELECT at, scope, interval_us, cpu_us, busy_us, runs, capacity FROM cpu_samples WHERE at >= ? ORDER BY at
                 """, arguments: [since]).map { row in
@@ -133,7 +151,7 @@ extension SQLiteStore {
     }
 
     public func runtimes() throws -> [RuntimeInfo] {
-        try pool.read { db in
+        try read { db in
             try Row.fetchAll(db, sql: "SELECT name, pid, host, store, started_at, heartbeat_at, stopped_at FROM runtimes ORDER BY name").map { row in
                 RuntimeInfo(name: row[0], pid: row[1], host: row[2], store: row[3], startedAt: row[4], heartbeatAt: row[5], stoppedAt: row[6])
             }
@@ -141,7 +159,7 @@ extension SQLiteStore {
     }
 
     public func events(correlationID: String) throws -> [CloudEvent] {
-        try pool.read { db in
+        try read { db in
             let query = try RawStatement(
                 cached: db.cachedStatement(sql: "SELECT \(EventColumns.list) FROM events e WHERE e.correlation_id = ? ORDER BY e.seq"), in: db)
             query.bind(correlationID)

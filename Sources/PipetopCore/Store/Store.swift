@@ -29,6 +29,10 @@ public protocol Store: AnyObject, Sendable {
 
     // MARK: Reading (the dashboard and the CLI)
 
+    /// Runs `body`, whose reads of this store all see one state of it (one read transaction):
+    /// the dashboard's poll reads the log, the queues and the runtimes together.
+    func consistentRead<T>(_ body: () throws -> T) throws -> T
+
     /// Events ever published into this store.
     func publishedTotal() throws -> Int64
     /// Log records with `seq > after`, oldest first.
