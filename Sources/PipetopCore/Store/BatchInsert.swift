@@ -4,8 +4,8 @@ import GRDB
 protocol BatchRow {
     static var table: String { get }
     static var columns: [String] { get }
-    /// Rows per statement. A statement start, its parse of the VDBE program and its B-tree seek
-    /// are paid once per batch instead of once per row.
+    /// Rows per statement: starting, stepping and resetting a statement are paid once per batch
+    /// instead of once per row.
     static var perStatement: Int { get }
     /// Binds the values, in `columns` order.
     func bind(to statement: RawStatement)
