@@ -71,13 +71,6 @@ public struct Grid: Equatable, Sendable {
         }
     }
 
-    /// Sets the style of the cells in `rect` without touching their text.
-    public mutating func restyle(_ rect: Rect, style: Style) {
-        let x0 = max(0, rect.x), x1 = min(width, rect.maxX), y0 = max(0, rect.y), y1 = min(height, rect.maxY)
-        guard x0 < x1, y0 < y1 else { return }
-        for y in y0..<y1 { for x in x0..<x1 { cells[y * width + x].style = style } }
-    }
-
     /// Writes `text` from (x, y), clipped at `maxX` (default: the right edge); returns the column
     /// after the last cell written. A wide grapheme that does not fit whole leaves a space.
     @discardableResult

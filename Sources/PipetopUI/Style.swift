@@ -121,12 +121,6 @@ public struct Style: Hashable, Sendable, CustomStringConvertible {
         return copy
     }
 
-    public func withForeground(of other: Style) -> Style {
-        var copy = self
-        copy.fg = other.fg
-        copy.attributes = other.attributes
-        return copy
-    }
 
     public var description: String {
         var parts = ["fg=\(fg)", "bg=\(bg)"]
