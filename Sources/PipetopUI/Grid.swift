@@ -94,7 +94,7 @@ public struct Grid: Equatable, Sendable {
         }
         for character in text {
             if column >= limit { break }
-            if character.unicodeScalars.contains(where: Self.isControl) {
+            if character.unicodeScalars.contains(where: \.isTerminalUnsafe) {
                 for escaped in String(character).terminalEscaped {
                     column = putOne(escaped, x: column, y: y, style: style, limit: limit)
                     if column >= limit { break }
@@ -139,8 +139,6 @@ public struct Grid: Equatable, Sendable {
             cells[index] = Cell(" ", style: cells[index].style)
         }
     }
-
-    static func isControl(_ scalar: Unicode.Scalar) -> Bool { scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) }
 
     // MARK: Reading back (tests, goldens)
 

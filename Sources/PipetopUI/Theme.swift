@@ -48,6 +48,7 @@ public struct Theme: Sendable, Equatable {
             .succeeded: s(.basic(2)), .failed: s(.basic(3), .default, .bold), .deadLettered: s(.basic(1), .default, .bold),
             .retryScheduled: s(.basic(3)), .rejected: s(.basic(1)), .leaseExpired: s(.basic(3)), .published: s(.basic(4)),
             .enqueued: s(.basic(6)), .claimed: s(.basic(5)), .batchReleased: s(.basic(6), .default, .bold), .routed: s(.basic(8)),
+            .duplicate: s(.basic(8)),
         ]
         return Theme(name: "builtin", styles: styles, kinds: kinds)
     }()

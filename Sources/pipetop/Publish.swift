@@ -18,8 +18,10 @@ struct Publish: ParsableCommand {
 
     func run() throws {
         if storeOptions.readOnly { throw BadInput("publish writes to the store; it cannot run with --read-only") }
-        let text = envelope ?? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-        let events = try Self.parse(text)
+        // Bytes, not a String: decoding to a String would replace invalid UTF-8 with U+FFFD and
+        // store an envelope the producer never sent.
+        let input = envelope.map(Self.rawArgument) ?? FileHandle.standardInput.readDataToEndOfFile()
+        let events = try Self.parse(input)
         let store = try storeOptions.open()
         do {
             try store.publishUnrouted(events, at: .now())
@@ -34,33 +36,30 @@ struct Publish: ParsableCommand {
         }
     }
 
-    /// Parses one object, an array, or JSON lines, naming the envelope that is wrong.
-    static func parse(_ text: String) throws -> [CloudEvent] {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty else { throw BadInput("no envelope given (pass JSON as an argument or on standard input)") }
-        var documents: [Data] = []
-        if trimmed.hasPrefix("[") {
-            guard let list = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [Any] else {
-                throw BadInput("invalid envelope: the input starts with '[' but is not a JSON array")
-            }
-            for item in list {
-                guard JSONSerialization.isValidJSONObject(item) else { throw BadInput("invalid envelope: array items must be JSON objects") }
-                documents.append(try JSONSerialization.data(withJSONObject: item))
-            }
-        } else if (try? JSONSerialization.jsonObject(with: Data(trimmed.utf8))) != nil {
-            documents = [Data(trimmed.utf8)]
-        } else {
-            documents = trimmed.split(whereSeparator: \.isNewline).filter { !$0.allSatisfy(\.isWhitespace) }.map { Data($0.utf8) }
+    /// The bytes of the command-line argument `text` as the shell passed them (Swift's
+    /// `CommandLine.arguments` has repaired invalid UTF-8 by then).
+    static func rawArgument(_ text: String) -> Data {
+        for index in 1..<Int(CommandLine.argc) {
+            guard let pointer = CommandLine.unsafeArgv[index] else { continue }
+            let bytes = Data(bytes: pointer, count: strlen(pointer))
+            if String(decoding: bytes, as: UTF8.self) == text { return bytes }
         }
-        var events: [CloudEvent] = []
-        for (index, document) in documents.enumerated() {
-            do {
-                events.append(try CloudEvent(json: document))
-            } catch let error as EnvelopeError {
-                let which = documents.count == 1 ? "" : " #\(index + 1)"
-                throw BadInput("invalid envelope\(which): \(error.description.terminalSafe)")
-            }
+        return Data(text.utf8)
+    }
+
+    /// Parses one object, a JSON batch (an array), or JSON lines, naming the envelope that is wrong.
+    /// An empty input or an empty batch is refused: publishing nothing is always a mistake here.
+    static func parse(_ input: Data) throws -> [CloudEvent] {
+        guard input.contains(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) else {
+            throw BadInput("no envelope given (pass JSON as an argument or on standard input)")
         }
+        let events: [CloudEvent]
+        do {
+            events = try CloudEvent.decodeAll(input)
+        } catch let error as EnvelopeError {
+            throw BadInput("invalid envelope: \(error.description.terminalSafe)")
+        }
+        guard !events.isEmpty else { throw BadInput("no events: the batch is empty") }
         return events
     }
 }

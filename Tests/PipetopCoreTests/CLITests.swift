@@ -18,7 +18,7 @@ import Testing
         let bad = #"{"specversion":"1.0","id":"bad","type":"listing.uploaded"}"#
         let result = try run(["publish", "--store", db.path], stdin: good + "\n" + bad + "\n")
         #expect(result.status == 2)
-        #expect(result.stderr == "pipetop: invalid envelope #2: required attribute 'source' is missing\n")
+        #expect(result.stderr == "pipetop: invalid envelope: event #2 (line 2, byte 76): required attribute 'source' is missing\n")
         #expect(try db.count("SELECT count(*) FROM events") == 0, "nothing of the batch is stored")
 
         let notJSON = try run(["publish", "--store", db.path, "{nope"])

@@ -12,31 +12,74 @@ extension CloudEvent {
         "data", "data_base64", "correlationid", "causationid", "traceparent",
     ]
 
-    /// Decodes the CloudEvents JSON format (structured mode), validating every required attribute.
+    /// Decodes one event in the CloudEvents JSON format (structured mode), validating every
+    /// attribute. The spec's rules, exactly: an attribute whose value is `null` is unset; `data`
+    /// is kept as its JSON text (`"data": null` included) unless `datacontenttype` says the data
+    /// is not JSON, when the JSON string is the data (`.text`); `data_base64` is binary data;
+    /// extensions keep their type (String, Integer, Boolean); no `datacontenttype` is invented.
+    /// The input must be UTF-8 and one JSON object; errors name what is wrong and where.
     public init(json: Data) throws {
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: json, options: [.fragmentsAllowed])
-        } catch {
-            throw EnvelopeError("the envelope is not valid JSON")
+        let values: [JSONScanner.Value]
+        do { values = try JSONScanner.values(Array(json)) } catch { throw EnvelopeError.json(error) }
+        guard values.count == 1 else {
+            throw EnvelopeError(values.isEmpty ? "the envelope is empty" : "expected one JSON object, found \(values.count) JSON values")
         }
-        guard let fields = object as? [String: Any] else {
-            throw EnvelopeError("the envelope must be a JSON object")
-        }
-        try self.init(fields: fields)
+        try self.init(scanned: values[0])
     }
 
-    init(fields: [String: Any]) throws {
+    /// Decodes every event of `input`: one JSON object, a JSON batch (an array of objects, which the
+    /// spec lets be empty), or JSON objects one after another (JSON lines). The error names the event
+    /// that is wrong (`event #3 (line 3, byte 412): …`); nothing is returned unless every event is valid.
+    public static func decodeAll(_ input: Data) throws -> [CloudEvent] {
+        let values: [JSONScanner.Value]
+        do { values = try JSONScanner.values(Array(input)) } catch { throw EnvelopeError.json(error) }
+        guard !values.isEmpty else { throw EnvelopeError("no envelope given") }
+        var documents: [(value: JSONScanner.Value, offset: Int)] = []
+        if values.count == 1, values[0].kind == .array {
+            let batch = values[0]
+            for (range, offset) in zip(batch.elements, batch.elementOffsets) {
+                documents.append((try Self.scanned(Array(batch.text[range])), offset))
+            }
+        } else {
+            documents = values.map { ($0, $0.offset) }
+        }
+        var events: [CloudEvent] = []
+        events.reserveCapacity(documents.count)
+        for (index, document) in documents.enumerated() {
+            do {
+                events.append(try CloudEvent(scanned: document.value))
+            } catch let error as EnvelopeError {
+                if documents.count == 1 && values[0].kind != .array { throw error }
+                let line = input.prefix(document.offset).reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
+                throw EnvelopeError("event #\(index + 1) (line \(line), byte \(document.offset)): \(error.description)")
+            }
+        }
+        return events
+    }
+
+    private static func scanned(_ text: [UInt8]) throws -> JSONScanner.Value {
+        do { return try JSONScanner.values(text)[0] } catch { throw EnvelopeError.json(error) }
+    }
+
+    init(scanned envelope: JSONScanner.Value) throws {
+        guard envelope.kind == .object else { throw EnvelopeError("an envelope must be a JSON object") }
+        var fields: [String: ArraySlice<UInt8>] = [:]
+        for member in envelope.members {
+            guard fields.updateValue(envelope.text[member.value], forKey: member.key) == nil else {
+                throw EnvelopeError("attribute '\(member.key)' appears more than once")
+            }
+        }
+        // The spec: "an attribute with a null value MUST be treated as unset".
+        func isNull(_ text: ArraySlice<UInt8>) -> Bool { text.elementsEqual("null".utf8) }
         func string(_ name: String, required: Bool) throws -> String? {
-            guard let value = fields[name], !(value is NSNull) else {
+            guard let text = fields[name], !isNull(text) else {
                 if required { throw EnvelopeError("required attribute '\(name)' is missing") }
                 return nil
             }
-            guard let text = value as? String else {
-                throw EnvelopeError("attribute '\(name)' must be a string")
-            }
-            if text.isEmpty { throw EnvelopeError("attribute '\(name)' must not be empty") }
-            return text
+            guard text.first == 0x22 else { throw EnvelopeError("attribute '\(name)' must be a string") }
+            let value = JSONScanner.decodeString(text)
+            if value.isEmpty { throw EnvelopeError("attribute '\(name)' must not be empty") }
+            return value
         }
         let specversion = try string("specversion", required: true)!
         guard specversion == "1.0" else {
@@ -49,43 +92,71 @@ extension CloudEvent {
             }
             time = parsed
         }
+        let contentType = try string("datacontenttype", required: false)
         var payload: Payload?
-        let hasData = fields["data"] != nil && !(fields["data"] is NSNull)
-        if hasData && fields["data_base64"] != nil {
-            throw EnvelopeError("an envelope may carry 'data' or 'data_base64', not both")
-        }
+        let data = fields["data"]
         if let encoded = try string("data_base64", required: false) {
-            guard let bytes = Data(base64Encoded: encoded) else {
-                throw EnvelopeError("attribute 'data_base64' is not valid base64")
-            }
+            if let data, !isNull(data) { throw EnvelopeError("an envelope may carry 'data' or 'data_base64', not both") }
+            guard let bytes = Self.base64(encoded) else { throw EnvelopeError("attribute 'data_base64' is not valid base64") }
             payload = .binary(bytes)
-        } else if hasData {
-            payload = .json(
-                try JSONSerialization.data(withJSONObject: fields["data"]!, options: [.fragmentsAllowed, .sortedKeys]))
+        } else if let data {
+            if data.first == 0x22, let contentType, !Self.isJSON(contentType: contentType) {
+                payload = .text(JSONScanner.decodeString(data))
+            } else {
+                payload = .json(Data(data))
+            }
         }
-        var extensions: [String: String] = [:]
-        for (name, value) in fields where !Self.knownAttributes.contains(name) {
+        var extensions: [String: ExtensionValue] = [:]
+        for (name, text) in fields where !Self.knownAttributes.contains(name) && !isNull(text) {
             guard !name.isEmpty, name.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) }) else {
                 throw EnvelopeError("extension name '\(name)' must be lower-case letters and digits only")
             }
-            switch value {
-            case let text as String: extensions[name] = text
-            case let number as NSNumber: extensions[name] = number.stringValue
-            default: throw EnvelopeError("extension '\(name)' must be a string, number or boolean")
+            switch text.first ?? 0 {
+            case 0x22: extensions[name] = .string(JSONScanner.decodeString(text))
+            case 0x74: extensions[name] = .boolean(true)
+            case 0x66: extensions[name] = .boolean(false)
+            case 0x2D, 0x30...0x39:
+                // An Integer is a whole number in 32 bits; `5.0` and `5e0` are the number 5.
+                guard let number = Double(String(decoding: text, as: UTF8.self)), number.rounded() == number,
+                      number >= Double(Int32.min), number <= Double(Int32.max)
+                else {
+                    throw EnvelopeError("extension '\(name)' is a number but not a CloudEvents Integer (a whole number from -2147483648 to 2147483647)")
+                }
+                extensions[name] = .integer(Int32(number))
+            default: throw EnvelopeError("extension '\(name)' must be a string, an integer or a boolean")
             }
         }
         self.init(
             id: try string("id", required: true)!, source: try string("source", required: true)!,
             type: try string("type", required: true)!, time: time,
-            subject: try string("subject", required: false),
-            datacontenttype: try string("datacontenttype", required: false),
+            subject: try string("subject", required: false), datacontenttype: nil,
             dataschema: try string("dataschema", required: false), data: payload,
             correlationID: try string("correlationid", required: false),
             causationID: try string("causationid", required: false),
             traceparent: try string("traceparent", required: false), extensions: extensions)
+        // After init, which would fill it in from the payload: only what the producer wrote.
+        datacontenttype = contentType
     }
 
-    /// Encodes the CloudEvents JSON format: `data` inline when it is JSON, `data_base64` otherwise.
+    /// Whether a media type declares JSON data: `application/json`, `text/json`, or a `+json`
+    /// suffix (`application/cloudevents+json`, `application/vnd.api+json`), parameters ignored.
+    static func isJSON(contentType: String) -> Bool {
+        let media = contentType.split(separator: ";", maxSplits: 1).first.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        } ?? ""
+        return media == "application/json" || media == "text/json" || media.hasSuffix("+json")
+    }
+
+    /// Standard base64 (RFC 4648), with or without its `=` padding.
+    static func base64(_ text: String) -> Data? {
+        if let data = Data(base64Encoded: text) { return data }
+        guard text.count % 4 != 0 else { return nil }
+        return Data(base64Encoded: text + String(repeating: "=", count: 4 - text.count % 4))
+    }
+
+    /// Encodes the CloudEvents JSON format on one line: `data` as its JSON text, a `.text`
+    /// payload as a JSON string, binary as `data_base64`, extensions with their types. A `.json`
+    /// payload made by hand that is not valid JSON goes out as `data_base64`, so no byte is lost.
     public func jsonString() -> String {
         var out = "{\"specversion\":" + JSONText.quote(specversion)
         func add(_ name: String, _ value: String?) {
@@ -102,18 +173,38 @@ extension CloudEvent {
         add("correlationid", correlationID)
         add("causationid", causationID)
         add("traceparent", traceparent)
-        for name in extensions.keys.sorted() { add(name, extensions[name]) }
+        for name in extensions.keys.sorted() { out += "," + JSONText.quote(name) + ":" + extensions[name]!.jsonText }
         switch data {
-        case .json(let bytes)?: out += ",\"data\":" + String(decoding: bytes, as: UTF8.self)
+        case .json(let bytes)?:
+            if let text = Self.oneLineJSON(bytes) { out += ",\"data\":" + text } else { add("data_base64", bytes.base64EncodedString()) }
+        case .text(let text)?: add("data", text)
         case .binary(let bytes)?: add("data_base64", bytes.base64EncodedString())
         case nil: break
         }
         return out + "}"
     }
+
+    /// JSON text on one line (minified; what the decoder stored already is), or nil when it is not
+    /// one JSON value.
+    private static func oneLineJSON(_ bytes: Data) -> String? {
+        guard let values = try? JSONScanner.values(Array(bytes)), values.count == 1 else { return nil }
+        return JSONText.escapingUnsafe(String(decoding: values[0].text, as: UTF8.self))
+    }
+}
+
+extension EnvelopeError {
+    static func json(_ error: JSONSyntaxError) -> EnvelopeError {
+        if error.problem.hasPrefix("invalid UTF-8") || error.problem.hasPrefix("nested too deep") {
+            return EnvelopeError("the envelope is refused: \(error)")
+        }
+        return EnvelopeError("the envelope is not valid JSON: \(error)")
+    }
 }
 
 enum JSONText {
-    /// A JSON string literal for `text`, escaping quotes, backslashes and control characters.
+    /// A JSON string literal for `text`, escaping quotes, backslashes, and as `\uXXXX` every
+    /// character `terminalSafe` would escape (controls, bidi, zero-width): still the same string
+    /// to any JSON parser, and safe to print on a terminal.
     static func quote(_ text: String) -> String {
         var out = "\""
         out.reserveCapacity(text.utf8.count + 2)
@@ -124,11 +215,22 @@ enum JSONText {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7f:
-                out += String(format: "\\u%04x", scalar.value)
+            case _ where scalar.isTerminalUnsafe: out += String(format: "\\u%04x", scalar.value)
             default: out.unicodeScalars.append(scalar)
             }
         }
         return out + "\""
+    }
+
+    /// Valid JSON text with every terminal-unsafe character (which can only stand inside its
+    /// strings) written as a `\uXXXX` escape: the same JSON value, safe to print.
+    static func escapingUnsafe(_ json: String) -> String {
+        guard json.unicodeScalars.contains(where: \.isTerminalUnsafe) else { return json }
+        var out = ""
+        out.reserveCapacity(json.utf8.count + 16)
+        for scalar in json.unicodeScalars {
+            if scalar.isTerminalUnsafe { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+        }
+        return out
     }
 }

@@ -13,6 +13,9 @@ public enum LifecycleKind: String, Sendable, CaseIterable, Codable {
     case batchReleased = "batch-released"
     case rejected
     case leaseExpired = "lease-expired"
+    /// Not enqueued: the queue had accepted an event with the same `source` and `id` within its
+    /// deduplication window (`detail` names when).
+    case duplicate
 }
 
 /// A row of the event log. `seq` orders the log; the dashboard follows it by sequence.

@@ -60,11 +60,16 @@ public struct QueueSpec: Sendable, Equatable {
     public var maxAge: Duration?
     /// With dead-lettering off, an exhausted message is dropped (recorded as `deleted`).
     public var deadLetter: Bool
+    /// Opt-in deduplication: an event whose `source` and `id` this queue already accepted within
+    /// the window is recorded `duplicate` and not delivered again (CloudEvents lets consumers treat
+    /// such events as the same event). Checked when the runtime enqueues, per (queue, source, id);
+    /// a replay moves an existing message back and is never a duplicate. nil: every event is enqueued.
+    public var deduplicate: Duration?
 
     public init(
         _ name: String, mode: QueueMode = .stream, concurrency: Int = 2,
         visibilityTimeout: Duration = .seconds(30), maxAttempts: Int = 5, backoff: Backoff = Backoff(),
-        maxAge: Duration? = nil, deadLetter: Bool = true
+        maxAge: Duration? = nil, deadLetter: Bool = true, deduplicate: Duration? = nil
     ) {
         self.name = name
         self.mode = mode
@@ -74,6 +79,7 @@ public struct QueueSpec: Sendable, Equatable {
         self.backoff = backoff
         self.maxAge = maxAge
         self.deadLetter = deadLetter
+        self.deduplicate = deduplicate
     }
 
     /// Problems that would make this queue misbehave, named for the operator.
@@ -87,6 +93,7 @@ public struct QueueSpec: Sendable, Equatable {
         if visibilityTimeout.micros < 1000 { try fail("visibility timeout must be at least 1 ms") }
         if case .batch(let every) = mode, every.micros < 10_000 { try fail("a batch window must be at least 10 ms") }
         if backoff.base.micros < 0 || backoff.cap < backoff.base { try fail("backoff needs 0 ≤ base ≤ cap") }
+        if let window = deduplicate, window.micros < 1000 { try fail("a deduplication window must be at least 1 ms") }
     }
 }
 

@@ -43,7 +43,13 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
 
     public var description: String { rfc3339 }
 
-    /// Parses RFC 3339 (`2026-11-24T20:16:38Z`, with optional fraction and a `Z` or `±hh:mm` offset).
+    /// Parses an RFC 3339 date-time (`2026-11-24T20:16:38Z`, `2025-12-31T23:59:59.123456789-07:00`):
+    /// a fraction of any length (what Go's `RFC3339Nano` and Java's `Instant` write has nine
+    /// digits) is kept to the microsecond, the store's unit, and the digits past the sixth are
+    /// truncated (not rounded, so a time never moves into the next second); `Z`, `z` or `±hh:mm`;
+    /// `T`, `t` or a space between date and time. A day that does not exist in its month is refused;
+    /// a leap second (`:60`) is read as the first instant of the next minute. Never traps: any other
+    /// text gives nil.
     public init?(rfc3339 text: String) {
         let bytes = Array(text.utf8)
         func number(_ range: Range<Int>) -> Int? {
@@ -61,7 +67,8 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
               let day = number(8..<10), bytes[10] == 84 || bytes[10] == 116 || bytes[10] == 32,
               let hour = number(11..<13), bytes[13] == 58, let minute = number(14..<16), bytes[16] == 58,
               let second = number(17..<19),
-              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second <= 60
+              (1...12).contains(month), day >= 1, day <= Self.days(inMonth: month, of: year),
+              hour < 24, minute < 60, second <= 60
         else { return nil }
         var index = 19
         var fraction: Int64 = 0
@@ -74,7 +81,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
                 index += 1
             }
             guard digits > 0 else { return nil }
-            for _ in digits..<6 where digits < 6 { fraction *= 10 }
+            for _ in 0..<max(0, 6 - digits) { fraction *= 10 }
         }
         guard index < bytes.count else { return nil }
         var offsetSeconds = 0
@@ -82,7 +89,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         case 90, 122:  // "Z", "z"
             index += 1
         case 43, 45:  // "+", "-"
-            guard let oh = number(index + 1..<index + 3), bytes.count > index + 3, bytes[index + 3] == 58,
+            guard index + 6 == bytes.count, let oh = number(index + 1..<index + 3), bytes[index + 3] == 58,
                   let om = number(index + 4..<index + 6), oh < 24, om < 60
             else { return nil }
             offsetSeconds = (oh * 3600 + om * 60) * (bytes[index] == 43 ? 1 : -1)
@@ -91,15 +98,24 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
             return nil
         }
         guard index == bytes.count else { return nil }
-        var parts = tm()
-        parts.tm_year = Int32(year - 1900)
-        parts.tm_mon = Int32(month - 1)
-        parts.tm_mday = Int32(day)
-        parts.tm_hour = Int32(hour)
-        parts.tm_min = Int32(minute)
-        parts.tm_sec = Int32(second)
-        let epoch = Int64(timegm(&parts)) - Int64(offsetSeconds)
+        // Days since the epoch (proleptic Gregorian), computed here rather than by timegm, whose
+        // time_t and normalisation vary by platform.
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = Int64(era) * 146_097 + Int64(dayOfEra) - 719_468
+        let epoch = days * 86_400 + Int64(hour * 3600 + minute * 60 + second) - Int64(offsetSeconds)
         micros = epoch * 1_000_000 + fraction
+    }
+
+    static func days(inMonth month: Int, of year: Int) -> Int {
+        switch month {
+        case 2: return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
     }
 }
 

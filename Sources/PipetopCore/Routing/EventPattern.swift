@@ -212,7 +212,7 @@ extension EventPattern {
         case "correlationid": return event.correlationID
         case "causationid": return event.causationID
         case "traceparent": return event.traceparent
-        default: return event.extensions[name]
+        default: return event.extensions[name]?.jsonValue
         }
     }
 

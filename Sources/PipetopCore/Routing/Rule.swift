@@ -26,10 +26,13 @@ struct Router: Sendable {
     private let parsesData: Bool
     /// Batch queues: their messages are held until the window closes.
     private let batchQueues: Set<String>
+    /// Queues that deduplicate, with their windows.
+    private let deduplicate: [String: Duration]
 
     init(rules: [Rule], queues specs: [QueueSpec]) throws {
         let queues = Set(specs.map(\.name))
         batchQueues = Set(specs.filter { $0.mode != .stream }.map(\.name))
+        deduplicate = Dictionary(uniqueKeysWithValues: specs.compactMap { spec in spec.deduplicate.map { (spec.name, $0) } })
         var seen = Set<String>()
         for rule in rules {
             if !seen.insert(rule.name).inserted { throw ConfigurationError("rule '\(rule.name)' is defined twice") }
@@ -44,7 +47,7 @@ struct Router: Sendable {
 
     /// Where `event` goes: one target per matching queue, held on batch queues.
     func targets(of event: CloudEvent) -> [Target] {
-        route(event).map { Target(queue: $0, held: batchQueues.contains($0)) }
+        route(event).map { Target(queue: $0, held: batchQueues.contains($0), deduplicate: deduplicate[$0]) }
     }
 
     /// The target queues of `event`, each once, in rule order.

@@ -60,6 +60,11 @@ final class RawStatement {
             return
         }
         let position = next()
+        // Empty data has no base address, which SQLite would store as NULL: bind an empty blob.
+        guard !value.isEmpty else {
+            _ = sqlite3_bind_zeroblob(handle, position, 0)
+            return
+        }
         value.withUnsafeBytes { bytes in
             _ = sqlite3_bind_blob(handle, position, bytes.baseAddress, Int32(bytes.count), Self.transient)
         }

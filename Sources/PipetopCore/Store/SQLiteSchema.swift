@@ -32,7 +32,7 @@ enum SQLiteSchema {
                     traceparent TEXT,
                     extensions TEXT,            -- JSON object of other extension attributes
                     data BLOB,
-                    data_kind INTEGER NOT NULL, -- 0 none, 1 JSON text, 2 binary
+                    data_kind INTEGER NOT NULL, -- 0 none, 1 JSON text, 2 binary, 3 text (a non-JSON datacontenttype)
                     published_at INTEGER NOT NULL,
                     routed INTEGER NOT NULL     -- 0 while waiting for a runtime to route it
                 );
@@ -135,6 +135,23 @@ enum SQLiteSchema {
                     capacity INTEGER NOT NULL
                 );
                 CREATE INDEX cpu_samples_by_time ON cpu_samples(at);
+                """)
+        }
+        migrator.registerMigration("v2-deduplication") { db in
+            try db.execute(sql: """
+                -- Opt-in per queue (QueueSpec.deduplicate): the (source, id) pairs a queue accepted, and
+                -- when. Written only for queues with a window, so other queues pay nothing.
+                CREATE TABLE dedup (
+                    queue TEXT NOT NULL,
+                    source TEXT NOT NULL,
+                    id TEXT NOT NULL,
+                    accepted_at INTEGER NOT NULL,
+                    event_seq INTEGER NOT NULL REFERENCES events(seq),
+                    PRIMARY KEY (queue, source, id)
+                ) WITHOUT ROWID;
+                CREATE INDEX dedup_by_age ON dedup(queue, accepted_at);
+                ALTER TABLE queue_counters ADD COLUMN duplicates INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE queues ADD COLUMN deduplicate_us INTEGER;
                 """)
         }
         return migrator

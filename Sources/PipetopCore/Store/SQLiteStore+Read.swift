@@ -75,7 +75,8 @@ extension SQLiteStore {
         try read { db in
             var stats: [String: QueueStats] = [:]
             for row in try Row.fetchAll(db, sql: """
-                SELECT q.name, q.mode, q.concurrency, q.max_attempts, c.enqueued, c.succeeded, c.failed, c.retried, c.dead_lettered
+                SELECT q.name, q.mode, q.concurrency, q.max_attempts, c.enqueued, c.succeeded, c.failed, c.retried, c.dead_lettered,
+                    c.duplicates
                 FROM queues q LEFT JOIN queue_counters c ON c.queue = q.name
                 """) {
                 var queue = QueueStats(name: row[0], mode: row[1], concurrency: row[2], maxAttempts: row[3])
@@ -84,6 +85,7 @@ extension SQLiteStore {
                 queue.failed = row[6] ?? 0
                 queue.retried = row[7] ?? 0
                 queue.deadLettered = row[8] ?? 0
+                queue.duplicates = row[9] ?? 0
                 stats[queue.name] = queue
             }
             // Live messages: the (queue, state, ready_at) index covers all but the poison count.
@@ -165,6 +167,52 @@ extension SQLiteStore {
             query.bind(correlationID)
             var events: [CloudEvent] = []
             try query.query { events.append(EventColumns.decode($0, at: 0)) }
+            return events
+        }
+    }
+
+    public func events(matching query: EventQuery, after seq: Int64, limit: Int) throws -> [StoredEvent] {
+        try storedEvents(query, cursor: seq, forward: true, limit: limit)
+    }
+
+    public func events(matching query: EventQuery, before seq: Int64, limit: Int) throws -> [StoredEvent] {
+        try storedEvents(query, cursor: seq, forward: false, limit: limit)
+    }
+
+    private func storedEvents(_ query: EventQuery, cursor: Int64, forward: Bool, limit: Int) throws -> [StoredEvent] {
+        var conditions = [forward ? "e.seq > ?" : "e.seq < ?"]
+        var bindings: [(RawStatement) -> Void] = [{ $0.bind(cursor) }]
+        func add(_ condition: String, _ value: String?) {
+            guard let value else { return }
+            conditions.append(condition)
+            bindings.append { $0.bind(value) }
+        }
+        func add(_ condition: String, _ value: Timestamp?) {
+            guard let value else { return }
+            conditions.append(condition)
+            bindings.append { $0.bind(value.micros) }
+        }
+        add("e.correlation_id = ?", query.correlationID)
+        add("e.id = ?", query.id)
+        add("e.source = ?", query.source)
+        add("e.type = ?", query.type)
+        add("e.published_at >= ?", query.publishedSince)
+        add("e.published_at < ?", query.publishedUntil)
+        // With a correlation id, its index (which holds seq) serves both the lookup and the order;
+        // without one, the walk is along the primary key from the cursor.
+        let sql = """
+            SELECT e.published_at, \(EventColumns.list) FROM events e
+            WHERE \(conditions.joined(separator: " AND ")) ORDER BY e.seq \(forward ? "ASC" : "DESC") LIMIT ?
+            """
+        return try read { db in
+            let statement = try RawStatement(cached: db.cachedStatement(sql: sql), in: db)
+            for bind in bindings { bind(statement) }
+            statement.bind(limit)
+            var events: [StoredEvent] = []
+            try statement.query { row in
+                let event = EventColumns.decode(row, at: 1)
+                events.append(StoredEvent(seq: row.int64(1), publishedAt: Timestamp(micros: row.int64(0)), event: event))
+            }
             return events
         }
     }

@@ -31,13 +31,13 @@ extension SQLiteStore {
                 try db.execute(
                     sql: """
                         INSERT OR REPLACE INTO queues (name, mode, window_us, concurrency, visibility_timeout_us,
-                            max_attempts, backoff_base_us, backoff_cap_us, max_age_us, dead_letter, runtime, declared_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            max_attempts, backoff_base_us, backoff_cap_us, max_age_us, dead_letter, runtime, declared_at, deduplicate_us)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         queue.name, queue.mode.description, window, queue.concurrency, queue.visibilityTimeout.micros,
                         queue.maxAttempts, queue.backoff.base.micros, queue.backoff.cap.micros, queue.maxAge?.micros,
-                        queue.deadLetter, runtime.name, runtime.startedAt,
+                        queue.deadLetter, runtime.name, runtime.startedAt, queue.deduplicate?.micros,
                     ])
                 try db.execute(sql: "INSERT OR IGNORE INTO queue_counters (queue) VALUES (?)", arguments: [queue.name])
             }
@@ -60,6 +60,7 @@ extension SQLiteStore {
 /// Lifetime counters of one queue, accumulated during a tick and added to `queue_counters` once.
 struct CounterDelta {
     var enqueued: Int64 = 0, claimed: Int64 = 0, succeeded: Int64 = 0, failed: Int64 = 0, retried: Int64 = 0, deadLettered: Int64 = 0
+    var duplicates: Int64 = 0
 }
 
 /// One write transaction: the statements of a tick, with the tick's time.
@@ -145,7 +146,8 @@ struct SQLiteTick {
     mutating func insertEvent(_ event: CloudEvent, routed: Bool) throws -> Int64 {
         var extensions: String?
         if !event.extensions.isEmpty {
-            extensions = "{" + event.extensions.keys.sorted().map { JSONText.quote($0) + ":" + JSONText.quote(event.extensions[$0]!) }.joined(separator: ",") + "}"
+            // Typed JSON (`"priority":5`, `"flag":true`): the value's CloudEvents type is kept.
+            extensions = "{" + event.extensions.keys.sorted().map { JSONText.quote($0) + ":" + event.extensions[$0]!.jsonText }.joined(separator: ",") + "}"
         }
         let kind: Int
         let bytes: Data?
@@ -153,6 +155,7 @@ struct SQLiteTick {
         case nil: (kind, bytes) = (0, nil)
         case .json(let data)?: (kind, bytes) = (1, data)
         case .binary(let data)?: (kind, bytes) = (2, data)
+        case .text(let text)?: (kind, bytes) = (3, Data(text.utf8))
         }
         let seq = try nextID(\.event)
         eventRows.append(EventRow(
@@ -180,6 +183,7 @@ struct SQLiteTick {
         }
         log(.routed, event: event, seq: seq, detail: targets.map(\.queue).joined(separator: ","))
         for target in targets {
+            if let window = target.deduplicate, try isDuplicate(event, seq: seq, queue: target.queue, window: window) { continue }
             let id = try nextID(\.message)
             if !target.held, let slot = direct[target.queue], slot.remaining > 0 {
                 // Dispatched directly: inserted in flight, attempt 1, under a lease.
@@ -203,6 +207,30 @@ struct SQLiteTick {
             log(.enqueued, event: event, seq: seq, queue: target.queue, messageID: id, detail: target.held ? "held for the batch window" : nil)
             counters[target.queue, default: CounterDelta()].enqueued += 1
         }
+    }
+
+    /// Whether `queue` accepted this `source` + `id` within `window`; records `duplicate` if so,
+    /// and otherwise remembers it as accepted now. Entries older than the window are pruned as the
+    /// queue goes (a bounded few per call), so the table holds about one window of events.
+    mutating func isDuplicate(_ event: CloudEvent, seq: Int64, queue: String, window: Duration) throws -> Bool {
+        let cutoff = (now - window).micros
+        let accepted = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT accepted_at, event_seq FROM dedup WHERE queue = ? AND source = ? AND id = ?"),
+            arguments: [queue, event.source, event.id]
+        ).map { (at: $0[0] as Int64, seq: $0[1] as Int64) }
+        if let accepted, accepted.at >= cutoff {
+            log(.duplicate, event: event, seq: seq, queue: queue,
+                detail: "source and id accepted at \(Timestamp(micros: accepted.at).rfc3339) (event seq \(accepted.seq))")
+            counters[queue, default: CounterDelta()].duplicates += 1
+            return true
+        }
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO dedup (queue, source, id, accepted_at, event_seq) VALUES (?, ?, ?, ?, ?)")
+            .execute(arguments: [queue, event.source, event.id, now.micros, seq])
+        try db.cachedStatement(sql: """
+            DELETE FROM dedup WHERE (queue, source, id) IN
+                (SELECT queue, source, id FROM dedup WHERE queue = ? AND accepted_at < ? ORDER BY accepted_at LIMIT 4)
+            """).execute(arguments: [queue, cutoff])
+        return false
     }
 
     // MARK: Outcomes
@@ -404,11 +432,15 @@ struct SQLiteTick {
     mutating func flushCounters() throws {
         for (queue, delta) in counters {
             try db.cachedStatement(sql: """
-                INSERT INTO queue_counters (queue, enqueued, claimed, succeeded, failed, retried, dead_lettered) VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO queue_counters (queue, enqueued, claimed, succeeded, failed, retried, dead_lettered, duplicates)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(queue) DO UPDATE SET enqueued = enqueued + excluded.enqueued, claimed = claimed + excluded.claimed,
                     succeeded = succeeded + excluded.succeeded, failed = failed + excluded.failed,
-                    retried = retried + excluded.retried, dead_lettered = dead_lettered + excluded.dead_lettered
-                """).execute(arguments: [queue, delta.enqueued, delta.claimed, delta.succeeded, delta.failed, delta.retried, delta.deadLettered])
+                    retried = retried + excluded.retried, dead_lettered = dead_lettered + excluded.dead_lettered,
+                    duplicates = duplicates + excluded.duplicates
+                """).execute(arguments: [
+                    queue, delta.enqueued, delta.claimed, delta.succeeded, delta.failed, delta.retried, delta.deadLettered, delta.duplicates,
+                ])
         }
         counters.removeAll()
     }
@@ -430,12 +462,25 @@ enum EventColumns {
     static let list = "e.seq, e.id, e.source, e.type, e.time, e.subject, e.datacontenttype, e.dataschema, e.correlation_id, e.causation_id, e.traceparent, e.extensions, e.data, e.data_kind"
 
     static func decode(_ row: RawStatement, at base: Int32) -> CloudEvent {
-        var extensions: [String: String] = [:]
-        if let text = row.string(base + 11), let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String] {
-            extensions = object
+        var extensions: [String: ExtensionValue] = [:]
+        if let text = row.string(base + 11), let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] {
+            for (name, value) in object {
+                switch value {
+                case let text as String: extensions[name] = .string(text)
+                case let number as NSNumber where String(cString: number.objCType) == "c": extensions[name] = .boolean(number.boolValue)
+                case let number as NSNumber: extensions[name] = .integer(number.int32Value)
+                default: break
+                }
+            }
         }
         var payload: Payload?
-        if let data = row.data(base + 12) { payload = row.int(base + 13) == 2 ? .binary(data) : .json(data) }
+        if let data = row.data(base + 12) {
+            switch row.int(base + 13) {
+            case 2: payload = .binary(data)
+            case 3: payload = .text(String(decoding: data, as: UTF8.self))
+            default: payload = .json(data)
+            }
+        }
         var event = CloudEvent(
             id: row.string(base + 1) ?? "", source: row.string(base + 2) ?? "", type: row.string(base + 3) ?? "",
             time: row.optionalInt64(base + 4).map(Timestamp.init(micros:)), subject: row.string(base + 5), datacontenttype: nil,

@@ -51,6 +51,52 @@ public protocol Store: AnyObject, Sendable {
     func runtimes() throws -> [RuntimeInfo]
     /// The events of one business flow (the root and everything it caused), oldest first.
     func events(correlationID: String) throws -> [CloudEvent]
+    /// Stored events matching `query` with `seq > after`, oldest first: paging forward, following.
+    func events(matching query: EventQuery, after seq: Int64, limit: Int) throws -> [StoredEvent]
+    /// Stored events matching `query` with `seq < before`, newest first: the last N, paging back.
+    func events(matching query: EventQuery, before seq: Int64, limit: Int) throws -> [StoredEvent]
+}
+
+/// Which stored events to read (`pipetop events`): every condition given must hold.
+///
+/// A correlation id is looked up through its index. The other conditions filter a walk along
+/// the events in store order (`seq`), which a cursor and a limit bound: the store keeps no
+/// index on event id, type or time, as each would cost every publish a B-tree write.
+public struct EventQuery: Sendable, Equatable {
+    public var correlationID: String?
+    public var id: String?
+    public var source: String?
+    public var type: String?
+    /// Stored at or after this time (the store's clock, when the event was published into it).
+    public var publishedSince: Timestamp?
+    /// Stored before this time.
+    public var publishedUntil: Timestamp?
+
+    public init(
+        correlationID: String? = nil, id: String? = nil, source: String? = nil, type: String? = nil,
+        publishedSince: Timestamp? = nil, publishedUntil: Timestamp? = nil
+    ) {
+        self.correlationID = correlationID
+        self.id = id
+        self.source = source
+        self.type = type
+        self.publishedSince = publishedSince
+        self.publishedUntil = publishedUntil
+    }
+}
+
+/// An event as the store holds it: its envelope, its place in the store and when it was stored.
+public struct StoredEvent: Sendable, Equatable {
+    /// The store's sequence number: a cursor for paging.
+    public var seq: Int64
+    public var publishedAt: Timestamp
+    public var event: CloudEvent
+
+    public init(seq: Int64, publishedAt: Timestamp, event: CloudEvent) {
+        self.seq = seq
+        self.publishedAt = publishedAt
+        self.event = event
+    }
 }
 
 /// Where a routed event goes: one message per target.
@@ -58,10 +104,13 @@ public struct Target: Sendable, Equatable {
     public var queue: String
     /// True for batch queues: the message waits for the window to close.
     public var held: Bool
+    /// The queue's deduplication window (`QueueSpec.deduplicate`), if it has one.
+    public var deduplicate: Duration?
 
-    public init(queue: String, held: Bool) {
+    public init(queue: String, held: Bool, deduplicate: Duration? = nil) {
         self.queue = queue
         self.held = held
+        self.deduplicate = deduplicate
     }
 }
 
@@ -262,6 +311,8 @@ public struct QueueStats: Sendable, Equatable {
     public var failed: Int64 = 0
     public var retried: Int64 = 0
     public var deadLettered: Int64 = 0
+    /// Events not enqueued because the queue had already accepted their `source` and `id`.
+    public var duplicates: Int64 = 0
 
     /// Ready + in flight (+ held and scheduled: everything not yet done).
     public var lagMessages: Int { ready + inFlight + held + scheduled }
