@@ -47,6 +47,7 @@ struct Bench: ParsableCommand {
             measured(try runtime.throughput(events: quick ? 2_000 : 150_000, failFirst: true))
             // No target: what random ids cost (each one a random key in the correlation index).
             measured(try runtime.throughput(events: quick ? 3_000 : 300_000, failFirst: false, ids: .random))
+            measured(try runtime.throughput(events: quick ? 3_000 : 150_000, failFirst: false, deduplicate: .seconds(600)))
         }
         for (rate, p50Target, p99Target) in [(1_000, nil, 1.0), (10_000, 1.0, 10.0)] as [(Int, Double?, Double)] where wanted("latency") {
             let result = try runtime.latency(rate: rate, seconds: quick ? 0.5 : 10)

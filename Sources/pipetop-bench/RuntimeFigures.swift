@@ -51,9 +51,12 @@ struct RuntimeFigures {
 
     /// Publishes `events` as fast as publishers can commit and times until the store holds every
     /// message as succeeded (the handler is a no-op, or fails each event's first attempt).
-    func throughput(events total: Int, failFirst: Bool, ids: EventIDs = .ordered) throws -> Figure {
-        let name = (failFirst ? "retry" : "noop") + (ids == .random ? "-uuid" : "")
-        let queue = QueueSpec("q", concurrency: 2, maxAttempts: 3, backoff: Backoff(base: .microseconds(100), cap: .milliseconds(1), jitter: 0))
+    /// With `deduplicate`, the queue checks each event's source and id against its window.
+    func throughput(events total: Int, failFirst: Bool, ids: EventIDs = .ordered, deduplicate: Duration? = nil) throws -> Figure {
+        let name = (failFirst ? "retry" : "noop") + (ids == .random ? "-uuid" : "") + (deduplicate != nil ? "-dedup" : "")
+        let queue = QueueSpec(
+            "q", concurrency: 2, maxAttempts: 3, backoff: Backoff(base: .microseconds(100), cap: .milliseconds(1), jitter: 0),
+            deduplicate: deduplicate)
         let runtime = try makeRuntime(name, queue: queue)
         let done = Counter()
         runtime.handle("q") { delivery in
@@ -91,12 +94,16 @@ struct RuntimeFigures {
         guard succeeded == Int64(total) else { throw BenchError.lost("\(name): \(succeeded) of \(total) succeeded in the store") }
         let records = try store.history(before: .max, limit: 1).first?.seq ?? 0
         let idText = ids == .ordered ? "time-ordered ids" : "random UUIDv4 ids"
-        let title = ids == .random
+        let title = deduplicate != nil
+            ? "runtime throughput, no-op, deduplicating queue"
+            : ids == .random
             ? "runtime throughput, no-op, random UUID ids"
             : failFirst ? "runtime throughput, one retry per event" : "runtime throughput, stream, no-op handlers"
+        let window = deduplicate.map { ", \($0.micros / 60_000_000) min window" } ?? ""
         return Figure(
-            title, value: Double(total) / elapsed, unit: "events/s", target: ids == .random ? nil : failFirst ? 20_000 : 50_000,
-            note: "\(Figure.grouped(total)) events, \(idText), \(Figure.grouped(Int(records))) lifecycle records, \(Figure.format(cpuPerEvent)) µs CPU/event")
+            title, value: Double(total) / elapsed, unit: "events/s",
+            target: ids == .random || deduplicate != nil ? nil : failFirst ? 20_000 : 50_000,
+            note: "\(Figure.grouped(total)) events, \(idText)\(window), \(Figure.grouped(Int(records))) lifecycle records, \(Figure.format(cpuPerEvent)) µs CPU/event")
     }
 
     /// Publishes at a steady `rate` for `seconds` and records, per event, the time from its

@@ -18,18 +18,18 @@ struct Queues: ParsableCommand {
                     "ready": queue.ready, "scheduled": queue.scheduled, "in_flight": queue.inFlight, "dead": queue.dead,
                     "poison": queue.poison, "lag_messages": queue.lagMessages, "lag_seconds": queue.lagSeconds,
                     "enqueued": queue.enqueued, "succeeded": queue.succeeded, "failed": queue.failed,
-                    "retried": queue.retried, "dead_lettered": queue.deadLettered,
+                    "retried": queue.retried, "dead_lettered": queue.deadLettered, "duplicates": queue.duplicates,
                 ]
-                print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+                print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self).jsonTerminalSafe)
             }
             return
         }
-        let header = ["QUEUE", "MODE", "HELD", "READY", "RETRY", "FLIGHT", "POISON", "LAG", "LAG(s)", "DONE", "FAILED", "DEAD"]
+        let header = ["QUEUE", "MODE", "HELD", "READY", "RETRY", "FLIGHT", "POISON", "LAG", "LAG(s)", "DONE", "FAILED", "DEAD", "DUPS"]
         var rows = [header]
         for q in queues {
             rows.append([
                 q.name.terminalSafe, q.mode, "\(q.held)", "\(q.ready)", "\(q.scheduled)", "\(q.inFlight)", "\(q.poison)",
-                "\(q.lagMessages)", String(format: "%.1f", q.lagSeconds), "\(q.succeeded)", "\(q.failed)", "\(q.dead)",
+                "\(q.lagMessages)", String(format: "%.1f", q.lagSeconds), "\(q.succeeded)", "\(q.failed)", "\(q.dead)", "\(q.duplicates)",
             ])
         }
         let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }

@@ -44,7 +44,7 @@ struct Tail: ParsableCommand {
             object["error"] = r.error
             object["detail"] = r.detail
             if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
-                print(String(decoding: data, as: UTF8.self))
+                print(String(decoding: data, as: UTF8.self).jsonTerminalSafe)
             }
             return
         }

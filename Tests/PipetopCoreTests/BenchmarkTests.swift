@@ -17,7 +17,7 @@ import Testing
         let figures = try #require(document["figures"] as? [[String: Any]])
         let names = figures.compactMap { $0["name"] as? String }
         for expected in [
-            "runtime throughput, stream", "one retry per event", "p99 at 1,000/s", "p50 at 10,000/s", "frame, Overview", "frame, Events",
+            "runtime throughput, stream", "one retry per event", "deduplicating queue", "p99 at 1,000/s", "p50 at 10,000/s", "frame, Overview", "frame, Events",
             "log tail", "peak memory", "time to first frame",
         ] {
             #expect(names.contains { $0.contains(expected) }, "missing figure: \(expected)")

@@ -20,6 +20,12 @@ extension String {
     }
 }
 
+extension String {
+    /// JSON text (whose strings may hold any character) with every character `terminalSafe`
+    /// escapes written as a `\uXXXX` escape: the same JSON value to any parser, safe to print.
+    public var jsonTerminalSafe: String { JSONText.escapingUnsafe(self) }
+}
+
 extension Unicode.Scalar {
     /// Controls, bidirectional formatting (LRM, RLM, ALM, the embeddings, overrides and isolates),
     /// zero-width characters (ZWSP, ZWNJ, ZWJ, word joiner, BOM) and the line and paragraph
