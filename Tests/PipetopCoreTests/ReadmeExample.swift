@@ -10,7 +10,8 @@ func readmeExample(storePath: String) throws -> Runtime {
         name: "orders-service", store: store,
         queues: [
             QueueSpec("orders", concurrency: 4, maxAttempts: 5),
-            QueueSpec("emails", concurrency: 1, backoff: Backoff(base: .seconds(1), cap: .seconds(60))),
+            QueueSpec("emails", concurrency: 1, backoff: Backoff(base: .seconds(1), cap: .seconds(60)),
+                      deduplicate: .seconds(600)),  // the same source + id within 10 min: not sent twice
         ],
         rules: [
             Rule("placed", pattern: .type("order.placed"), targets: ["orders"]),
