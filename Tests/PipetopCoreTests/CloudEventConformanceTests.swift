@@ -396,3 +396,12 @@ struct SplitMix64: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+extension CloudEventConformanceTests {
+    @Test func aSyntaxErrorInJSONLinesNamesItsLine() {
+        let good = #"{"specversion":"1.0","id":"1","source":"/s","type":"t"}"#
+        #expect(throws: EnvelopeError("line 3: the envelope is not valid JSON: expected a value, found 'x' at byte \(2 * good.utf8.count + 2 + 6)")) {
+            try CloudEvent.decodeAll(Data((good + "\n" + good + "\n" + #"{"id":x}"#).utf8))
+        }
+    }
+}

@@ -32,7 +32,10 @@ extension CloudEvent {
     /// that is wrong (`event #3 (line 3, byte 412): …`); nothing is returned unless every event is valid.
     public static func decodeAll(_ input: Data) throws -> [CloudEvent] {
         let values: [JSONScanner.Value]
-        do { values = try JSONScanner.values(Array(input)) } catch { throw EnvelopeError.json(error) }
+        do { values = try JSONScanner.values(Array(input)) } catch {
+            let line = input.prefix(error.offset).reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
+            throw line == 1 ? EnvelopeError.json(error) : EnvelopeError("line \(line): " + EnvelopeError.json(error).description)
+        }
         guard !values.isEmpty else { throw EnvelopeError("no envelope given") }
         var documents: [(value: JSONScanner.Value, offset: Int)] = []
         if values.count == 1, values[0].kind == .array {
