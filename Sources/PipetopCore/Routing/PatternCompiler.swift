@@ -4,7 +4,7 @@ import Foundation
 /// once, when the pattern is parsed.
 enum Matcher: Sendable, Equatable {
     case string(String)
-    /// A number literal: `value` when comparable, always the text as written.
+    /// A number literal: `value` when comparable, else the text as written.
     case number(value: Double?, text: String)
     case bool(Bool)
     case null
@@ -163,7 +163,11 @@ struct PatternCompiler {
         case .string(let text):
             if let address = IPAddress.parse(text) { return .address(address) }
             return .string(text)
-        case .number(let text): return .number(value: PatternNumber.comparable(text), text: text)
+        case .number(let text):
+            // The text matters only for a number that cannot be compared (an event number whose text
+            // equals a comparable number's text is comparable too), so 1 and 1.0 compile alike.
+            let value = PatternNumber.comparable(text)
+            return .number(value: value, text: value == nil ? text : "")
         case .bool(let flag): return .bool(flag)
         case .null: return .null
         case .array:
