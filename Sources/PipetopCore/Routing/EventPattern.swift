@@ -125,9 +125,10 @@ public struct PatternError: Error, CustomStringConvertible, Equatable {
 extension EventPattern {
     /// Whether `event` matches. `data` is the parsed payload, passed when `examinesData` is true.
     public func matches(_ event: CloudEvent, data: Any? = nil) -> Bool {
-        let source = EventSource(event: event, data: data)
-        for alternative in alternatives where alternative.matches(source) { return true }
-        return false
+        EventSource.with(event, data) { source in
+            for alternative in alternatives where alternative.matches(source) { return true }
+            return false
+        }
     }
 
     static func attribute(_ name: String, of event: CloudEvent) -> Any? {
