@@ -1,84 +1,94 @@
 import Foundation
 
-/// An EventBridge-style event pattern.
+/// An EventBridge event pattern, matched as Amazon EventBridge and its open-source engine
+/// aws/event-ruler match them.
 ///
-/// A pattern is a JSON object whose keys name envelope attributes (`type`, `source`, `subject`,
-/// `correlationid`, any extension…) or, under `data`, fields of a JSON payload. Each leaf is a
-/// non-empty array of matchers; a field matches when any of its matchers does, and the pattern
-/// matches when every field does. When the event's field is an array, any element may match.
+/// **Our mapping.** Our events are CloudEvents, not EventBridge events: a pattern's top-level keys
+/// name envelope attributes (`id`, `source`, `type`, `specversion`, `time`, `subject`,
+/// `datacontenttype`, `dataschema`, `correlationid`, `causationid`, `traceparent`, any extension)
+/// and `data` holds the fields of the JSON payload (`{"data": {"make": ["Volvo"]}}`). Everything
+/// else follows event-ruler (README, `JsonRuleCompiler`, `ByteMachine`, `StructuredFinder`,
+/// `ComparableNumber`, `CIDR`, `WildcardParser`, `EqualsIgnoreCaseParser`, read at commit 337e8d9)
+/// and the EventBridge guide ("Content filtering in Amazon EventBridge event patterns").
 ///
-/// Matchers: a literal (`"listing.uploaded"`, `42`, `true`, `null`), `{"prefix": "…"}`,
-/// `{"suffix": "…"}`, `{"equals-ignore-case": "…"}`, `{"anything-but": [literals]}` (or one
-/// literal, or `{"prefix": "…"}`), `{"exists": true|false}` and
-/// `{"numeric": [">", 0, "<=", 100]}`.
+/// **Structure.** A pattern is an object of fields; a field is a non-empty list of matchers or an
+/// object of nested fields. The pattern matches when every field matches; a field matches when any
+/// of its matchers does. `"$or": [{…}, {…}, …]` (at least two non-empty objects, at any level)
+/// matches when any of its objects does; like event-ruler we expand it into alternatives, each a
+/// flat set of fields, and the pattern matches when one alternative does. A key repeated in an
+/// object, or a field an `$or` object names again, replaces the earlier one (event-ruler's
+/// compiler "overrides"). Inside an `$or` object, event-ruler's reserved words (`prefix`,
+/// `numeric`, `=`, `regex`, …) are refused as field names.
+///
+/// **Values in events.** As in event-ruler, an event is its leaves: strings, numbers, booleans and
+/// nulls, each at the path of keys that leads to it. An array contributes each element, at the
+/// array's own path, at any depth: `{"employees": {"name": ["Anna"]}}` matches
+/// `{"employees": [{"name": "John"}, [{"name": "Anna"}]]}`. Objects and arrays are not values, so a
+/// field whose value is an object, an empty array, or an array of objects has no value at its own
+/// path. *Array consistency* (event-ruler's `rulesForJSONEvent`, which EventBridge uses): the
+/// values one alternative matches must not come from different elements of the same array of
+/// objects (or arrays), so `{"employees": {"first": ["Anna"], "last": ["Jones"]}}` does not match
+/// Anna Smith next to Peter Jones. Fields are tried in the order of their dotted paths, as
+/// event-ruler's machine sorts them, and an `exists: false` is judged against the array elements the
+/// fields before it chose, exactly as event-ruler judges it.
+///
+/// **Matchers.**
+/// - a literal: a string, number, `true`, `false` or `null`; a string that is an IP address
+///   literal matches the same address written any way (`"::1"` matches "0:0:0:0:0:0:0:1"), as in
+///   event-ruler; a number matches any number of equal value (`1`, `1.0`, `1e0`; `-0` equals `0`).
+/// - `{"prefix": "…"}`, `{"suffix": "…"}`, each also as `{"prefix": {"equals-ignore-case": "…"}}`.
+/// - `{"equals-ignore-case": "…"}` (see `FoldedText` for what "case" means).
+/// - `{"wildcard": "…"}`: `*` matches any run of characters; `\*` and `\\` escape; `**` is refused.
+/// - `{"anything-but": …}`: a string, a number, or a list of only strings or only numbers; or
+///   `{"prefix": …}`, `{"suffix": …}`, `{"equals-ignore-case": …}`, `{"wildcard": …}`, each with a
+///   string or a list of strings. It needs the field to have a value, and (as in event-ruler's
+///   machine) any value of another type passes: `{"anything-but": [100]}` matches "100", `true`, `null`.
+/// - `{"numeric": ["=", n]}`, `[">" or ">=", n]`, `["<" or "<=", n]`, `[">" or ">=", a, "<" or "<=", b]`
+///   with `a < b`; only numbers match.
+/// - `{"exists": true}` (the field has a value, `null` included) and `{"exists": false}` (it has none).
+/// - `{"cidr": "10.0.0.0/24"}` and IPv6 (`"2001:db8::/32"`); like event-ruler, the mask must be
+///   below 32 (IPv4) or 128 (IPv6).
+///
+/// **Numbers** compare as IEEE doubles, over the whole double range, but only numbers that
+/// event-ruler can compare: finite, with no more digits than their double holds (see
+/// `PatternNumber.comparable`). A pattern is refused when a `numeric` bound or an `anything-but`
+/// number cannot be compared; a literal that cannot (`123456789012345678901`) is kept and, as in
+/// event-ruler, matches only the same text.
+///
+/// **Where we differ from or go beyond event-ruler.**
+/// - Paths are lists of keys: a key containing a dot is not the same as nested keys (event-ruler
+///   joins keys with dots and calls `{"a.b": …}` and `{"a": {"b": …}}` the same, which its README
+///   says may change and should not be relied on).
+/// - Event numbers are read by `JSONSerialization`, so one event-ruler cannot compare is matched by
+///   Foundation's text of it (`12345678901234567890`, `0.30000000000000001`), not by the bytes as sent.
+/// - Characters outside the Basic Multilingual Plane in `equals-ignore-case` match themselves
+///   (event-ruler turns each UTF-16 surrogate into "?" and never matches them).
+/// - `{"exactly": "…"}`, an event-ruler extension EventBridge does not document, is refused as
+///   unsupported, as are the words event-ruler reserves for later (`regex`, `date-after`, …).
+/// - Bounds we add: JSON nested at most 64 deep, and at most 1024 alternatives after `$or`
+///   expansion (EventBridge bounds pattern size and complexity too).
+///
+/// Errors name the field and the matcher: `field 'data.price' matcher 2: …`, with `$or[2]` in the
+/// path for the second object of an `$or` (both counted from 1).
 public struct EventPattern: Sendable, Equatable {
-    indirect enum Node: Sendable, Equatable {
-        case fields([String: Node])
-        case anyOf([Matcher])
-    }
-
-    enum Scalar: Sendable, Equatable {
-        case string(String)
-        case number(Double)
-        case bool(Bool)
-        case null
-    }
-
-    enum Comparison: String, Sendable, Equatable {
-        case less = "<", lessOrEqual = "<=", equal = "=", greaterOrEqual = ">=", greater = ">"
-
-        func holds(_ value: Double, _ bound: Double) -> Bool {
-            switch self {
-            case .less: return value < bound
-            case .lessOrEqual: return value <= bound
-            case .equal: return value == bound
-            case .greaterOrEqual: return value >= bound
-            case .greater: return value > bound
-            }
-        }
-    }
-
-    enum Matcher: Sendable, Equatable {
-        case exact(Scalar)
-        case prefix(String)
-        case suffix(String)
-        case equalsIgnoreCase(String)
-        case anythingBut([Scalar])
-        case anythingButPrefix(String)
-        case exists(Bool)
-        case numeric([(Comparison, Double)])
-
-        static func == (a: Matcher, b: Matcher) -> Bool {
-            switch (a, b) {
-            case let (.exact(x), .exact(y)): return x == y
-            case let (.prefix(x), .prefix(y)), let (.suffix(x), .suffix(y)),
-                 let (.equalsIgnoreCase(x), .equalsIgnoreCase(y)), let (.anythingButPrefix(x), .anythingButPrefix(y)):
-                return x == y
-            case let (.anythingBut(x), .anythingBut(y)): return x == y
-            case let (.exists(x), .exists(y)): return x == y
-            case let (.numeric(x), .numeric(y)): return x.map(\.0) == y.map(\.0) && x.map(\.1) == y.map(\.1)
-            default: return false
-            }
-        }
-    }
-
-    let root: [String: Node]
+    /// The alternatives (one unless the pattern uses `$or`); the pattern matches when any does.
+    let alternatives: [Alternative]
     /// The pattern as written, for display and storage.
     public let source: String
-
     /// Whether any field under `data` is examined: only then is the payload parsed for routing.
-    public var examinesData: Bool { root["data"] != nil }
+    public let examinesData: Bool
 
     /// Parses and validates a pattern; the error names the field and what is wrong.
     public init(json: String) throws {
-        guard let data = json.data(using: .utf8),
-              let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
-        else { throw PatternError(path: "", problem: "the pattern is not valid JSON") }
-        guard let fields = object as? [String: Any] else {
-            throw PatternError(path: "", problem: "a pattern must be a JSON object of fields")
+        let root = try PatternJSON.parse(json)
+        guard case .object(let members) = root else {
+            throw PatternError(path: "", problem: "a pattern must be a JSON object of fields, not \(root.kind)")
         }
-        guard !fields.isEmpty else { throw PatternError(path: "", problem: "a pattern needs at least one field") }
-        root = try Self.parseFields(fields, path: "")
+        guard !members.isEmpty else { throw PatternError(path: "", problem: "a pattern needs at least one field") }
+        var compiler = PatternCompiler()
+        try compiler.object(members, path: [], display: "", insideOr: false)
+        alternatives = compiler.alternatives.map { Alternative(fields: $0) }
+        examinesData = alternatives.contains { $0.fields.contains { $0.path.first == "data" } }
         source = json
     }
 
@@ -88,102 +98,25 @@ public struct EventPattern: Sendable, Equatable {
         return try! EventPattern(json: "{\"type\":[\(list)]}")
     }
 
-    public static func == (a: EventPattern, b: EventPattern) -> Bool { a.root == b.root }
+    public static func == (a: EventPattern, b: EventPattern) -> Bool { a.alternatives == b.alternatives }
 }
 
-/// A pattern that cannot be used, with the path of the offending field.
+/// A pattern that cannot be used, with the path of the offending field and, when one is to blame,
+/// the position (from 1) of the matcher in the field's list.
 public struct PatternError: Error, CustomStringConvertible, Equatable {
     public var path: String
     public var problem: String
-    public var description: String { path.isEmpty ? problem : "field '\(path)': \(problem)" }
-}
+    public var matcher: Int?
 
-// MARK: - Parsing
-
-extension EventPattern {
-    private static func parseFields(_ fields: [String: Any], path: String) throws -> [String: Node] {
-        var nodes: [String: Node] = [:]
-        for (key, value) in fields {
-            let here = path.isEmpty ? key : path + "." + key
-            switch value {
-            case let nested as [String: Any]:
-                guard !nested.isEmpty else { throw PatternError(path: here, problem: "an empty object matches nothing") }
-                nodes[key] = .fields(try parseFields(nested, path: here))
-            case let list as [Any]:
-                guard !list.isEmpty else {
-                    throw PatternError(path: here, problem: "an empty list of matchers matches nothing")
-                }
-                nodes[key] = .anyOf(try list.map { try parseMatcher($0, path: here) })
-            default:
-                throw PatternError(path: here, problem: "expected a list of matchers such as [\"value\"] or an object of fields")
-            }
-        }
-        return nodes
+    public init(path: String, problem: String, matcher: Int? = nil) {
+        self.path = path
+        self.problem = problem
+        self.matcher = matcher
     }
 
-    private static func scalar(_ value: Any) -> Scalar? {
-        switch value {
-        case is NSNull: return .null
-        case let text as String: return .string(text)
-        case let number as NSNumber:
-            // JSONSerialization boxes booleans as NSNumber with the objCType of a C char.
-            if String(cString: number.objCType) == "c" { return .bool(number.boolValue) }
-            return .number(number.doubleValue)
-        default: return nil
-        }
-    }
-
-    private static func parseMatcher(_ value: Any, path: String) throws -> Matcher {
-        if let literal = scalar(value) { return .exact(literal) }
-        guard let object = value as? [String: Any], object.count == 1, let (name, operand) = object.first else {
-            throw PatternError(path: path, problem: "a matcher is a literal or an object with one operator")
-        }
-        func text() throws -> String {
-            guard let string = operand as? String else {
-                throw PatternError(path: path, problem: "'\(name)' takes a string")
-            }
-            return string
-        }
-        switch name {
-        case "prefix": return .prefix(try text())
-        case "suffix": return .suffix(try text())
-        case "equals-ignore-case": return .equalsIgnoreCase(try text())
-        case "exists":
-            guard let flag = operand as? Bool, scalar(operand) == .bool(flag) else {
-                throw PatternError(path: path, problem: "'exists' takes true or false")
-            }
-            return .exists(flag)
-        case "anything-but":
-            if let nested = operand as? [String: Any] {
-                guard nested.count == 1, let prefix = nested["prefix"] as? String else {
-                    throw PatternError(path: path, problem: "'anything-but' takes literals or {\"prefix\": \"…\"}")
-                }
-                return .anythingButPrefix(prefix)
-            }
-            let list = (operand as? [Any]) ?? [operand]
-            let literals = list.compactMap(scalar)
-            guard !literals.isEmpty, literals.count == list.count else {
-                throw PatternError(path: path, problem: "'anything-but' takes literals or {\"prefix\": \"…\"}")
-            }
-            return .anythingBut(literals)
-        case "numeric":
-            guard let list = operand as? [Any], !list.isEmpty, list.count % 2 == 0, list.count <= 4 else {
-                throw PatternError(path: path, problem: "'numeric' takes one or two pairs of operator and number, such as [\">\", 0, \"<=\", 100]")
-            }
-            var bounds: [(Comparison, Double)] = []
-            for index in stride(from: 0, to: list.count, by: 2) {
-                guard let symbol = list[index] as? String, let comparison = Comparison(rawValue: symbol) else {
-                    throw PatternError(path: path, problem: "'numeric' operator must be one of < <= = >= >, not \(list[index])")
-                }
-                guard case .number(let bound)? = scalar(list[index + 1]) else {
-                    throw PatternError(path: path, problem: "'numeric' bound after '\(symbol)' must be a number")
-                }
-                bounds.append((comparison, bound))
-            }
-            return .numeric(bounds)
-        default:
-            throw PatternError(path: path, problem: "unknown operator '\(name)' (prefix, suffix, equals-ignore-case, anything-but, exists, numeric)")
-        }
+    public var description: String {
+        if path.isEmpty { return problem }
+        return "field '\(path)'" + (matcher.map { " matcher \($0)" } ?? "") + ": " + problem
     }
 }
 
@@ -192,11 +125,10 @@ extension EventPattern {
 extension EventPattern {
     /// Whether `event` matches. `data` is the parsed payload, passed when `examinesData` is true.
     public func matches(_ event: CloudEvent, data: Any? = nil) -> Bool {
-        for (key, node) in root {
-            let value: Any? = key == "data" ? data : Self.attribute(key, of: event)
-            if !Self.matches(node, value: value) { return false }
+        EventSource.with(event, data) { source in
+            for alternative in alternatives where alternative.matches(source) { return true }
+            return false
         }
-        return true
     }
 
     static func attribute(_ name: String, of event: CloudEvent) -> Any? {
@@ -213,45 +145,6 @@ extension EventPattern {
         case "causationid": return event.causationID
         case "traceparent": return event.traceparent
         default: return event.extensions[name]?.jsonValue
-        }
-    }
-
-    private static func matches(_ node: Node, value: Any?) -> Bool {
-        switch node {
-        case .fields(let fields):
-            guard let object = value as? [String: Any] else { return false }
-            return fields.allSatisfy { key, child in matches(child, value: object[key]) }
-        case .anyOf(let matchers):
-            let present = value != nil
-            let values: [Scalar]
-            if let list = value as? [Any] { values = list.compactMap(scalar) } else { values = value.flatMap(scalar).map { [$0] } ?? [] }
-            return matchers.contains { matcher in
-                if case .exists(let wanted) = matcher { return wanted == present }
-                return values.contains { matches(matcher, $0) }
-            }
-        }
-    }
-
-    private static func matches(_ matcher: Matcher, _ value: Scalar) -> Bool {
-        switch matcher {
-        case .exact(let literal): return literal == value
-        case .prefix(let prefix):
-            if case .string(let text) = value { return text.hasPrefix(prefix) }
-            return false
-        case .suffix(let suffix):
-            if case .string(let text) = value { return text.hasSuffix(suffix) }
-            return false
-        case .equalsIgnoreCase(let expected):
-            if case .string(let text) = value { return text.lowercased() == expected.lowercased() }
-            return false
-        case .anythingBut(let excluded): return !excluded.contains(value)
-        case .anythingButPrefix(let prefix):
-            if case .string(let text) = value { return !text.hasPrefix(prefix) }
-            return true
-        case .exists: return false  // handled on presence, above
-        case .numeric(let bounds):
-            guard case .number(let number) = value else { return false }
-            return bounds.allSatisfy { $0.0.holds(number, $0.1) }
         }
     }
 }
