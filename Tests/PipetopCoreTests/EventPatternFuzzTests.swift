@@ -143,7 +143,9 @@ import Testing
         return CloudEvent(
             id: "e", source: random.pick(["/s", "a", "10.0.0.1"]), type: random.pick(["t", "a", "ABC"]), time: nil,
             subject: random.chance(50) ? random.pick(strings) : nil, data: .json(Data(payload.utf8)),
-            extensions: random.chance(50) ? ["tenant": random.pick(strings)] : [:])
+            extensions: random.chance(50)
+                ? ["tenant": random.pick([.string(random.pick(strings)), .integer(Int32(random.below(11)) - 5), .boolean(random.chance(50))])]
+                : [:])
     }
 
     static func fieldsEvent(_ random: inout Random, depth: Int) -> String {

@@ -126,4 +126,15 @@ import Testing
         ])
         #expect(router.route(CloudEvent(source: "/", type: "nothing")) == [])
     }
+
+    @Test func typedExtensionsMatchByTheirType() throws {
+        let event = try CloudEvent(json: Data(#"{"specversion":"1.0","id":"x","source":"/s","type":"t","priority":5,"flag":true,"code":"5"}"#.utf8))
+        #expect(try matches(#"{"priority": [5]}"#, event))
+        #expect(try matches(#"{"priority": [{"numeric": [">", 3, "<=", 5]}]}"#, event))
+        #expect(try matches(#"{"flag": [true]}"#, event))
+        #expect(try !matches(#"{"flag": ["true"]}"#, event), "a Boolean is not the string 'true'")
+        #expect(try !matches(#"{"code": [5]}"#, event), "a String extension is not the number 5")
+        #expect(try matches(#"{"code": ["5"]}"#, event))
+        #expect(try !matches(#"{"priority": [{"exists": false}]}"#, event))
+    }
 }
