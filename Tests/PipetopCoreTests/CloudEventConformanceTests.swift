@@ -179,6 +179,11 @@ import Testing
         #expect(xmlObject.data == .json(Data(#"{"a":1}"#.utf8)))
     }
 
+    @Test func surrogatePairsDecode() throws {
+        let event = try Self.decode(#"{"specversion":"1.0","id":"\ud83d\ude97","source":"/s","type":"t"}"#)
+        #expect(event.id == "🚗")
+    }
+
     @Test func dataKeepsItsOwnText() throws {
         // JSONSerialization would rewrite 1.0 as 1, reorder keys and round the big integer.
         let event = try Self.decode(#"{"specversion":"1.0","id":"x","source":"/s","type":"t","data":{ "z": 1.0, "a": 12345678901234567890, "s": "\u00e9\n" }}"#)
@@ -221,6 +226,8 @@ import Testing
             (#"{"a" 1}"#, "expected ':' after a member name, found '1' at byte 5"),
             (#"{"a":tru}"#, "expected a value, found 't' at byte 5"),
             (#"{"a":1}{"#, "unexpected end of input inside an object at byte 8"),
+            (#"{"a":"\ud800"}"#, #"a lone UTF-16 surrogate in a \u escape at byte 6"#),
+            (#"{"a":"\udc00\ud800"}"#, #"a lone UTF-16 surrogate in a \u escape at byte 6"#),
         ]
         for (json, expected) in cases {
             #expect(throws: EnvelopeError("the envelope is not valid JSON: " + expected), "\(json)") { try Self.decode(json) }

@@ -259,7 +259,7 @@ import Testing
         Refusal(pattern: #"{"a": ["\ud800"]}"#, fragment: "lone UTF-16 surrogate"),
         Refusal(pattern: "[1]", fragment: "must be a JSON object"),
         Refusal(pattern: "{}", fragment: "at least one field"),
-        Refusal(pattern: deep, fragment: "nested more than 64 deep"),
+        Refusal(pattern: deep, fragment: "nested too deep (more than 64 levels"),
         Refusal(pattern: #"{"data": {}}"#, fragment: "field 'data': an empty object"),
         Refusal(pattern: #"{"type": []}"#, fragment: "field 'type': an empty list"),
         Refusal(pattern: #"{"type": "x"}"#, fragment: "field 'type': expected a list"),

@@ -5,7 +5,18 @@ public struct JSONSyntaxError: Error, CustomStringConvertible, Equatable {
     public var description: String { "\(problem) at byte \(offset)" }
 }
 
-/// A strict RFC 8259 scanner for envelopes: it validates the text (UTF-8 included), measures its
+/// A JSON value as written: object members in order, with repeated keys kept; numbers as their
+/// text (whether `1.0` or `1e400` can be compared is the reader's business).
+indirect enum JSONValue: Sendable {
+    case object([(key: String, value: JSONValue)])
+    case array([JSONValue])
+    case string(String)
+    case number(String)
+    case bool(Bool)
+    case null
+}
+
+/// A strict RFC 8259 scanner for envelopes and patterns: it validates the text (UTF-8 included), measures its
 /// nesting, and hands back each value minified, with the byte ranges of a top-level object's
 /// members.
 ///
@@ -37,9 +48,9 @@ enum JSONScanner {
 
     /// Every JSON value in `input`, one after another, separated by whitespace (one value, JSON
     /// lines, or concatenated JSON). A leading UTF-8 byte order mark is skipped.
-    static func values(_ input: [UInt8]) throws(JSONSyntaxError) -> [Value] {
+    static func values(_ input: [UInt8], maxDepth: Int = maxDepth) throws(JSONSyntaxError) -> [Value] {
         try validateUTF8(input)
-        var scanner = Scanner(input: input)
+        var scanner = Scanner(input: input, maxDepth: maxDepth)
         if input.starts(with: [0xEF, 0xBB, 0xBF]) { scanner.index = 3 }
         var values: [Value] = []
         scanner.skipWhitespace()
@@ -80,7 +91,7 @@ enum JSONScanner {
     }
 
     /// The text of a JSON string literal (quotes included), decoded. The literal was validated by
-    /// the scanner; an unpaired surrogate escape becomes U+FFFD.
+    /// the scanner (which refuses unpaired surrogate escapes; here they would become U+FFFD).
     static func decodeString(_ literal: ArraySlice<UInt8>) -> String {
         var scalars = String.UnicodeScalarView()
         var index = literal.startIndex + 1
@@ -88,10 +99,7 @@ enum JSONScanner {
         var pendingHigh: UInt32?
         func hex(_ at: Int) -> UInt32 {
             var value: UInt32 = 0
-            for byte in literal[at..<at + 4] {
-                let digit: UInt8 = byte <= 57 ? byte - 48 : (byte | 0x20) - 87
-                value = value * 16 + UInt32(digit)
-            }
+            for byte in literal[at..<at + 4] { value = value << 4 | UInt32(hexValue(byte) ?? 0) }
             return value
         }
         var plain: [UInt8] = []
@@ -142,12 +150,74 @@ enum JSONScanner {
         return String(scalars)
     }
 
+    /// Exactly one JSON value, as a tree: object members in order (repeated keys kept), numbers as
+    /// their text. For patterns, which need all three (`JSONSerialization` keeps none).
+    static func tree(_ input: [UInt8], maxDepth: Int) throws(JSONSyntaxError) -> JSONValue {
+        let values = try values(input, maxDepth: maxDepth)
+        guard values.count == 1 else {
+            throw JSONSyntaxError(offset: values.count > 1 ? values[1].offset : input.count, problem: values.isEmpty ? "no JSON value" : "more than one JSON value")
+        }
+        var builder = TreeBuilder(text: values[0].text)
+        return builder.value()
+    }
+
+    /// Builds the tree of text the scanner has validated and minified: no checks are left to make.
+    private struct TreeBuilder {
+        let text: [UInt8]
+        var index = 0
+
+        mutating func value() -> JSONValue {
+            switch text[index] {
+            case 0x7B:
+                index += 1
+                var members: [(key: String, value: JSONValue)] = []
+                if text[index] == 0x7D { index += 1; return .object(members) }
+                while true {
+                    let key = string()
+                    index += 1  // ':'
+                    members.append((key, value()))
+                    index += 1  // ',' or '}'
+                    if text[index - 1] == 0x7D { return .object(members) }
+                }
+            case 0x5B:
+                index += 1
+                var items: [JSONValue] = []
+                if text[index] == 0x5D { index += 1; return .array(items) }
+                while true {
+                    items.append(value())
+                    index += 1  // ',' or ']'
+                    if text[index - 1] == 0x5D { return .array(items) }
+                }
+            case 0x22: return .string(string())
+            case 0x74: index += 4; return .bool(true)
+            case 0x66: index += 5; return .bool(false)
+            case 0x6E: index += 4; return .null
+            default:
+                let start = index
+                while index < text.count, [0x2B, 0x2D, 0x2E, 0x45, 0x65].contains(text[index]) || (0x30...0x39).contains(text[index]) { index += 1 }
+                return .number(String(decoding: text[start..<index], as: UTF8.self))
+            }
+        }
+
+        mutating func string() -> String {
+            let start = index
+            index += 1
+            while text[index] != 0x22 { index += text[index] == 0x5C ? 2 : 1 }
+            index += 1
+            return JSONScanner.decodeString(text[start..<index])
+        }
+    }
+
     private struct Scanner {
         let input: [UInt8]
+        let maxDepth: Int
         var index = 0
         var out: [UInt8] = []
 
-        init(input: [UInt8]) { self.input = input }
+        init(input: [UInt8], maxDepth: Int) {
+            self.input = input
+            self.maxDepth = maxDepth
+        }
 
         mutating func skipWhitespace() {
             while index < input.count, [0x20, 0x09, 0x0A, 0x0D].contains(input[index]) { index += 1 }
@@ -196,8 +266,8 @@ enum JSONScanner {
         }
 
         mutating func nested(_ depth: Int) throws(JSONSyntaxError) {
-            if depth > JSONScanner.maxDepth {
-                throw fail("nested too deep (more than \(JSONScanner.maxDepth) levels of objects and arrays)")
+            if depth > maxDepth {
+                throw fail("nested too deep (more than \(maxDepth) levels of objects and arrays)")
             }
         }
 
@@ -275,9 +345,14 @@ enum JSONScanner {
                     switch input[index + 1] {
                     case 0x22, 0x5C, 0x2F, 0x62, 0x66, 0x6E, 0x72, 0x74: index += 2
                     case 0x75:
-                        guard index + 6 <= input.count,
-                              input[(index + 2)..<(index + 6)].allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0 | 0x20) })
-                        else { throw fail("invalid \\u escape in a string (four hex digits expected)") }
+                        let unit = try hex4(at: index + 2)
+                        if (0xDC00...0xDFFF).contains(unit) { throw fail("a lone UTF-16 surrogate in a \\u escape") }
+                        if (0xD800...0xDBFF).contains(unit) {
+                            guard index + 12 <= input.count, input[index + 6] == 0x5C, input[index + 7] == 0x75,
+                                  (0xDC00...0xDFFF).contains(try hex4(at: index + 8))
+                            else { throw fail("a lone UTF-16 surrogate in a \\u escape") }
+                            index += 6
+                        }
                         index += 6
                     default: throw fail("invalid escape '\\\(Character(Unicode.Scalar(input[index + 1])))' in a string")
                     }
@@ -288,6 +363,17 @@ enum JSONScanner {
                 }
             }
             throw fail("unterminated string", at: start)
+        }
+
+        /// The four hex digits of a `\\u` escape at `at`.
+        func hex4(at: Int) throws(JSONSyntaxError) -> UInt32 {
+            guard at + 4 <= input.count else { throw fail("invalid \\u escape in a string (four hex digits expected)") }
+            var value: UInt32 = 0
+            for byte in input[at..<(at + 4)] {
+                guard let digit = hexValue(byte) else { throw fail("invalid \\u escape in a string (four hex digits expected)") }
+                value = value << 4 | UInt32(digit)
+            }
+            return value
         }
 
         mutating func number() throws(JSONSyntaxError) {
@@ -325,5 +411,15 @@ enum JSONScanner {
             out.append(contentsOf: bytes)
             index += bytes.count
         }
+    }
+}
+
+/// The value of one hex digit, or nil.
+func hexValue(_ byte: UInt8) -> UInt8? {
+    switch byte {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+    default: return nil
     }
 }
