@@ -323,7 +323,7 @@ import Testing
     /// fixed seed: each decodes or is refused with an `EnvelopeError`, and what decodes comes back
     /// equal through `jsonString()`.
     @Test func mutatedEnvelopesNeverTrap() throws {
-        var random = SplitMix64(seed: 0x5EED_CE10)
+        var random = SeededRandom(seed: 0x5EED_CE10)
         let corpus = Self.sdkFixtures.map { Array($0.utf8) } + [
             Array(#"{"specversion":"1.0","id":"x","source":"/s","type":"t","time":"2025-12-31T23:59:59.123456789-07:00","n":null,"data":null}"#.utf8),
             Array(#"[{"specversion":"1.0","id":"x","source":"/s","type":"t"},{"specversion":"1.0","id":"y","source":"/s","type":"t","data":[[[]]]}]"#.utf8),
@@ -331,18 +331,18 @@ import Testing
         let interesting: [UInt8] = Array(#"{}[]",:\.-+eE0129"#.utf8) + [0x00, 0x0A, 0x7F, 0x80, 0xBF, 0xC3, 0xE2, 0xED, 0xF0, 0xF4, 0xFF]
         var decoded = 0
         for round in 0..<4000 {
-            var bytes = corpus[Int(random.next() % UInt64(corpus.count))]
-            for _ in 0..<(1 + Int(random.next() % 4)) {
-                let position = bytes.isEmpty ? 0 : Int(random.next() % UInt64(bytes.count))
-                switch random.next() % 6 {
+            var bytes = corpus[random.below(corpus.count)]
+            for _ in 0..<(1 + random.below(4)) {
+                let position = bytes.isEmpty ? 0 : random.below(bytes.count)
+                switch random.below(6) {
                 case 0 where !bytes.isEmpty: bytes[position] = UInt8(truncatingIfNeeded: random.next())
-                case 1: bytes.insert(interesting[Int(random.next() % UInt64(interesting.count))], at: position)
+                case 1: bytes.insert(interesting[random.below(interesting.count)], at: position)
                 case 2 where !bytes.isEmpty: bytes.remove(at: position)
                 case 3: bytes = Array(bytes.prefix(position))
-                case 4 where !bytes.isEmpty: bytes[position] = interesting[Int(random.next() % UInt64(interesting.count))]
+                case 4 where !bytes.isEmpty: bytes[position] = interesting[random.below(interesting.count)]
                 default:
-                    let other = corpus[Int(random.next() % UInt64(corpus.count))]
-                    bytes.insert(contentsOf: other.prefix(Int(random.next() % UInt64(other.count))), at: position)
+                    let other = corpus[random.below(corpus.count)]
+                    bytes.insert(contentsOf: other.prefix(random.below(other.count)), at: position)
                 }
             }
             do {
@@ -361,14 +361,14 @@ import Testing
     /// Random instants print and parse back to themselves, any fraction length truncates to the
     /// microsecond, and random text near the format never traps.
     @Test func timestampParserProperties() {
-        var random = SplitMix64(seed: 0x7135)
+        var random = SeededRandom(seed: 0x7135)
         for _ in 0..<3000 {
             let micros = Int64(bitPattern: random.next() % 253_402_300_800_000_000)  // up to 9999-12-31
             let time = Timestamp(micros: micros)
             #expect(Timestamp(rfc3339: time.rfc3339) == time)
-            let digits = Int(random.next() % 25) + 1
+            let digits = random.below(25) + 1
             var fraction = ""
-            for _ in 0..<digits { fraction.append(Character(String(random.next() % 10))) }
+            for _ in 0..<digits { fraction.append(Character(String(random.below(10)))) }
             let whole = String(time.rfc3339.prefix(19))
             let parsed = Timestamp(rfc3339: whole + "." + fraction + "Z")
             let kept = String((fraction + "000000").prefix(6))
@@ -378,29 +378,16 @@ import Testing
         let seeds = ["2025-12-31T23:59:59.123456789-07:00", "2026-02-29T00:00:00Z", "1970-01-01T00:00:00+23:59"]
         for round in 0..<20_000 {
             var bytes = Array(seeds[round % seeds.count].utf8)
-            for _ in 0..<(1 + Int(random.next() % 3)) {
-                let position = Int(random.next() % UInt64(bytes.count + 1))
-                switch random.next() % 3 {
-                case 0 where position < bytes.count: bytes[position] = alphabet[Int(random.next() % UInt64(alphabet.count))]
-                case 1: bytes.insert(alphabet[Int(random.next() % UInt64(alphabet.count))], at: position)
+            for _ in 0..<(1 + random.below(3)) {
+                let position = random.below(bytes.count + 1)
+                switch random.below(3) {
+                case 0 where position < bytes.count: bytes[position] = alphabet[random.below(alphabet.count)]
+                case 1: bytes.insert(alphabet[random.below(alphabet.count)], at: position)
                 default: bytes = Array(bytes.prefix(position))
                 }
             }
             _ = Timestamp(rfc3339: String(decoding: bytes, as: UTF8.self))
         }
-    }
-}
-
-/// A small, fixed-seed generator for property tests (SplitMix64): the same cases on every run.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
