@@ -87,7 +87,7 @@ struct Demo: ParsableCommand {
         let scraper = Scraper(runtime: runtime, rate: rate, firstNumber: UInt64(try store.publishedTotal()) + 1)
         scraper.start()
 
-        print("pipetop demo: runtime '\(name)' on \(path)")
+        print("pipetop demo: runtime '\(name.terminalSafe)' on \(path.terminalSafe)")
         let started = Date()
         var line = 0
         while true {

@@ -15,21 +15,28 @@ enum Entry {
             fail(error.message, status: 1)
         } catch {
             let code = Pipetop.exitCode(for: error)
+            // Help and argument errors can echo what the user typed: escaped, line by line.
+            let message = terminalSafeLines(Pipetop.fullMessage(for: error))
             if code == .success {
-                print(Pipetop.fullMessage(for: error))
+                print(message)
                 exit(0)
             }
             // Argument errors are bad input; argument-parser's own status for them is 64.
-            let message = Pipetop.fullMessage(for: error)
             FileHandle.standardError.write(Data((message + "\n").utf8))
             exit(code == .validationFailure ? 2 : code.rawValue)
         }
     }
 
+    /// One line on stderr; whatever the message quotes (paths, ids, errors) is escaped for the terminal.
     static func fail(_ message: String, status: Int32) -> Never {
-        FileHandle.standardError.write(Data("pipetop: \(message)\n".utf8))
+        FileHandle.standardError.write(Data("pipetop: \(terminalSafeLines(message))\n".utf8))
         exit(status)
     }
+}
+
+/// Text with each line escaped for the terminal, the line breaks kept.
+func terminalSafeLines(_ text: String) -> String {
+    text.split(separator: "\n", omittingEmptySubsequences: false).map { String($0).terminalSafe }.joined(separator: "\n")
 }
 
 /// Input the user can fix: exit status 2.

@@ -67,7 +67,8 @@ struct Events: ParsableCommand {
                 let events = try store.events(matching: query, after: last, limit: page)
                 for stored in events { printer.print(stored.event) }
                 last = events.last?.seq ?? last
-                if events.count < page { break }
+                // A reader that went away (`| head`) raises SIGPIPE: stop paging.
+                if events.count < page || interrupted.wait(until: Date()) { break }
             }
         } else {
             let newest = try store.events(matching: query, before: .max, limit: max(lines, 1))

@@ -16,7 +16,7 @@ struct ListRuntimes: ParsableCommand {
                     "name": runtime.name, "pid": runtime.pid, "host": runtime.host, "store": runtime.store,
                     "started_at": runtime.startedAt.rfc3339, "heartbeat_age_s": (now - runtime.heartbeatAt).secondsDouble, "alive": alive,
                 ]
-                print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+                print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self).jsonTerminalSafe)
             }
             return
         }

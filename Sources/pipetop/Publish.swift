@@ -30,7 +30,7 @@ struct Publish: ParsableCommand {
         }
         let attached = Registry.entries().contains { $0.alive && $0.runtime.store == store.location }
         let ids = events.prefix(3).map(\.id.terminalSafe).joined(separator: ", ") + (events.count > 3 ? ", …" : "")
-        print("published \(events.count) event\(events.count == 1 ? "" : "s") (\(ids)) to \(store.location)")
+        print("published \(events.count) event\(events.count == 1 ? "" : "s") (\(ids)) to \(store.location.terminalSafe)")
         if !attached {
             FileHandle.standardError.write(Data("note: no running runtime uses this store; the events wait unrouted until one starts\n".utf8))
         }

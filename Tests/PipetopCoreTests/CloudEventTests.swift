@@ -29,7 +29,7 @@ import Testing
 
     @Test func roundTripsThroughJSON() throws {
         let original = CloudEvent(
-            id: "x\"1", source: "/s", type: "t", time: Timestamp(micros: 1_700_000_000_123_456), subject: "line\nbreak",
+            id: "x\"1", source: "/s", type: "t", time: Timestamp(micros: 1_700_000_000_123_456), subject: "quote\" and é",
             data: .binary(Data([9, 8, 7])), correlationID: "c", causationID: "p", traceparent: "tp", extensions: ["ext": "v"])
         let decoded = try CloudEvent(json: Data(original.jsonString().utf8))
         #expect(decoded == original)

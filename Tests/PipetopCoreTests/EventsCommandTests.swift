@@ -67,7 +67,7 @@ import Testing
 
     static let fixtures = CloudEventConformanceTests.sdkFixtures + [
         #"{"specversion":"1.0","id":"n","source":"/s","type":"t","data":null,"flag":false,"unset":null}"#,
-        #"{"specversion":"1.0","id":"u","source":"/s","type":"t\u202e","subject":"\u001b]0;pwned\u0007","datacontenttype":"text/plain","data":"caf\u00e9 \u200b"}"#,
+        #"{"specversion":"1.0","id":"u","source":"/s","type":"t\u202e","subject":"\u200b\udb40\udc41","datacontenttype":"text/plain","data":"caf\u00e9 \u001b]0;pwned\u0007 \u200b"}"#,
     ]
 
     @Test func publishedEnvelopesComeBackIntactOnePerLine() throws {
@@ -103,10 +103,21 @@ import Testing
         let badTime = try run(["events", "--store", db.path, "--since", "yesterday"])
         #expect(badTime.status == 2)
         #expect(badTime.stderr == "pipetop: --since takes an RFC 3339 time (2026-12-01T10:00:00Z) or a duration ago (10m, 2h), not 'yesterday'\n")
+        let huge = try run(["events", "--store", db.path, "--since", "1e300"])
+        #expect(huge.status == 2 && huge.stderr.contains("--since takes an RFC 3339 time"), "once a trap: \(huge.stderr)")
         let both = try run(["events", "--store", db.path, "--batch", "--follow"])
         #expect(both.status == 2 && both.stderr.contains("--batch"))
         let missing = try run(["events", "--store", db.directory.appendingPathComponent("nope.sqlite").path])
         #expect(missing.status == 1 && missing.stderr.contains("no store at"))
+    }
+
+    @Test func whatAMessageQuotesIsEscaped() throws {
+        let path = db.directory.appendingPathComponent("no\u{1B}]0;pwned\u{07}pe.sqlite").path
+        let missing = try run(["events", "--store", path])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains(#"no\e]0;pwned\u{7}pe.sqlite"#) && !missing.stderr.contains("\u{1B}"))
+        let argument = try run(["events", "--store", db.path, "\u{1B}[31mx"])
+        #expect(argument.status == 2 && !argument.stderr.contains("\u{1B}"), "\(argument.stderr)")
     }
 
     @Test func badInputToPublishIsExit2AndStoresNothing() throws {

@@ -28,40 +28,55 @@ extension CloudEvent {
     }
 
     /// Decodes every event of `input`: one JSON object, a JSON batch (an array of objects, which the
-    /// spec lets be empty), or JSON objects one after another (JSON lines). The error names the event
-    /// that is wrong (`event #3 (line 3, byte 412): …`); nothing is returned unless every event is valid.
+    /// spec lets be empty), or objects and batches one after another (JSON lines; appended batches).
+    /// The error names the event that is wrong (`event #3 (line 3, byte 412): …`); nothing is
+    /// returned unless every event is valid. The nesting limit counts from each envelope, so an event
+    /// in a batch may nest as deep as one on its own.
     public static func decodeAll(_ input: Data) throws -> [CloudEvent] {
+        let bytes = Array(input)
+        let limit = JSONScanner.maxDepth
+        func line(_ offset: Int) -> Int { bytes.prefix(offset).reduce(1) { $1 == 0x0A ? $0 + 1 : $0 } }
+        func tooDeep(_ offset: Int) -> JSONSyntaxError {
+            JSONSyntaxError(offset: offset, problem: "nested too deep (more than \(limit) levels of objects and arrays)")
+        }
         let values: [JSONScanner.Value]
-        do { values = try JSONScanner.values(Array(input)) } catch {
-            let line = input.prefix(error.offset).reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
-            throw line == 1 ? EnvelopeError.json(error) : EnvelopeError("line \(line): " + EnvelopeError.json(error).description)
+        do throws(JSONSyntaxError) {
+            // A batch's array is one level more than its envelopes: any envelope past the limit
+            // fails here, at its own offset; a value that is not a batch is checked on its own.
+            do {
+                values = try JSONScanner.values(bytes, maxDepth: limit + 1)
+            } catch where error.problem.hasPrefix("nested too deep") {
+                throw tooDeep(error.offset)
+            }
+            if let deep = values.first(where: { $0.kind != .array && $0.depth > limit }) { throw tooDeep(deep.deepestOffset) }
+        } catch {
+            let at = line(error.offset)
+            throw at == 1 ? EnvelopeError.json(error) : EnvelopeError("line \(at): " + EnvelopeError.json(error).description)
         }
         guard !values.isEmpty else { throw EnvelopeError("no envelope given") }
-        var documents: [(value: JSONScanner.Value, offset: Int)] = []
-        if values.count == 1, values[0].kind == .array {
-            let batch = values[0]
-            for (range, offset) in zip(batch.elements, batch.elementOffsets) {
-                documents.append((try Self.scanned(Array(batch.text[range])), offset))
+        var documents: [(value: JSONScanner.Value?, offset: Int)] = []  // nil: cannot happen (valid text)
+        for value in values {
+            guard value.kind == .array else {
+                documents.append((value, value.offset))
+                continue
             }
-        } else {
-            documents = values.map { ($0, $0.offset) }
+            for (range, offset) in zip(value.elements, value.elementOffsets) {
+                // Valid and within the limit already: scanned again only for its members.
+                documents.append((try? JSONScanner.values(Array(value.text[range]), maxDepth: limit + 1)[0], offset))
+            }
         }
         var events: [CloudEvent] = []
         events.reserveCapacity(documents.count)
         for (index, document) in documents.enumerated() {
             do {
-                events.append(try CloudEvent(scanned: document.value))
+                guard let value = document.value else { throw EnvelopeError("the envelope could not be read again") }
+                events.append(try CloudEvent(scanned: value))
             } catch let error as EnvelopeError {
-                if documents.count == 1 && values[0].kind != .array { throw error }
-                let line = input.prefix(document.offset).reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
-                throw EnvelopeError("event #\(index + 1) (line \(line), byte \(document.offset)): \(error.description)")
+                if values.count == 1 && values[0].kind != .array { throw error }
+                throw EnvelopeError("event #\(index + 1) (line \(line(document.offset)), byte \(document.offset)): \(error.description)")
             }
         }
         return events
-    }
-
-    private static func scanned(_ text: [UInt8]) throws -> JSONScanner.Value {
-        do { return try JSONScanner.values(text)[0] } catch { throw EnvelopeError.json(error) }
     }
 
     init(scanned envelope: JSONScanner.Value) throws {
@@ -82,6 +97,7 @@ extension CloudEvent {
             guard text.first == 0x22 else { throw EnvelopeError("attribute '\(name)' must be a string") }
             let value = JSONScanner.decodeString(text)
             if value.isEmpty { throw EnvelopeError("attribute '\(name)' must not be empty") }
+            try Self.checkString(value, attribute: name)
             return value
         }
         let specversion = try string("specversion", required: true)!
@@ -98,9 +114,13 @@ extension CloudEvent {
         let contentType = try string("datacontenttype", required: false)
         var payload: Payload?
         let data = fields["data"]
-        if let encoded = try string("data_base64", required: false) {
+        if let encoded = fields["data_base64"], !isNull(encoded) {
             if let data, !isNull(data) { throw EnvelopeError("an envelope may carry 'data' or 'data_base64', not both") }
-            guard let bytes = Self.base64(encoded) else { throw EnvelopeError("attribute 'data_base64' is not valid base64") }
+            guard encoded.first == 0x22 else { throw EnvelopeError("attribute 'data_base64' must be a string") }
+            // Empty is empty binary data, not a missing attribute.
+            guard let bytes = Self.base64(JSONScanner.decodeString(encoded)) else {
+                throw EnvelopeError("attribute 'data_base64' is not valid base64")
+            }
             payload = .binary(bytes)
         } else if let data {
             if data.first == 0x22, let contentType, !Self.isJSON(contentType: contentType) {
@@ -115,17 +135,20 @@ extension CloudEvent {
                 throw EnvelopeError("extension name '\(name)' must be lower-case letters and digits only")
             }
             switch text.first ?? 0 {
-            case 0x22: extensions[name] = .string(JSONScanner.decodeString(text))
+            case 0x22:
+                let value = JSONScanner.decodeString(text)
+                try Self.checkString(value, attribute: name)
+                extensions[name] = .string(value)
             case 0x74: extensions[name] = .boolean(true)
             case 0x66: extensions[name] = .boolean(false)
             case 0x2D, 0x30...0x39:
-                // An Integer is a whole number in 32 bits; `5.0` and `5e0` are the number 5.
-                guard let number = Double(String(decoding: text, as: UTF8.self)), number.rounded() == number,
-                      number >= Double(Int32.min), number <= Double(Int32.max)
+                // The JSON format: an Integer is a JSON number with "only the int component", in 32 bits.
+                guard !text.contains(where: { $0 == 0x2E || $0 | 0x20 == 0x65 }),
+                      let number = Int32(String(decoding: text, as: UTF8.self))
                 else {
-                    throw EnvelopeError("extension '\(name)' is a number but not a CloudEvents Integer (a whole number from -2147483648 to 2147483647)")
+                    throw EnvelopeError("extension '\(name)' is a number but not a CloudEvents Integer (a whole number from -2147483648 to 2147483647, without fraction or exponent)")
                 }
-                extensions[name] = .integer(Int32(number))
+                extensions[name] = .integer(number)
             default: throw EnvelopeError("extension '\(name)' must be a string, an integer or a boolean")
             }
         }
@@ -139,6 +162,18 @@ extension CloudEvent {
             traceparent: try string("traceparent", required: false), extensions: extensions)
         // After init, which would fill it in from the payload: only what the producer wrote.
         datacontenttype = contentType
+    }
+
+    /// The spec's rule for String values: no control characters (U+0000–U+001F, U+007F–U+009F) and
+    /// no noncharacters (U+FDD0–U+FDEF, and U+xFFFE and U+xFFFF in every plane); surrogates cannot
+    /// reach a Swift String (the scanner refuses unpaired ones).
+    static func checkString(_ value: String, attribute name: String) throws {
+        for scalar in value.unicodeScalars {
+            let v = scalar.value
+            if v < 0x20 || (0x7F...0x9F).contains(v) || (0xFDD0...0xFDEF).contains(v) || v & 0xFFFE == 0xFFFE {
+                throw EnvelopeError("attribute '\(name)' contains \(String(format: "U+%04X", v)), which CloudEvents does not allow in a String (control characters and noncharacters)")
+            }
+        }
     }
 
     /// Whether a media type declares JSON data: `application/json`, `text/json`, or a `+json`
@@ -218,7 +253,7 @@ enum JSONText {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.isTerminalUnsafe: out += String(format: "\\u%04x", scalar.value)
+            case _ where scalar.isTerminalUnsafe: out += scalar.jsonEscaped
             default: out.unicodeScalars.append(scalar)
             }
         }
@@ -232,7 +267,7 @@ enum JSONText {
         var out = ""
         out.reserveCapacity(json.utf8.count + 16)
         for scalar in json.unicodeScalars {
-            if scalar.isTerminalUnsafe { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+            if scalar.isTerminalUnsafe { out += scalar.jsonEscaped } else { out.unicodeScalars.append(scalar) }
         }
         return out
     }

@@ -39,6 +39,10 @@ enum JSONScanner {
         var text: [UInt8]
         /// Where the value started in the input (for messages).
         var offset: Int
+        /// The deepest nesting inside it (1 for a flat object or array, 0 for a scalar), and where
+        /// that depth was first reached.
+        var depth = 0
+        var deepestOffset = 0
         /// For an object: its members in order, each value's range in `text`.
         var members: [(key: String, value: Range<Int>)] = []
         /// For an array: each element's range in `text`, and where it started in the input.
@@ -213,6 +217,7 @@ enum JSONScanner {
         let maxDepth: Int
         var index = 0
         var out: [UInt8] = []
+        var deepest: (depth: Int, offset: Int) = (0, 0)
 
         init(input: [UInt8], maxDepth: Int) {
             self.input = input
@@ -233,6 +238,7 @@ enum JSONScanner {
 
         mutating func topLevel() throws(JSONSyntaxError) -> Value {
             out = []
+            deepest = (0, index)
             let start = index
             var value = Value(kind: .literal, text: [], offset: start)
             switch input[index] {
@@ -243,6 +249,7 @@ enum JSONScanner {
                 try self.value(depth: 1)
             }
             value.text = out
+            (value.depth, value.deepestOffset) = deepest
             return value
         }
 
@@ -269,6 +276,7 @@ enum JSONScanner {
             if depth > maxDepth {
                 throw fail("nested too deep (more than \(maxDepth) levels of objects and arrays)")
             }
+            if depth > deepest.depth { deepest = (depth, index) }
         }
 
         mutating func object(depth: Int, members: inout [(key: String, value: Range<Int>)]) throws(JSONSyntaxError) {
@@ -341,7 +349,7 @@ enum JSONScanner {
                     out.append(contentsOf: input[start..<index])
                     return
                 case 0x5C:
-                    guard index + 1 < input.count else { break }
+                    guard index + 1 < input.count else { throw fail("unterminated string", at: start) }
                     switch input[index + 1] {
                     case 0x22, 0x5C, 0x2F, 0x62, 0x66, 0x6E, 0x72, 0x74: index += 2
                     case 0x75:
@@ -354,7 +362,7 @@ enum JSONScanner {
                             index += 6
                         }
                         index += 6
-                    default: throw fail("invalid escape '\\\(Character(Unicode.Scalar(input[index + 1])))' in a string")
+                    default: throw fail("invalid escape: \\ followed by \(describe(input[index + 1])) in a string")
                     }
                 case 0x00..<0x20:
                     throw fail("control character \(String(format: "U+%04X", byte)) in a string (it must be escaped)")

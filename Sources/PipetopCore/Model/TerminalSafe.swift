@@ -28,14 +28,25 @@ extension String {
 
 extension Unicode.Scalar {
     /// Controls, bidirectional formatting (LRM, RLM, ALM, the embeddings, overrides and isolates),
-    /// zero-width characters (ZWSP, ZWNJ, ZWJ, word joiner, BOM) and the line and paragraph
-    /// separators: what `terminalSafe` escapes.
+    /// invisible characters (soft hyphen, ZWSP, ZWNJ, ZWJ, word joiner, the invisible operators,
+    /// the deprecated format controls, BOM, the interlinear annotation controls, and the tag
+    /// characters that can smuggle hidden text) and the line and paragraph separators: what
+    /// `terminalSafe` escapes.
     public var isTerminalUnsafe: Bool {
         if value < 0x20 || (0x7F...0x9F).contains(value) { return true }
-        guard value >= 0x061C else { return false }
+        guard value >= 0xAD else { return false }
         switch value {
-        case 0x061C, 0x200B...0x200F, 0x2028...0x202E, 0x2060, 0x2066...0x2069, 0xFEFF: return true
+        case 0xAD, 0x061C, 0x180E, 0x200B...0x200F, 0x2028...0x202E, 0x2060...0x206F, 0xFEFF, 0xFFF9...0xFFFB,
+             0xE0000...0xE007F:
+            return true
         default: return false
         }
+    }
+
+    /// This character as a JSON `\uXXXX` escape (a surrogate pair past the Basic Multilingual Plane).
+    var jsonEscaped: String {
+        guard value > 0xFFFF else { return String(format: "\\u%04x", value) }
+        let offset = value - 0x10000
+        return String(format: "\\u%04x\\u%04x", 0xD800 + (offset >> 10), 0xDC00 + (offset & 0x3FF))
     }
 }

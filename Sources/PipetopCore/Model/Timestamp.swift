@@ -48,8 +48,9 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     /// digits) is kept to the microsecond, the store's unit, and the digits past the sixth are
     /// truncated (not rounded, so a time never moves into the next second); `Z`, `z` or `±hh:mm`;
     /// `T`, `t` or a space between date and time. A day that does not exist in its month is refused;
-    /// a leap second (`:60`) is read as the first instant of the next minute. Never traps: any other
-    /// text gives nil.
+    /// a leap second (`:60`) is read as the first instant of the next minute; an instant whose UTC
+    /// year is outside 0000–9999 (`9999-12-31T23:30:00-01:00`) is refused, as `rfc3339` could not
+    /// write it. Never traps: any other text gives nil.
     public init?(rfc3339 text: String) {
         let bytes = Array(text.utf8)
         func number(_ range: Range<Int>) -> Int? {
@@ -108,7 +109,13 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         let days = Int64(era) * 146_097 + Int64(dayOfEra) - 719_468
         let epoch = days * 86_400 + Int64(hour * 3600 + minute * 60 + second) - Int64(offsetSeconds)
         micros = epoch * 1_000_000 + fraction
+        // In UTC, as `rfc3339` prints it, the year must still have four digits.
+        guard micros >= Self.earliest.micros, micros <= Self.latest.micros else { return nil }
     }
+
+    /// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z: the instants RFC 3339 can write in UTC.
+    static let earliest = Timestamp(micros: -62_167_219_200_000_000)
+    static let latest = Timestamp(micros: 253_402_300_799_999_999)
 
     static func days(inMonth month: Int, of year: Int) -> Int {
         switch month {
@@ -131,8 +138,15 @@ extension Duration {
     /// Parses `250ms`, `15s`, `2m`, `1h`, `1m30s` or a bare number of seconds.
     public init?(parsing text: String) {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        if let seconds = Double(trimmed), seconds >= 0 {
-            self = .microseconds(Int64(seconds * 1_000_000))
+        // Up to about 292,000 years (what Int64 microseconds hold); NaN, infinity and more are nil.
+        func micros(_ seconds: Double) -> Int64? {
+            let value = seconds * 1_000_000
+            guard value.isFinite, value >= 0, value < 9.2e18 else { return nil }
+            return Int64(value)
+        }
+        if let seconds = Double(trimmed) {
+            guard let value = micros(seconds) else { return nil }
+            self = .microseconds(value)
             return
         }
         var total: Double = 0
@@ -153,7 +167,8 @@ extension Duration {
             default: return nil
             }
         }
-        self = .microseconds(Int64(total * 1_000_000))
+        guard let value = micros(total) else { return nil }
+        self = .microseconds(value)
     }
 }
 

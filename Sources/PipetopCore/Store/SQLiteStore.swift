@@ -115,7 +115,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             }
             if readOnly {
                 guard try pool.read({ try migrator.hasCompletedMigrations($0) }) else {
-                    throw StoreError("the store at \(location) has an older schema; open it once without --read-only to upgrade it")
+                    throw StoreError("the store at \(location) has an older schema; it is upgraded by the next command that writes to it (a runtime, `pipetop demo`, `pipetop publish`), which reading commands and --read-only never do")
                 }
             } else {
                 try migrator.migrate(pool)
