@@ -84,6 +84,8 @@ struct SQLiteTick {
     var directlyClaimed: [ClaimedMessage] = []
     /// Rows the last claim query returned, dead-lettered ones included.
     var lastCandidates = 0
+    /// Queues that deduplicate and accepted events this tick: their window's cutoff, and how many.
+    var deduplicated: [String: (cutoff: Int64, accepted: Int)] = [:]
 
     init(db: Database, sql: WriterStatements, now: Timestamp) {
         self.db = db
@@ -137,6 +139,7 @@ struct SQLiteTick {
         }
         try flushRows()
         try flushCounters()
+        try pruneDeduplication()
         return result
     }
 
@@ -210,27 +213,43 @@ struct SQLiteTick {
     }
 
     /// Whether `queue` accepted this `source` + `id` within `window`; records `duplicate` if so,
-    /// and otherwise remembers it as accepted now. Entries older than the window are pruned as the
-    /// queue goes (a bounded few per call), so the table holds about one window of events.
+    /// and otherwise remembers it as accepted now. One upsert decides: it takes the row unless a
+    /// row within the window is there (only then is that row read, for the record's detail).
     mutating func isDuplicate(_ event: CloudEvent, seq: Int64, queue: String, window: Duration) throws -> Bool {
         let cutoff = (now - window).micros
-        let accepted = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT accepted_at, event_seq FROM dedup WHERE queue = ? AND source = ? AND id = ?"),
-            arguments: [queue, event.source, event.id]
-        ).map { (at: $0[0] as Int64, seq: $0[1] as Int64) }
-        if let accepted, accepted.at >= cutoff {
-            log(.duplicate, event: event, seq: seq, queue: queue,
-                detail: "source and id accepted at \(Timestamp(micros: accepted.at).rfc3339) (event seq \(accepted.seq))")
-            counters[queue, default: CounterDelta()].duplicates += 1
-            return true
+        let accept = sql.dedupAccept
+        accept.bind(queue)
+        accept.bind(event.source)
+        accept.bind(event.id)
+        accept.bind(now.micros)
+        accept.bind(seq)
+        accept.bind(cutoff)
+        try accept.execute()
+        if db.changesCount > 0 {
+            deduplicated[queue, default: (cutoff, 0)].accepted += 1
+            return false
         }
-        try db.cachedStatement(sql: "INSERT OR REPLACE INTO dedup (queue, source, id, accepted_at, event_seq) VALUES (?, ?, ?, ?, ?)")
-            .execute(arguments: [queue, event.source, event.id, now.micros, seq])
-        try db.cachedStatement(sql: """
-            DELETE FROM dedup WHERE (queue, source, id) IN
-                (SELECT queue, source, id FROM dedup WHERE queue = ? AND accepted_at < ? ORDER BY accepted_at LIMIT 4)
-            """).execute(arguments: [queue, cutoff])
-        return false
+        var accepted: (at: Int64, seq: Int64) = (0, 0)
+        sql.dedupFind.bind(queue)
+        sql.dedupFind.bind(event.source)
+        sql.dedupFind.bind(event.id)
+        try sql.dedupFind.query { accepted = ($0.int64(0), $0.int64(1)) }
+        log(.duplicate, event: event, seq: seq, queue: queue,
+            detail: "source and id accepted at \(Timestamp(micros: accepted.at).rfc3339) (event seq \(accepted.seq))")
+        counters[queue, default: CounterDelta()].duplicates += 1
+        return true
+    }
+
+    /// Drops entries older than their window from the queues that accepted events this tick, at
+    /// twice the pace they were added (and a few more), so the table holds about one window.
+    mutating func pruneDeduplication() throws {
+        for (queue, tick) in deduplicated {
+            sql.dedupPrune.bind(queue)
+            sql.dedupPrune.bind(tick.cutoff)
+            sql.dedupPrune.bind(2 * tick.accepted + 16)
+            try sql.dedupPrune.execute()
+        }
+        deduplicated.removeAll()
     }
 
     // MARK: Outcomes
@@ -505,6 +524,9 @@ final class WriterStatements {
     let ack: RawStatement
     let retry: RawStatement
     let unrouted: RawStatement
+    let dedupAccept: RawStatement
+    let dedupFind: RawStatement
+    let dedupPrune: RawStatement
 
     init(_ db: Database) throws {
         events = try BatchInsert(db)
@@ -529,6 +551,16 @@ final class WriterStatements {
             WHERE id = ? AND state = 2 AND deliveries = ?
             """)
         unrouted = try RawStatement(db, "SELECT \(EventColumns.list) FROM events e WHERE routed = 0 ORDER BY seq LIMIT ?")
+        dedupAccept = try RawStatement(db, """
+            INSERT INTO dedup (queue, source, id, accepted_at, event_seq) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (queue, source, id) DO UPDATE SET accepted_at = excluded.accepted_at, event_seq = excluded.event_seq
+                WHERE dedup.accepted_at < ?
+            """)
+        dedupFind = try RawStatement(db, "SELECT accepted_at, event_seq FROM dedup WHERE queue = ? AND source = ? AND id = ?")
+        dedupPrune = try RawStatement(db, """
+            DELETE FROM dedup WHERE (queue, source, id) IN
+                (SELECT queue, source, id FROM dedup WHERE queue = ? AND accepted_at < ? ORDER BY accepted_at LIMIT ?)
+            """)
     }
 }
 
