@@ -111,6 +111,26 @@ import Testing
         #expect(missing.status == 1 && missing.stderr.contains("no store at"))
     }
 
+    @Test func followPrintsNewMatchingEventsUntilStopped() throws {
+        _ = try run(["publish", "--store", db.path, #"{"specversion":"1.0","id":"old","source":"/s","type":"t"}"#])
+        let follower = try Child(
+            [Child.pipetop, "events", "--store", db.path, "--type", "t", "-n", "0", "--follow"],
+            environment: Child.environment(adding: env), in: db.directory)
+        var status: Int32?
+        defer { if status == nil { follower.signal(SIGKILL); _ = follower.wait() } }
+        // Published until seen: the follower may start after the first of them.
+        #expect(try eventually {
+            _ = try run(["publish", "--store", db.path, #"{"specversion":"1.0","id":"other","source":"/s","type":"u"}"#])
+            _ = try run(["publish", "--store", db.path, #"{"specversion":"1.0","id":"new","source":"/s","type":"t"}"#])
+            return follower.stdout.contains(#""id":"new""#)
+        })
+        follower.signal(SIGTERM)
+        status = follower.wait()
+        #expect(status == 0)
+        let ids = follower.stdout.split(separator: "\n").map { try? CloudEvent(json: Data($0.utf8)).id }
+        #expect(!ids.contains("old") && !ids.contains("other") && ids.allSatisfy { $0 == "new" })
+    }
+
     @Test func whatAMessageQuotesIsEscaped() throws {
         let path = db.directory.appendingPathComponent("no\u{1B}]0;pwned\u{07}pe.sqlite").path
         let missing = try run(["events", "--store", path])
