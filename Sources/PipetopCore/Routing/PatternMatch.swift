@@ -186,9 +186,9 @@ extension Alternative {
                 }
                 if !present && walk(i + 1) { return true }
             }
-            for candidate in list where candidate.matches {
+            for candidate in list {
                 taken += 1
-                guard chosen.allSatisfy({ consistent(i, candidate, $0.0, $0.1) }) else { continue }
+                guard candidate.matches, chosen.allSatisfy({ consistent(i, candidate, $0.0, $0.1) }) else { continue }
                 chosen.append((i, candidate))
                 if walk(i + 1) { return true }
                 chosen.removeLast()
