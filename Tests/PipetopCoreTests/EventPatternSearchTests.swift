@@ -118,6 +118,27 @@ import Testing
         #expect(result.steps < Self.searchBound)
     }
 
+    /// The case the bound in `search` leaves at a higher degree: with an `exists: false` the fields
+    /// keep event-ruler's dotted order, and a key with a dot (`"m.b"`) interleaves two subtrees of
+    /// paths (`m.a`, `m.b.c`, `m.b.d`, `m.b.e`, `m.x`), so a state holds one chain in each: n x n/2
+    /// states here, against the walk's n x n/2 x n. Polynomial with a degree set by the pattern,
+    /// not by the event.
+    @Test func interleavedSubtreesAreQuadratic() throws {
+        let pattern = #"{"data": {"m": {"a": ["1"], "b": {"e": ["1"]}, "x": ["1"]}, "m.b": {"c": ["1"], "d": ["1"]}, "z": [{"exists": false}]}}"#
+        func data(_ n: Int) -> [String: Any] {
+            ["m": Self.objects(n) { _ in ["a": "1", "b": [["e": "1"]], "x": "1"] },
+             "m.b": Self.objects(n) { $0 % 2 == 0 ? ["c": "1", "d": "0"] : ["c": "0", "d": "1"] }]
+        }
+        for n in [2, 5, 9] {
+            let small = try run(pattern, data(n), label: "interleaved subtrees n=\(n)")
+            #expect(small.reference == small.search && small.matches == small.search)
+        }
+        let n = 200
+        let result = try run(pattern, data(n), label: "interleaved subtrees n=\(n)")
+        #expect(!result.search && !result.matches)
+        #expect(result.steps < 10 * n * n)
+    }
+
     /// Search and reference agree on small versions of the cases above, where the reference finishes.
     @Test func smallCasesAgreeWithTheReference() throws {
         for n in [1, 2, 3, 5] {
