@@ -175,6 +175,7 @@ import Testing
                 let result = pattern.matches(events[index], data: payloads[index])
                 if result { matched += 1 }
                 #expect(result == pattern.matchesBySearch(events[index], data: payloads[index]), "\(text)")
+                #expect(result == pattern.matchesByReferenceWalk(events[index], data: payloads[index]), "\(text)")
                 if !pattern.examinesData {
                     #expect(result == pattern.matches(events[index], data: nil), "\(text)")
                 }
@@ -185,6 +186,78 @@ import Testing
         #expect(parsed > 500)
         #expect(refused > 500)
         #expect(matched > 100)
+    }
+
+    // MARK: Arrays of objects: the search against the reference walk
+
+    /// Keys for the array fuzz: few, so that fields share paths and arrays; with a dot and a
+    /// character below "." so that dotted order and key order differ.
+    static let arrayKeys = ["a", "b", "c", "a.b", "a!"]
+    static let arrayMatchers = [#""1""#, #""2""#, "1", "2", #"{"exists": true}"#, #"{"exists": false}"#,
+                                #"{"anything-but": "1"}"#, #"{"prefix": "1"}"#, #"{"numeric": [">", 1]}"#, "null"]
+
+    static func arrayPattern(_ random: inout SeededRandom, depth: Int) -> String {
+        "{" + (0..<(1 + random.below(3))).map { _ -> String in
+            if depth > 0 && random.chance(12) {
+                return "\"$or\":[" + (0..<2).map { _ in arrayPattern(&random, depth: depth - 1) }.joined(separator: ",") + "]"
+            }
+            let key = quote(random.pick(arrayKeys))
+            if depth > 0 && random.chance(55) { return key + ":" + arrayPattern(&random, depth: depth - 1) }
+            let matchers = (0..<(1 + random.below(2))).map { _ in random.pick(arrayMatchers) }
+            return key + ":[" + matchers.joined(separator: ",") + "]"
+        }.joined(separator: ",") + "}"
+    }
+
+    static func arrayValue(_ random: inout SeededRandom, depth: Int) -> String {
+        let scalars = [#""1""#, #""2""#, "1", "2", "3", "null", "true"]
+        if depth <= 0 || random.chance(15) { return random.pick(scalars) }
+        switch random.below(4) {
+        case 0, 1, 2:
+            // An array of objects, of arrays, or mixed.
+            return "[" + (0..<(random.chance(10) ? 0 : 1 + random.below(3))).map { _ -> String in
+                switch random.below(6) {
+                case 0: return random.pick(scalars)
+                case 1: return "[" + (0..<random.below(3)).map { _ in arrayValue(&random, depth: depth - 1) }.joined(separator: ",") + "]"
+                default: return arrayObject(&random, depth: depth - 1)
+                }
+            }.joined(separator: ",") + "]"
+        default: return arrayObject(&random, depth: depth - 1)
+        }
+    }
+
+    static func arrayObject(_ random: inout SeededRandom, depth: Int) -> String {
+        var keys = arrayKeys
+        keys.shuffle(using: &random)
+        return "{" + keys.prefix(2 + random.below(4)).map { quote($0) + ":" + arrayValue(&random, depth: depth) }.joined(separator: ",") + "}"
+    }
+
+    /// Random patterns (`exists: false`, `$or`, shared paths) on random events thick with arrays of
+    /// objects and arrays of arrays: `search`, `matches` and the reference walk agree.
+    @Test func searchAgreesWithTheReferenceWalkOnArrays() throws {
+        var random = SeededRandom(seed: 0xA77A_5EA2)
+        var matched = 0, searched = 0, steps = 0, referenceSteps = 0, walked = 0
+        for _ in 0..<3000 {
+            let text = "{\"data\":" + Self.arrayPattern(&random, depth: 2) + "}"
+            guard let pattern = try? EventPattern(json: text) else { continue }
+            for _ in 0..<6 {
+                let body = Self.arrayObject(&random, depth: 3)
+                let event = CloudEvent(id: "e", source: "/s", type: "t", data: .json(Data(body.utf8)))
+                let payload = event.data?.jsonObject()
+                let before = referenceSteps
+                let reference = pattern.matchesByReferenceWalk(event, data: payload, steps: &referenceSteps)!
+                if referenceSteps - before > 6 { walked += 1 }
+                let search = pattern.matchesBySearch(event, data: payload, steps: &steps)
+                #expect(search == reference, "\(text) on \(body)")
+                #expect(pattern.matches(event, data: payload) == reference, "\(text) on \(body)")
+                searched += 1
+                if reference { matched += 1 }
+            }
+        }
+        print("array fuzz: \(searched) searches, \(matched) matches, \(walked) walks of more than 6 steps; "
+              + "steps: search \(steps), reference \(referenceSteps)")
+        #expect(searched > 10_000)
+        #expect(matched > searched / 20 && matched < searched * 19 / 20)
+        #expect(walked > searched / 20)
     }
 
     @Test func arbitraryTextNeverTraps() {

@@ -55,6 +55,11 @@ struct Field: Sendable, Equatable {
 struct Alternative: Sendable, Equatable {
     let fields: [Field]
     let shared: [Int]
+    /// The order in which `search` takes the fields (indices into `fields`). With an `exists: false`
+    /// it must be event-ruler's (dotted-path) order, which decides what the absence is judged
+    /// against; without one the answer does not depend on the order, and fields sorted by their
+    /// lists of keys keep each subtree of paths together, which bounds the search (see `search`).
+    let searchOrder: [Int]
 
     init(fields: [Field]) {
         self.fields = fields.sorted { $0.dotted.utf16.lexicographicallyPrecedes($1.dotted.utf16) }
@@ -65,6 +70,14 @@ struct Alternative: Sendable, Equatable {
             }
         }
         self.shared = shared
+        let sorted = self.fields
+        if sorted.contains(where: \.allowsAbsence) {
+            searchOrder = Array(sorted.indices)
+        } else {
+            searchOrder = sorted.indices.sorted { a, b in
+                sorted[a].path.lexicographicallyPrecedes(sorted[b].path) { $0.utf16.lexicographicallyPrecedes($1.utf16) }
+            }
+        }
     }
 }
 

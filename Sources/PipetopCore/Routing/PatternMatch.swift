@@ -130,16 +130,9 @@ extension Alternative {
         return .unsure
     }
 
-    private struct Candidate {
-        var matches: Bool
-        var start: Int
-        var count: Int
-    }
-
-    /// event-ruler's walk (`StructuredFinder.walk`): fields in order, each either absent (no value
-    /// consistent with the values chosen so far) when it allows absence, or one of its matching
-    /// values that is consistent with those chosen so far.
-    func search(_ source: EventSource) -> Bool {
+    /// The values at each field's path (indexed like `fields`), with their steps: a candidate's
+    /// steps are `steps[start..<start + count]`. Values come in document order.
+    fileprivate func gatherCandidates(_ source: EventSource) -> (steps: [Step], candidates: [[Candidate]]) {
         var steps: [Step] = []
         var candidates: [[Candidate]] = []
         candidates.reserveCapacity(fields.count)
@@ -154,6 +147,18 @@ extension Alternative {
             }
             candidates.append(list)
         }
+        return (steps, candidates)
+    }
+
+    /// event-ruler's walk (`StructuredFinder.walk`), as written: fields in order, each either absent
+    /// (no value consistent with the values chosen so far) when it allows absence, or one of its
+    /// matching values that is consistent with those chosen so far. It backtracks over every
+    /// combination of choices, so it can take on the order of n^k steps for k fields with n values
+    /// each inside arrays of objects; `search` gives the same answers in polynomial time. Kept for
+    /// tests as the reference. `steps` counts calls of the walk and values compared; past `budget`
+    /// the walk gives up and returns nil.
+    func referenceWalk(_ source: EventSource, steps work: inout Int, budget: Int = .max) -> Bool? {
+        let (steps, candidates) = gatherCandidates(source)
         let count = fields.count
 
         func consistent(_ i: Int, _ a: Candidate, _ j: Int, _ b: Candidate) -> Bool {
@@ -168,21 +173,277 @@ extension Alternative {
         }
 
         var chosen: [(Int, Candidate)] = []
+        var taken = 0, exceeded = false
         func walk(_ i: Int) -> Bool {
+            taken += 1
+            if taken > budget { exceeded = true; return true }
             if i == count { return true }
             let list = candidates[i]
             if fields[i].allowsAbsence {
-                let present = list.contains { candidate in chosen.allSatisfy { consistent(i, candidate, $0.0, $0.1) } }
+                let present = list.contains { candidate in
+                    taken += 1
+                    return chosen.allSatisfy { consistent(i, candidate, $0.0, $0.1) }
+                }
                 if !present && walk(i + 1) { return true }
             }
-            for candidate in list where candidate.matches && chosen.allSatisfy({ consistent(i, candidate, $0.0, $0.1) }) {
+            for candidate in list {
+                taken += 1
+                guard candidate.matches, chosen.allSatisfy({ consistent(i, candidate, $0.0, $0.1) }) else { continue }
                 chosen.append((i, candidate))
                 if walk(i + 1) { return true }
                 chosen.removeLast()
             }
             return false
         }
-        return walk(0)
+        let result = walk(0)
+        work += taken
+        return exceeded ? nil : result
+    }
+
+    func search(_ source: EventSource) -> Bool {
+        var steps = 0
+        return search(source, steps: &steps)
+    }
+
+    /// The answer of `referenceWalk`, without its exponential worst case. `steps` counts the work
+    /// (calls of the walk, trie nodes visited, values offered), for tests.
+    ///
+    /// What the fields still to come need to know of the values chosen so far is, for each of
+    /// them, a *chain*: the steps of the chosen values cut where their path parts from that
+    /// field's (`consistent` ignores arrays below that point), of which only the longest counts,
+    /// since consistent values agree on their common steps. So the walk is memoized: a state is
+    /// the position in `searchOrder` and the chains of the fields from there on, and a state that
+    /// failed once fails again. The values of a field consistent with a chain are found in a trie of
+    /// their steps, along the chain, instead of by comparing every value with every chosen one.
+    ///
+    /// Bound: with fields in an order that keeps each subtree of paths together (`searchOrder`
+    /// always does without `exists: false`; with one it is the dotted order, which does unless
+    /// keys contain dots or characters below "."), the chains of a state are cuts of one chain
+    /// along one path, so there are at most (number of distinct step prefixes) x (path depth)^fields
+    /// states per position, each costing its key plus the values it offers: polynomial in the
+    /// event's size (near-linear in practice). Interleaved subtrees make it a polynomial of
+    /// higher degree, bounded by the pattern, not by the event.
+    func search(_ source: EventSource, steps work: inout Int) -> Bool {
+        let (steps, candidates) = gatherCandidates(source)
+        let order = searchOrder
+        let count = order.count
+        let width = fields.count
+        let taken = WorkCounter()
+        let tries = order.map { StepTrie(candidates[$0], steps) }
+
+        // The chosen values: field (index into `fields`) and candidate.
+        var chosen: [(field: Int, candidate: Candidate)] = []
+        var failed = [Set<[Int32]>](repeating: [], count: count)
+
+        /// The chains the chosen values impose on field `k`: maximal, sorted when more than one
+        /// (one in every event we know of; more are handled exactly all the same).
+        func chains(_ k: Int) -> [ArraySlice<Step>] {
+            var result: [ArraySlice<Step>] = []
+            for (j, candidate) in chosen {
+                let keys = Int32(shared[j * width + k])
+                var end = candidate.start
+                let limit = candidate.start + candidate.count
+                while end < limit && steps[end].keys <= keys { end += 1 }
+                let cut = steps[candidate.start..<end]
+                if cut.isEmpty { continue }
+                var merged = false
+                for index in result.indices {
+                    let have = result[index]
+                    if cut.count <= have.count {
+                        if have.starts(with: cut) { merged = true; break }
+                    } else if cut.starts(with: have) {
+                        result[index] = cut
+                        merged = true
+                        break
+                    }
+                }
+                if !merged { result.append(cut) }
+            }
+            if result.count > 1 {
+                result.sort { $0.lexicographicallyPrecedes($1) { ($0.keys, $0.index) < ($1.keys, $1.index) } }
+            }
+            return result
+        }
+
+        func walk(_ position: Int) -> Bool {
+            taken.steps += 1
+            if position == count { return true }
+            var key: [Int32] = []
+            var first: [ArraySlice<Step>] = []
+            for later in position..<count {
+                let list = chains(order[later])
+                if later == position { first = list }
+                key.append(Int32(list.count))
+                for chain in list {
+                    key.append(Int32(chain.count))
+                    for step in chain { key.append(step.keys); key.append(step.index) }
+                }
+            }
+            if failed[position].contains(key) { return false }
+            let i = order[position]
+            let trie = tries[position]
+            let list = candidates[i]
+            let primary = first.first ?? []
+            let others = first.dropFirst()
+            func agrees(_ id: Int32) -> Bool {
+                let candidate = list[Int(id)]
+                return others.allSatisfy { chainAgrees(steps[candidate.start..<candidate.start + candidate.count], $0) }
+            }
+            if fields[i].allowsAbsence {
+                let present = trie.forEachConsistent(primary, matchingOnly: false, list, taken) { agrees($0) }
+                if !present && walk(position + 1) { return true }
+            }
+            let found = trie.forEachConsistent(primary, matchingOnly: true, list, taken) { id in
+                guard agrees(id) else { return false }
+                chosen.append((i, list[Int(id)]))
+                if walk(position + 1) { return true }
+                chosen.removeLast()
+                return false
+            }
+            if found { return true }
+            failed[position].insert(key)
+            return false
+        }
+        let result = walk(0)
+        work += taken.steps
+        return result
+    }
+}
+
+/// Work done by `search`, counted for tests (a reference, as the walk's closures count too).
+private final class WorkCounter {
+    var steps = 0
+}
+
+/// A candidate: whether its value matches the field, and where its steps are.
+fileprivate struct Candidate {
+    var matches: Bool
+    var start: Int
+    var count: Int
+}
+
+/// `consistent` of a value's steps with a chain: they agree until one ends, or until their arrays
+/// differ (no constraint from there).
+private func chainAgrees(_ steps: ArraySlice<Step>, _ chain: ArraySlice<Step>) -> Bool {
+    for (x, y) in zip(steps, chain) {
+        if x.keys != y.keys { return true }
+        if x.index != y.index { return false }
+    }
+    return true
+}
+
+/// One field's values, in a trie of their steps. Values come in document order, so the children of
+/// a node (the elements of the one array that follows it on the path) come with the same keys and
+/// increasing indices, and a child is found by binary search; should that ever not hold
+/// (`regular` false), children are scanned instead, with the same answers.
+private struct StepTrie {
+    struct Node {
+        var step: Step
+        var children: [Int32] = []
+        /// Values whose steps end here.
+        var terminals: [Int32] = []
+        /// Some value in the subtree matches the field.
+        var matching = false
+    }
+
+    private(set) var nodes: [Node]
+    private(set) var regular = true
+
+    init(_ list: [Candidate], _ steps: [Step]) {
+        nodes = [Node(step: Step(keys: -1, index: -1))]
+        var path: [Int32] = []
+        for (id, candidate) in list.enumerated() {
+            var node: Int32 = 0
+            path.removeAll(keepingCapacity: true)
+            path.append(0)
+            for k in 0..<candidate.count {
+                let step = steps[candidate.start + k]
+                if let last = nodes[Int(node)].children.last {
+                    let have = nodes[Int(last)].step
+                    if have == step { node = last; path.append(node); continue }
+                    if have.keys != step.keys || have.index > step.index { regular = false }
+                    if !regular, let found = nodes[Int(node)].children.first(where: { nodes[Int($0)].step == step }) {
+                        node = found
+                        path.append(node)
+                        continue
+                    }
+                }
+                let child = Int32(nodes.count)
+                nodes.append(Node(step: step))
+                nodes[Int(node)].children.append(child)
+                node = child
+                path.append(node)
+            }
+            nodes[Int(node)].terminals.append(Int32(id))
+            if candidate.matches { for visited in path { nodes[Int(visited)].matching = true } }
+        }
+    }
+
+    /// The child of `node` with `step`, and whether the other children's steps all differ from it
+    /// in their keys (so that the chain says nothing about them).
+    private func child(_ node: Int, _ step: Step) -> Int32? {
+        let children = nodes[node].children
+        if regular {
+            var low = 0, high = children.count
+            while low < high {
+                let middle = (low + high) / 2
+                if nodes[Int(children[middle])].step.index < step.index { low = middle + 1 } else { high = middle }
+            }
+            if low < children.count && nodes[Int(children[low])].step == step { return children[low] }
+            return nil
+        }
+        return children.first { nodes[Int($0)].step == step }
+    }
+
+    /// Offers `body` every value (every matching one with `matchingOnly`) whose steps agree with
+    /// `chain` as `chainAgrees` says, until `body` returns true; returns whether it did.
+    func forEachConsistent(_ chain: ArraySlice<Step>, matchingOnly: Bool, _ list: [Candidate], _ taken: WorkCounter,
+                           _ body: (Int32) -> Bool) -> Bool {
+        var node = 0
+        var depth = 0
+        while true {
+            taken.steps += 1
+            if matchingOnly && !nodes[node].matching { return false }
+            for id in nodes[node].terminals where !matchingOnly || list[Int(id)].matches {
+                taken.steps += 1
+                if body(id) { return true }
+            }
+            let children = nodes[node].children
+            if depth == chain.count {
+                for child in children where subtree(Int(child), matchingOnly, list, taken, body) { return true }
+                return false
+            }
+            let want = chain[chain.startIndex + depth]
+            if regular {
+                if let some = children.first, nodes[Int(some)].step.keys != want.keys {
+                    for child in children where subtree(Int(child), matchingOnly, list, taken, body) { return true }
+                    return false
+                }
+            } else {
+                for child in children where nodes[Int(child)].step.keys != want.keys {
+                    if subtree(Int(child), matchingOnly, list, taken, body) { return true }
+                }
+            }
+            guard let next = child(node, want) else { return false }
+            node = Int(next)
+            depth += 1
+        }
+    }
+
+    /// Offers `body` the values of the subtree at `root`.
+    private func subtree(_ root: Int, _ matchingOnly: Bool, _ list: [Candidate], _ taken: WorkCounter,
+                         _ body: (Int32) -> Bool) -> Bool {
+        var stack = [root]
+        while let node = stack.popLast() {
+            taken.steps += 1
+            if matchingOnly && !nodes[node].matching { continue }
+            for id in nodes[node].terminals where !matchingOnly || list[Int(id)].matches {
+                taken.steps += 1
+                if body(id) { return true }
+            }
+            for child in nodes[node].children.reversed() { stack.append(Int(child)) }
+        }
+        return false
     }
 }
 
@@ -190,7 +451,33 @@ extension EventPattern {
     /// `matches` without the per-field shortcut: every alternative goes through the full search.
     /// For tests, which check that the shortcut never changes an answer.
     func matchesBySearch(_ event: CloudEvent, data: Any? = nil) -> Bool {
-        EventSource.with(event, data) { source in alternatives.contains { $0.search(source) } }
+        var steps = 0
+        return matchesBySearch(event, data: data, steps: &steps)
+    }
+
+    /// As `matchesBySearch`, adding the search's work to `steps`.
+    func matchesBySearch(_ event: CloudEvent, data: Any? = nil, steps: inout Int) -> Bool {
+        EventSource.with(event, data) { source in
+            for alternative in alternatives where alternative.search(source, steps: &steps) { return true }
+            return false
+        }
+    }
+
+    /// event-ruler's walk as written, unoptimised, for every alternative: the reference `search` is
+    /// checked against. nil when it took more than `budget` steps (counted over all alternatives).
+    func matchesByReferenceWalk(_ event: CloudEvent, data: Any? = nil, steps: inout Int, budget: Int = .max) -> Bool? {
+        EventSource.with(event, data) { source in
+            for alternative in alternatives {
+                guard let result = alternative.referenceWalk(source, steps: &steps, budget: budget - steps) else { return nil }
+                if result { return true }
+            }
+            return false
+        }
+    }
+
+    func matchesByReferenceWalk(_ event: CloudEvent, data: Any? = nil) -> Bool {
+        var steps = 0
+        return matchesByReferenceWalk(event, data: data, steps: &steps)!
     }
 }
 
