@@ -16,7 +16,7 @@ public enum DashboardExit: Equatable {
 /// update function, then one frame is rendered and only its changed cells are flushed.
 public final class DashboardLoop {
     public struct Options {
-        public var store: Store
+        public var store: ReadableStore
         public var storeLocation: String
         public var readOnly: Bool
         public var runtimeName: String?
@@ -27,7 +27,7 @@ public final class DashboardLoop {
         public var configPath: String
         public var logPath: String?
 
-        public init(store: Store, storeLocation: String, readOnly: Bool, runtimeName: String?, refresh: Duration, capacity: Int,
+        public init(store: ReadableStore, storeLocation: String, readOnly: Bool, runtimeName: String?, refresh: Duration, capacity: Int,
                     theme: String?, catalog: ThemeCatalog = .standard, configPath: String = DashboardConfig.path, logPath: String?) {
             self.store = store
             self.storeLocation = storeLocation

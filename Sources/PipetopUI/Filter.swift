@@ -48,7 +48,7 @@ public struct Filter: Equatable, Sendable {
         for term in terms {
             switch term {
             case .queue(let q): if queue.name.lowercased() != q { return false }
-            case .text(let t): if !queue.name.lowercased().contains(t) && !queue.mode.lowercased().contains(t) { return false }
+            case .text(let t): if !queue.name.lowercased().contains(t) && !queue.modeName.lowercased().contains(t) { return false }
             default: continue
             }
         }

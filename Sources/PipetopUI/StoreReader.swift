@@ -5,7 +5,7 @@ import PipetopCore
 /// database. Each poll reads the log records after the last seen `seq` (at most `batchLimit` per
 /// poll), queue stats, runtimes and the published total. Scrolling back asks it for older records.
 public final class StoreReader: @unchecked Sendable {
-    public let store: Store
+    public let store: ReadableStore
     public let interval: Duration
     public let capacity: Int
     /// Called (on the reader's thread) after each message is queued: wakes the UI loop.
@@ -23,7 +23,7 @@ public final class StoreReader: @unchecked Sendable {
 
     public static let batchLimit = 5000
 
-    public init(store: Store, interval: Duration = .milliseconds(250), capacity: Int = 10_000,
+    public init(store: ReadableStore, interval: Duration = .milliseconds(250), capacity: Int = 10_000,
                 clock: @escaping @Sendable () -> Timestamp = { .now() }, wake: @escaping @Sendable () -> Void) {
         self.store = store
         self.interval = interval
@@ -106,11 +106,11 @@ public final class StoreReader: @unchecked Sendable {
 
     /// One read of the store as the dashboard needs it: the records after `after` (or, with nil,
     /// the newest `limit`), queue stats at `now`, runtimes and the published total.
-    public static func snapshot(store: Store, after: Int64?, limit: Int, now: Timestamp) throws -> DataSnapshot {
-        try store.consistentRead {
-            let records = try after.map { try store.tail(after: $0, limit: limit) } ?? store.history(before: .max, limit: limit).reversed()
-            return DataSnapshot(time: now, records: records, queues: try store.queueStats(now: now),
-                                runtimes: try store.runtimes(), published: try store.publishedTotal(), initial: after == nil)
+    public static func snapshot(store: ReadableStore, after: Int64?, limit: Int, now: Timestamp) throws -> DataSnapshot {
+        try store.read { snapshot in
+            let records = try after.map { try snapshot.tail(after: $0, limit: limit) } ?? snapshot.history(before: .max, limit: limit).reversed()
+            return DataSnapshot(time: now, records: records, queues: try snapshot.queueStats(now: now),
+                                runtimes: try snapshot.runtimes(), published: try snapshot.publishedTotal(), initial: after == nil)
         }
     }
 }

@@ -8,7 +8,7 @@ import PipetopUI
 struct DashboardFigures {
     let storePath: String
 
-    private func attachedState(_ store: Store, size: Size) throws -> (AppState, Int64) {
+    private func attachedState(_ store: ReadableStore, size: Size) throws -> (AppState, Int64) {
         var state = AppState(size: size, now: .now(), theme: .builtin, themeNames: [], storeLocation: storePath, readOnly: true)
         let first = try StoreReader.snapshot(store: store, after: nil, limit: state.capacity, now: .now())
         _ = state.update(.data(first))
@@ -19,7 +19,7 @@ struct DashboardFigures {
     /// with 50 new log records and fresh queue stats arriving before every frame, as when following
     /// a busy pipeline. The update that ingests them is not part of the frame.
     func frames(view: ViewID, count: Int) throws -> (median: Double, p99: Double) {
-        let store = try SQLiteStore(path: storePath, readOnly: true)
+        let store = try openReader(url: storePath)
         var (state, _) = try attachedState(store, size: Size(width: 200, height: 60))
         state.view = view
         // Replay the newest records again, 50 a frame, as if they were arriving.
@@ -56,7 +56,7 @@ struct DashboardFigures {
     /// each poll reads up to the reader's batch limit plus queue stats, runtimes and totals, and
     /// the update folds them into the bounded ring.
     func followRate() throws -> (rate: Double, records: Int) {
-        let store = try SQLiteStore(path: storePath, readOnly: true)
+        let store = try openReader(url: storePath)
         var state = AppState(size: Size(width: 200, height: 60), now: .now(), theme: .builtin, themeNames: [], storeLocation: storePath, readOnly: true)
         var last: Int64 = 0
         var read = 0
@@ -77,7 +77,7 @@ struct DashboardFigures {
     /// carries the pre-exec image's peak into it, and a spawned child starts as the benchmark's.
     static func probe(storePath: String) throws -> (firstFrame: Double, peakKiB: Int) {
         let started = DispatchTime.now().uptimeNanoseconds
-        let store = try SQLiteStore(path: storePath, readOnly: true)
+        let store = try openReader(url: storePath)
         var state = AppState(size: Size(width: 200, height: 60), now: .now(), theme: .builtin, themeNames: [], storeLocation: storePath, readOnly: true)
         let first = try StoreReader.snapshot(store: store, after: nil, limit: state.capacity, now: .now())
         _ = state.update(.data(first))

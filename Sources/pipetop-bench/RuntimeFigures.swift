@@ -10,7 +10,7 @@ struct RuntimeFigures {
     private func makeRuntime(_ name: String, queue: QueueSpec) throws -> Runtime {
         let directory = scratch.appendingPathComponent(name)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let store = try SQLiteStore(path: directory.appendingPathComponent("store.sqlite").path)
+        let store = try openStore(url: directory.appendingPathComponent("store.sqlite").path, readOnly: false)
         var options = Runtime.Options()
         options.register = false
         return try Runtime(name: "bench-\(name)", store: store, queues: [queue], rules: [Rule("all", pattern: .type("bench"), targets: [queue.name])], options: options)

@@ -10,7 +10,7 @@ struct StoreFigures {
     /// event fails once first) and returns its path.
     func makeStore(name: String, records: Int) throws -> String {
         let path = scratch.appendingPathComponent("\(name).sqlite").path
-        let store = try SQLiteStore(path: path)
+        let store = try openStore(url: path, readOnly: false)
         let queues = ["parse", "enrich", "index", "notify", "index-batch"]
         let start = Timestamp(micros: 1_800_000_000_000_000)
         var written = 0
@@ -48,12 +48,12 @@ struct StoreFigures {
     }
 
     func recordCount(_ path: String) throws -> Int {
-        Int(try SQLiteStore(path: path, readOnly: true).history(before: .max, limit: 1).first?.seq ?? 0)
+        Int(try openReader(url: path).history(before: .max, limit: 1).first?.seq ?? 0)
     }
 
     /// Records per second `Store.tail` alone returns, reading the whole log in pages of 10,000.
     func tailRate(path: String) throws -> Double {
-        let store = try SQLiteStore(path: path, readOnly: true)
+        let store = try openReader(url: path)
         let started = Date()
         var last: Int64 = 0
         var read = 0

@@ -89,12 +89,9 @@ struct Attach: ParsableCommand {
 
     /// The one attach path: `pipetop`, `pipetop attach` and `pipetop demo` all end here.
     static func runDashboard(path: String, readOnly: Bool, runtimeName: String?, options: DashboardOptions, settings: (refresh: Duration, buffer: Int)) throws -> DashboardExit {
-        if path.hasPrefix("postgres://") || path.hasPrefix("postgresql://") {
-            throw BadInput("PostgreSQL stores are not supported yet; use a SQLite file path")
-        }
-        let store: SQLiteStore
-        // The dashboard only reads; --read-only also removes destructive actions (none exist yet).
-        do { store = try SQLiteStore(path: path, readOnly: true) } catch let error as StoreError { throw Failure(error.description) }
+        let store: ReadableStore
+        // The dashboard gets a reader only; --read-only also removes destructive actions (none exist yet).
+        store = try StoreOptions.opening { try openReader(url: path) }
         let loop = DashboardLoop(DashboardLoop.Options(
             store: store, storeLocation: path, readOnly: readOnly, runtimeName: runtimeName, refresh: settings.refresh,
             capacity: settings.buffer, theme: options.theme, logPath: logPath))

@@ -49,8 +49,8 @@ struct Demo: ParsableCommand {
         guard rate > 0, rate <= 100_000 else { throw BadInput("--rate must be between 0 and 100000") }
 
         let path = storeOptions.store ?? StoreOptions.demoStorePath
-        let store: SQLiteStore
-        do { store = try SQLiteStore(path: path) } catch let error as StoreError { throw Failure(error.description) }
+        let store: Store
+        store = try StoreOptions.opening { try openStore(url: path, readOnly: false) }
         let runtime: Runtime
         do {
             runtime = try CarMarketplace.runtime(name: name, store: store, batchWindow: batchWindow)
@@ -113,14 +113,13 @@ struct Demo: ParsableCommand {
 /// The headless status: per second, what was published and, per queue, what is done, retrying,
 /// dead and still waiting.
 enum StatusLine {
-    static func render(store: Store, elapsed: Double) throws -> String {
-        let published = try store.publishedTotal()
-        let queues = try store.queueStats(now: .now())
+    static func render(store: ReadableStore, elapsed: Double) throws -> String {
+        let (published, queues) = try store.read { (try $0.publishedTotal(), try $0.queueStats(now: .now())) }
         var parts = [String(format: "%5.0fs published %lld", elapsed, published)]
         for queue in queues {
             // "retrying": messages in their retry cycle (waiting for or running attempt 2+), counted once.
             var part = "\(queue.name.terminalSafe) done \(queue.succeeded) retrying \(queue.poison) dead \(queue.dead) depth \(queue.ready + queue.inFlight)"
-            if queue.held > 0 || queue.mode.hasPrefix("batch") { part += " held \(queue.held)" }
+            if queue.held > 0 || queue.mode?.isBatch == true { part += " held \(queue.held)" }
             parts.append(part)
         }
         return parts.joined(separator: " | ")

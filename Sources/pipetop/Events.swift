@@ -57,7 +57,7 @@ struct Events: ParsableCommand {
             correlationID: correlationID, id: eventID, source: source, type: type,
             publishedSince: try since.map { try Self.time($0, option: "--since", now: now) },
             publishedUntil: try until.map { try Self.time($0, option: "--until", now: now) })
-        let store = try storeOptions.open(readOnly: true)
+        let store = try storeOptions.openReader()
         let interrupted = SignalWaiter([SIGINT, SIGTERM, SIGPIPE])
         var printer = Printer(batch: batch)
         var last: Int64 = 0

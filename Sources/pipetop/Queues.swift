@@ -9,12 +9,12 @@ struct Queues: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let store = try storeOptions.open(readOnly: true)
+        let store = try storeOptions.openReader()
         let queues = try store.queueStats(now: .now())
         if output.json {
             for queue in queues {
                 let object: [String: Any] = [
-                    "name": queue.name, "mode": queue.mode, "concurrency": queue.concurrency, "held": queue.held,
+                    "name": queue.name, "mode": queue.modeName, "concurrency": queue.concurrency, "held": queue.held,
                     "ready": queue.ready, "scheduled": queue.scheduled, "in_flight": queue.inFlight, "dead": queue.dead,
                     "poison": queue.poison, "lag_messages": queue.lagMessages, "lag_seconds": queue.lagSeconds,
                     "enqueued": queue.enqueued, "succeeded": queue.succeeded, "failed": queue.failed,
@@ -28,7 +28,7 @@ struct Queues: ParsableCommand {
         var rows = [header]
         for q in queues {
             rows.append([
-                q.name.terminalSafe, q.mode, "\(q.held)", "\(q.ready)", "\(q.scheduled)", "\(q.inFlight)", "\(q.poison)",
+                q.name.terminalSafe, q.modeName, "\(q.held)", "\(q.ready)", "\(q.scheduled)", "\(q.inFlight)", "\(q.poison)",
                 "\(q.lagMessages)", String(format: "%.1f", q.lagSeconds), "\(q.succeeded)", "\(q.failed)", "\(q.dead)", "\(q.duplicates)",
             ])
         }

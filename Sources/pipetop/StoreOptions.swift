@@ -26,14 +26,22 @@ struct StoreOptions: ParsableArguments {
         return Self.demoStorePath
     }
 
-    func open(readOnly forceReadOnly: Bool = false) throws -> SQLiteStore {
-        let path = resolvedPath
-        if path.hasPrefix("postgres://") || path.hasPrefix("postgresql://") {
-            throw BadInput("PostgreSQL stores are not supported yet; use a SQLite file path")
-        }
+    /// The store to write to (read-only with `--read-only`: writes are then refused by the store).
+    func open() throws -> Store {
+        try Self.opening { try openStore(url: resolvedPath, readOnly: readOnly) }
+    }
+
+    /// A reader only: what reading commands get.
+    func openReader() throws -> ReadableStore {
+        try Self.opening { try PipetopCore.openReader(url: resolvedPath) }
+    }
+
+    /// A backend this build lacks is bad input (exit 2); a store that cannot be opened, a failure.
+    static func opening<T>(_ open: () throws -> T) throws -> T {
         do {
-            return try SQLiteStore(path: path, readOnly: readOnly || forceReadOnly)
+            return try open()
         } catch let error as StoreError {
+            if error.unsupported { throw BadInput(error.description) }
             throw Failure(error.description)
         }
     }

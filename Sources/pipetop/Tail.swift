@@ -16,7 +16,7 @@ struct Tail: ParsableCommand {
 
     func run() throws {
         guard lines >= 0 else { throw BadInput("--lines must be 0 or more") }
-        let store = try storeOptions.open(readOnly: true)
+        let store = try storeOptions.openReader()
         let interrupted = SignalWaiter([SIGINT, SIGTERM, SIGPIPE])
         // One read: the newest records, of which the last `lines` are printed (none for -n 0, but
         // following still starts after the newest).

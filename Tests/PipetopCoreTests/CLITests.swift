@@ -66,7 +66,7 @@ import Testing
             guard let last = lines.last else { return false }
             return lines.count >= 3 && last.contains("dead") && !last.contains("parse done 0 ")
                 && ((try? db.count("SELECT count(*) FROM log WHERE kind = 'retry-scheduled'")) ?? 0) > 0
-                && ((try? db.count("SELECT count(*) FROM messages WHERE state = 3")) ?? 0) > 0
+                && ((try? db.store.deadLetters(queue: nil, limit: 1).count) ?? 0) > 0
                 && ((try? db.count("SELECT count(*) FROM log WHERE kind = 'batch-released'")) ?? 0) > 0
         }
         #expect(moving, "stdout: \(demo.stdout.suffix(600)) stderr: \(demo.stderr)")
@@ -79,7 +79,7 @@ import Testing
         #expect(demo.stdout.contains("stopped:"))
         #expect(!FileManager.default.fileExists(atPath: db.directory.appendingPathComponent("pipetop/demo.json").path))
         #expect(try db.store.runtimes().first { $0.name == "demo" }?.stoppedAt != nil)
-        #expect(try db.count("SELECT count(*) FROM messages WHERE state = 2") == 0, "nothing left in flight")
+        #expect(try db.store.queueStats(now: .now()).allSatisfy { $0.inFlight == 0 }, "nothing left in flight")
 
         let queues = try run(["queues", "--store", db.path, "--json"])
         #expect(queues.status == 0)

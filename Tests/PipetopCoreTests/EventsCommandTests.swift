@@ -18,33 +18,7 @@ import Testing
         }
     }
 
-    @Test func everyFilterAndBothDirections() throws {
-        try publish()
-        func ids(_ query: EventQuery, after: Int64 = 0, limit: Int = 100) throws -> [String] {
-            try db.store.events(matching: query, after: after, limit: limit).map(\.event.id)
-        }
-        #expect(try ids(EventQuery()) == (0..<10).map { "e\($0)" })
-        #expect(try ids(EventQuery(correlationID: "flow-1")) == ["e1", "e4", "e7"])
-        #expect(try ids(EventQuery(id: "e3")) == ["e3"])
-        #expect(try ids(EventQuery(source: "/odd", type: "late")) == ["e5", "e7", "e9"])
-        #expect(try ids(EventQuery(publishedSince: t0 + .seconds(8))) == ["e8", "e9"])
-        #expect(try ids(EventQuery(publishedUntil: t0 + .seconds(2))) == ["e0", "e1"])
-        #expect(try ids(EventQuery(correlationID: "flow-0", publishedSince: t0 + .seconds(1), publishedUntil: t0 + .seconds(9))) == ["e3", "e6"])
-        // Paging with the seq cursor, forward and back: every event once, no cap.
-        var seen: [String] = []
-        var cursor: Int64 = 0
-        while true {
-            let page = try db.store.events(matching: EventQuery(), after: cursor, limit: 3)
-            seen += page.map(\.event.id)
-            guard let last = page.last else { break }
-            cursor = last.seq
-        }
-        #expect(seen == (0..<10).map { "e\($0)" })
-        let newest = try db.store.events(matching: EventQuery(type: "early"), before: .max, limit: 2)
-        #expect(newest.map(\.event.id) == ["e4", "e3"])
-        #expect(try db.store.events(matching: EventQuery(type: "early"), before: newest[1].seq, limit: 10).map(\.event.id) == ["e2", "e1", "e0"])
-        #expect(newest[0].publishedAt == t0 + .seconds(4))
-    }
+    // Every filter and both directions: `StoreConformanceTests.storedEventsMatchEveryFilterInBothDirections`.
 
     @Test func theCorrelationLookupUsesItsIndex() throws {
         try publish()

@@ -5,7 +5,7 @@ import PipetopCore
 // markers must appear verbatim in README.md; the test checks they do.
 func readmeExample(storePath: String) throws -> Runtime {
     // README-EXAMPLE-BEGIN
-    let store = try SQLiteStore(path: storePath)
+    let store = try openStore(url: storePath, readOnly: false)  // a path: the SQLite store
     let runtime = try Runtime(
         name: "orders-service", store: store,
         queues: [

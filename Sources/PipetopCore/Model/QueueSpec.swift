@@ -12,6 +12,11 @@ public enum QueueMode: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    public var isBatch: Bool {
+        if case .batch = self { return true }
+        return false
+    }
+
     /// The first window close strictly after `time`.
     public func nextRelease(after time: Timestamp) -> Timestamp? {
         guard case .batch(let every) = self else { return nil }

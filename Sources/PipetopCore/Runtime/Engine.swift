@@ -221,9 +221,7 @@ final class Engine: @unchecked Sendable {
                 let free = freeCapacity(queue)
                 guard free > 0 else { continue }
                 let spec = workers.spec
-                batch.claims.append(ClaimRequest(
-                    queue: queue, limit: free, lease: spec.visibilityTimeout, maxAttempts: spec.maxAttempts,
-                    maxAge: spec.maxAge, deadLetter: spec.deadLetter))
+                batch.claims.append(ClaimRequest(queue: queue, limit: free, lease: spec.visibilityTimeout, policy: spec.deadLetterPolicy))
             }
             batch.fetchUnrouted = 256
         }

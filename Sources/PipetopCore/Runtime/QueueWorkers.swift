@@ -138,20 +138,16 @@ final class QueueWorkers: @unchecked Sendable {
         report(Outcome(claim: message.claim, duration: duration, finishedAt: finished, result: result))
     }
 
-    /// Retry with backoff, or dead-letter: non-retryable errors, the last attempt, or too old.
+    /// Retry with backoff, or dead-letter (the queue's `DeadLetterPolicy`, the one rule the
+    /// store's claims use too): non-retryable errors, the last attempt, or too old.
     func decide(_ failure: Error, claim: Claim, at time: Timestamp, random: Double = .random(in: 0..<1)) -> Outcome.Result {
         let error = Self.describe(failure)
         let retryAt = time + spec.backoff.delay(afterAttempt: claim.attempt, random: random)
-        var reason: DeadLetterReason?
-        if failure is NonRetryable {
-            reason = .nonRetryable
-        } else if claim.attempt >= spec.maxAttempts {
-            reason = .maxAttempts
-        } else if let maxAge = spec.maxAge, retryAt - claim.enqueuedAt > maxAge {
-            reason = .maxAge
-        }
-        guard let reason else { return .retry(error: error, at: retryAt) }
-        return spec.deadLetter ? .deadLetter(error: error, reason: reason) : .drop(error: error)
+        let policy = spec.deadLetterPolicy
+        guard let reason = policy.afterFailure(
+            attempt: claim.attempt, nonRetryable: failure is NonRetryable, enqueuedAt: claim.enqueuedAt, retryAt: retryAt)
+        else { return .retry(error: error, at: retryAt) }
+        return policy.keepsDeadLetters ? .deadLetter(error: error, reason: reason) : .drop(error: error)
     }
 
     /// The error as text, bounded: error messages are stored and shown, and a handler may throw

@@ -6,13 +6,8 @@ import GRDB
 /// by event (for traces, through events by correlation id); messages by queue/state/ready time (claims, depth and lease expiry) and, for
 /// dead letters, by queue and time; events by correlation id; unrouted events by `seq`.
 enum SQLiteSchema {
-    /// Message states, stored as small integers.
-    enum State: Int {
-        case held = 0, ready = 1, inFlight = 2, dead = 3
-    }
-
-    /// Appends `{attempt, at, error}` (binding `at`, `error`) to a message's error history.
-    static let appendError = "errors = json_insert(errors, '$[#]', json_object('attempt', attempt, 'at', ?, 'error', ?))"
+    // Message states are `MessageState` raw values; migrations are history and keep the SQL
+    // they were released with, literals included.
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -152,6 +147,19 @@ enum SQLiteSchema {
                 CREATE INDEX dedup_by_age ON dedup(queue, accepted_at);
                 ALTER TABLE queue_counters ADD COLUMN duplicates INTEGER NOT NULL DEFAULT 0;
                 ALTER TABLE queues ADD COLUMN deduplicate_us INTEGER;
+                """)
+        }
+        migrator.registerMigration("v3-audit") { db in
+            try db.execute(sql: """
+                -- Who did what to the store, when, to how many (redrive, delete, publish from outside a runtime).
+                CREATE TABLE audit (
+                    seq INTEGER PRIMARY KEY,
+                    at INTEGER NOT NULL,
+                    actor TEXT NOT NULL,        -- user@host
+                    action TEXT NOT NULL,
+                    detail TEXT NOT NULL,
+                    count INTEGER NOT NULL
+                );
                 """)
         }
         return migrator

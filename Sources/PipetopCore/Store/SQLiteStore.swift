@@ -5,7 +5,12 @@ import GRDB
 /// A store that cannot be opened or used, with the reason in words.
 public struct StoreError: Error, CustomStringConvertible, Equatable {
     public var description: String
-    public init(_ description: String) { self.description = description }
+    /// The store URL names a backend this build does not have (bad input, not a failure).
+    public var unsupported: Bool
+    public init(_ description: String, unsupported: Bool = false) {
+        self.description = description
+        self.unsupported = unsupported
+    }
 }
 
 /// The embedded default: one SQLite file in WAL mode.

@@ -1,41 +1,27 @@
+import Foundation
+
 /// The contract between the runtime, the dashboard, the CLI and any other language: everything
-/// pipetop knows lives in a store.
+/// pipetop knows lives in a store. Two protocols, as GRDB has `DatabaseReader` and
+/// `DatabaseWriter`: a `ReadableStore` (the dashboard, reading CLI commands) and a `Store`, which
+/// also writes (the runtime, `pipetop publish`, redrive).
 ///
-/// The runtime writes through `apply(_:)`, one transaction per call, so one call is one group
-/// commit: publishes, handler outcomes, claims, batch releases, lease expiries, CPU samples and the
-/// heartbeat of one engine tick land together or not at all. Readers (dashboard, CLI) use the
-/// read methods and never block the writer.
-///
-/// A store for several runtime nodes (PostgreSQL) implements the same calls: claims become
-/// `FOR UPDATE SKIP LOCKED`, stale acks are refused by the `delivery` token as here.
-public protocol Store: AnyObject, Sendable {
+/// Reads go through `read { snapshot in … }`: every read of one `StoreSnapshot` sees one state of
+/// the store, so a poll that reads the log, the queues and the runtimes cannot mix two states.
+/// The one-shot reads below (`store.tail(…)`) are each their own snapshot.
+public protocol ReadableStore: AnyObject, Sendable {
     /// A human-readable location: the file path or the database URL.
     var location: String { get }
 
-    // MARK: Writing (the runtime, `pipetop publish`, replay)
+    /// Runs `body` with one consistent snapshot of the store (one read transaction). The snapshot
+    /// is valid only inside `body`. Readers never block the writer.
+    func read<T>(_ body: (StoreSnapshot) throws -> T) throws -> T
+}
 
-    /// Applies one engine tick in one transaction.
-    func apply(_ batch: WriteBatch) throws -> WriteResult
-
-    /// Stores events published from outside a runtime (`pipetop publish`, other languages).
-    /// They are recorded `published` and wait, unrouted, until a running runtime routes them.
-    func publishUnrouted(_ events: [CloudEvent], at time: Timestamp) throws
-
-    /// Declares the queues a runtime serves, so readers know their modes and limits.
-    func declare(queues: [QueueSpec], rules: [Rule], runtime: RuntimeInfo) throws
-
-    /// Marks a runtime stopped (clean exit).
-    func markStopped(runtime name: String, at time: Timestamp) throws
-
-    // MARK: Reading (the dashboard and the CLI)
-
-    /// Runs `body`, whose reads of this store all see one state of it (one read transaction):
-    /// the dashboard's poll reads the log, the queues and the runtimes together.
-    func consistentRead<T>(_ body: () throws -> T) throws -> T
-
+/// One consistent state of a store, for reading (see `ReadableStore.read`).
+public protocol StoreSnapshot {
     /// Events ever published into this store.
     func publishedTotal() throws -> Int64
-    /// Log records with `seq > after`, oldest first.
+    /// Log records with `seq > after`, oldest first (following the log).
     func tail(after seq: Int64, limit: Int) throws -> [LifecycleRecord]
     /// Log records with `seq < before`, newest first (scrolling back).
     func history(before seq: Int64, limit: Int) throws -> [LifecycleRecord]
@@ -43,8 +29,12 @@ public protocol Store: AnyObject, Sendable {
     func trace(correlationID: String) throws -> [LifecycleRecord]
     /// Per-queue depth, lag and lifetime counters.
     func queueStats(now: Timestamp) throws -> [QueueStats]
-    /// Dead letters, newest first, optionally of one queue.
-    func deadLetters(queue: String?, limit: Int) throws -> [DeadLetter]
+    /// Dead letters matching `selection`, newest dead first, a page at a time.
+    func deadLetters(_ selection: DeadLetterSelection, page: PageRequest) throws -> Page<DeadLetter>
+    /// The messages of one queue in one state, in delivery order (`readyAt`, then id), a page at a time.
+    func messages(queue: String, state: MessageState, page: PageRequest) throws -> Page<MessageInfo>
+    /// Audit records, newest first, a page at a time.
+    func audit(page: PageRequest) throws -> Page<AuditRecord>
     /// CPU samples taken since `since`, oldest first.
     func cpuSamples(since: Timestamp) throws -> [CPUSample]
     /// Runtimes that registered in this store, with their last heartbeat.
@@ -55,6 +45,105 @@ public protocol Store: AnyObject, Sendable {
     func events(matching query: EventQuery, after seq: Int64, limit: Int) throws -> [StoredEvent]
     /// Stored events matching `query` with `seq < before`, newest first: the last N, paging back.
     func events(matching query: EventQuery, before seq: Int64, limit: Int) throws -> [StoredEvent]
+}
+
+/// A store that is also written: one transaction per call, each reported if it fails.
+///
+/// The runtime writes through `apply(_:)`, so one call is one group commit: publishes, handler
+/// outcomes, claims, batch releases, lease expiries, CPU samples and the heartbeat of one engine
+/// tick land together or not at all. What a tick does to each message (which lifecycle records,
+/// which counters, direct dispatch, dead-lettering at a claim) is decided once, in `Tick`; a
+/// backend executes it through `StoreTransaction`. A store for several runtime nodes (PostgreSQL)
+/// implements the same primitives: claims become `FOR UPDATE SKIP LOCKED`, stale acks are refused
+/// by the `delivery` token as here. Every backend passes the conformance suite (Tests).
+public protocol Store: ReadableStore {
+    /// Applies one engine tick in one transaction.
+    func apply(_ batch: WriteBatch) throws -> WriteResult
+
+    /// Stores events published from outside a runtime (`pipetop publish`, other languages), with
+    /// an audit record. They are recorded `published` and wait, unrouted, until a running runtime
+    /// routes them.
+    func publishUnrouted(_ events: [CloudEvent], at time: Timestamp, by actor: Operator) throws
+
+    /// Declares the queues a runtime serves, so readers know their modes and limits.
+    func declare(queues: [QueueSpec], rules: [Rule], runtime: RuntimeInfo) throws
+
+    /// Marks a runtime stopped (clean exit).
+    func markStopped(runtime name: String, at time: Timestamp) throws
+
+    /// Moves the selected dead letters back to be delivered (see `RedriveRequest`), in one
+    /// transaction with their `redriven` records and an audit record. A message another redrive
+    /// moved first is not moved again.
+    func redrive(_ request: RedriveRequest, at time: Timestamp) throws -> MutationResult
+
+    /// Deletes the selected dead letters, in one transaction with their `deleted` records and an
+    /// audit record.
+    func delete(_ request: DeleteRequest, at time: Timestamp) throws -> MutationResult
+}
+
+extension Store {
+    public func publishUnrouted(_ events: [CloudEvent], at time: Timestamp) throws {
+        try publishUnrouted(events, at: time, by: .current)
+    }
+}
+
+/// One-shot reads: each its own snapshot. A caller that reads twice and needs both to agree uses
+/// `read { snapshot in … }` instead.
+extension ReadableStore {
+    public func publishedTotal() throws -> Int64 { try read { try $0.publishedTotal() } }
+    public func tail(after seq: Int64, limit: Int) throws -> [LifecycleRecord] { try read { try $0.tail(after: seq, limit: limit) } }
+    public func history(before seq: Int64, limit: Int) throws -> [LifecycleRecord] { try read { try $0.history(before: seq, limit: limit) } }
+    public func trace(correlationID: String) throws -> [LifecycleRecord] { try read { try $0.trace(correlationID: correlationID) } }
+    public func queueStats(now: Timestamp) throws -> [QueueStats] { try read { try $0.queueStats(now: now) } }
+    /// The newest `limit` dead letters, optionally of one queue.
+    public func deadLetters(queue: String?, limit: Int) throws -> [DeadLetter] {
+        try read { try $0.deadLetters(DeadLetterSelection(queue: queue), page: PageRequest(limit: limit)).items }
+    }
+    public func deadLetters(_ selection: DeadLetterSelection, page: PageRequest) throws -> Page<DeadLetter> {
+        try read { try $0.deadLetters(selection, page: page) }
+    }
+    public func messages(queue: String, state: MessageState, page: PageRequest) throws -> Page<MessageInfo> {
+        try read { try $0.messages(queue: queue, state: state, page: page) }
+    }
+    public func audit(page: PageRequest) throws -> Page<AuditRecord> { try read { try $0.audit(page: page) } }
+    public func cpuSamples(since: Timestamp) throws -> [CPUSample] { try read { try $0.cpuSamples(since: since) } }
+    public func runtimes() throws -> [RuntimeInfo] { try read { try $0.runtimes() } }
+    public func events(correlationID: String) throws -> [CloudEvent] { try read { try $0.events(correlationID: correlationID) } }
+    public func events(matching query: EventQuery, after seq: Int64, limit: Int) throws -> [StoredEvent] {
+        try read { try $0.events(matching: query, after: seq, limit: limit) }
+    }
+    public func events(matching query: EventQuery, before seq: Int64, limit: Int) throws -> [StoredEvent] {
+        try read { try $0.events(matching: query, before: seq, limit: limit) }
+    }
+}
+
+/// Opens the store a URL names: a file path (or `file://` URL) is a SQLite store; `postgres://`
+/// and `postgresql://` are refused until that backend exists. With `readOnly`, the result only
+/// reads (nothing is created or migrated), which is all the dashboard and reading commands get.
+public func openStore(url: String, readOnly: Bool) throws -> any Store {
+    try openStoreBackend(url: url, readOnly: readOnly)
+}
+
+/// A reader only: the dashboard and reading CLI commands.
+public func openReader(url: String) throws -> any ReadableStore {
+    try openStoreBackend(url: url, readOnly: true)
+}
+
+private func openStoreBackend(url: String, readOnly: Bool) throws -> SQLiteStore {
+    let lowered = url.lowercased()
+    if lowered.hasPrefix("postgres://") || lowered.hasPrefix("postgresql://") {
+        throw StoreError("PostgreSQL stores are not supported yet; use a SQLite file path", unsupported: true)
+    }
+    if let scheme = lowered.range(of: "://"), !lowered.hasPrefix("file://") {
+        throw StoreError("'\(url[..<scheme.lowerBound])' stores are not supported; use a SQLite file path", unsupported: true)
+    }
+    var path = url
+    if lowered.hasPrefix("file://") {
+        guard let parsed = URL(string: url), parsed.isFileURL, !parsed.path.isEmpty else { throw StoreError("'\(url)' is not a file URL") }
+        path = parsed.path
+    }
+    guard !path.isEmpty else { throw StoreError("the store path is empty") }
+    return try SQLiteStore(path: path, readOnly: readOnly)
 }
 
 /// Which stored events to read (`pipetop events`): every condition given must hold.
@@ -179,19 +268,18 @@ public struct ClaimRequest: Sendable {
     public var queue: String
     public var limit: Int
     public var lease: Duration
-    /// A message that would start attempt `maxAttempts + 1` (after lease expiries) is dead-lettered.
-    public var maxAttempts: Int
-    /// A message older than this is dead-lettered instead of delivered.
-    public var maxAge: Duration?
-    public var deadLetter: Bool
+    /// Which messages are dead-lettered at the claim instead of delivered (see `DeadLetterPolicy.atClaim`).
+    public var policy: DeadLetterPolicy
 
-    public init(queue: String, limit: Int, lease: Duration, maxAttempts: Int, maxAge: Duration? = nil, deadLetter: Bool = true) {
+    public init(queue: String, limit: Int, lease: Duration, policy: DeadLetterPolicy) {
         self.queue = queue
         self.limit = limit
         self.lease = lease
-        self.maxAttempts = maxAttempts
-        self.maxAge = maxAge
-        self.deadLetter = deadLetter
+        self.policy = policy
+    }
+
+    public init(queue: String, limit: Int, lease: Duration, maxAttempts: Int, maxAge: Duration? = nil, deadLetter: Bool = true) {
+        self.init(queue: queue, limit: limit, lease: lease, policy: DeadLetterPolicy(maxAttempts: maxAttempts, maxAge: maxAge, keepsDeadLetters: deadLetter))
     }
 }
 
@@ -291,7 +379,8 @@ public struct CPUSample: Sendable, Equatable {
 /// One queue as the dashboard's Overview shows it.
 public struct QueueStats: Sendable, Equatable {
     public var name: String
-    public var mode: String
+    /// nil: no runtime declared this queue (messages were routed to it by name only).
+    public var mode: QueueMode?
     public var concurrency: Int
     public var maxAttempts: Int
     /// Waiting for a batch window.
@@ -314,6 +403,9 @@ public struct QueueStats: Sendable, Equatable {
     /// Events not enqueued because the queue had already accepted their `source` and `id`.
     public var duplicates: Int64 = 0
 
+    /// The mode as shown: `stream`, `batch/15s`, or `?` for an undeclared queue.
+    public var modeName: String { mode?.description ?? "?" }
+
     /// Ready + in flight (+ held and scheduled: everything not yet done).
     public var lagMessages: Int { ready + inFlight + held + scheduled }
 }
@@ -325,7 +417,7 @@ public struct AttemptError: Sendable, Equatable, Codable {
     public var error: String
 }
 
-public struct DeadLetter: Sendable {
+public struct DeadLetter: Sendable, Equatable {
     public var messageID: Int64
     public var queue: String
     public var event: CloudEvent

@@ -85,7 +85,7 @@ enum OverviewView {
         let lagStyle: Style? = q.lagSeconds > 10 ? theme[.warning] : nil
         return [
             TableCell(q.name.terminalSafe),
-            TableCell(q.mode.terminalSafe, style: theme[.muted]),
+            TableCell(q.modeName.terminalSafe, style: theme[.muted]),
             TableCell(Format.count(q.ready)),
             TableCell(Format.count(q.inFlight)),
             TableCell(Format.count(q.scheduled), style: q.scheduled > 0 ? theme.kind(.retryScheduled) : nil),
@@ -107,7 +107,7 @@ enum OverviewView {
         let theme = state.theme
         grid.put("─", x: rect.x, y: rect.y - 1, style: theme[.border])
         grid.put(String(repeating: "─", count: max(0, rect.width)), x: rect.x, y: rect.y - 1, style: theme[.border])
-        let title = " \(q.name.terminalSafe) · \(q.mode.terminalSafe) · concurrency \(q.concurrency) · max attempts \(q.maxAttempts) "
+        let title = " \(q.name.terminalSafe) · \(q.modeName.terminalSafe) · concurrency \(q.concurrency) · max attempts \(q.maxAttempts) "
         grid.put(title, x: rect.x + 2, y: rect.y - 1, style: theme[.title])
         let barsWidth = min(44, max(30, rect.width / 3))
         let graphRect = Rect(x: rect.x + 2, y: rect.y + 1, width: rect.width - barsWidth - 6, height: rect.height - 3)

@@ -1,0 +1,321 @@
+import Foundation
+
+/// The columns of a table or query, in one definition: the SQL column list and the positions a
+/// decoder reads are the same cases, so they cannot drift apart. Raw values are the positions
+/// (0, 1, 2… in declaration order; `SQLiteColumnsTests` checks it).
+protocol ColumnSet: CaseIterable, RawRepresentable where RawValue == Int32, AllCases == [Self] {
+    /// The column's SQL (a name, or an expression for a query).
+    var sql: String { get }
+}
+
+extension ColumnSet {
+    /// The columns as a select list, with `alias.` before each name.
+    static func list(_ alias: String? = nil) -> String {
+        allCases.map { column in alias.map { "\($0).\(column.sql)" } ?? column.sql }.joined(separator: ", ")
+    }
+    static var count: Int32 { Int32(allCases.count) }
+}
+
+extension MessageState {
+    /// The state as a SQL literal (a constant, so partial indexes on a state apply).
+    var sql: String { String(rawValue) }
+}
+
+/// A query's columns read from `base` on: `row[column]`.
+struct Columns<C: ColumnSet> {
+    let row: RawStatement
+    let base: Int32
+
+    func int64(_ column: C) -> Int64 { row.int64(base + column.rawValue) }
+    func int(_ column: C) -> Int { row.int(base + column.rawValue) }
+    func optionalInt64(_ column: C) -> Int64? { row.optionalInt64(base + column.rawValue) }
+    func string(_ column: C) -> String? { row.string(base + column.rawValue) }
+    func data(_ column: C) -> Data? { row.data(base + column.rawValue) }
+    func timestamp(_ column: C) -> Timestamp { Timestamp(micros: int64(column)) }
+    func optionalTimestamp(_ column: C) -> Timestamp? { optionalInt64(column).map(Timestamp.init(micros:)) }
+}
+
+extension RawStatement {
+    func columns<C: ColumnSet>(_ set: C.Type, from base: Int32 = 0) -> Columns<C> { Columns(row: self, base: base) }
+}
+
+// MARK: events
+
+/// `events`: every column, inserted and read in this order.
+enum EventColumn: Int32, ColumnSet {
+    case seq, id, source, type, time, subject, datacontenttype, dataschema, correlationID, causationID, traceparent, extensions
+    case data, dataKind, publishedAt, routed
+
+    var sql: String {
+        switch self {
+        case .seq: return "seq"
+        case .id: return "id"
+        case .source: return "source"
+        case .type: return "type"
+        case .time: return "time"
+        case .subject: return "subject"
+        case .datacontenttype: return "datacontenttype"
+        case .dataschema: return "dataschema"
+        case .correlationID: return "correlation_id"
+        case .causationID: return "causation_id"
+        case .traceparent: return "traceparent"
+        case .extensions: return "extensions"
+        case .data: return "data"
+        case .dataKind: return "data_kind"
+        case .publishedAt: return "published_at"
+        case .routed: return "routed"
+        }
+    }
+}
+
+/// How an event's data is stored (`events.data_kind`).
+enum DataKind: Int {
+    case none = 0, json = 1, binary = 2, text = 3
+}
+
+/// A new event, with the seq its tick assigned.
+struct EventRow: BatchRow {
+    static let table = "events"
+    static let columns = EventColumn.allCases
+    static let perStatement = 16
+
+    var seq: Int64
+    var event: CloudEvent
+    var extensions: String?
+    var data: Data?
+    var dataKind: DataKind
+    var publishedAt: Int64
+    var routed: Bool
+
+    init(seq: Int64, event: CloudEvent, publishedAt: Timestamp, routed: Bool) {
+        self.seq = seq
+        self.event = event
+        self.publishedAt = publishedAt.micros
+        self.routed = routed
+        if !event.extensions.isEmpty {
+            // Typed JSON (`"priority":5`, `"flag":true`): the value's CloudEvents type is kept.
+            extensions = "{" + event.extensions.keys.sorted().map { JSONText.quote($0) + ":" + event.extensions[$0]!.jsonText }.joined(separator: ",") + "}"
+        }
+        switch event.data {
+        case nil: (dataKind, data) = (.none, nil)
+        case .json(let bytes)?: (dataKind, data) = (.json, bytes)
+        case .binary(let bytes)?: (dataKind, data) = (.binary, bytes)
+        case .text(let text)?: (dataKind, data) = (.text, Data(text.utf8))
+        }
+    }
+
+    func bind(_ column: EventColumn, to statement: RawStatement) {
+        switch column {
+        case .seq: statement.bind(seq)
+        case .id: statement.bind(event.id)
+        case .source: statement.bind(event.source)
+        case .type: statement.bind(event.type)
+        case .time: statement.bind(event.time?.micros)
+        case .subject: statement.bind(event.subject)
+        case .datacontenttype: statement.bind(event.datacontenttype)
+        case .dataschema: statement.bind(event.dataschema)
+        case .correlationID: statement.bind(event.correlationID)
+        case .causationID: statement.bind(event.causationID)
+        case .traceparent: statement.bind(event.traceparent)
+        case .extensions: statement.bind(extensions)
+        case .data: statement.bind(data)
+        case .dataKind: statement.bind(dataKind.rawValue)
+        case .publishedAt: statement.bind(publishedAt)
+        case .routed: statement.bind(routed ? 1 : 0)
+        }
+    }
+
+    /// The event in a row of `EventColumn.list(…)` read from `columns.base`.
+    static func decode(_ columns: Columns<EventColumn>) -> CloudEvent {
+        var extensions: [String: ExtensionValue] = [:]
+        if let text = columns.string(.extensions), let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] {
+            for (name, value) in object {
+                switch value {
+                case let text as String: extensions[name] = .string(text)
+                case let number as NSNumber where String(cString: number.objCType) == "c": extensions[name] = .boolean(number.boolValue)
+                case let number as NSNumber: extensions[name] = .integer(number.int32Value)
+                default: break
+                }
+            }
+        }
+        var payload: Payload?
+        if let data = columns.data(.data) {
+            switch DataKind(rawValue: columns.int(.dataKind)) {
+            case .binary: payload = .binary(data)
+            case .text: payload = .text(String(decoding: data, as: UTF8.self))
+            default: payload = .json(data)
+            }
+        }
+        var event = CloudEvent(
+            id: columns.string(.id) ?? "", source: columns.string(.source) ?? "", type: columns.string(.type) ?? "",
+            time: columns.optionalTimestamp(.time), subject: columns.string(.subject), datacontenttype: nil,
+            dataschema: columns.string(.dataschema), data: payload, correlationID: columns.string(.correlationID),
+            causationID: columns.string(.causationID), traceparent: columns.string(.traceparent), extensions: extensions)
+        // Set after init, which would default it from the payload.
+        event.datacontenttype = columns.string(.datacontenttype)
+        return event
+    }
+}
+
+// MARK: messages
+
+/// `messages`: every column, read in this order (inserts write the first eight).
+enum MessageColumn: Int32, ColumnSet {
+    case id, queue, eventSeq, state, readyAt, enqueuedAt, attempt, deliveries, errors, firstFailedAt, deadAt, reason
+
+    var sql: String {
+        switch self {
+        case .id: return "id"
+        case .queue: return "queue"
+        case .eventSeq: return "event_seq"
+        case .state: return "state"
+        case .readyAt: return "ready_at"
+        case .enqueuedAt: return "enqueued_at"
+        case .attempt: return "attempt"
+        case .deliveries: return "deliveries"
+        case .errors: return "errors"
+        case .firstFailedAt: return "first_failed_at"
+        case .deadAt: return "dead_at"
+        case .reason: return "reason"
+        }
+    }
+
+    /// The columns a new message is inserted with; the others start at their defaults.
+    static let inserted: [MessageColumn] = [.id, .queue, .eventSeq, .state, .readyAt, .enqueuedAt, .attempt, .deliveries]
+
+    /// Appends `{attempt, at, error}` (binding `at`, `error`) to a message's error history.
+    static let appendError = "errors = json_insert(errors, '$[#]', json_object('attempt', attempt, 'at', ?, 'error', ?))"
+
+    static func errors(_ columns: Columns<MessageColumn>) -> [AttemptError] {
+        (try? JSONDecoder().decode([AttemptError].self, from: Data((columns.string(.errors) ?? "[]").utf8))) ?? []
+    }
+}
+
+extension NewMessage: BatchRow {
+    static let table = "messages"
+    static let columns = MessageColumn.inserted
+    static let perStatement = 16
+
+    func bind(_ column: MessageColumn, to statement: RawStatement) {
+        switch column {
+        case .id: statement.bind(id)
+        case .queue: statement.bind(queue)
+        case .eventSeq: statement.bind(eventSeq)
+        case .state: statement.bind(state.rawValue)
+        case .readyAt: statement.bind(readyAt.micros)
+        case .enqueuedAt: statement.bind(enqueuedAt.micros)
+        case .attempt: statement.bind(attempt)
+        case .deliveries: statement.bind(deliveries)
+        case .errors, .firstFailedAt, .deadAt, .reason: preconditionFailure("not inserted")
+        }
+    }
+}
+
+/// What a claim reads of a message (the event's columns follow).
+enum ClaimColumn: Int32, ColumnSet {
+    case id, attempt, deliveries, enqueuedAt, eventSeq
+
+    var sql: String {
+        switch self {
+        case .id: return "id"
+        case .attempt: return "attempt"
+        case .deliveries: return "deliveries"
+        case .enqueuedAt: return "enqueued_at"
+        case .eventSeq: return "event_seq"
+        }
+    }
+}
+
+// MARK: log
+
+/// `log`: a lifecycle record's columns, the stored shape of `LifecycleEntry` (its one mapping).
+/// Readers select `l.seq`, these, then the event's `RecordEventColumn`s.
+enum LogColumn: Int32, ColumnSet {
+    case at, kind, eventSeq, queue, messageID, attempt, duration, error, detail
+
+    var sql: String {
+        switch self {
+        case .at: return "at"
+        case .kind: return "kind"
+        case .eventSeq: return "event_seq"
+        case .queue: return "queue"
+        case .messageID: return "message_id"
+        case .attempt: return "attempt"
+        case .duration: return "duration_us"
+        case .error: return "error"
+        case .detail: return "detail"
+        }
+    }
+}
+
+/// The event's part of a record (stored once, in `events`).
+enum RecordEventColumn: Int32, ColumnSet {
+    case id, type, correlationID
+
+    var sql: String {
+        switch self {
+        case .id: return "id"
+        case .type: return "type"
+        case .correlationID: return "correlation_id"
+        }
+    }
+}
+
+extension LifecycleEntry: BatchRow {
+    static let table = "log"
+    static let columns = LogColumn.allCases
+    /// The log is most of the rows the engine writes (five per event).
+    static let perStatement = 32
+
+    func bind(_ column: LogColumn, to statement: RawStatement) {
+        switch column {
+        case .at: statement.bind(at.micros)
+        case .kind: statement.bind(kind.rawValue)
+        case .eventSeq: statement.bind(eventSeq)
+        case .queue: statement.bind(queue)
+        case .messageID: statement.bind(messageID)
+        case .attempt: statement.bind(attempt)
+        case .duration: statement.bind(duration?.micros)
+        case .error: statement.bind(error)
+        case .detail: statement.bind(detail)
+        }
+    }
+
+    static func decode(_ columns: Columns<LogColumn>) -> LifecycleEntry {
+        LifecycleEntry(
+            columns.string(.kind).flatMap(LifecycleKind.init(rawValue:)) ?? .failed, at: columns.timestamp(.at),
+            eventSeq: columns.int64(.eventSeq), queue: columns.string(.queue), messageID: columns.optionalInt64(.messageID),
+            attempt: columns.optionalInt64(.attempt).map { Int($0) }, duration: columns.optionalInt64(.duration).map { .microseconds($0) },
+            error: columns.string(.error), detail: columns.string(.detail))
+    }
+}
+
+/// A lifecycle record query: `l.seq`, the log's columns, the event's.
+enum RecordQuery {
+    static let select = "l.seq, \(LogColumn.list("l")), \(RecordEventColumn.list("e"))"
+    static let from = "log l JOIN events e ON e.seq = l.event_seq"
+
+    static func decode(_ row: RawStatement) -> LifecycleRecord {
+        let event = row.columns(RecordEventColumn.self, from: 1 + LogColumn.count)
+        return LifecycleRecord(
+            seq: row.int64(0), entry: LifecycleEntry.decode(row.columns(LogColumn.self, from: 1)), eventID: event.string(.id) ?? "",
+            eventType: event.string(.type), correlationID: event.string(.correlationID))
+    }
+}
+
+// MARK: audit
+
+enum AuditColumn: Int32, ColumnSet {
+    case seq, at, actor, action, detail, count
+
+    var sql: String {
+        switch self {
+        case .seq: return "seq"
+        case .at: return "at"
+        case .actor: return "actor"
+        case .action: return "action"
+        case .detail: return "detail"
+        case .count: return "count"
+        }
+    }
+}

@@ -1,0 +1,382 @@
+import Foundation
+
+/// A message a claim may deliver, as the backend found it (oldest ready first).
+struct ClaimCandidate {
+    var messageID: Int64
+    /// Attempts and deliveries so far (before this claim).
+    var attempt: Int
+    var deliveries: Int
+    var enqueuedAt: Timestamp
+    var eventSeq: Int64
+    var event: CloudEvent
+}
+
+/// A new message row.
+struct NewMessage {
+    var id: Int64
+    var queue: String
+    var eventSeq: Int64
+    var state: MessageState
+    /// Ready since (or, in flight, the lease end).
+    var readyAt: Timestamp
+    var enqueuedAt: Timestamp
+    var attempt: Int
+    var deliveries: Int
+}
+
+/// An in-flight message whose lease ended.
+struct ExpiredLease {
+    var messageID: Int64
+    var queue: String
+    var attempt: Int
+    var leaseEnd: Timestamp
+    var eventSeq: Int64
+}
+
+/// A dead letter an operation selected.
+struct SelectedDeadLetter {
+    var messageID: Int64
+    var queue: String
+    var attempt: Int
+    var eventSeq: Int64
+}
+
+/// The primitive operations of one write transaction of a backend. They decide nothing: which
+/// records are written, which counters change, what is dispatched directly and what a claim
+/// dead-letters are `Tick`'s. Each guarded transition returns false when the message is no longer
+/// where the caller saw it (in flight under that delivery, or dead), and then changes nothing.
+protocol StoreTransaction {
+    // Ids: an event seq and a message id are never reused, even past deleted rows.
+    mutating func nextEventSeq() throws -> Int64
+    mutating func nextMessageID() throws -> Int64
+
+    // Rows. Inserts and entries may be buffered until `finish`, in order.
+    mutating func insertEvent(_ event: CloudEvent, seq: Int64, routed: Bool, at: Timestamp) throws
+    mutating func insertMessage(_ message: NewMessage) throws
+    mutating func append(_ entry: LifecycleEntry)
+    /// Marks an unrouted event routed; false if another runtime did first.
+    mutating func markRouted(seq: Int64) throws -> Bool
+
+    /// Deduplication: takes (queue, source, id) as accepted at `at` unless it was accepted after
+    /// `cutoff`; returns that earlier acceptance (its time and event seq), or nil when accepted now.
+    mutating func acceptOnce(queue: String, source: String, id: String, seq: Int64, at: Timestamp, cutoff: Timestamp) throws -> (at: Timestamp, seq: Int64)?
+    /// Forgets up to `limit` acceptances of `queue` older than `cutoff`.
+    mutating func pruneAccepted(queue: String, before cutoff: Timestamp, limit: Int) throws
+
+    // Claims.
+    mutating func claimCandidates(queue: String, readyBy now: Timestamp, limit: Int) throws -> [ClaimCandidate]
+    mutating func markClaimed(messageID: Int64, attempt: Int, delivery: Int, leaseUntil: Timestamp) throws
+    /// The earliest `readyAt` after `now` of a ready message (a scheduled retry).
+    mutating func nextReady(queue: String, after now: Timestamp) throws -> Timestamp?
+
+    // Transitions of a message in flight under `delivery`.
+    /// Ack or drop: the message is gone.
+    mutating func remove(messageID: Int64, delivery: Int) throws -> Bool
+    /// Ready again at `readyAt`, `error` appended to its history (at `failedAt`).
+    mutating func scheduleRetry(messageID: Int64, delivery: Int, readyAt: Timestamp, failedAt: Timestamp, error: String) throws -> Bool
+    /// Dead, `error` appended to its history.
+    mutating func deadLetterInFlight(messageID: Int64, delivery: Int, at: Timestamp, reason: DeadLetterReason, error: String) throws -> Bool
+    /// Ready again at `at` with the attempt given back.
+    mutating func returnUnstarted(messageID: Int64, delivery: Int, at: Timestamp) throws -> Bool
+
+    // Transitions of a ready message met by a claim.
+    mutating func deadLetterReady(messageID: Int64, at: Timestamp, reason: DeadLetterReason) throws
+    mutating func removeReady(messageID: Int64) throws
+
+    // Batch windows and leases.
+    /// Held messages of `queue` become ready at `at`; returns them (id, event seq) in id order.
+    mutating func releaseHeld(queue: String, at: Timestamp) throws -> [(messageID: Int64, eventSeq: Int64)]
+    mutating func expiredLeases(queue: String, now: Timestamp) throws -> [ExpiredLease]
+    /// An expired message becomes ready at `at`, `error` appended to its history.
+    mutating func returnExpired(messageID: Int64, at: Timestamp, error: String) throws
+
+    // Dead letters (operator operations).
+    mutating func selectDeadLetters(_ selection: DeadLetterSelection, limit: Int?) throws -> [SelectedDeadLetter]
+    /// Back to ready at `at` on `queue`, with a fresh attempt budget; false if it is no longer dead.
+    mutating func redrive(messageID: Int64, to queue: String, at: Timestamp) throws -> Bool
+    /// Deleted; false if it is no longer dead.
+    mutating func deleteDeadLetter(messageID: Int64) throws -> Bool
+    mutating func appendAudit(_ record: AuditRecord) throws
+
+    // The rest of a tick.
+    mutating func fetchUnrouted(limit: Int) throws -> [(seq: Int64, event: CloudEvent)]
+    mutating func insertCPUSample(_ sample: CPUSample) throws
+    mutating func upsertRuntime(_ runtime: RuntimeInfo) throws
+
+    /// Writes what is buffered and adds `counters` to each queue's lifetime counters.
+    mutating func finish(counters: [String: QueueCounters]) throws
+}
+
+/// One write transaction, decided: the delivery state machine and the lifecycle plan (which
+/// records, which counters, direct dispatch, when a claim dead-letters), executed on any backend's
+/// `StoreTransaction`. The one place a record's kind, detail and counter change are chosen.
+struct Tick<Transaction: StoreTransaction> {
+    var tx: Transaction
+    let now: Timestamp
+    var counters: [String: QueueCounters] = [:]
+    /// Children of acked deliveries, published after the claims so they can be dispatched directly.
+    var children: [RoutedEvent] = []
+    /// Claim capacity left per queue once the backlog was claimed: new messages within it are
+    /// inserted already in flight, saving a claim per message.
+    var direct: [String: (request: ClaimRequest, remaining: Int)] = [:]
+    var directlyClaimed: [ClaimedMessage] = []
+    /// Queues that deduplicate and accepted events this tick: their window's cutoff, and how many.
+    var deduplicated: [String: (cutoff: Timestamp, accepted: Int)] = [:]
+
+    init(_ tx: Transaction, now: Timestamp) {
+        self.tx = tx
+        self.now = now
+    }
+
+    mutating func apply(_ batch: WriteBatch) throws -> WriteResult {
+        var result = WriteResult()
+        if let heartbeat = batch.heartbeat { try tx.upsertRuntime(heartbeat) }
+        for outcome in batch.outcomes {
+            if try !apply(outcome) { result.staleOutcomes += 1 }
+        }
+        for queue in batch.releases { try release(queue: queue) }
+        for queue in batch.expireLeases { try expireLeases(queue: queue) }
+        // The backlog first (oldest ready first), then new messages take what capacity is left.
+        for request in batch.claims {
+            let (claimed, candidates, next) = try claim(request)
+            result.claimed += claimed
+            if let next { result.nextReady[request.queue] = next }
+            // Only when the backlog ran out (fewer rows than asked for, dead-lettered ones
+            // included) may new messages skip it.
+            if candidates < request.limit { direct[request.queue] = (request, request.limit - claimed.count) }
+        }
+        for child in children { try publish(child.event, targets: child.targets) }
+        for routed in batch.publishes { try publish(routed.event, targets: routed.targets) }
+        for routing in batch.routings {
+            // Another runtime on the same store may have routed it since it was fetched.
+            guard try tx.markRouted(seq: routing.seq) else { continue }
+            try route(seq: routing.seq, event: routing.event, targets: routing.targets)
+        }
+        result.claimed += directlyClaimed
+        if batch.fetchUnrouted > 0 { result.unrouted = try tx.fetchUnrouted(limit: batch.fetchUnrouted) }
+        for sample in batch.cpuSamples { try tx.insertCPUSample(sample) }
+        try finish()
+        return result
+    }
+
+    mutating func finish() throws {
+        try tx.finish(counters: counters)
+        counters.removeAll()
+        for (queue, tick) in deduplicated {
+            // Twice the pace entries were added (and a few more), so the table holds about one window.
+            try tx.pruneAccepted(queue: queue, before: tick.cutoff, limit: 2 * tick.accepted + 16)
+        }
+        deduplicated.removeAll()
+    }
+
+    // MARK: Events and routing
+
+    /// Stores events published from outside a runtime: unrouted until a runtime routes them.
+    mutating func publishUnrouted(_ events: [CloudEvent], by actor: Operator) throws {
+        for event in events {
+            let seq = try tx.nextEventSeq()
+            try tx.insertEvent(event, seq: seq, routed: false, at: now)
+            record(.published, eventSeq: seq)
+        }
+        try tx.appendAudit(AuditRecord(
+            at: now, actor: actor, action: .publish, detail: "published unrouted: \(events.prefix(20).map(\.id).joined(separator: ","))\(events.count > 20 ? ",…" : "")",
+            count: events.count))
+        try finish()
+    }
+
+    mutating func publish(_ event: CloudEvent, targets: [Target]) throws {
+        let seq = try tx.nextEventSeq()
+        try tx.insertEvent(event, seq: seq, routed: true, at: now)
+        record(.published, eventSeq: seq)
+        try route(seq: seq, event: event, targets: targets)
+    }
+
+    mutating func route(seq: Int64, event: CloudEvent, targets: [Target]) throws {
+        guard !targets.isEmpty else {
+            record(.rejected, eventSeq: seq, error: "no rule matched")
+            return
+        }
+        record(.routed, eventSeq: seq, detail: targets.map(\.queue).joined(separator: ","))
+        for target in targets {
+            if let window = target.deduplicate, try isDuplicate(event, seq: seq, queue: target.queue, window: window) { continue }
+            let id = try tx.nextMessageID()
+            counters[target.queue, default: QueueCounters()].enqueued += 1
+            if !target.held, let slot = direct[target.queue], slot.remaining > 0 {
+                // Dispatched directly: inserted in flight, attempt 1, under a lease.
+                direct[target.queue]!.remaining -= 1
+                let lease = now + slot.request.lease
+                try tx.insertMessage(NewMessage(
+                    id: id, queue: target.queue, eventSeq: seq, state: .inFlight, readyAt: lease, enqueuedAt: now, attempt: 1, deliveries: 1))
+                let claim = Claim(
+                    messageID: id, queue: target.queue, delivery: 1, attempt: 1, eventSeq: seq, eventID: event.id,
+                    eventType: event.type, correlationID: event.correlationID, enqueuedAt: now, leaseUntil: lease)
+                record(.enqueued, eventSeq: seq, queue: target.queue, messageID: id)
+                record(.claimed, claim: claim, at: now)
+                directlyClaimed.append(ClaimedMessage(claim: claim, event: event))
+                counters[target.queue, default: QueueCounters()].claimed += 1
+                continue
+            }
+            try tx.insertMessage(NewMessage(
+                id: id, queue: target.queue, eventSeq: seq, state: target.held ? .held : .ready, readyAt: now, enqueuedAt: now,
+                attempt: 0, deliveries: 0))
+            record(.enqueued, eventSeq: seq, queue: target.queue, messageID: id, detail: target.held ? "held for the batch window" : nil)
+        }
+    }
+
+    /// Whether `queue` accepted this `source` + `id` within `window`; records `duplicate` if so,
+    /// and otherwise remembers it as accepted now.
+    mutating func isDuplicate(_ event: CloudEvent, seq: Int64, queue: String, window: Duration) throws -> Bool {
+        let cutoff = now - window
+        guard let accepted = try tx.acceptOnce(queue: queue, source: event.source, id: event.id, seq: seq, at: now, cutoff: cutoff) else {
+            deduplicated[queue, default: (cutoff, 0)].accepted += 1
+            return false
+        }
+        record(.duplicate, eventSeq: seq, queue: queue, detail: "source and id accepted at \(accepted.at.rfc3339) (event seq \(accepted.seq))")
+        counters[queue, default: QueueCounters()].duplicates += 1
+        return true
+    }
+
+    // MARK: Outcomes
+
+    /// Applies a handler's outcome; false when the delivery had lost its lease (nothing changes).
+    mutating func apply(_ outcome: Outcome) throws -> Bool {
+        let claim = outcome.claim
+        let at = outcome.finishedAt
+        switch outcome.result {
+        case .succeeded(let published):
+            guard try tx.remove(messageID: claim.messageID, delivery: claim.delivery) else { return false }
+            record(.succeeded, claim: claim, at: at, duration: outcome.duration)
+            counters[claim.queue, default: QueueCounters()].succeeded += 1
+            children += published
+        case .retry(let error, let readyAt):
+            guard try tx.scheduleRetry(messageID: claim.messageID, delivery: claim.delivery, readyAt: readyAt, failedAt: at, error: error) else { return false }
+            record(.failed, claim: claim, at: at, duration: outcome.duration, error: error)
+            record(.retryScheduled, claim: claim, at: at, detail: String(format: "retry in %.3fs", (readyAt - at).secondsDouble))
+            counters[claim.queue, default: QueueCounters()].failed += 1
+            counters[claim.queue, default: QueueCounters()].retried += 1
+        case .deadLetter(let error, let reason):
+            guard try tx.deadLetterInFlight(messageID: claim.messageID, delivery: claim.delivery, at: at, reason: reason, error: error) else { return false }
+            record(.failed, claim: claim, at: at, duration: outcome.duration, error: error)
+            record(.deadLettered, claim: claim, at: at, error: error, detail: reason.rawValue)
+            counters[claim.queue, default: QueueCounters()].failed += 1
+            counters[claim.queue, default: QueueCounters()].deadLettered += 1
+        case .drop(let error):
+            guard try tx.remove(messageID: claim.messageID, delivery: claim.delivery) else { return false }
+            record(.failed, claim: claim, at: at, duration: outcome.duration, error: error)
+            record(.deleted, claim: claim, at: at, detail: "exhausted; dead-lettering is off for this queue")
+            counters[claim.queue, default: QueueCounters()].failed += 1
+        case .unstarted:
+            guard try tx.returnUnstarted(messageID: claim.messageID, delivery: claim.delivery, at: at) else { return false }
+        }
+        return true
+    }
+
+    // MARK: Batch windows and leases
+
+    mutating func release(queue: String) throws {
+        let released = try tx.releaseHeld(queue: queue, at: now)
+        guard !released.isEmpty else { return }
+        let detail = "window released \(released.count) message\(released.count == 1 ? "" : "s")"
+        for message in released {
+            record(.batchReleased, eventSeq: message.eventSeq, queue: queue, messageID: message.messageID, detail: detail)
+        }
+    }
+
+    /// In-flight messages whose lease ran out (handler hung, process died) become ready again.
+    mutating func expireLeases(queue: String) throws {
+        for expired in try tx.expiredLeases(queue: queue, now: now) {
+            let error = "lease expired: no ack by \(expired.leaseEnd.rfc3339) (handler hung or process died)"
+            try tx.returnExpired(messageID: expired.messageID, at: now, error: error)
+            record(.leaseExpired, eventSeq: expired.eventSeq, queue: expired.queue, messageID: expired.messageID, attempt: expired.attempt, error: error)
+            counters[expired.queue, default: QueueCounters()].failed += 1
+        }
+    }
+
+    // MARK: Claims
+
+    /// Claims what the request asks for; returns the claimed messages, how many candidates the
+    /// backend returned (dead-lettered ones included), and when the next scheduled retry is due.
+    mutating func claim(_ request: ClaimRequest) throws -> ([ClaimedMessage], Int, Timestamp?) {
+        guard request.limit > 0 else { return ([], 0, nil) }
+        let candidates = try tx.claimCandidates(queue: request.queue, readyBy: now, limit: request.limit)
+        var claimed: [ClaimedMessage] = []
+        claimed.reserveCapacity(candidates.count)
+        for candidate in candidates {
+            var claim = Claim(
+                messageID: candidate.messageID, queue: request.queue, delivery: candidate.deliveries + 1, attempt: candidate.attempt + 1,
+                eventSeq: candidate.eventSeq, eventID: candidate.event.id, eventType: candidate.event.type,
+                correlationID: candidate.event.correlationID, enqueuedAt: candidate.enqueuedAt, leaseUntil: now + request.lease)
+            // A message whose budget ran out by lease expiries, or that aged out, is not run again.
+            if let reason = request.policy.atClaim(attempt: claim.attempt, enqueuedAt: claim.enqueuedAt, now: now) {
+                claim.attempt -= 1
+                let error = DeadLetterPolicy.claimError(reason)
+                if request.policy.keepsDeadLetters {
+                    try tx.deadLetterReady(messageID: claim.messageID, at: now, reason: reason)
+                    record(.deadLettered, claim: claim, at: now, error: error, detail: reason.rawValue)
+                    counters[request.queue, default: QueueCounters()].deadLettered += 1
+                } else {
+                    try tx.removeReady(messageID: claim.messageID)
+                    record(.deleted, claim: claim, at: now, error: error, detail: "dead-lettering is off for this queue")
+                }
+                continue
+            }
+            try tx.markClaimed(messageID: claim.messageID, attempt: claim.attempt, delivery: claim.delivery, leaseUntil: claim.leaseUntil)
+            record(.claimed, claim: claim, at: now, detail: claim.delivery > claim.attempt ? "delivery \(claim.delivery)" : nil)
+            claimed.append(ClaimedMessage(claim: claim, event: candidate.event))
+        }
+        counters[request.queue, default: QueueCounters()].claimed += Int64(claimed.count)
+        let next = candidates.count < request.limit ? try tx.nextReady(queue: request.queue, after: now) : nil
+        return (claimed, candidates.count, next)
+    }
+
+    // MARK: Dead letters
+
+    /// Moves selected dead letters back; each one only if it is still dead when its turn comes.
+    mutating func redrive(_ request: RedriveRequest) throws -> MutationResult {
+        var moved: [Int64] = []
+        for letter in try tx.selectDeadLetters(request.selection, limit: request.limit) {
+            let queue = request.to ?? letter.queue
+            guard try tx.redrive(messageID: letter.messageID, to: queue, at: now) else { continue }
+            moved.append(letter.messageID)
+            let from = queue == letter.queue ? "" : " from \(letter.queue)"
+            record(.redriven, eventSeq: letter.eventSeq, queue: queue, messageID: letter.messageID, attempt: 0,
+                   detail: "replay \(request.replayID) by \(request.actor)\(from): fresh attempt budget, new delivery")
+        }
+        try tx.appendAudit(AuditRecord(
+            at: now, actor: request.actor, action: .redrive,
+            detail: "replay \(request.replayID): \(request.selection)\(request.to.map { " to \($0)" } ?? "")\(request.limit.map { ", at most \($0)" } ?? "")",
+            count: moved.count))
+        try finish()
+        return MutationResult(messageIDs: moved)
+    }
+
+    mutating func delete(_ request: DeleteRequest) throws -> MutationResult {
+        var deleted: [Int64] = []
+        for letter in try tx.selectDeadLetters(request.selection, limit: request.limit) {
+            guard try tx.deleteDeadLetter(messageID: letter.messageID) else { continue }
+            deleted.append(letter.messageID)
+            record(.deleted, eventSeq: letter.eventSeq, queue: letter.queue, messageID: letter.messageID, attempt: letter.attempt,
+                   detail: "dead letter deleted by \(request.actor)")
+        }
+        try tx.appendAudit(AuditRecord(
+            at: now, actor: request.actor, action: .delete,
+            detail: "\(request.selection)\(request.limit.map { ", at most \($0)" } ?? "")", count: deleted.count))
+        try finish()
+        return MutationResult(messageIDs: deleted)
+    }
+
+    // MARK: Records
+
+    mutating func record(_ kind: LifecycleKind, claim: Claim, at: Timestamp, duration: Duration? = nil, error: String? = nil, detail: String? = nil) {
+        tx.append(LifecycleEntry(
+            kind, at: at, eventSeq: claim.eventSeq, queue: claim.queue, messageID: claim.messageID, attempt: claim.attempt,
+            duration: duration, error: error, detail: detail))
+    }
+
+    mutating func record(
+        _ kind: LifecycleKind, eventSeq: Int64, queue: String? = nil, messageID: Int64? = nil, attempt: Int? = nil,
+        error: String? = nil, detail: String? = nil
+    ) {
+        tx.append(LifecycleEntry(kind, at: now, eventSeq: eventSeq, queue: queue, messageID: messageID, attempt: attempt, error: error, detail: detail))
+    }
+}

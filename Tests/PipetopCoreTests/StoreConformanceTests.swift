@@ -1,0 +1,603 @@
+import Foundation
+import Testing
+@testable import PipetopCore
+
+/// The delivery state machine and every store operation, driven through `Store` and
+/// `ReadableStore` only, on every backend in `StoreFactory.all`. A new backend passes this suite
+/// before anything runs on it; what is specific to one backend (its schema, query plans, files)
+/// is tested beside it (`SQLiteStoreTests`).
+@Suite struct StoreConformanceTests {
+    static let backends = StoreFactory.all
+
+    // MARK: Claims, acks and leases
+
+    @Test(arguments: backends) func publishClaimAck(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        try h.declare(["q"])
+        try h.publish([h.event("a")])
+        let claimed = try h.claim(h.t0 + .milliseconds(1))
+        #expect(claimed.count == 1)
+        #expect(claimed[0].event == h.event("a"))
+        #expect(claimed[0].claim.attempt == 1)
+        #expect(claimed[0].claim.delivery == 1)
+        #expect(try h.claim(h.t0 + .milliseconds(2)).isEmpty)  // leased: nobody else gets it
+        let result = try h.finish(claimed[0], at: h.t0 + .milliseconds(5), .succeeded(children: []))
+        #expect(result.staleOutcomes == 0)
+        #expect(try h.kinds() == ["published", "routed", "enqueued", "claimed", "succeeded"])
+        #expect(try h.messages() == 0)
+        let record = try h.log().last!
+        #expect(record.attempt == 1 && record.duration == .milliseconds(3) && record.queue == "q" && record.correlationID == "flow-a")
+        #expect(record.eventID == "a" && record.eventType == "listing.uploaded" && record.time == h.t0 + .milliseconds(5))
+        let stats = try #require(try h.stats())
+        #expect(stats.enqueued == 1 && stats.succeeded == 1)
+    }
+
+    @Test(arguments: backends) func aMessageIdIsNeverReusedEvenAfterTheNewestMessageIsGone(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        try h.publish([h.event("a")])
+        let first = try h.claim(h.t0)[0]
+        try h.finish(first, at: h.t0, .succeeded(children: []))
+        #expect(try h.messages() == 0)
+        // Another connection (another process) takes the next id.
+        let again = try h.made.openAgain()
+        var batch = WriteBatch(now: h.t0 + .milliseconds(1))
+        batch.publishes = [RoutedEvent(event: h.event("b"), targets: [Target(queue: "q", held: false)])]
+        _ = try again.apply(batch)
+        let second = try h.claim(h.t0 + .milliseconds(1))[0]
+        #expect(second.claim.messageID > first.claim.messageID)
+        // A stale ack of the first message (same id and delivery 1, were the id reused) is ignored.
+        #expect(try h.finish(first, at: h.t0 + .milliseconds(2), .succeeded(children: [])).staleOutcomes == 1)
+        #expect(second.claim.eventSeq > first.claim.eventSeq, "event seqs grow too")
+    }
+
+    @Test(arguments: backends) func aLargeTickWritesEveryRowInOrder(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        let events = (0..<70).map { h.event("e\($0)") }
+        try h.publish(events)
+        #expect(try h.store.publishedTotal() == 70)
+        #expect(try h.stats()?.ready == 70)
+        #expect(try h.log().count == 210)
+        let claimed = try h.claim(h.t0 + .milliseconds(1), h.request(limit: 100))
+        #expect(claimed.map(\.event.id) == events.map(\.id), "claimed in publish order, with their own events")
+        let stored = try h.store.events(matching: EventQuery(), after: 0, limit: 100)
+        #expect(stored.map(\.event.id) == events.map(\.id))
+        #expect(stored.map(\.seq) == stored.map(\.seq).sorted() && Set(stored.map(\.seq)).count == 70)
+        let log = try h.log()
+        #expect(log.map(\.seq) == log.map(\.seq).sorted())
+        #expect(Array(log.prefix(3).map(\.kind.rawValue)) == ["published", "routed", "enqueued"])
+    }
+
+    @Test(arguments: backends) func aReadSeesOneStateWhileTheWriterCommits(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        try h.publish([h.event("a")])
+        let store = h.store
+        let event = h.event("b")
+        let t0 = h.t0
+        let (before, after, total) = try store.read { snapshot -> (Int64, Int64, Int) in
+            let before = try snapshot.publishedTotal()
+            // Another thread commits while this read is open.
+            let done = DispatchSemaphore(value: 0)
+            DispatchQueue.global().async {
+                try? store.publishUnrouted([event], at: t0)
+                done.signal()
+            }
+            done.wait()
+            return (before, try snapshot.publishedTotal(), try snapshot.tail(after: 0, limit: 100).count)
+        }
+        #expect(before == 1 && after == 1, "the second read saw the same state as the first")
+        #expect(total == 3, "and the log as it was: a's three records, not b's")
+        #expect(try store.publishedTotal() == 2, "outside it, the commit is visible")
+    }
+
+    @Test(arguments: backends) func childrenAreCommittedWithTheAck(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        try h.publish([h.event("a")])
+        let message = try h.claim(h.t0)[0]
+        let child = message.event.child(type: "listing.parsed")
+        try h.finish(message, at: h.t0 + .milliseconds(1), .succeeded(children: [RoutedEvent(event: child, targets: [Target(queue: "next", held: false)])]))
+        let next = try h.claim(h.t0 + .milliseconds(2), h.request("next"))
+        #expect(next.map(\.event.causationID) == ["a"])
+        #expect(next.map(\.event.correlationID) == ["flow-a"])
+    }
+
+    @Test(arguments: backends) func newMessagesAreDispatchedDirectlyOnlyBehindAnEmptyBacklog(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        try h.publish((1...3).map { h.event("old\($0)") })
+        // Capacity 2 claims two of three ready messages; a new one must wait behind the third.
+        let cut = try h.tick(h.t0 + .seconds(1)) {
+            $0.claims = [h.request(limit: 2)]
+            $0.publishes = [RoutedEvent(event: h.event("new"), targets: [Target(queue: "q", held: false)])]
+        }
+        #expect(cut.claimed.map(\.event.id) == ["old1", "old2"])
+        #expect(try h.claim(h.t0 + .seconds(2)).map(\.event.id) == ["old3", "new"])
+        // With capacity to spare, a new message is claimed in the tick that publishes it.
+        let direct = try h.tick(h.t0 + .seconds(3)) {
+            $0.claims = [h.request(limit: 5)]
+            $0.publishes = [RoutedEvent(event: h.event("fresh"), targets: [Target(queue: "q", held: false)])]
+        }
+        #expect(direct.claimed.map(\.event.id) == ["fresh"])
+        #expect(direct.claimed.map(\.claim.attempt) == [1])
+        #expect(try h.stats(at: h.t0 + .seconds(3))?.inFlight == 5)
+        let fresh = try h.log().filter { $0.eventID == "fresh" }.map(\.kind)
+        #expect(fresh == [.published, .routed, .enqueued, .claimed])
+    }
+
+    @Test(arguments: backends) func anExpiredLeaseMakesTheMessageDeliverableAgainAndTheLateAckIsStale(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        try h.publish([h.event("a")])
+        let first = try h.claim(h.t0, h.request(lease: .seconds(5)))[0]
+        try h.tick(h.t0 + .seconds(4)) { $0.expireLeases = ["q"] }
+        #expect(try h.claim(h.t0 + .seconds(4)).isEmpty, "still leased")
+        try h.tick(h.t0 + .seconds(5)) { $0.expireLeases = ["q"] }
+        let second = try h.claim(h.t0 + .seconds(5))
+        #expect(second.map(\.claim.attempt) == [2])
+        #expect(second.map(\.claim.delivery) == [2])
+        // The hung first run finally returns: its ack must not touch the redelivery.
+        let stale = try h.finish(first, at: h.t0 + .seconds(6), .succeeded(children: []))
+        #expect(stale.staleOutcomes == 1)
+        #expect(try h.stats()?.inFlight == 1)
+        // Nor may its retry or dead-letter.
+        #expect(try h.finish(first, at: h.t0 + .seconds(6), .retry(error: "late", at: h.t0)).staleOutcomes == 1)
+        #expect(try h.finish(first, at: h.t0 + .seconds(6), .deadLetter(error: "late", reason: .nonRetryable)).staleOutcomes == 1)
+        try h.finish(second[0], at: h.t0 + .seconds(6), .succeeded(children: []))
+        #expect(try h.kinds().filter { $0 == "succeeded" }.count == 1)
+        let expired = try #require(try h.log().first { $0.kind == .leaseExpired })
+        #expect(expired.attempt == 1 && expired.error?.hasPrefix("lease expired") == true)
+    }
+
+    @Test(arguments: backends) func unstartedMessagesGoBackWithTheirAttemptUnspent(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        try h.publish([h.event("a")])
+        let message = try h.claim(h.t0)[0]
+        try h.finish(message, at: h.t0, .unstarted)
+        let again = try h.claim(h.t0)
+        #expect(again.map(\.claim.attempt) == [1])
+        #expect(again.map(\.claim.delivery) == [2])
+        #expect(try h.log().last?.detail == "delivery 2", "a redelivery within the same attempt says so")
+    }
+
+    // MARK: Retries and dead letters
+
+    @Test(arguments: backends) func retriesWaitForTheirTimeAndDeadLetterKeepsEveryError(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        try h.declare(["q"])
+        try h.publish([h.event("a")])
+        var now = h.t0
+        for attempt in 1...3 {
+            let claimed = try h.claim(now)
+            #expect(claimed.map(\.claim.attempt) == [attempt])
+            now = now + .milliseconds(10)
+            if attempt < 3 {
+                let retryAt = now + .seconds(1)
+                try h.finish(claimed[0], at: now, .retry(error: "timeout \(attempt)", at: retryAt))
+                #expect(try h.claim(now + .milliseconds(999)).isEmpty, "a scheduled retry is not ready early")
+                let next = try h.tick(now) { $0.claims = [h.request()] }.nextReady["q"]
+                #expect(next == retryAt, "the engine learns when to wake")
+                #expect(try h.stats(at: now)?.scheduled == 1)
+                now = retryAt
+            } else {
+                try h.finish(claimed[0], at: now, .deadLetter(error: "timeout 3", reason: .maxAttempts))
+            }
+        }
+        #expect(try h.kinds().filter { $0 != "claimed" } == [
+            "published", "routed", "enqueued", "failed", "retry-scheduled", "failed", "retry-scheduled", "failed", "dead-lettered",
+        ])
+        #expect(try h.log().first { $0.kind == .retryScheduled }?.detail == "retry in 1.000s")
+        let dead = try h.store.deadLetters(queue: "q", limit: 10)
+        #expect(dead.count == 1)
+        #expect(dead[0].reason == .maxAttempts)
+        #expect(dead[0].attempts == 3)
+        #expect(dead[0].errors.map(\.error) == ["timeout 1", "timeout 2", "timeout 3"])
+        #expect(dead[0].errors.map(\.attempt) == [1, 2, 3])
+        #expect(dead[0].firstFailedAt == h.t0 + .milliseconds(10))
+        #expect(dead[0].deadAt == now)
+        #expect(dead[0].event == h.event("a"))
+        let stats = try #require(try h.stats(at: now))
+        #expect(stats.dead == 1 && stats.failed == 3 && stats.retried == 2 && stats.deadLettered == 1)
+    }
+
+    @Test(arguments: backends) func nonRetryableDeadLettersAtOnce(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        try h.deadLetter(["a"])
+        #expect(try h.store.deadLetters(queue: nil, limit: 10).map(\.reason) == [.nonRetryable])
+    }
+
+    @Test(arguments: backends) func exhaustingAttemptsByLeaseExpiryDeadLettersAtTheClaim(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        try h.publish([h.event("a")])
+        var now = h.t0
+        for _ in 1...2 {
+            _ = try h.claim(now, h.request(lease: .seconds(1), maxAttempts: 2))
+            now = now + .seconds(1)
+            try h.tick(now) { $0.expireLeases = ["q"] }
+        }
+        #expect(try h.claim(now, h.request(maxAttempts: 2)).isEmpty)
+        let dead = try h.store.deadLetters(queue: "q", limit: 1)
+        #expect(dead.first?.reason == .maxAttempts)
+        #expect(dead.first?.errors.count == 2)
+        #expect(dead.first?.deliveries == 2)
+        let record = try #require(try h.log().last)
+        #expect(record.kind == .deadLettered && record.attempt == 2 && record.error == "no attempts left after lease expiry")
+    }
+
+    @Test(arguments: backends) func tooOldMessagesAreDeadLetteredOnClaim(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        try h.publish([h.event("a")])
+        #expect(try h.claim(h.t0 + .seconds(61), h.request(maxAge: .seconds(60))).isEmpty)
+        #expect(try h.store.deadLetters(queue: "q", limit: 1).first?.reason == .maxAge)
+        #expect(try h.log().last?.error == "older than the queue's max age")
+    }
+
+    @Test(arguments: backends) func withDeadLetteringOffAnExhaustedMessageIsDropped(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        try h.publish([h.event("a"), h.event("b")])
+        let claimed = try h.claim(h.t0, h.request(limit: 1, deadLetter: false))
+        try h.finish(claimed[0], at: h.t0, .drop(error: "boom"))
+        #expect(try h.claim(h.t0 + .seconds(61), h.request(maxAge: .seconds(60), deadLetter: false)).isEmpty)
+        #expect(try h.messages() == 0)
+        #expect(try h.store.deadLetters(queue: nil, limit: 10).isEmpty)
+        #expect(try h.log().filter { $0.kind == .deleted }.map(\.eventID) == ["a", "b"])
+    }
+
+    // MARK: Batch windows, routing
+
+    @Test(arguments: backends) func heldMessagesWaitForTheirWindow(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        try h.publish([h.event("a"), h.event("b")], held: true)
+        #expect(try h.claim(h.t0 + .seconds(1)).isEmpty)
+        #expect(try h.stats()?.held == 2)
+        #expect(try h.all("q", .held).map(\.event.id) == ["a", "b"])
+        try h.tick(h.t0 + .seconds(15)) { $0.releases = ["q"] }
+        let claimed = try h.claim(h.t0 + .seconds(15))
+        #expect(claimed.map(\.event.id) == ["a", "b"])
+        let released = try h.log().filter { $0.kind == .batchReleased }
+        #expect(released.count == 2 && released.allSatisfy { $0.detail == "window released 2 messages" })
+    }
+
+    @Test(arguments: backends) func unmatchedEventsAreRecordedAsRejected(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        try h.tick(h.t0) { $0.publishes = [RoutedEvent(event: h.event("lost"), targets: [])] }
+        #expect(try h.kinds() == ["published", "rejected"])
+        #expect(try h.log().last?.error == "no rule matched")
+    }
+
+    @Test(arguments: backends) func eventsPublishedOutsideARuntimeWaitUnrouted(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        try h.store.publishUnrouted([h.event("cli")], at: h.t0)
+        let fetched = try h.tick(h.t0) { $0.fetchUnrouted = 10 }.unrouted
+        #expect(fetched.map(\.event) == [h.event("cli")])
+        try h.tick(h.t0) { $0.routings = fetched.map { ($0.seq, $0.event, [Target(queue: "q", held: false)]) } }
+        #expect(try h.tick(h.t0) { $0.fetchUnrouted = 10 }.unrouted.isEmpty)
+        #expect(try h.claim(h.t0).map(\.event.id) == ["cli"])
+        let audit = try h.store.audit(page: PageRequest(limit: 10)).items
+        #expect(audit.map(\.action) == [.publish] && audit.first?.count == 1 && audit.first?.actor == .current)
+    }
+
+    @Test(arguments: backends) func anEventIsRoutedOnceEvenIfTwoRuntimesFetchedIt(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        try h.store.publishUnrouted([h.event("cli")], at: h.t0)
+        let fetched = try h.tick(h.t0) { $0.fetchUnrouted = 10 }.unrouted
+        let other = try h.made.openAgain()
+        for store in [h.store, other] {  // two runtimes route what they both fetched
+            var batch = WriteBatch(now: h.t0)
+            batch.routings = fetched.map { ($0.seq, $0.event, [Target(queue: "q", held: false)]) }
+            _ = try store.apply(batch)
+        }
+        #expect(try h.messages() == 1)
+        #expect(try h.kinds().filter { $0 == "routed" }.count == 1)
+    }
+
+    @Test(arguments: backends) func depthLagAndPoisonAreCounted(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        try h.publish((1...4).map { h.event("m\($0)") }, at: h.t0)
+        let claimed = try h.claim(h.t0 + .seconds(1), h.request(limit: 2))
+        try h.finish(claimed[0], at: h.t0 + .seconds(1), .retry(error: "x", at: h.t0 + .seconds(100)))
+        let stats = try #require(try h.stats(at: h.t0 + .seconds(3)))
+        #expect(stats.ready == 2)
+        #expect(stats.inFlight == 1)
+        #expect(stats.scheduled == 1)
+        #expect(stats.poison == 1)
+        #expect(stats.lagSeconds == 3)
+        #expect(stats.lagMessages == 4)
+    }
+
+    @Test(arguments: backends) func declaredQueuesCarryTheirTypedMode(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        try h.store.declare(
+            queues: [QueueSpec("s"), QueueSpec("b", mode: .batch(every: .milliseconds(1500)))], rules: [],
+            runtime: RuntimeInfo(name: "r", pid: 1, host: "h", store: h.store.location, startedAt: h.t0, heartbeatAt: h.t0))
+        try h.publish([h.event("x")], to: "undeclared")
+        let stats = try h.store.queueStats(now: h.t0)
+        #expect(stats.map(\.name) == ["b", "s", "undeclared"])
+        #expect(stats.map(\.mode) == [.batch(every: .milliseconds(1500)), .stream, nil])
+        #expect(stats.map(\.modeName) == ["batch/1s", "stream", "?"])
+        #expect(try h.store.runtimes().map(\.name) == ["r"])
+    }
+
+    @Test(arguments: backends) func traceFollowsTheCorrelation(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        try h.publish([h.event("a"), h.event("b")])
+        let trace = try h.store.trace(correlationID: "flow-a")
+        #expect(Set(trace.map(\.eventID)) == ["a"])
+        #expect(trace.map(\.kind) == [.published, .routed, .enqueued])
+        #expect(try h.store.events(correlationID: "flow-a") == [h.event("a")])
+        #expect(try h.store.events(correlationID: "nobody").isEmpty)
+        let newest = try h.store.history(before: .max, limit: 2)
+        #expect(newest.map(\.eventID) == ["b", "b"])
+        #expect(try h.store.history(before: newest[1].seq, limit: 10).count == 4)
+    }
+
+    // MARK: Deduplication (QueueSpec.deduplicate)
+
+    @Test(arguments: backends) func theSameSourceAndIdWithinTheWindowIsADuplicate(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        try h.declare(["q", "plain"])
+        func publish(_ events: [CloudEvent], at: Timestamp) throws {
+            try h.tick(at) {
+                $0.publishes = events.map { RoutedEvent(event: $0, targets: [Target(queue: "q", held: false, deduplicate: .seconds(600)), Target(queue: "plain", held: false)]) }
+            }
+        }
+        try publish([h.event("a")], at: h.t0)
+        try publish([h.event("a")], at: h.t0 + .seconds(599))
+        #expect(try h.messages("q") == 1, "not delivered again")
+        #expect(try h.messages("plain") == 2, "a queue without a window is unchanged")
+        let duplicate = try #require(try h.log().first { $0.kind == .duplicate })
+        #expect(duplicate.queue == "q" && duplicate.eventID == "a")
+        let firstSeq = try #require(try h.store.events(matching: EventQuery(id: "a"), after: 0, limit: 1).first?.seq)
+        #expect(duplicate.detail == "source and id accepted at \(h.t0.rfc3339) (event seq \(firstSeq))")
+        #expect(try h.stats("q")?.duplicates == 1)
+        #expect(try h.stats("plain")?.duplicates == 0)
+    }
+
+    @Test(arguments: backends) func duplicatesInOneTickTooAndOnlyForTheSameSource(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        try h.publish([h.event("a"), h.event("a"), h.event("a", source: "/other"), h.event("b")], deduplicate: .seconds(600))
+        #expect(try h.messages("q") == 3)
+        #expect(try h.log().filter { $0.kind == .duplicate }.count == 1)
+    }
+
+    @Test(arguments: backends) func afterTheWindowAnEventIsAcceptedAgain(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        try h.publish([h.event("a"), h.event("b")], deduplicate: .seconds(600), at: h.t0)
+        try h.publish([h.event("a")], deduplicate: .seconds(600), at: h.t0 + .seconds(601))
+        #expect(try h.messages("q") == 3)
+        #expect(try h.log().filter { $0.kind == .duplicate }.isEmpty)
+        // Accepted again means remembered again: a third copy inside the new window is a duplicate.
+        try h.publish([h.event("a")], deduplicate: .seconds(600), at: h.t0 + .seconds(700))
+        #expect(try h.messages("q") == 3)
+        // Pruned entries are forgotten, not kept as duplicates: "b" long after is accepted.
+        try h.publish([h.event("b")], deduplicate: .seconds(600), at: h.t0 + .seconds(2000))
+        #expect(try h.messages("q") == 4)
+    }
+
+    @Test(arguments: backends) func unroutedEventsAreDeduplicatedWhenARuntimeRoutesThem(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        try h.store.publishUnrouted([h.event("a"), h.event("a")], at: h.t0)
+        let fetched = try h.tick(h.t0) { $0.fetchUnrouted = 10 }.unrouted
+        try h.tick(h.t0) { $0.routings = fetched.map { ($0.seq, $0.event, [Target(queue: "q", held: false, deduplicate: .seconds(60))]) } }
+        #expect(try h.messages("q") == 1)
+        #expect(try h.log().map(\.kind) == [.published, .published, .routed, .enqueued, .routed, .duplicate])
+    }
+
+    // MARK: Stored events
+
+    @Test(arguments: backends) func storedEventsMatchEveryFilterInBothDirections(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        for n in 0..<10 {
+            let event = CloudEvent(
+                id: "e\(n)", source: n % 2 == 0 ? "/even" : "/odd", type: n < 5 ? "early" : "late", time: nil, correlationID: "flow-\(n % 3)")
+            try h.store.publishUnrouted([event], at: h.t0 + .seconds(Int64(n)))
+        }
+        func ids(_ query: EventQuery) throws -> [String] { try h.store.events(matching: query, after: 0, limit: 100).map(\.event.id) }
+        #expect(try ids(EventQuery()) == (0..<10).map { "e\($0)" })
+        #expect(try ids(EventQuery(correlationID: "flow-1")) == ["e1", "e4", "e7"])
+        #expect(try ids(EventQuery(id: "e3")) == ["e3"])
+        #expect(try ids(EventQuery(source: "/odd", type: "late")) == ["e5", "e7", "e9"])
+        #expect(try ids(EventQuery(publishedSince: h.t0 + .seconds(8))) == ["e8", "e9"])
+        #expect(try ids(EventQuery(publishedUntil: h.t0 + .seconds(2))) == ["e0", "e1"])
+        #expect(try ids(EventQuery(correlationID: "flow-0", publishedSince: h.t0 + .seconds(1), publishedUntil: h.t0 + .seconds(9))) == ["e3", "e6"])
+        var seen: [String] = []
+        var cursor: Int64 = 0
+        while let page = Optional(try h.store.events(matching: EventQuery(), after: cursor, limit: 3)), let last = page.last {
+            seen += page.map(\.event.id)
+            cursor = last.seq
+        }
+        #expect(seen == (0..<10).map { "e\($0)" })
+        let newest = try h.store.events(matching: EventQuery(type: "early"), before: .max, limit: 2)
+        #expect(newest.map(\.event.id) == ["e4", "e3"])
+        #expect(try h.store.events(matching: EventQuery(type: "early"), before: newest[1].seq, limit: 10).map(\.event.id) == ["e2", "e1", "e0"])
+        #expect(newest[0].publishedAt == h.t0 + .seconds(4))
+    }
+
+    // MARK: Paging
+
+    @Test(arguments: backends) func deadLettersPageNewestFirstWithACursor(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        try h.deadLetter((0..<7).map { "d\($0)" })
+        try h.deadLetter(["other"], queue: "r", from: h.t0 + .seconds(100))
+        var ids: [String] = []
+        var cursor: PageCursor?
+        var pages = 0
+        repeat {
+            let page = try h.store.deadLetters(DeadLetterSelection(queue: "q"), page: PageRequest(limit: 3, after: cursor))
+            ids += page.items.map(\.event.id)
+            cursor = page.next
+            pages += 1
+        } while cursor != nil
+        #expect(ids == (0..<7).reversed().map { "d\($0)" })
+        #expect(pages == 3)
+        #expect(try h.store.deadLetters(.all, page: PageRequest(limit: 100)).items.count == 8)
+        // A cursor survives its text form (a CLI's --after).
+        let first = try h.store.deadLetters(.all, page: PageRequest(limit: 2))
+        let cursorText = try #require(first.next).description
+        let second = try h.store.deadLetters(.all, page: PageRequest(limit: 2, after: PageCursor(cursorText)))
+        #expect(second.items.map(\.event.id) == ["d5", "d4"])
+        let chosen = try h.store.deadLetters(DeadLetterSelection(messageIDs: [first.items[1].messageID]), page: PageRequest(limit: 10))
+        #expect(chosen.items.map(\.event.id) == [first.items[1].event.id])
+    }
+
+    @Test(arguments: backends) func messagesPageByQueueAndStateInDeliveryOrder(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        for n in 0..<9 { try h.publish([h.event("m\(n)")], at: h.t0 + .milliseconds(Int64(n % 3))) }
+        try h.publish([h.event("elsewhere")], to: "r")
+        let claimed = try h.claim(h.t0 + .seconds(1), h.request(limit: 2))
+        let ready = try h.all("q", .ready, pageSize: 2)
+        #expect(ready.count == 7)
+        #expect(ready.map(\.readyAt) == ready.map(\.readyAt).sorted())
+        #expect(Set(ready.map(\.event.id)).isDisjoint(with: claimed.map(\.event.id)))
+        let inFlight = try h.all("q", .inFlight)
+        #expect(inFlight.map(\.id).sorted() == claimed.map(\.claim.messageID).sorted())
+        #expect(inFlight.allSatisfy { $0.state == .inFlight && $0.attempt == 1 && $0.deliveries == 1 })
+        #expect(try h.all("q", .dead).isEmpty)
+        #expect(try h.all("r", .ready).map(\.event.id) == ["elsewhere"])
+    }
+
+    // MARK: Redrive, delete, audit
+
+    @Test(arguments: backends) func redriveMovesDeadLettersBackWithAFreshBudget(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        let now = try h.deadLetter(["a", "b"])
+        let operatorName = Operator(user: "ops", host: "laptop")
+        let moved = try h.store.redrive(RedriveRequest(selection: DeadLetterSelection(queue: "q"), actor: operatorName, replayID: "r-1"), at: now)
+        #expect(moved.count == 2)
+        #expect(try h.store.deadLetters(queue: nil, limit: 10).isEmpty)
+        let ready = try h.all("q", .ready)
+        #expect(ready.map(\.id).sorted() == moved.messageIDs.sorted(), "the same messages, ready again")
+        #expect(ready.allSatisfy { $0.attempt == 0 && $0.errors.count == 1 }, "a fresh budget; the history is kept")
+        let again = try h.claim(now, h.request(limit: 10))
+        #expect(again.map(\.event.id).sorted() == ["a", "b"])
+        #expect(again.allSatisfy { $0.claim.attempt == 1 && $0.claim.delivery == 2 }, "attempt 1 again, on a new delivery")
+        #expect(again.map(\.event) .sorted { $0.id < $1.id } == [h.event("a"), h.event("b")], "id, correlation and causation kept")
+        let records = try h.log().filter { $0.kind == .redriven }
+        #expect(records.count == 2)
+        #expect(records.allSatisfy { $0.detail?.contains("replay r-1 by ops@laptop") == true })
+        let audit = try #require(try h.store.audit(page: PageRequest(limit: 1)).items.first)
+        #expect(audit.action == .redrive && audit.count == 2 && audit.actor == operatorName && audit.at == now)
+        #expect(audit.detail.contains("r-1") && audit.detail.contains("queue q"))
+    }
+
+    @Test(arguments: backends) func redriveToAnotherQueueAndALateAckOfTheOldDeliveryIsStale(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        try h.publish([h.event("a")])
+        let first = try h.claim(h.t0, h.request(lease: .seconds(1)))[0]
+        try h.tick(h.t0 + .seconds(1)) { $0.expireLeases = ["q"] }
+        let second = try h.claim(h.t0 + .seconds(1))[0]
+        try h.finish(second, at: h.t0 + .seconds(1), .deadLetter(error: "bad", reason: .nonRetryable))
+        let moved = try h.store.redrive(RedriveRequest(selection: .all, to: "repair", replayID: "r-2"), at: h.t0 + .seconds(2))
+        #expect(moved.count == 1)
+        #expect(try h.messages("q") == 0)
+        let repaired = try h.claim(h.t0 + .seconds(2), h.request("repair"))
+        #expect(repaired.map(\.claim.delivery) == [3])
+        // The first delivery's handler finally returns: it must not ack the replayed message.
+        #expect(try h.finish(first, at: h.t0 + .seconds(3), .succeeded(children: [])).staleOutcomes == 1)
+        #expect(try h.stats("repair", at: h.t0 + .seconds(3))?.inFlight == 1)
+        #expect(try h.log().last { $0.kind == .redriven }?.detail?.contains("from q") == true)
+    }
+
+    @Test(arguments: backends) func redriveSelectsByMessageAndLimit(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        let now = try h.deadLetter(["a", "b", "c"])
+        let dead = try h.store.deadLetters(queue: nil, limit: 10)
+        let chosen = try h.store.redrive(RedriveRequest(selection: DeadLetterSelection(messageIDs: [dead[0].messageID])), at: now)
+        #expect(chosen.messageIDs == [dead[0].messageID])
+        let oldest = try h.store.redrive(RedriveRequest(selection: .all, limit: 1), at: now)
+        #expect(oldest.messageIDs == [dead[2].messageID], "oldest dead first")
+        #expect(try h.store.deadLetters(queue: nil, limit: 10).map(\.event.id) == ["b"])
+        #expect(try h.store.redrive(RedriveRequest(selection: DeadLetterSelection(queue: "nothing")), at: now).count == 0)
+        #expect(try h.store.audit(page: PageRequest(limit: 10)).items.map(\.count) == [0, 1, 1], "an empty redrive is audited too")
+    }
+
+    @Test(arguments: backends) func redriveIsExactlyOnceFromTwoThreads(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        let now = try h.deadLetter((0..<40).map { "d\($0)" })
+        let stores = [h.store, try h.made.openAgain()]
+        let results = Results()
+        let group = DispatchGroup()
+        for (index, store) in stores.enumerated() {
+            DispatchQueue.global().async(group: group) {
+                do {
+                    // Each replays in small bites so the two interleave.
+                    for _ in 0..<20 {
+                        results.add(try store.redrive(RedriveRequest(selection: .all, replayID: "t\(index)", limit: 3), at: now).messageIDs)
+                    }
+                } catch {
+                    results.fail(error)
+                }
+            }
+        }
+        group.wait()
+        #expect(results.errors.isEmpty, "\(results.errors)")
+        #expect(results.ids.count == 40, "every dead letter moved")
+        #expect(Set(results.ids).count == 40, "and none twice")
+        #expect(try h.log().filter { $0.kind == .redriven }.count == 40)
+        #expect(try h.stats(at: now)?.ready == 40)
+        #expect(try h.store.deadLetters(queue: nil, limit: 100).isEmpty)
+    }
+
+    @Test(arguments: backends) func deleteRemovesDeadLettersOnlyWithARecordAndAnAudit(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        let now = try h.deadLetter(["a", "b"])
+        try h.publish([h.event("live")], at: now)
+        let dead = try h.store.deadLetters(queue: nil, limit: 10)
+        let live = try h.all("q", .ready)
+        // A live message's id is not a dead letter: it is not deleted.
+        let deleted = try h.store.delete(DeleteRequest(selection: DeadLetterSelection(messageIDs: dead.map(\.messageID) + live.map(\.id)), actor: Operator(user: "ops", host: "h")), at: now)
+        #expect(deleted.messageIDs.sorted() == dead.map(\.messageID).sorted())
+        #expect(try h.store.deadLetters(queue: nil, limit: 10).isEmpty)
+        #expect(try h.all("q", .ready).map(\.event.id) == ["live"])
+        #expect(try h.log().filter { $0.kind == .deleted }.count == 2)
+        #expect(try h.store.events(matching: EventQuery(id: "a"), after: 0, limit: 1).count == 1, "the event stays")
+        let audit = try #require(try h.store.audit(page: PageRequest(limit: 1)).items.first)
+        #expect(audit.action == .delete && audit.count == 2 && audit.actor.description == "ops@h")
+        #expect(try h.store.delete(DeleteRequest(selection: .all), at: now).count == 0, "deleted once")
+    }
+
+    @Test(arguments: backends) func auditRecordsPageNewestFirst(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        for n in 0..<5 { try h.store.publishUnrouted([h.event("p\(n)")], at: h.t0 + .seconds(Int64(n))) }
+        var times: [Timestamp] = []
+        var cursor: PageCursor?
+        repeat {
+            let page = try h.store.audit(page: PageRequest(limit: 2, after: cursor))
+            times += page.items.map(\.at)
+            cursor = page.next
+        } while cursor != nil
+        #expect(times == (0..<5).reversed().map { h.t0 + .seconds(Int64($0)) })
+    }
+}
+
+/// Collects results from several threads.
+final class Results: @unchecked Sendable {
+    private let lock = NSLock()
+    private var collected: [Int64] = []
+    private var failures: [String] = []
+    func add(_ ids: [Int64]) { lock.withLock { collected += ids } }
+    func fail(_ error: Error) { lock.withLock { failures.append("\(error)") } }
+    var ids: [Int64] { lock.withLock { collected } }
+    var errors: [String] { lock.withLock { failures } }
+}
+
+/// What `openStore(url:)` picks, and refuses.
+@Suite struct OpenStoreTests {
+    @Test func aPathIsASQLiteStoreAndPostgresIsRefusedClearly() throws {
+        let db = try TestStore()
+        let store = try openStore(url: db.path, readOnly: false)
+        #expect(store is SQLiteStore && store.location == db.path)
+        let fileURL = try openReader(url: "file://" + db.path)
+        #expect(fileURL.location == db.path)
+        for url in ["postgres://db.example/pipetop", "postgresql://u@h/db"] {
+            #expect(throws: StoreError("PostgreSQL stores are not supported yet; use a SQLite file path", unsupported: true)) {
+                _ = try openStore(url: url, readOnly: false)
+            }
+        }
+        #expect { _ = try openReader(url: "mysql://h/db") } throws: { ($0 as? StoreError)?.unsupported == true }
+    }
+
+    @Test func aReaderCannotWrite() throws {
+        let db = try TestStore()
+        let reader = try openReader(url: db.path)
+        // The type gives a reader only; underneath, the connection is read-only as well.
+        let store = try #require(reader as? any Store)
+        #expect(throws: (any Error).self) { try store.publishUnrouted([CloudEvent(id: "x", source: "/t", type: "t")], at: .now()) }
+    }
+}
