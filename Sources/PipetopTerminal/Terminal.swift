@@ -7,12 +7,13 @@ public struct TerminalError: Error, CustomStringConvertible {
     public var description: String
 }
 
-/// The ncurses backend: takes over the terminal, flushes grid diffs, reads keys, and gives the
-/// terminal back on every way out (quit, signals, fatal signals, `exit`).
+/// The ncurses backend of the dashboard's loop (`TerminalBackend`): takes over the terminal,
+/// flushes grid diffs, reads keys, and gives the terminal back on every way out (quit, signals,
+/// fatal signals, `exit`).
 ///
 /// Nothing else in pipetop imports ncurses. While curses owns the screen, stderr is sent to a log
 /// file so a stray message from the runtime cannot scribble over it.
-public final class Terminal {
+public final class Terminal: TerminalBackend {
     public private(set) var depth: ColorDepth
     private let screen: OpaquePointer
     private let window: UnsafeMutablePointer<WINDOW>
@@ -157,8 +158,17 @@ public final class Terminal {
         }
     }
 
+    public var inputDescriptor: Int32 { 0 }
+
+    /// Quit signals (INT, TERM, HUP, QUIT) are routed to the loop through its wake pipe.
+    public func start(wakeDescriptor: Int32) {
+        TerminalRestore.catchQuitSignals(wakeFD: wakeDescriptor)
+    }
+
+    public var receivedSignal: Int32? { TerminalRestore.receivedSignal }
+
     /// Keys typed so far (non-blocking), and whether the terminal was resized.
-    public func readKeys() -> (keys: [Key], resized: Bool) {
+    public func readInput() -> (keys: [Key], resized: Bool) {
         var keys: [Key] = []
         var resized = false
         var value: wint_t = 0
@@ -208,6 +218,7 @@ public final class Terminal {
 
     /// Gives the terminal back (idempotent) and restores stderr.
     public func close() {
+        TerminalRestore.wakeFD = -1
         TerminalRestore.restore()
         if savedStderr >= 0 {
             dup2(savedStderr, 2)
