@@ -6,7 +6,7 @@ import PipetopCore
 /// message goes through the update function and every effect through the `EffectRunner`, then
 /// one frame is rendered and handed to the backend (which flushes only the cells that changed).
 public final class DashboardLoop {
-    public struct Options {
+    public struct Options: Sendable {
         public var store: Store
         public var storeLocation: String
         public var readOnly: Bool
