@@ -19,6 +19,9 @@ public final class Terminal: TerminalBackend {
     private let window: UnsafeMutablePointer<WINDOW>
     private var previous: Grid?
     private var pairs: [PairKey: Int32] = [:]
+    /// Each style's attributes and colour pair, worked out once: resolving a theme's colours for a
+    /// 256- or 16-colour terminal is a nearest-colour search, too dear to repeat for every cell.
+    private var resolvedStyles: [Style: (attr_t, Int32)] = [:]
     private var nextPair: Int32 = 1
     private let maxPairs: Int32
     private var base = Style.plain
@@ -103,6 +106,7 @@ public final class Terminal: TerminalBackend {
     public func invalidate() {
         previous = nil
         pairs.removeAll()
+        resolvedStyles.removeAll()
         nextPair = 1
         clearok(window, true)
     }
@@ -130,6 +134,14 @@ public final class Terminal: TerminalBackend {
     }
 
     private func attributesAndPair(_ style: Style) -> (attr_t, Int32) {
+        if let known = resolvedStyles[style] { return known }
+        let result = resolve(style)
+        // A style that found no free pair is not kept: it may get one after the next invalidate.
+        if result.1 != 0 || depth == .monochrome || nextPair < maxPairs { resolvedStyles[style] = result }
+        return result
+    }
+
+    private func resolve(_ style: Style) -> (attr_t, Int32) {
         let resolved = style.resolved(for: depth, base: base)
         var attributes = pt_a_normal()
         if resolved.attributes.contains(.bold) { attributes |= pt_a_bold() }
