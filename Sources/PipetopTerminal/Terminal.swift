@@ -22,6 +22,8 @@ public final class Terminal: TerminalBackend {
     /// Each style's attributes and colour pair, worked out once: resolving a theme's colours for a
     /// 256- or 16-colour terminal is a nearest-colour search, too dear to repeat for every cell.
     private var resolvedStyles: [Style: (attr_t, Int32)] = [:]
+    /// The last style looked up: neighbouring cells mostly share one, and hashing a style per cell shows.
+    private var lastStyle: (Style, attr_t, Int32)?
     private var nextPair: Int32 = 1
     private let maxPairs: Int32
     private var base = Style.plain
@@ -107,6 +109,7 @@ public final class Terminal: TerminalBackend {
         previous = nil
         pairs.removeAll()
         resolvedStyles.removeAll()
+        lastStyle = nil
         nextPair = 1
         clearok(window, true)
     }
@@ -134,7 +137,11 @@ public final class Terminal: TerminalBackend {
     }
 
     private func attributesAndPair(_ style: Style) -> (attr_t, Int32) {
-        if let known = resolvedStyles[style] { return known }
+        if let last = lastStyle, last.0 == style { return (last.1, last.2) }
+        if let known = resolvedStyles[style] {
+            lastStyle = (style, known.0, known.1)
+            return known
+        }
         let result = resolve(style)
         // A style that found no free pair is not kept: it may get one after the next invalidate.
         if result.1 != 0 || depth == .monochrome || nextPair < maxPairs { resolvedStyles[style] = result }
