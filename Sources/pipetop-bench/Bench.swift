@@ -103,7 +103,7 @@ struct Bench: ParsableCommand {
             for screen in ScreenID.allCases {
                 let result = try LiveDashboard.measure(storePath: demoPath, store: demo.store, screen: screen, warmup: quick ? 1 : 4,
                                                        seconds: quick ? 3 : 24, scratch: live)
-                let following = screen == .events ? ", following \(Figure.grouped(Int(result.recordsPerSecond))) records/s" : ""
+                let following = screen.type.needs.contains(StoreData.log.need) ? ", following \(Figure.grouped(Int(result.recordsPerSecond))) records/s" : ""
                 measured(Figure("dashboard CPU attached to a live demo, \(screen.title), 160×48", value: result.cpuPercent, unit: "% of a core",
                                 target: 1.4, .atMost,
                                 note: "250 ms refresh, real loop + ncurses on a pty; utime+stime over \(Figure.format(result.seconds)) s\(following); btop 1.4 %"))
