@@ -68,7 +68,8 @@ let package = Package(
         .executableTarget(
             name: "pipetop-bench",
             dependencies: [
-                "PipetopCore", "PipetopUI",
+                // The live-dashboard figures run the real loop and ncurses backend against the demo.
+                "PipetopCore", "PipetopUI", "PipetopTerminal", "PipetopDemo",
                 // The SQLite C API: the machine line reads the library version without a connection.
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

@@ -7,17 +7,23 @@ public struct TerminalError: Error, CustomStringConvertible {
     public var description: String
 }
 
-/// The ncurses backend: takes over the terminal, flushes grid diffs, reads keys, and gives the
-/// terminal back on every way out (quit, signals, fatal signals, `exit`).
+/// The ncurses backend of the dashboard's loop (`TerminalBackend`): takes over the terminal,
+/// flushes grid diffs, reads keys, and gives the terminal back on every way out (quit, signals,
+/// fatal signals, `exit`).
 ///
 /// Nothing else in pipetop imports ncurses. While curses owns the screen, stderr is sent to a log
 /// file so a stray message from the runtime cannot scribble over it.
-public final class Terminal {
+public final class Terminal: TerminalBackend {
     public private(set) var depth: ColorDepth
     private let screen: OpaquePointer
     private let window: UnsafeMutablePointer<WINDOW>
     private var previous: Grid?
     private var pairs: [PairKey: Int32] = [:]
+    /// Each style's attributes and colour pair, worked out once: resolving a theme's colours for a
+    /// 256- or 16-colour terminal is a nearest-colour search, too dear to repeat for every cell.
+    private var resolvedStyles: [Style: (attr_t, Int32)] = [:]
+    /// The last style looked up: neighbouring cells mostly share one, and hashing a style per cell shows.
+    private var lastStyle: (Style, attr_t, Int32)?
     private var nextPair: Int32 = 1
     private let maxPairs: Int32
     private var base = Style.plain
@@ -102,6 +108,8 @@ public final class Terminal {
     public func invalidate() {
         previous = nil
         pairs.removeAll()
+        resolvedStyles.removeAll()
+        lastStyle = nil
         nextPair = 1
         clearok(window, true)
     }
@@ -129,6 +137,18 @@ public final class Terminal {
     }
 
     private func attributesAndPair(_ style: Style) -> (attr_t, Int32) {
+        if let last = lastStyle, last.0 == style { return (last.1, last.2) }
+        if let known = resolvedStyles[style] {
+            lastStyle = (style, known.0, known.1)
+            return known
+        }
+        let result = resolve(style)
+        // A style that found no free pair is not kept: it may get one after the next invalidate.
+        if result.1 != 0 || depth == .monochrome || nextPair < maxPairs { resolvedStyles[style] = result }
+        return result
+    }
+
+    private func resolve(_ style: Style) -> (attr_t, Int32) {
         let resolved = style.resolved(for: depth, base: base)
         var attributes = pt_a_normal()
         if resolved.attributes.contains(.bold) { attributes |= pt_a_bold() }
@@ -157,8 +177,17 @@ public final class Terminal {
         }
     }
 
+    public var inputDescriptor: Int32 { 0 }
+
+    /// Quit signals (INT, TERM, HUP, QUIT) are routed to the loop through its wake pipe.
+    public func start(wakeDescriptor: Int32) {
+        TerminalRestore.catchQuitSignals(wakeFD: wakeDescriptor)
+    }
+
+    public var receivedSignal: Int32? { TerminalRestore.receivedSignal }
+
     /// Keys typed so far (non-blocking), and whether the terminal was resized.
-    public func readKeys() -> (keys: [Key], resized: Bool) {
+    public func readInput() -> (keys: [Key], resized: Bool) {
         var keys: [Key] = []
         var resized = false
         var value: wint_t = 0
@@ -208,6 +237,7 @@ public final class Terminal {
 
     /// Gives the terminal back (idempotent) and restores stderr.
     public func close() {
+        TerminalRestore.wakeFD = -1
         TerminalRestore.restore()
         if savedStderr >= 0 {
             dup2(savedStderr, 2)

@@ -16,11 +16,22 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print the figures as JSON instead of a table.")
     var json = false
 
-    @Option(help: ArgumentHelp("Measure only the figure groups named (throughput, latency, dashboard), for profiling.", valueName: "group"))
+    @Option(help: ArgumentHelp("Measure only the figure groups named (throughput, latency, dashboard, live), for profiling.", valueName: "group"))
     var only: [String] = []
 
     @Option(help: .hidden)
     var attachProbe: String?
+
+    @Option(help: .hidden)
+    var dashboardChild: String?
+
+    @Option(help: .hidden)
+    var dashboardConfig: String?
+
+    /// This binary, for the child processes it runs.
+    static var executablePath: String {
+        CommandLine.arguments[0].hasPrefix("/") ? CommandLine.arguments[0] : FileManager.default.currentDirectoryPath + "/" + CommandLine.arguments[0]
+    }
 
     func wanted(_ group: String) -> Bool { only.isEmpty || only.contains(group) }
 
@@ -29,6 +40,11 @@ struct Bench: ParsableCommand {
             // The child half of the attach figures (see AttachProbe): report, exit, be measured.
             let probe = try DashboardFigures.probe(storePath: attachProbe)
             print(probe.firstFrame, probe.peakKiB)
+            return
+        }
+        if let dashboardChild {
+            // The child half of the live-dashboard figures (see LiveDashboard): a dashboard on a pty.
+            try LiveDashboard.runChild(storePath: dashboardChild, configPath: dashboardConfig ?? "/dev/null")
             return
         }
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("pipetop-bench-\(getpid())")
@@ -76,6 +92,24 @@ struct Bench: ParsableCommand {
                             note: "\(size); a child process attaches, draws, follows, scrolls back; its VmHWM"))
             measured(Figure("time to first frame when attaching", value: probe.firstFrame, unit: "ms", target: 300, .below,
                             note: "\(size); open store → first 10,000 records → frame, in the attaching process"))
+        }
+        if wanted("live") {
+            // The dashboard's own CPU and memory, attached to a live demo, per screen.
+            let live = scratch.appendingPathComponent("live")
+            try FileManager.default.createDirectory(at: live, withIntermediateDirectories: true)
+            let demoPath = live.appendingPathComponent("demo.sqlite").path
+            let demo = try LiveDashboard.Demo(path: demoPath)
+            defer { demo.stop() }
+            for screen in ScreenID.allCases {
+                let result = try LiveDashboard.measure(storePath: demoPath, store: demo.store, screen: screen, warmup: quick ? 1 : 4,
+                                                       seconds: quick ? 3 : 24, scratch: live)
+                let following = screen.type.needs.contains(StoreData.log.need) ? ", following \(Figure.grouped(Int(result.recordsPerSecond))) records/s" : ""
+                measured(Figure("dashboard CPU attached to a live demo, \(screen.title), 160×48", value: result.cpuPercent, unit: "% of a core",
+                                target: 1.4, .atMost,
+                                note: "250 ms refresh, real loop + ncurses on a pty; utime+stime over \(Figure.format(result.seconds)) s\(following); btop 1.4 %"))
+                measured(Figure("dashboard peak memory attached to a live demo, \(screen.title)", value: result.peakMiB, unit: "MiB",
+                                target: 64, .below, note: "the same child's VmHWM; btop 6 MiB"))
+            }
         }
 
         if json {

@@ -90,7 +90,7 @@ struct DashboardFigures {
             let snapshot = try StoreReader.snapshot(store: store, after: last, limit: StoreReader.batchLimit, now: .now())
             last = snapshot.records.last?.seq ?? last
             _ = state.update(.data(snapshot))
-            state.view = state.view == .overview ? .events : .overview
+            state.view = state.view.cycled(by: 1)
             let next = Dashboard.render(state)
             _ = next.diff(from: grid)
             grid = next

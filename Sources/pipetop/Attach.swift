@@ -92,12 +92,14 @@ struct Attach: ParsableCommand {
         let store: ReadableStore
         // The dashboard gets a reader only; --read-only also removes destructive actions (none exist yet).
         store = try StoreOptions.opening { try openReader(url: path) }
+        let terminal: Terminal
+        do { terminal = try Terminal(logPath: logPath) } catch let error as TerminalError { throw Failure(error.description) }
         let loop = DashboardLoop(DashboardLoop.Options(
             store: store, storeLocation: path, readOnly: readOnly, runtimeName: runtimeName, refresh: settings.refresh,
-            capacity: settings.buffer, theme: options.theme, logPath: logPath))
+            capacity: settings.buffer, theme: options.theme), backend: terminal)
         do {
             return try loop.run()
-        } catch let error as TerminalError {
+        } catch let error as LoopError {
             throw Failure(error.description)
         }
     }

@@ -4,6 +4,7 @@ import Foundation
 import PipetopCore
 import PipetopDemo
 import PipetopTerminal
+import PipetopUI
 
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -19,6 +19,8 @@ import Testing
         for expected in [
             "runtime throughput, stream", "one retry per event", "deduplicating queue", "p99 at 1,000/s", "p50 at 10,000/s", "frame, Overview", "frame, Events",
             "log tail", "peak memory", "time to first frame",
+            "dashboard CPU attached to a live demo, Overview", "dashboard CPU attached to a live demo, Events",
+            "peak memory attached to a live demo, Overview", "peak memory attached to a live demo, Events",
         ] {
             #expect(names.contains { $0.contains(expected) }, "missing figure: \(expected)")
         }

@@ -7,7 +7,7 @@ import Testing
 /// draw exactly what the general code draws.
 @Suite struct FastPathTests {
     static let texts = ["", "abc", "a much longer text than the column", "tab\there", "esc\u{1B}[2J", "e\u{301}te", "日本語テキスト", "ok 🚀 done",
-                        "❤️ x", "cr\r\nlf", "\u{9B}c1", "exactly10!", "a価"]
+                        "❤️ x", "cr\r\nlf", "\u{9B}c1", "exactly10!", "a価", "⣿⣀⡇ ▁▂▃█", "─│┌ x", "▏▎▍", "⣿\u{301}", "█\u{FE0F}", "⠀⢀ 価"]
 
     @Test func paddedPutDrawsWhatPuttingThePaddedStringDraws() {
         for text in Self.texts {
@@ -23,6 +23,21 @@ import Testing
                         actual.putPadded(text, x: 3, y: 0, width: width, right: right, style: style, maxX: maxX)
                         #expect(actual == expected, "\(text.debugDescription) width \(width) right \(right) maxX \(maxX)")
                     }
+                }
+            }
+        }
+    }
+
+    @Test func fastPathsPutWhatTheGraphemePathPuts() {
+        for text in Self.texts {
+            for x in [-2, 0, 3] {
+                for maxX in [5, 12, 40] {
+                    var expected = Grid(size: Size(width: 40, height: 1))
+                    expected.put("価価価価価価価価価価価価価価価価価価価価", x: 0, y: 0, style: Style(fg: .basic(2)))
+                    var actual = expected
+                    expected.putGraphemes(text, x: x, y: 0, style: Style(fg: .basic(1)), limit: maxX)
+                    actual.put(text, x: x, y: 0, style: Style(fg: .basic(1)), maxX: maxX)
+                    #expect(actual == expected, "\(text.debugDescription) x \(x) maxX \(maxX)")
                 }
             }
         }

@@ -43,10 +43,10 @@ import Testing
     @Test func followPausesOnScrollAndResumesWithG() throws {
         var s = try state()
         _ = press(&s, [.char("2")])
-        #expect(s.follow)
-        let last = s.records.last!.seq
+        #expect(s.events.follow)
+        let last = s.events.records.last!.seq
         _ = press(&s, [.char("k"), .char("k")])
-        #expect(!s.follow)
+        #expect(!s.events.follow)
         let (rows, selected) = s.eventRows
         #expect(rows[selected!].seq < last)
         // New records arrive while paused: the selection stays where the user put it.
@@ -55,7 +55,7 @@ import Testing
                                         queues: s.queues, runtimes: s.runtimes, published: 0)))
         #expect(s.eventRows.rows[s.eventRows.selected!].seq == before)
         _ = press(&s, [.char("G")])
-        #expect(s.follow)
+        #expect(s.events.follow)
         #expect(s.eventRows.rows[s.eventRows.selected!].seq == last + 1)
     }
 
@@ -66,23 +66,23 @@ import Testing
         let fixture = try Fixture()
         try fixture.run(into: &small)
         s = small
-        #expect(s.records.count == 100)
-        #expect(s.olderAvailable)
+        #expect(s.events.records.count == 100)
+        #expect(s.events.olderAvailable)
         _ = press(&s, [.char("2")])
         let effects = press(&s, [.char("g")])
-        let first = s.records.first!.seq
-        #expect(effects == [.loadHistory(before: first, limit: 500)])
+        let first = s.events.records.first!.seq
+        #expect(effects == [.read(.history(before: first, limit: 500), for: .events)])
         #expect(press(&s, [.char("k")]).isEmpty, "one request at a time")
         let older = try fixture.store.history(before: first, limit: 500)
-        _ = s.update(.history(older, requested: 500))
-        #expect(s.records.count == 100, "memory stays bounded")
-        #expect(s.records.first!.seq < first)
-        #expect(s.detached)
+        _ = s.update(.answer(.history(older, requested: 500), for: .events))
+        #expect(s.events.records.count == 100, "memory stays bounded")
+        #expect(s.events.records.first!.seq < first)
+        #expect(s.events.detached)
         // Newer records are not appended while scrolled back; G reloads the newest.
-        #expect(press(&s, [.char("G")]) == [.loadLatest(limit: 100)])
-        _ = s.update(.latest(try fixture.store.history(before: .max, limit: 100).reversed()))
-        #expect(!s.detached && s.follow)
-        #expect(s.records.last!.seq == (try fixture.store.tail(after: 0, limit: 100_000)).last!.seq)
+        #expect(press(&s, [.char("G")]) == [.read(.latest(limit: 100), for: .events)])
+        _ = s.update(.answer(.latest(try fixture.store.history(before: .max, limit: 100).reversed()), for: .events))
+        #expect(!s.events.detached && s.events.follow)
+        #expect(s.events.records.last!.seq == (try fixture.store.tail(after: 0, limit: 100_000)).last!.seq)
     }
 
     @Test func filterTermsNarrowTheEvents() throws {
@@ -131,7 +131,7 @@ import Testing
         _ = press(&s, [.char(":")] + Key.typing("queue en") + [.tab])
         #expect(s.mode == .prompt(LineEditor("queue enrich")))
         _ = press(&s, [.enter])
-        #expect(s.selectedQueue == "enrich")
+        #expect(s.overview.selectedQueue == "enrich")
         _ = press(&s, [.char(":"), .up])
         #expect(s.mode == .prompt(LineEditor("queue enrich")))
         _ = press(&s, [.up])

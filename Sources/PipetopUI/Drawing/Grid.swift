@@ -92,6 +92,25 @@ public struct Grid: Equatable, Sendable {
             }
             return column
         }
+        // Graphs and bars: box drawing, block and braille glyphs (with ASCII), one scalar a cell.
+        if DisplayWidth.isSimple(text) {
+            for scalar in text.unicodeScalars {
+                if column >= limit { break }
+                if column >= 0 {
+                    repairWide(x: column, y: y)
+                    cells[y * width + column] = Cell(Character(scalar), style: style)
+                }
+                column += 1
+            }
+            return column
+        }
+        return putGraphemes(text, x: column, y: y, style: style, limit: limit)
+    }
+
+    /// The general path of `put`: grapheme by grapheme, escaping what a terminal must not get raw.
+    @discardableResult
+    mutating func putGraphemes(_ text: String, x: Int, y: Int, style: Style, limit: Int) -> Int {
+        var column = x
         for character in text {
             if column >= limit { break }
             if character.unicodeScalars.contains(where: \.isTerminalUnsafe) {

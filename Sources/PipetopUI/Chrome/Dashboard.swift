@@ -14,20 +14,18 @@ public enum Dashboard {
         }
         HeaderView.draw(state, into: &grid)
         let body = Rect(x: 0, y: 2, width: state.size.width, height: state.size.height - 4)
-        // The Events rows once per frame: with a filter they are a pass over up to 10,000
-        // records, which the table and the footer's position both need.
-        var events: (rows: EventRows, selected: Int?)?
-        switch state.view {
-        case .overview: OverviewView.draw(state, into: &grid, body)
-        case .events:
-            let rows = state.eventRows
-            EventsView.draw(state, rows, into: &grid, body)
-            events = rows
-        }
-        FooterView.draw(state, events: events, into: &grid)
+        let status = state.current.draw(state.shared, into: &grid, body)
+        FooterView.draw(state, status: status, into: &grid)
         if state.mode == .help { HelpView.draw(state, into: &grid) }
         return grid
     }
+}
+
+/// The frame around the screens: header with tabs, footer, help, the too-small notice.
+enum Chrome {
+    /// What the header shows on every screen: the runtime, and the in/out rates (from the published
+    /// total and the queues' counters).
+    static let needs: [DataNeed] = [StoreData.runtimes.need, StoreData.publishedTotal.need, StoreData.queueStats.need]
 }
 
 enum TooSmallView {
@@ -90,8 +88,8 @@ enum HeaderView {
         // Tabs, and where the data comes from.
         grid.fill(Rect(x: 0, y: 1, width: width, height: 1), style: theme[.base])
         var tx = 1
-        for (index, view) in ViewID.allCases.enumerated() {
-            tx = grid.put(" \(index + 1) \(view.title) ", x: tx, y: 1, style: view == state.view ? theme[.tabActive] : theme[.tab]) + 1
+        for screen in ScreenID.allCases {
+            tx = grid.put(" \(screen.number) \(screen.title) ", x: tx, y: 1, style: screen == state.view ? theme[.tabActive] : theme[.tab]) + 1
         }
         let store = state.storeError.map { "store error: " + $0 } ?? state.storeLocation
         let available = width - tx - 2
@@ -111,7 +109,7 @@ extension Style {
 }
 
 enum FooterView {
-    static func draw(_ state: AppState, events: (rows: EventRows, selected: Int?)?, into grid: inout Grid) {
+    static func draw(_ state: AppState, status: ScreenStatus, into grid: inout Grid) {
         let theme = state.theme
         let width = state.size.width, height = state.size.height
         let statusY = height - 2, hintY = height - 1
@@ -126,28 +124,13 @@ enum FooterView {
                              right: [], into: &grid, y: statusY, width: width, style: theme[.status])
             drawEditor("/", editor, state: state, into: &grid, y: hintY)
             return
-        default: break
+        case .normal, .help: break
         }
-        var left = [StatusSegment(state.view.title, theme[.statusAccent])]
-        if state.view == .events {
-            if state.follow {
-                left.append(StatusSegment("FOLLOW", theme[.statusAccent]))
-            } else {
-                let newer = state.skippedNewer > 0 ? " · \(state.skippedNewer) newer not shown" : ""
-                left.append(StatusSegment("PAUSED\(newer) · G follows", theme[.statusPaused]))
-            }
-        }
+        var left = [StatusSegment(state.view.title, theme[.statusAccent])] + status.left
         if !state.filter.isEmpty { left.append(StatusSegment("/" + state.filter.source, theme[.statusPaused])) }
         if let notice = state.notice { left.append(StatusSegment(notice.text, notice.isError ? theme[.error].withBackground(of: theme[.status]) : theme[.status])) }
-        var right: [StatusSegment] = []
-        if let (rows, selected) = events {
-            let position = selected.map { "\($0 + 1)/\(rows.count)" } ?? "0/0"
-            right.append(StatusSegment(position + (state.loadingHistory ? " loading…" : ""), theme[.status]))
-        } else {
-            right.append(StatusSegment("\(state.queues.count) queues", theme[.status]))
-        }
-        StatusBar.render(left: left, right: right, into: &grid, y: statusY, width: width, style: theme[.status])
-        KeyHints.render(hints(for: state), into: &grid, y: hintY, width: width, key: theme[.hintKey], text: theme[.hintText])
+        StatusBar.render(left: left, right: status.right, into: &grid, y: statusY, width: width, style: theme[.status])
+        KeyHints.render(state.hints, into: &grid, y: hintY, width: width, key: theme[.hintKey], text: theme[.hintText])
 
         func drawCompletions(_ state: AppState, y: Int) {
             grid.fill(Rect(x: 0, y: y, width: width, height: 1), style: theme[.promptCompletion])
@@ -168,38 +151,12 @@ enum FooterView {
         grid.put(after, x: x, y: y, style: style)
     }
 
-    static func hints(for state: AppState) -> [(key: String, label: String)] {
-        var hints: [(String, String)] = []
-        switch state.view {
-        case .overview: hints = [("j/k", "select"), ("enter", "events"), ("s", "sort"), ("/", "filter")]
-        case .events: hints = [("j/k", "scroll"), ("G", "follow"), ("c", "flow"), ("/", "filter")]
-        }
-        hints += [(":", "command"), ("tab", "view"), ("?", "help"), ("q", "quit")]
-        return hints
-    }
 }
 
 enum HelpView {
-    static func lines(for view: ViewID) -> [(String, String)] {
-        var lines: [(String, String)] = []
-        switch view {
-        case .overview:
-            lines = [("j k ↑ ↓", "select a queue"), ("g G home end", "first / last queue"), ("enter", "events of the selected queue"),
-                     ("s / S", "sort by name, lag, lag s, throughput, dead / reverse")]
-        case .events:
-            lines = [("j k ↑ ↓", "scroll (pauses following)"), ("pgup pgdn", "a page"), ("g home", "oldest (reads back from the store)"),
-                     ("G end f", "follow the tail again"), ("space p", "pause / follow"), ("c enter", "only the selected record's flow (corr:ID)")]
-        }
-        lines += [
-            ("/", "filter: text, kind:failed, queue:NAME, corr:ID, type:TEXT"), (":", "command: :q :events :overview :queue NAME :theme NAME"),
-            ("tab 1 2", "switch view"), ("esc", "clear the filter, then back"), ("?", "this help"), ("q ctrl-c", "quit"),
-        ]
-        return lines
-    }
-
     static func draw(_ state: AppState, into grid: inout Grid) {
         let theme = state.theme
-        let lines = self.lines(for: state.view)
+        let lines = state.helpLines
         let keyWidth = lines.map { DisplayWidth.of($0.0) }.max() ?? 0
         let width = min(state.size.width - 4, max(50, keyWidth + 3 + (lines.map { DisplayWidth.of($0.1) }.max() ?? 0) + 4))
         let height = min(state.size.height - 2, lines.count + 4)

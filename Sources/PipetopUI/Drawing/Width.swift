@@ -19,7 +19,7 @@ public enum DisplayWidth {
     /// Cells one scalar takes when it starts a grapheme.
     public static func of(_ scalar: Unicode.Scalar) -> Int {
         let v = scalar.value
-        if v < 0x300 { return 1 }
+        if v < 0x300 || isGraphGlyph(v) { return 1 }
         switch scalar.properties.generalCategory {
         case .nonspacingMark, .enclosingMark, .format: return 0
         default: break
@@ -55,6 +55,18 @@ public enum DisplayWidth {
     /// own, one cell wide, and nothing needs escaping. The fast path for widths and for `Grid.put`.
     public static func isPrintableASCII(_ text: some StringProtocol) -> Bool {
         text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
+    }
+
+    /// Box drawing, block elements (bars, sparklines) and braille (graphs): one cell wide, never
+    /// escaped, and a grapheme of their own next to each other. Graphs draw thousands a frame.
+    @inline(__always) static func isGraphGlyph(_ value: UInt32) -> Bool {
+        (0x2500...0x259F).contains(value) || (0x2800...0x28FF).contains(value)
+    }
+
+    /// True when every scalar of `text` is printable ASCII or a graph glyph: then each scalar is a
+    /// grapheme one cell wide with nothing to escape (the second fast path of `Grid.put`).
+    public static func isSimple(_ text: some StringProtocol) -> Bool {
+        text.unicodeScalars.allSatisfy { ($0.value >= 0x20 && $0.value < 0x7F) || isGraphGlyph($0.value) }
     }
 
     /// The longest prefix of `text` that fits in `width` cells; with `ellipsis`, a cut text ends in `…`.

@@ -1,6 +1,124 @@
 import PipetopCore
 
-/// The queue table and the selected queue's detail.
+public enum QueueSortKey: String, CaseIterable, Sendable {
+    case name, lag, lagSeconds = "lag s", throughput, dead
+}
+
+/// The Overview: the queue table (filtered, sorted, one selected) and the selected queue's detail.
+public struct OverviewScreen: Screen {
+    public static let id = ScreenID.overview
+    public static let title = "Overview"
+    public static let commands = ["overview", "o"]
+    /// Queue stats feed the table, the trends and the header alike: the header reads them anyway.
+    public static let needs: [DataNeed] = [StoreData.queueStats.need]
+
+    public var filter = Filter("")
+    public var selectedQueue: String?
+    public var sortKey: QueueSortKey = .name
+    public var sortAscending = true
+
+    public init(shared: Shared) {}
+
+    public static let keymap = Keymap<ScreenAction<OverviewScreen>>([
+        Binding(MoveKeys.down + MoveKeys.up, help: ("j k ↑ ↓", "select a queue"), hint: ("j/k", "select")) { s, key, shared in
+            s.select(MoveKeys.down.contains(key) ? .by(1) : .by(-1), shared)
+            return []
+        },
+        Binding(MoveKeys.first + MoveKeys.last, help: ("g G home end", "first / last queue")) { s, key, shared in
+            s.select(MoveKeys.first.contains(key) ? .first : .last, shared)
+            return []
+        },
+        Binding([.pageDown, .pageUp], help: nil) { s, key, shared in
+            s.select(.by(key == .pageDown ? 10 : -10), shared)
+            return []
+        },
+        Binding([.enter], help: ("enter", "events of the selected queue"), hint: ("enter", "events")) { s, _, shared in
+            let shown = s.visibleQueues(shared)
+            guard !shown.isEmpty else { return [] }
+            return [.show(.events, filter: Filter("queue:" + shown[s.selectedQueueIndex(shared) ?? 0].name))]
+        },
+        Binding([.char("s"), .char("S")], help: ("s / S", "sort by name, lag, lag s, throughput, dead / reverse"), hint: ("s", "sort")) { s, key, shared in
+            guard !s.visibleQueues(shared).isEmpty else { return [] }
+            if key == .char("s") {
+                let all = QueueSortKey.allCases
+                s.sortKey = all[(all.firstIndex(of: s.sortKey)! + 1) % all.count]
+                s.sortAscending = s.sortKey == .name
+                shared.notice = Notice(text: "sorted by \(s.sortKey.rawValue)", isError: false)
+            } else {
+                s.sortAscending.toggle()
+            }
+            return []
+        },
+    ])
+
+    public static let promptCommands = [
+        PromptCommand(["queue"], argument: "NAME", complete: { shared, word in shared.queues.map(\.name).filter { $0.hasPrefix(word) } }) { state, argument in
+            guard let queue = state.queues.first(where: { $0.name == argument }) else {
+                state.shared.notice = Notice(text: "no queue '\(argument.terminalSafe)' (queues: \(state.queues.map(\.name).joined(separator: ", ")))", isError: true)
+                return []
+            }
+            state.modify(OverviewScreen.self) { s, _ in
+                s.filter = Filter("")
+                s.selectedQueue = queue.name
+            }
+            state.switchTo(.overview)
+            return []
+        },
+    ]
+
+    public mutating func receive(_ snapshot: DataSnapshot, shared: inout Shared) {
+        if selectedQueue == nil { selectedQueue = visibleQueues(shared).first?.name }
+    }
+
+    enum Move { case by(Int), first, last }
+
+    mutating func select(_ move: Move, _ shared: Shared) {
+        let shown = visibleQueues(shared)
+        guard !shown.isEmpty else { return }
+        let index = selectedQueueIndex(shared) ?? 0
+        let target = switch move {
+        case .by(let n): index + n
+        case .first: 0
+        case .last: shown.count - 1
+        }
+        selectedQueue = shown[min(max(0, target), shown.count - 1)].name
+    }
+
+    /// Queues as the Overview lists them: filtered and sorted.
+    public func visibleQueues(_ shared: Shared) -> [QueueStats] {
+        let shown = shared.queues.filter { filter.matches(queue: $0) }
+        func key(_ q: QueueStats) -> Double {
+            switch sortKey {
+            case .name: return 0
+            case .lag: return Double(q.lagMessages)
+            case .lagSeconds: return q.lagSeconds
+            case .throughput: return shared.trends[q.name]?.perSecond ?? 0
+            case .dead: return Double(q.dead)
+            }
+        }
+        return shown.sorted { a, b in
+            if sortKey == .name || key(a) == key(b) { return sortAscending || sortKey != .name ? a.name < b.name : a.name > b.name }
+            return sortAscending ? key(a) < key(b) : key(a) > key(b)
+        }
+    }
+
+    public func selectedQueueIndex(_ shared: Shared) -> Int? {
+        let shown = visibleQueues(shared)
+        guard !shown.isEmpty else { return nil }
+        return shown.firstIndex { $0.name == selectedQueue } ?? 0
+    }
+
+    public func draw(_ shared: Shared, into grid: inout Grid, _ body: Rect) -> ScreenStatus {
+        OverviewView.draw(self, shared, into: &grid, body)
+        return ScreenStatus(right: [StatusSegment("\(shared.queues.count) queues", shared.theme[.status])])
+    }
+}
+
+extension AppState {
+    public var overview: OverviewScreen { screen(OverviewScreen.self) }
+}
+
+/// How the Overview draws.
 enum OverviewView {
     static let columns: [Column] = [
         Column("QUEUE", min: 8, max: 24, priority: 0),
@@ -21,19 +139,19 @@ enum OverviewView {
     ]
     static let sparkColumn = 14
 
-    static func draw(_ state: AppState, into grid: inout Grid, _ body: Rect) {
+    static func draw(_ screen: OverviewScreen, _ state: Shared, into grid: inout Grid, _ body: Rect) {
         let theme = state.theme
-        let shown = state.visibleQueues
+        let shown = screen.visibleQueues(state)
         if shown.isEmpty {
             let text = !state.loaded ? "reading the store…" : state.queues.isEmpty
                 ? "no queues declared in this store yet (a runtime declares its queues when it starts)"
-                : "no queue matches the filter /\(state.filter.source)"
+                : "no queue matches the filter /\(screen.filter.source)"
             WrappedText.render(text, into: &grid, Rect(x: body.x + 2, y: body.y + 1, width: body.width - 4, height: 3), style: theme[.muted])
             return
         }
         let tableHeight = min(shown.count + 1, max(3, body.height / 2))
-        var table = Table(columns: columns, rows: shown.map { row($0, state) }, selected: state.selectedQueueIndex)
-        let sortIndex: Int? = switch state.sortKey {
+        var table = Table(columns: columns, rows: shown.map { row($0, state) }, selected: screen.selectedQueueIndex(state))
+        let sortIndex: Int? = switch screen.sortKey {
         case .name: 0
         case .lag: 6
         case .lagSeconds: 7
@@ -41,7 +159,7 @@ enum OverviewView {
         case .dead: 12
         }
         table.sortColumn = sortIndex
-        table.ascending = state.sortAscending
+        table.ascending = screen.sortAscending
         let tableRect = Rect(x: body.x + 1, y: body.y, width: body.width - 2, height: tableHeight)
         table.render(into: &grid, tableRect, header: theme[.tableHeader], row: theme[.tableRow], selected: theme[.tableSelected])
         // Sparklines with a gradient, drawn into the THROUGHPUT column.
@@ -57,7 +175,7 @@ enum OverviewView {
                 }
             }
         }
-        if let index = state.selectedQueueIndex {
+        if let index = screen.selectedQueueIndex(state) {
             let detail = Rect(x: body.x, y: body.y + tableHeight + 1, width: body.width, height: body.height - tableHeight - 1)
             drawDetail(shown[index], state, into: &grid, detail)
         }
@@ -67,7 +185,7 @@ enum OverviewView {
         level < 0.5 ? theme[.graphLow] : level < 0.8 ? theme[.graphMid] : theme[.graphHigh]
     }
 
-    static func row(_ q: QueueStats, _ state: AppState) -> [TableCell] {
+    static func row(_ q: QueueStats, _ state: Shared) -> [TableCell] {
         let theme = state.theme
         let trend = state.trends[q.name]
         let throughput = trend?.perSecond
@@ -102,7 +220,7 @@ enum OverviewView {
         ]
     }
 
-    static func drawDetail(_ q: QueueStats, _ state: AppState, into grid: inout Grid, _ rect: Rect) {
+    static func drawDetail(_ q: QueueStats, _ state: Shared, into grid: inout Grid, _ rect: Rect) {
         guard rect.height >= 4 else { return }
         let theme = state.theme
         grid.put("─", x: rect.x, y: rect.y - 1, style: theme[.border])

@@ -1,0 +1,197 @@
+import DequeModule
+import Foundation
+import PipetopCore
+
+/// Everything that can happen to the dashboard.
+public enum Message: Sendable {
+    case key(Key)
+    case resize(Size)
+    /// The clock moved (once a second): ages and uptime are recomputed from it.
+    case tick(Timestamp)
+    case data(DataSnapshot)
+    /// The answer to a screen's `Effect.read`, for that screen.
+    case answer(StoreAnswer, for: ScreenID)
+    case themeLoaded(Theme, savedTo: String?)
+    case themeFailed(String)
+}
+
+/// What the update function asks its runner to do (I/O stays outside the pure update). Every
+/// effect goes through `EffectRunner.run`, whose switch over this enum is exhaustive.
+public enum Effect: Equatable, Sendable {
+    case quit
+    /// A read outside the poll, answered with `Message.answer(_:for:)` to the screen named.
+    case read(StoreRequest, for: ScreenID)
+    case loadTheme(String, save: Bool)
+}
+
+/// Reads a screen asks for once (the poll's reads are `DataNeed`s).
+public enum StoreRequest: Equatable, Sendable {
+    /// Older records for scrolling back, newest first (as `Store.history` returns them).
+    case history(before: Int64, limit: Int)
+    /// The newest records, to follow again after a scroll back.
+    case latest(limit: Int)
+}
+
+public enum StoreAnswer: Sendable {
+    /// Older records, newest first.
+    case history([LifecycleRecord], requested: Int)
+    /// The newest records, oldest first.
+    case latest([LifecycleRecord])
+}
+
+/// A line being edited (the `:` prompt or the `/` filter).
+public struct LineEditor: Equatable, Sendable {
+    public var text = ""
+    public var cursor = 0  // in characters
+    public init(_ text: String = "") {
+        self.text = text
+        cursor = text.count
+    }
+
+    mutating func insert(_ character: Character) {
+        let index = text.index(text.startIndex, offsetBy: cursor)
+        text.insert(character, at: index)
+        cursor += 1
+    }
+
+    mutating func backspace() {
+        guard cursor > 0 else { return }
+        let index = text.index(text.startIndex, offsetBy: cursor - 1)
+        text.remove(at: index)
+        cursor -= 1
+    }
+
+    mutating func delete() {
+        guard cursor < text.count else { return }
+        text.remove(at: text.index(text.startIndex, offsetBy: cursor))
+    }
+}
+
+public enum Mode: Equatable, Sendable {
+    case normal
+    case help
+    case prompt(LineEditor)
+    case filter(LineEditor)
+}
+
+/// Per-queue figures derived by differencing successive reads.
+public struct QueueTrend: Equatable, Sendable {
+    /// Succeeded per second, one point per second (for the sparkline and graph).
+    public var throughput: Deque<Double> = []
+    public var lag: Deque<Double> = []
+    public var perSecond: Double?
+    public var retriesPerMinute: Double?
+    public var failuresPerMinute: Double?
+    /// Change of lag (messages) over the last few seconds.
+    public var lagDelta: Int?
+}
+
+/// A status message shown until the next one (errors in the error style).
+public struct Notice: Equatable, Sendable {
+    public var text: String
+    public var isError: Bool
+    public init(text: String, isError: Bool) {
+        self.text = text
+        self.isError = isError
+    }
+}
+
+/// What every screen may read (and the header and footer show): the terminal, the clock, the
+/// theme, the runtime and its queues with their rates. Screen-specific state lives in the screens.
+public struct Shared: Sendable {
+    public static let trendPoints = 240
+
+    public var size: Size
+    /// The dashboard's clock: set only by messages (`tick`, `data`), never read from the system
+    /// inside the update or the views, so a test can render any moment deterministically.
+    public var now: Timestamp
+    /// Seconds east of UTC for the times shown (injected for the same reason).
+    public var utcOffset: Int
+    public var readOnly: Bool
+    public var storeLocation: String
+    /// The runtime attached to by name, if any; else the store's most recent one is shown.
+    public var runtimeName: String?
+    public var runtimes: [RuntimeInfo] = []
+    public var queues: [QueueStats] = []
+    public var trends: [String: QueueTrend] = [:]
+    public var eventsInPerSecond: Double?
+    public var eventsOutPerSecond: Double?
+    public var storeError: String?
+    public var loaded = false
+    /// Log records kept in memory (`--buffer`).
+    public var capacity: Int
+    public var theme: Theme
+    public var themeNames: [String]
+    public var notice: Notice?
+
+    var samples: Deque<Sample> = []
+    var lastTrendSecond: Int64?
+
+    struct Sample: Sendable {
+        var time: Timestamp
+        var published: Int64
+        var queues: [String: QueueStats]
+    }
+
+    public var isTooSmall: Bool { size.width < AppState.minimumSize.width || size.height < AppState.minimumSize.height }
+
+    /// The runtime shown in the header: the one attached to, else the latest heartbeat.
+    public var runtime: RuntimeInfo? {
+        if let runtimeName, let match = runtimes.first(where: { $0.name == runtimeName }) { return match }
+        return runtimes.max { $0.heartbeatAt < $1.heartbeatAt }
+    }
+}
+
+/// The whole dashboard as a value: the update function changes it, the views draw it.
+///
+/// `AppState` holds what belongs to no single screen (`Shared`, reachable as `state.size`,
+/// `state.theme`…), the mode (help, prompt, filter being typed), and one value per registered
+/// screen. Screen state is reached through the screen: `state.events.records`.
+@dynamicMemberLookup
+public struct AppState: Sendable {
+    public static let minimumSize = Size(width: 80, height: 24)
+    public static let trendPoints = Shared.trendPoints
+
+    public var shared: Shared
+    public var view: ScreenID = ScreenID.allCases[0]
+    public var previousView: ScreenID?
+    public var mode: Mode = .normal
+    /// The filter as it was when `/` was pressed: esc puts it back.
+    var filterBeforeEdit: Filter?
+    public var promptHistory: [String] = []
+    public var historyIndex: Int?
+    public var completions: [String] = []
+    public var quitting = false
+    /// One value per registered screen, keyed by its id.
+    var screens: [ScreenID: any Screen]
+
+    public init(size: Size, now: Timestamp, theme: Theme, themeNames: [String], storeLocation: String, readOnly: Bool = false,
+                runtimeName: String? = nil, capacity: Int = 10_000, utcOffset: Int = 0) {
+        shared = Shared(size: size, now: now, utcOffset: utcOffset, readOnly: readOnly, storeLocation: storeLocation, runtimeName: runtimeName,
+                        capacity: max(100, capacity), theme: theme, themeNames: themeNames)
+        screens = [:]
+        for id in ScreenID.allCases { screens[id] = id.type.init(shared: shared) }
+    }
+
+    public subscript<T>(dynamicMember keyPath: KeyPath<Shared, T>) -> T { shared[keyPath: keyPath] }
+
+    public subscript<T>(dynamicMember keyPath: WritableKeyPath<Shared, T>) -> T {
+        get { shared[keyPath: keyPath] }
+        set { shared[keyPath: keyPath] = newValue }
+    }
+
+    /// A screen's state, by its type.
+    public func screen<S: Screen>(_ type: S.Type) -> S { screens[S.id] as! S }
+
+    /// The visible screen.
+    public var current: any Screen { screens[view]! }
+
+    /// The visible screen's filter.
+    public var filter: Filter {
+        get { current.filter }
+        set { screens[view]!.filter = newValue }
+    }
+
+    /// What the poller reads now: the header's needs and the visible screen's.
+    public var needs: Set<DataNeed> { Set(Chrome.needs + view.type.needs) }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import PipetopCore
+
+/// Polls a store on its own thread and hands `Message`s to the UI loop, so keys never wait for the
+/// database. Each poll reads what the visible screens need (`setNeeds`), all in one consistent
+/// read; the log continues after the last seen `seq` (at most `batchLimit` per poll). Screens'
+/// one-off reads (`StoreRequest`, e.g. older records for scrolling back) are answered here too.
+public final class StoreReader: @unchecked Sendable {
+    public let store: ReadableStore
+    public let interval: Duration
+    public let capacity: Int
+    /// Called (on the reader's thread) after each message is queued: wakes the UI loop.
+    private let wake: @Sendable () -> Void
+    private let clock: @Sendable () -> Timestamp
+
+    private let lock = NSLock()
+    private var outbox: [Message] = []
+    private var requests: [(StoreRequest, ScreenID)] = []
+    private var needs: Set<DataNeed>
+    private var stopped = false
+    private let signal = DispatchSemaphore(value: 0)
+    private var thread: Thread?
+    /// Where the log was read up to (nil: not yet), and whether the last poll read it.
+    private var lastSeq: Int64?
+    private var logWasRead = false
+
+    public static let batchLimit = 5000
+
+    public init(store: ReadableStore, interval: Duration = .milliseconds(250), capacity: Int = 10_000, needs: Set<DataNeed>,
+                clock: @escaping @Sendable () -> Timestamp = { .now() }, wake: @escaping @Sendable () -> Void) {
+        self.store = store
+        self.interval = interval
+        self.capacity = capacity
+        self.needs = needs
+        self.clock = clock
+        self.wake = wake
+    }
+
+    public func start() {
+        let thread = Thread { [self] in loop() }
+        thread.name = "pipetop-reader"
+        self.thread = thread
+        thread.start()
+    }
+
+    public func stop() {
+        lock.withLock { stopped = true }
+        signal.signal()
+    }
+
+    /// Messages read so far (the UI loop drains them after a wake).
+    public func drain() -> [Message] {
+        lock.withLock {
+            defer { outbox.removeAll() }
+            return outbox
+        }
+    }
+
+    /// What the next polls read; a change (another screen shown) is read at once.
+    public func setNeeds(_ new: Set<DataNeed>) {
+        let changed = lock.withLock {
+            defer { needs = new }
+            return needs != new
+        }
+        if changed { signal.signal() }
+    }
+
+    /// A screen's one-off read: answered on the reader's thread before its next poll.
+    public func request(_ request: StoreRequest, for screen: ScreenID) {
+        lock.withLock { requests.append((request, screen)) }
+        signal.signal()
+    }
+
+    private func post(_ message: Message) {
+        lock.withLock { outbox.append(message) }
+        wake()
+    }
+
+    private func loop() {
+        while true {
+            let (isStopped, pending, needs) = lock.withLock { () -> (Bool, [(StoreRequest, ScreenID)], Set<DataNeed>) in
+                defer { requests.removeAll() }
+                return (stopped, requests, self.needs)
+            }
+            if isStopped { return }
+            for (request, screen) in pending { answer(request, for: screen) }
+            post(.data(poll(needs)))
+            _ = signal.wait(timeout: .now() + .microseconds(Int(interval.micros)))
+        }
+    }
+
+    private func answer(_ request: StoreRequest, for screen: ScreenID) {
+        do {
+            switch request {
+            case .history(let before, let limit):
+                post(.answer(.history(try store.history(before: before, limit: limit), requested: limit), for: screen))
+            case .latest(let limit):
+                post(.answer(.latest(try store.history(before: .max, limit: limit).reversed()), for: screen))
+            }
+        } catch {
+            post(.data(DataSnapshot(time: clock(), error: "\(error)".terminalSafe)))
+        }
+    }
+
+    private func poll(_ needs: Set<DataNeed>) -> DataSnapshot {
+        let readsLog = needs.contains(StoreData.log.need)
+        let cursor = LogCursor(after: lastSeq, limit: lastSeq == nil ? capacity : Self.batchLimit, capacity: capacity,
+                               resumed: readsLog && !logWasRead)
+        logWasRead = readsLog
+        do {
+            let snapshot = try StoreData.read(needs, from: store, context: ReadContext(now: clock(), log: cursor))
+            if let page = snapshot[StoreData.log] {
+                let last = page.records.last?.seq ?? lastSeq ?? 0
+                lastSeq = page.reset ? last : max(lastSeq ?? 0, last)
+            }
+            return snapshot
+        } catch {
+            logWasRead = false
+            return DataSnapshot(time: clock(), error: "\(error)".terminalSafe)
+        }
+    }
+
+    /// Everything the Overview, the Events and the header read, at once, as the poller reads it:
+    /// the records after `after` (or, with nil, the newest `limit`), queue stats at `now`, runtimes
+    /// and the published total. For tests and benchmarks that feed an `AppState` without a reader.
+    public static func snapshot(store: ReadableStore, after: Int64?, limit: Int, now: Timestamp) throws -> DataSnapshot {
+        let needs = Set(Chrome.needs + ScreenID.allCases.flatMap { $0.type.needs })
+        return try StoreData.read(needs, from: store, context: ReadContext(now: now, log: LogCursor(after: after, limit: limit, capacity: limit)))
+    }
+}
