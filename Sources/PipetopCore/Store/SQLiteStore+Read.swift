@@ -33,7 +33,7 @@ struct SQLiteSnapshot: StoreSnapshot {
 
     func publishedTotal() throws -> Int64 {
         // Events are never deleted, so the last seq is the count, in O(1).
-        try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM events") ?? 0
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT coalesce(max(seq), 0) FROM events")) ?? 0
     }
 
     func tail(after seq: Int64, limit: Int) throws -> [LifecycleRecord] {
@@ -60,11 +60,11 @@ struct SQLiteSnapshot: StoreSnapshot {
     func queueStats(now: Timestamp) throws -> [QueueStats] {
         var stats: [String: QueueStats] = [:]
         func undeclared(_ name: String) -> QueueStats { QueueStats(name: name, mode: nil, concurrency: 0, maxAttempts: 0) }
-        for row in try Row.fetchAll(db, sql: """
+        for row in try Row.fetchAll(db.cachedStatement(sql: """
             SELECT q.name, q.window_us, q.concurrency, q.max_attempts, c.enqueued, c.succeeded, c.failed, c.retried, c.dead_lettered,
                 c.duplicates
             FROM queues q LEFT JOIN queue_counters c ON c.queue = q.name
-            """) {
+            """)) {
             let window: Int64? = row["window_us"]
             var queue = QueueStats(
                 name: row["name"], mode: window.map { .batch(every: .microseconds($0)) } ?? .stream, concurrency: row["concurrency"],
@@ -79,11 +79,11 @@ struct SQLiteSnapshot: StoreSnapshot {
         }
         // Live messages: the (queue, state, ready_at) index covers all but the poison count.
         let live = MessageState.live.map(\.sql).joined(separator: ", ")
-        for row in try Row.fetchAll(db, sql: """
+        for row in try Row.fetchAll(db.cachedStatement(sql: """
             SELECT queue, state, count(*) AS count, min(CASE WHEN ready_at <= ?1 THEN ready_at END) AS oldest, sum(ready_at > ?1) AS later,
                 sum(CASE WHEN state = \(MessageState.ready.sql) THEN attempt >= 1 WHEN state = \(MessageState.inFlight.sql) THEN attempt >= 2 ELSE 0 END) AS poison
             FROM messages WHERE state IN (\(live)) GROUP BY queue, state
-            """, arguments: [now]) {
+            """), arguments: [now]) {
             let name: String = row["queue"]
             var queue = stats[name] ?? undeclared(name)
             let count: Int = row["count"]
@@ -100,7 +100,7 @@ struct SQLiteSnapshot: StoreSnapshot {
             }
             stats[name] = queue
         }
-        for row in try Row.fetchAll(db, sql: "SELECT queue, count(*) AS count FROM messages WHERE state = \(MessageState.dead.sql) GROUP BY queue") {
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT queue, count(*) AS count FROM messages WHERE state = \(MessageState.dead.sql) GROUP BY queue")) {
             let name: String = row["queue"]
             stats[name, default: undeclared(name)].dead = row["count"]
         }
@@ -199,9 +199,9 @@ struct SQLiteSnapshot: StoreSnapshot {
     }
 
     func cpuSamples(since: Timestamp) throws -> [CPUSample] {
-        try Row.fetchAll(db, sql: """
+        try Row.fetchAll(db.cachedStatement(sql: """
             SELECT at, scope, interval_us, cpu_us, busy_us, runs, capacity FROM cpu_samples WHERE at >= ? ORDER BY at
-            """, arguments: [since]).map { row in
+            """), arguments: [since]).map { row in
             CPUSample(
                 time: row["at"], scope: row["scope"], interval: .microseconds(row["interval_us"] as Int64), cpu: .microseconds(row["cpu_us"] as Int64),
                 busy: .microseconds(row["busy_us"] as Int64), runs: row["runs"], capacity: row["capacity"])
@@ -209,7 +209,7 @@ struct SQLiteSnapshot: StoreSnapshot {
     }
 
     func runtimes() throws -> [RuntimeInfo] {
-        try Row.fetchAll(db, sql: "SELECT name, pid, host, store, started_at, heartbeat_at, stopped_at FROM runtimes ORDER BY name").map { row in
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT name, pid, host, store, started_at, heartbeat_at, stopped_at FROM runtimes ORDER BY name")).map { row in
             RuntimeInfo(
                 name: row["name"], pid: row["pid"], host: row["host"], store: row["store"], startedAt: row["started_at"],
                 heartbeatAt: row["heartbeat_at"], stoppedAt: row["stopped_at"])
