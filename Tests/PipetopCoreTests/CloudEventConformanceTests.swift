@@ -194,6 +194,20 @@ import Testing
         #expect(try db.store.events(matching: EventQuery(), after: 0, limit: 1).first?.event == event, "an empty blob is not NULL")
     }
 
+    @Test func base64IsReadStrictly() {
+        for (text, bytes) in [("", []), ("AA==", [0]), ("AA", [0]), ("AAE=", [0, 1]), ("AAE", [0, 1]), ("AAEC", [0, 1, 2]), ("+/8=", [251, 255])] as [(String, [UInt8])] {
+            #expect(CloudEvent.base64(text) == Data(bytes), "\(text)")
+        }
+        for text in ["====", "AB=C", "A", "AAAAA", "AB==", "AAF=", "AA=", "A===", "AA AA", "AA\nAA", "-_8=", "AAECAw==="] {
+            #expect(CloudEvent.base64(text) == nil, "\(text) is not strict base64")
+        }
+        var random = SeededRandom(seed: 64)
+        for _ in 0..<500 {
+            let data = Data((0..<random.below(40)).map { _ in UInt8(random.below(256)) })
+            #expect(CloudEvent.base64(data.base64EncodedString()) == data)
+        }
+    }
+
     @Test func dataMayHoldWhatAStringAttributeMayNot() throws {
         let event = try Self.decode(#"{"specversion":"1.0","id":"x","source":"/s","type":"t","datacontenttype":"text/plain","data":"a\u0000b\n"}"#)
         #expect(event.data == .text("a\u{0}b\n"))

@@ -156,6 +156,21 @@ import Testing
         #expect(try DashboardConfig.load(from: path).theme == "nord")
     }
 
+    @Test func aConfigThatCannotBeReadIsReportedNeverOverwritten() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("pipetop-config-\(UUID().uuidString)/config.yaml").path
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let broken = "theme: nord\nkeys: [unclosed\n"
+        try broken.write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(throws: ThemeError.self) { try DashboardConfig(theme: "dracula").save(to: path) }
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == broken, "the user's file is left as it was")
+        #expect(throws: ThemeError.self) { try DashboardConfig.load(from: path) }
+        // Other keys survive a save.
+        try "theme: nord\nrefresh: 500ms\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try DashboardConfig(theme: "dracula").save(to: path)
+        #expect(try String(contentsOfFile: path, encoding: .utf8).contains("refresh: 500ms"))
+    }
+
     @Test func coloursDegradeToWhatTheTerminalCanShow() {
         let orange = Color.rgb(0xd1, 0x9a, 0x66)
         #expect(orange.resolved(for: .truecolor) == orange)

@@ -185,11 +185,48 @@ extension CloudEvent {
         return media == "application/json" || media == "text/json" || media.hasSuffix("+json")
     }
 
-    /// Standard base64 (RFC 4648), with or without its `=` padding.
+    /// Standard base64 (RFC 4648, section 4), strictly: its alphabet only, `=` padding only at the
+    /// end (or none), and no stray bits in the last character, so no two texts decode to the same
+    /// bytes and nothing invalid is quietly read as something (Foundation's decoder on Linux is
+    /// lenient: `"===="` gave one zero byte).
     static func base64(_ text: String) -> Data? {
-        if let data = Data(base64Encoded: text) { return data }
-        guard text.count % 4 != 0 else { return nil }
-        return Data(base64Encoded: text + String(repeating: "=", count: 4 - text.count % 4))
+        var bytes = Array(text.utf8)
+        var padding = 0
+        while bytes.last == 0x3D, padding < 2 { bytes.removeLast(); padding += 1 }
+        if padding > 0, (bytes.count + padding) % 4 != 0 { return nil }
+        guard bytes.count % 4 != 1 else { return nil }
+        func value(_ byte: UInt8) -> UInt32? {
+            switch byte {
+            case 0x41...0x5A: return UInt32(byte - 0x41)
+            case 0x61...0x7A: return UInt32(byte - 0x61 + 26)
+            case 0x30...0x39: return UInt32(byte - 0x30 + 52)
+            case 0x2B: return 62
+            case 0x2F: return 63
+            default: return nil
+            }
+        }
+        var out = Data(capacity: bytes.count * 3 / 4)
+        var index = 0
+        while index < bytes.count {
+            let chunk = bytes[index..<min(index + 4, bytes.count)]
+            var bits: UInt32 = 0
+            for byte in chunk {
+                guard let v = value(byte) else { return nil }
+                bits = bits << 6 | v
+            }
+            switch chunk.count {
+            case 4:
+                out.append(contentsOf: [UInt8(bits >> 16), UInt8(truncatingIfNeeded: bits >> 8), UInt8(truncatingIfNeeded: bits)])
+            case 3:
+                guard bits & 0x3 == 0 else { return nil }
+                out.append(contentsOf: [UInt8(bits >> 10), UInt8(truncatingIfNeeded: bits >> 2)])
+            default:  // 2
+                guard bits & 0xF == 0 else { return nil }
+                out.append(UInt8(bits >> 4))
+            }
+            index += 4
+        }
+        return out
     }
 
     /// Encodes the CloudEvents JSON format on one line: `data` as its JSON text, a `.text`

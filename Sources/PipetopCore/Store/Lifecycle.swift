@@ -219,7 +219,8 @@ public struct PageRequest: Sendable, Equatable {
     public var after: PageCursor?
 
     public init(limit: Int, after: PageCursor? = nil) {
-        self.limit = max(limit, 0)
+        // 0...2^30: a page is never negative (SQLite reads LIMIT -1 as no limit), and limit + 1 never overflows.
+        self.limit = min(max(limit, 0), 1 << 30)
         self.after = after
     }
 }

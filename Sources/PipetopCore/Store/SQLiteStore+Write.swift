@@ -283,7 +283,7 @@ struct SQLiteTransaction: StoreTransaction {
         var query = "SELECT id, queue, attempt, event_seq FROM messages WHERE \(conditions.joined(separator: " AND ")) ORDER BY dead_at, id"
         if let limit {
             query += " LIMIT ?"
-            arguments += [limit]
+            arguments += [max(limit, 0)]  // SQLite reads a negative LIMIT as none: never "all" by accident
         }
         return try Row.fetchAll(db, sql: query, arguments: arguments).map { row in
             SelectedDeadLetter(messageID: row["id"], queue: row["queue"], attempt: row["attempt"], eventSeq: row["event_seq"])

@@ -229,7 +229,11 @@ public struct DashboardConfig: Equatable, Sendable {
     public static var path: String { (ThemeCatalog.configDirectory as NSString).appendingPathComponent("config.yaml") }
 
     public static func load(from path: String = DashboardConfig.path) throws -> DashboardConfig {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return DashboardConfig() }
+        guard FileManager.default.fileExists(atPath: path) else { return DashboardConfig() }
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ThemeError(file: path, problem: "cannot be read as UTF-8 text")
+        }
         let root: Any?
         do { root = try Yams.load(yaml: text) } catch { throw ThemeError(file: path, problem: "not valid YAML") }
         guard let map = root as? [String: Any] else { return DashboardConfig() }
@@ -237,8 +241,12 @@ public struct DashboardConfig: Equatable, Sendable {
     }
 
     public func save(to path: String = DashboardConfig.path) throws {
+        // The user's other settings are kept; a file that cannot be read is reported, never overwritten.
         var map: [String: Any] = [:]
-        if let existing = try? String(contentsOfFile: path, encoding: .utf8), let old = (try? Yams.load(yaml: existing)) as? [String: Any] {
+        if FileManager.default.fileExists(atPath: path) {
+            guard let existing = try? String(contentsOfFile: path, encoding: .utf8),
+                  let loaded = try? Yams.load(yaml: existing), let old = (loaded ?? [String: Any]()) as? [String: Any]
+            else { throw ThemeError(file: path, problem: "not saved: the file is not a YAML mapping pipetop can read; fix or remove it") }
             map = old
         }
         map["theme"] = theme

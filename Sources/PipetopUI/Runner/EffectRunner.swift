@@ -77,7 +77,7 @@ public struct ThemeService: Sendable {
                 try DashboardConfig(theme: name).save(to: configPath)
                 savedTo = configPath
             } catch {
-                messages.append(.themeFailed("theme \(name) in use, but \(configPath) could not be written: \(error.localizedDescription)"))
+                messages.append(.themeFailed("theme \(name) in use, but \(configPath) could not be written: \(error)"))
             }
         }
         messages.append(.themeLoaded(theme, savedTo: savedTo))
