@@ -47,6 +47,9 @@ struct Events: ParsableCommand {
     @Flag(help: "Print one JSON array (the CloudEvents JSON batch format) instead of one event per line.")
     var batch = false
 
+    @Flag(help: "Accepted as on every read command; the output is always JSON (CloudEvents, one per line).")
+    var json = false
+
     func run() throws {
         if let lines, lines < 0 { throw BadInput("--lines must be 0 or more, not \(lines)") }
         if batch && follow { throw BadInput("--batch prints one array and ends; it cannot be combined with --follow") }

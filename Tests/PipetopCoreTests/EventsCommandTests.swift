@@ -63,7 +63,7 @@ import Testing
 
     @Test func filtersBatchAndBadInput() throws {
         _ = try run(["publish", "--store", db.path], stdin: Self.fixtures.joined(separator: "\n"))
-        let go = try run(["events", "--store", db.path, "--source", "/go", "-n", "1"])
+        let go = try run(["events", "--store", db.path, "--source", "/go", "-n", "1", "--json"])
         #expect(go.stdout.split(separator: "\n").map { try! CloudEvent(json: Data($0.utf8)).id } == ["t1"])
         let batch = try run(["events", "--store", db.path, "--type", "com.example.js", "--batch"])
         #expect(try CloudEvent.decodeAll(Data(batch.stdout.utf8)).map(\.id) == ["5f8b2bde-4ac8-46e9-9b9e-1c0b5d2d8a53", "b"])
