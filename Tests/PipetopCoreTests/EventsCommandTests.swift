@@ -20,13 +20,23 @@ import Testing
 
     // Every filter and both directions: `StoreConformanceTests.storedEventsMatchEveryFilterInBothDirections`.
 
+    /// The plan of the very SQL `events(matching:)` runs: a correlation id goes through its index,
+    /// in both directions, with no sort; without one the walk is along the primary key, no sort either.
     @Test func theCorrelationLookupUsesItsIndex() throws {
         try publish()
-        let detail = try db.store.database.read { db in
-            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT seq FROM events e WHERE e.seq > 0 AND e.correlation_id = 'x' ORDER BY e.seq LIMIT 5")
-                .map { $0["detail"] as String }
+        func plan(_ query: EventQuery, forward: Bool, arguments: StatementArguments) throws -> [String] {
+            let sql = SQLiteSnapshot.storedEventsQuery(query, cursor: 0, forward: forward).sql
+            return try db.store.database.read { db in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { $0["detail"] as String }
+            }
         }
-        #expect(detail.contains { $0.contains("events_by_correlation") }, "\(detail)")
+        for forward in [true, false] {
+            let byCorrelation = try plan(EventQuery(correlationID: "flow-1"), forward: forward, arguments: [0, "flow-1", 5])
+            #expect(byCorrelation.contains { $0.contains("events_by_correlation") }, "\(byCorrelation)")
+            #expect(!byCorrelation.contains { $0.contains("TEMP B-TREE") }, "\(byCorrelation)")
+            let byType = try plan(EventQuery(type: "early"), forward: forward, arguments: [0, "early", 5])
+            #expect(!byType.contains { $0.contains("TEMP B-TREE") }, "walked in seq order, never sorted: \(byType)")
+        }
     }
 }
 

@@ -234,6 +234,21 @@ struct SQLiteSnapshot: StoreSnapshot {
     }
 
     private func storedEvents(_ query: EventQuery, cursor: Int64, forward: Bool, limit: Int) throws -> [StoredEvent] {
+        let (sql, bindings) = Self.storedEventsQuery(query, cursor: cursor, forward: forward)
+        let statement = try RawStatement(cached: db.cachedStatement(sql: sql), in: db)
+        for bind in bindings { bind(statement) }
+        statement.bind(limit)
+        var events: [StoredEvent] = []
+        try statement.query { row in
+            let columns = row.columns(EventColumn.self)
+            events.append(StoredEvent(seq: columns.int64(.seq), publishedAt: columns.timestamp(.publishedAt), event: EventRow.decode(columns)))
+        }
+        return events
+    }
+
+    /// The SQL of `events(matching:)` (its last parameter is the limit) and the bindings before it;
+    /// tests read its query plan.
+    static func storedEventsQuery(_ query: EventQuery, cursor: Int64, forward: Bool) -> (sql: String, bindings: [(RawStatement) -> Void]) {
         var conditions = [forward ? "e.seq > ?" : "e.seq < ?"]
         var bindings: [(RawStatement) -> Void] = [{ $0.bind(cursor) }]
         func add(_ condition: String, _ value: String?) {
@@ -258,14 +273,6 @@ struct SQLiteSnapshot: StoreSnapshot {
             SELECT \(EventColumn.list("e")) FROM events e
             WHERE \(conditions.joined(separator: " AND ")) ORDER BY e.seq \(forward ? "ASC" : "DESC") LIMIT ?
             """
-        let statement = try RawStatement(cached: db.cachedStatement(sql: sql), in: db)
-        for bind in bindings { bind(statement) }
-        statement.bind(limit)
-        var events: [StoredEvent] = []
-        try statement.query { row in
-            let columns = row.columns(EventColumn.self)
-            events.append(StoredEvent(seq: columns.int64(.seq), publishedAt: columns.timestamp(.publishedAt), event: EventRow.decode(columns)))
-        }
-        return events
+        return (sql, bindings)
     }
 }
