@@ -37,7 +37,7 @@ extension CloudEvent {
         let limit = JSONScanner.maxDepth
         func line(_ offset: Int) -> Int { bytes.prefix(offset).reduce(1) { $1 == 0x0A ? $0 + 1 : $0 } }
         func tooDeep(_ offset: Int) -> JSONSyntaxError {
-            JSONSyntaxError(offset: offset, problem: "nested too deep (more than \(limit) levels of objects and arrays)")
+            JSONSyntaxError(offset: offset, problem: "nested too deep (more than \(limit) levels of objects and arrays)", reason: .depth)
         }
         let values: [JSONScanner.Value]
         do throws(JSONSyntaxError) {
@@ -45,7 +45,7 @@ extension CloudEvent {
             // fails here, at its own offset; a value that is not a batch is checked on its own.
             do {
                 values = try JSONScanner.values(bytes, maxDepth: limit + 1)
-            } catch where error.problem.hasPrefix("nested too deep") {
+            } catch where error.reason == .depth {
                 throw tooDeep(error.offset)
             }
             if let deep = values.first(where: { $0.kind != .array && $0.depth > limit }) { throw tooDeep(deep.deepestOffset) }
@@ -54,22 +54,19 @@ extension CloudEvent {
             throw at == 1 ? EnvelopeError.json(error) : EnvelopeError("line \(at): " + EnvelopeError.json(error).description)
         }
         guard !values.isEmpty else { throw EnvelopeError("no envelope given") }
-        var documents: [(value: JSONScanner.Value?, offset: Int)] = []  // nil: cannot happen (valid text)
+        var documents: [(value: JSONScanner.Value?, offset: Int)] = []  // nil: a batch element that is not an object
         for value in values {
             guard value.kind == .array else {
                 documents.append((value, value.offset))
                 continue
             }
-            for (range, offset) in zip(value.elements, value.elementOffsets) {
-                // Valid and within the limit already: scanned again only for its members.
-                documents.append((try? JSONScanner.values(Array(value.text[range]), maxDepth: limit + 1)[0], offset))
-            }
+            for (element, offset) in zip(value.elementObjects, value.elementOffsets) { documents.append((element, offset)) }
         }
         var events: [CloudEvent] = []
         events.reserveCapacity(documents.count)
         for (index, document) in documents.enumerated() {
             do {
-                guard let value = document.value else { throw EnvelopeError("the envelope could not be read again") }
+                guard let value = document.value else { throw EnvelopeError("an envelope must be a JSON object") }
                 events.append(try CloudEvent(scanned: value))
             } catch let error as EnvelopeError {
                 if values.count == 1 && values[0].kind != .array { throw error }
@@ -269,10 +266,10 @@ extension CloudEvent {
 
 extension EnvelopeError {
     static func json(_ error: JSONSyntaxError) -> EnvelopeError {
-        if error.problem.hasPrefix("invalid UTF-8") || error.problem.hasPrefix("nested too deep") {
-            return EnvelopeError("the envelope is refused: \(error)")
+        switch error.reason {
+        case .encoding, .depth: return EnvelopeError("the envelope is refused: \(error)")
+        case .syntax: return EnvelopeError("the envelope is not valid JSON: \(error)")
         }
-        return EnvelopeError("the envelope is not valid JSON: \(error)")
     }
 }
 

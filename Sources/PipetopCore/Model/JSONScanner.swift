@@ -1,7 +1,18 @@
 /// JSON text that was refused: what was wrong, and the byte offset in the input where it was found.
 public struct JSONSyntaxError: Error, CustomStringConvertible, Equatable {
+    /// What kind of refusal: the text is not UTF-8, it nests past the limit, or it is not JSON.
+    public enum Reason: Sendable, Equatable { case encoding, depth, syntax }
+
     public var offset: Int
     public var problem: String
+    public var reason: Reason = .syntax
+
+    public init(offset: Int, problem: String, reason: Reason = .syntax) {
+        self.offset = offset
+        self.problem = problem
+        self.reason = reason
+    }
+
     public var description: String { "\(problem) at byte \(offset)" }
 }
 
@@ -45,9 +56,11 @@ enum JSONScanner {
         var deepestOffset = 0
         /// For an object: its members in order, each value's range in `text`.
         var members: [(key: String, value: Range<Int>)] = []
-        /// For an array: each element's range in `text`, and where it started in the input.
+        /// For an array: each element's range in `text`, where it started in the input, and each
+        /// object element read as a value of its own (nil for other elements).
         var elements: [Range<Int>] = []
         var elementOffsets: [Int] = []
+        var elementObjects: [Value?] = []
     }
 
     /// Every JSON value in `input`, one after another, separated by whitespace (one value, JSON
@@ -83,12 +96,12 @@ enum JSONScanner {
             case 0xF0: length = 4; lower = 0x90
             case 0xF1...0xF3: length = 4
             case 0xF4: length = 4; upper = 0x8F
-            default: throw JSONSyntaxError(offset: index, problem: "invalid UTF-8")
+            default: throw JSONSyntaxError(offset: index, problem: "invalid UTF-8", reason: .encoding)
             }
-            guard index + length <= count else { throw JSONSyntaxError(offset: index, problem: "invalid UTF-8 (truncated sequence)") }
-            guard (lower...upper).contains(bytes[index + 1]) else { throw JSONSyntaxError(offset: index, problem: "invalid UTF-8") }
+            guard index + length <= count else { throw JSONSyntaxError(offset: index, problem: "invalid UTF-8 (truncated sequence)", reason: .encoding) }
+            guard (lower...upper).contains(bytes[index + 1]) else { throw JSONSyntaxError(offset: index, problem: "invalid UTF-8", reason: .encoding) }
             for next in (index + 2)..<(index + length) where !(0x80...0xBF).contains(bytes[next]) {
-                throw JSONSyntaxError(offset: index, problem: "invalid UTF-8")
+                throw JSONSyntaxError(offset: index, problem: "invalid UTF-8", reason: .encoding)
             }
             index += length
         }
@@ -242,8 +255,8 @@ enum JSONScanner {
             let start = index
             var value = Value(kind: .literal, text: [], offset: start)
             switch input[index] {
-            case 0x7B: value.kind = .object; try object(depth: 1, members: &value.members)
-            case 0x5B: value.kind = .array; try array(depth: 1, elements: &value.elements, offsets: &value.elementOffsets)
+            case 0x7B: value.kind = .object; try object(depth: 1, members: &value.members, record: true)
+            case 0x5B: value.kind = .array; try array(depth: 1, elements: &value.elements, offsets: &value.elementOffsets, objects: &value.elementObjects)
             default:
                 value.kind = input[index] == 0x22 ? .string : (input[index] == 0x2D || (0x30...0x39).contains(input[index]) ? .number : .literal)
                 try self.value(depth: 1)
@@ -261,8 +274,8 @@ enum JSONScanner {
                 var ignored: [(key: String, value: Range<Int>)] = []
                 try object(depth: depth, members: &ignored)
             case 0x5B:
-                var ignored: [Range<Int>] = [], offsets: [Int] = []
-                try array(depth: depth, elements: &ignored, offsets: &offsets)
+                var ignored: [Range<Int>] = [], offsets: [Int] = [], objects: [Value?] = []
+                try array(depth: depth, elements: &ignored, offsets: &offsets, objects: &objects)
             case 0x22: try string()
             case 0x2D, 0x30...0x39: try number()
             case 0x74: try literal("true")
@@ -274,14 +287,14 @@ enum JSONScanner {
 
         mutating func nested(_ depth: Int) throws(JSONSyntaxError) {
             if depth > maxDepth {
-                throw fail("nested too deep (more than \(maxDepth) levels of objects and arrays)")
+                throw JSONSyntaxError(offset: index, problem: "nested too deep (more than \(maxDepth) levels of objects and arrays)", reason: .depth)
             }
             if depth > deepest.depth { deepest = (depth, index) }
         }
 
-        mutating func object(depth: Int, members: inout [(key: String, value: Range<Int>)]) throws(JSONSyntaxError) {
+        /// `record`: keep the members' keys and ranges (a top-level object, or an envelope in a batch).
+        mutating func object(depth: Int, members: inout [(key: String, value: Range<Int>)], record: Bool = false) throws(JSONSyntaxError) {
             try nested(depth)
-            let record = depth == 1
             out.append(0x7B)
             index += 1
             skipWhitespace()
@@ -313,7 +326,9 @@ enum JSONScanner {
             }
         }
 
-        mutating func array(depth: Int, elements: inout [Range<Int>], offsets: inout [Int]) throws(JSONSyntaxError) {
+        /// At the top level, each element's range and input offset, and each object element as a
+        /// `Value` of its own with its members (a batch's envelopes, read in this one pass).
+        mutating func array(depth: Int, elements: inout [Range<Int>], offsets: inout [Int], objects: inout [Value?]) throws(JSONSyntaxError) {
             try nested(depth)
             let record = depth == 1
             out.append(0x5B)
@@ -323,7 +338,22 @@ enum JSONScanner {
             while true {
                 skipWhitespace()
                 let start = out.count, offset = index
-                try value(depth: depth + 1)
+                if record, index < input.count, input[index] == 0x7B {
+                    let outer = deepest
+                    deepest = (0, index)
+                    var members: [(key: String, value: Range<Int>)] = []
+                    try object(depth: depth + 1, members: &members, record: true)
+                    var element = Value(kind: .object, text: Array(out[start...]), offset: offset)
+                    element.members = members.map { ($0.key, ($0.value.lowerBound - start)..<($0.value.upperBound - start)) }
+                    // The element's own depth, counted from the element.
+                    element.depth = deepest.depth - depth
+                    element.deepestOffset = deepest.offset
+                    if outer.depth > deepest.depth { deepest = outer }
+                    objects.append(element)
+                } else {
+                    try value(depth: depth + 1)
+                    if record { objects.append(nil) }
+                }
                 if record {
                     elements.append(start..<out.count)
                     offsets.append(offset)
