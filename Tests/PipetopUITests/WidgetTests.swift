@@ -28,6 +28,13 @@ import Testing
         #expect(!grid.cells.contains { $0.character.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) } })
     }
 
+    @Test func bidiAndInvisibleCharactersAreShownEscaped() {
+        var grid = Grid(size: Size(width: 40, height: 1))
+        grid.put("id\u{202E}gpj.exe\u{200B}\u{E0041}", x: 0, y: 0, style: .plain)
+        #expect(grid.row(0).hasPrefix(#"id\u{202e}gpj.exe\u{200b}\u{e0041}"#))
+        #expect(!grid.cells.contains { $0.character.unicodeScalars.contains(where: \.isTerminalUnsafe) })
+    }
+
     @Test func widthOfCombiningAndEmojiSequences() {
         #expect(DisplayWidth.of("e\u{301}") == 1)
         #expect(DisplayWidth.of("日本") == 4)

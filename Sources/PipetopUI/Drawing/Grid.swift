@@ -114,7 +114,7 @@ public struct Grid: Equatable, Sendable {
         for character in text {
             if column >= limit { break }
             if character.unicodeScalars.contains(where: \.isTerminalUnsafe) {
-                for escaped in String(character).terminalEscaped {
+                for escaped in String(character).terminalSafe {  // the grid's last line of defence
                     column = putOne(escaped, x: column, y: y, style: style, limit: limit)
                     if column >= limit { break }
                 }
@@ -206,10 +206,4 @@ public struct Grid: Equatable, Sendable {
         }
         return runs
     }
-}
-
-extension String {
-    /// Control characters shown escaped (`\e`, `\n`, `\u{7}` …): the grid's last line of defence,
-    /// the same rule as PipetopCore's `terminalSafe`.
-    var terminalEscaped: String { terminalSafe }
 }
