@@ -92,7 +92,7 @@ struct RuntimeFigures {
         while Date() < deadline, try store.queueStats(now: .now()).first?.succeeded ?? 0 < Int64(total) { Thread.sleep(forTimeInterval: 0.01) }
         let succeeded = try store.queueStats(now: .now()).first?.succeeded ?? 0
         guard succeeded == Int64(total) else { throw BenchError.lost("\(name): \(succeeded) of \(total) succeeded in the store") }
-        let records = try store.history(before: .max, limit: 1).first?.seq ?? 0
+        let records = try store.logTotal()
         let idText = ids == .ordered ? "time-ordered ids" : "random UUIDv4 ids"
         let title = deduplicate != nil
             ? "runtime throughput, no-op, deduplicating queue"

@@ -65,9 +65,9 @@ import Testing
             let lines = demo.stdout.split(separator: "\n").filter { $0.contains("published") }
             guard let last = lines.last else { return false }
             return lines.count >= 3 && last.contains("dead") && !last.contains("parse done 0 ")
-                && ((try? db.count("SELECT count(*) FROM log WHERE kind = 'retry-scheduled'")) ?? 0) > 0
+                && ((try? db.count("SELECT count(*) FROM log WHERE steps & \(1 << LifecycleKind.retryScheduled.step) != 0")) ?? 0) > 0
                 && ((try? db.store.deadLetters(queue: nil, limit: 1).count) ?? 0) > 0
-                && ((try? db.count("SELECT count(*) FROM log WHERE kind = 'batch-released'")) ?? 0) > 0
+                && ((try? db.count("SELECT count(*) FROM log WHERE steps & \(1 << LifecycleKind.batchReleased.step) != 0")) ?? 0) > 0
         }
         #expect(moving, "stdout: \(demo.stdout.suffix(600)) stderr: \(demo.stderr)")
         #expect(FileManager.default.fileExists(atPath: db.directory.appendingPathComponent("pipetop/demo.json").path))

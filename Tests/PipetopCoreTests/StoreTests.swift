@@ -16,12 +16,15 @@ import Testing
     }
 
     @Test func aLargeTickWritesEveryRowThroughTheMultiRowInserts() throws {
-        // 70 events: 210 log records (six full 32-row statements, then 18 single rows), 70 events
-        // and 70 messages (four full 16-row statements each, then 6 single rows).
+        // 70 events: 210 log records (published, routed, enqueued) in 70 rows (two full 32-row
+        // statements, then 6 single rows), 70 events and 70 messages (four full 16-row statements
+        // each, then 6 single rows).
         try publish((0..<70).map { "e\($0)" })
         #expect(try db.count("SELECT count(*) FROM events") == 70)
         #expect(try db.count("SELECT count(*) FROM messages") == 70)
-        #expect(try db.count("SELECT count(*) FROM log") == 210)
+        #expect(try db.count("SELECT count(*) FROM log") == 70)
+        #expect(try db.store.logTotal() == 210)
+        #expect(try db.log().map(\.kind) == Array(repeating: [LifecycleKind.published, .routed, .enqueued], count: 70).flatMap { $0 })
         let seqs = try db.store.database.read { try Int64.fetchAll($0, sql: "SELECT seq FROM events ORDER BY seq") }
         #expect(seqs == Array(1...70))
     }

@@ -80,10 +80,9 @@ extension QueueSpec {
     }
 }
 
-/// One lifecycle record as a backend writes it: the one definition of a record's shape. Readers
-/// get it back as a `LifecycleRecord` (with its `seq` and its event's id, type and correlation,
-/// which live once with the event). A change of the stored shape (several steps per row) starts
-/// here and in the backend's mapping of this type, nowhere else.
+/// One lifecycle step as `Tick` records it. Readers get it back as a `LifecycleRecord` (with its
+/// `seq` and its event's id, type and correlation, which live once with the event). Consecutive
+/// steps are stored together as one `LifecycleRow`, the one definition of the stored shape.
 public struct LifecycleEntry: Sendable, Equatable {
     public var kind: LifecycleKind
     public var at: Timestamp
@@ -120,6 +119,212 @@ extension LifecycleRecord {
             queue: entry.queue, messageID: entry.messageID, attempt: entry.attempt, duration: entry.duration, error: entry.error,
             detail: entry.detail)
     }
+}
+
+// MARK: The stored shape of the log
+
+extension LifecycleKind {
+    /// Its bit in a stored row's step set (`LifecycleRow.steps`), in the order steps happen to one
+    /// message within one moment. Stored on disk: never renumber, only add.
+    public var step: Int {
+        switch self {
+        case .published: return 0
+        case .routed: return 1
+        case .rejected: return 2
+        case .duplicate: return 3
+        case .enqueued: return 4
+        case .batchReleased: return 5
+        case .redriven: return 6
+        case .leaseExpired: return 7
+        case .claimed: return 8
+        case .succeeded: return 9
+        case .failed: return 10
+        case .retryScheduled: return 11
+        case .deadLettered: return 12
+        case .deleted: return 13
+        }
+    }
+
+    /// The kinds by step (the inverse of `step`).
+    static let bySteps: [LifecycleKind] = {
+        var kinds = [LifecycleKind](repeating: .failed, count: 14)
+        for kind in LifecycleKind.allCases { kinds[kind.step] = kind }
+        return kinds
+    }()
+
+    /// Which of a record's fields a step of this kind has, in a row of several steps.
+    enum Scope {
+        /// The event's own steps: no queue, message or attempt.
+        case event
+        /// A message's steps outside a delivery: queue and message, no attempt.
+        case message
+        /// A delivery's steps: queue, message and attempt.
+        case delivery
+    }
+
+    var scope: Scope {
+        switch self {
+        case .published, .routed, .rejected: return .event
+        case .duplicate, .enqueued, .batchReleased: return .message
+        case .redriven, .leaseExpired, .claimed, .succeeded, .failed, .retryScheduled, .deadLettered, .deleted: return .delivery
+        }
+    }
+
+    /// A run's outcome: the only steps with a duration.
+    var hasRun: Bool { self == .succeeded || self == .failed }
+}
+
+/// One row of the lifecycle log as every backend stores it: the consecutive steps one transaction
+/// took for one event (and one of its messages) at one moment, e.g. published, routed, enqueued
+/// and claimed together, or a failed run and its scheduled retry. Two rows per event instead of
+/// five is what lets the engine write at its schema's floor (issue 10).
+///
+/// Nothing is lost: `entries` gives back every step with its own fields, exactly as appended.
+/// Steps share the row's time, event, queue, message and attempt (each step takes the fields its
+/// kind has: `LifecycleKind.Scope`); the error and the detail say which steps they belong to. An
+/// entry that would not round-trip so starts a new row (`absorb` returns false).
+public struct LifecycleRow: Sendable, Equatable {
+    public var at: Timestamp
+    public var eventSeq: Int64
+    /// The steps, as `1 << kind.step` bits; they happened in step order.
+    public var steps: Int
+    public var queue: String?
+    public var messageID: Int64?
+    public var attempt: Int?
+    public var duration: Duration?
+    public var error: String?
+    /// The steps `error` belongs to.
+    public var errorSteps: Int
+    public var detail: String?
+    /// The step `detail` belongs to.
+    public var detailSteps: Int
+
+    public init(
+        at: Timestamp, eventSeq: Int64, steps: Int, queue: String?, messageID: Int64?, attempt: Int?, duration: Duration?, error: String?,
+        errorSteps: Int, detail: String?, detailSteps: Int
+    ) {
+        self.at = at
+        self.eventSeq = eventSeq
+        self.steps = steps
+        self.queue = queue
+        self.messageID = messageID
+        self.attempt = attempt
+        self.duration = duration
+        self.error = error
+        self.errorSteps = errorSteps
+        self.detail = detail
+        self.detailSteps = detailSteps
+    }
+
+    /// A row of one step.
+    public init(_ entry: LifecycleEntry) {
+        let bit = 1 << entry.kind.step
+        self.init(
+            at: entry.at, eventSeq: entry.eventSeq, steps: bit, queue: entry.queue, messageID: entry.messageID, attempt: entry.attempt,
+            duration: entry.duration, error: entry.error, errorSteps: entry.error == nil ? 0 : bit, detail: entry.detail,
+            detailSteps: entry.detail == nil ? 0 : bit)
+    }
+
+    /// How many steps (records) the row holds.
+    public var count: Int { steps.nonzeroBitCount }
+
+    private static let messageSteps = LifecycleKind.allCases.filter { $0.scope != .event }.reduce(0) { $0 | 1 << $1.step }
+    private static let deliverySteps = LifecycleKind.allCases.filter { $0.scope == .delivery }.reduce(0) { $0 | 1 << $1.step }
+    private static let runSteps = LifecycleKind.allCases.filter(\.hasRun).reduce(0) { $0 | 1 << $1.step }
+
+    /// Whether a step of `kind` with these fields has only those its kind keeps in a row of several steps.
+    private static func fits(_ kind: LifecycleKind, queue: String?, messageID: Int64?, attempt: Int?, duration: Duration?) -> Bool {
+        switch kind.scope {
+        case .event: if queue != nil || messageID != nil || attempt != nil { return false }
+        case .message: if attempt != nil { return false }
+        case .delivery: break
+        }
+        return duration == nil || kind.hasRun
+    }
+
+    /// Adds `entry` as the row's next step if it happened at the same moment to the same event
+    /// (and message), after the row's steps, and the row can give every step back exactly.
+    public mutating func absorb(_ entry: LifecycleEntry) -> Bool {
+        let bit = 1 << entry.kind.step
+        guard entry.at == at, entry.eventSeq == eventSeq, bit > steps,
+              Self.fits(entry.kind, queue: entry.queue, messageID: entry.messageID, attempt: entry.attempt, duration: entry.duration)
+        else { return false }
+        // A row of one step keeps its fields as given; it grows only if they are its kind's.
+        if count == 1, !Self.fits(LifecycleKind.bySteps[steps.trailingZeroBitCount], queue: queue, messageID: messageID, attempt: attempt, duration: duration) {
+            return false
+        }
+        // A shared field: set by the first step that has it, then the same for every later one.
+        func shares<T: Equatable>(_ mine: T?, _ theirs: T?, among scope: Int, entryHas: Bool) -> Bool {
+            guard entryHas else { return true }
+            return steps & scope == 0 ? true : mine == theirs
+        }
+        let hasMessage = entry.kind.scope != .event, hasAttempt = entry.kind.scope == .delivery, hasRun = entry.kind.hasRun
+        guard shares(queue, entry.queue, among: Self.messageSteps, entryHas: hasMessage),
+              shares(messageID, entry.messageID, among: Self.messageSteps, entryHas: hasMessage),
+              shares(attempt, entry.attempt, among: Self.deliverySteps, entryHas: hasAttempt),
+              shares(duration, entry.duration, among: Self.runSteps, entryHas: hasRun)
+        else { return false }
+        if entry.detail != nil, detail != nil { return false }
+        if let error = entry.error, let mine = self.error, mine != error { return false }
+        if hasMessage, steps & Self.messageSteps == 0 {
+            queue = entry.queue
+            messageID = entry.messageID
+        }
+        if hasAttempt, steps & Self.deliverySteps == 0 { attempt = entry.attempt }
+        if hasRun, steps & Self.runSteps == 0 { duration = entry.duration }
+        if let error = entry.error {
+            self.error = error
+            errorSteps |= bit
+        }
+        if let detail = entry.detail {
+            self.detail = detail
+            detailSteps |= bit
+        }
+        steps |= bit
+        return true
+    }
+
+    /// The steps, oldest first, each with its own fields.
+    public func entries() -> [LifecycleEntry] {
+        var entries: [LifecycleEntry] = []
+        entries.reserveCapacity(count)
+        let single = count == 1
+        var rest = steps
+        while rest != 0 {
+            let step = rest.trailingZeroBitCount
+            rest &= rest - 1
+            let bit = 1 << step
+            guard step < LifecycleKind.bySteps.count else { continue }
+            let kind = LifecycleKind.bySteps[step]
+            guard !single else {
+                entries.append(LifecycleEntry(
+                    kind, at: at, eventSeq: eventSeq, queue: queue, messageID: messageID, attempt: attempt, duration: duration, error: error,
+                    detail: detail))
+                break
+            }
+            let hasMessage = kind.scope != .event
+            entries.append(LifecycleEntry(
+                kind, at: at, eventSeq: eventSeq, queue: hasMessage ? queue : nil, messageID: hasMessage ? messageID : nil,
+                attempt: kind.scope == .delivery ? attempt : nil, duration: kind.hasRun ? duration : nil,
+                error: errorSteps & bit != 0 ? error : nil, detail: detailSteps & bit != 0 ? detail : nil))
+        }
+        return entries
+    }
+}
+
+/// Where a lifecycle record is: its row and its step within the row, as one number that orders
+/// the log (`LifecycleRecord.seq`). The first record of the log is 1, as it was when a row held one
+/// record; a cursor of either kind pages the same way.
+public enum LogPosition {
+    /// Steps a row may hold, as a power of two (14 kinds fit).
+    static let stepBits: Int64 = 4
+
+    /// The record seq of step `index` of row `row` (rows count from 1).
+    public static func record(row: Int64, index: Int) -> Int64 { ((row - 1) << stepBits) + Int64(index) + 1 }
+
+    /// The row a record seq is in (0 for seq 0, "before the first").
+    public static func row(of record: Int64) -> Int64 { ((record - 1) >> stepBits) + 1 }
+
 }
 
 /// A queue's lifetime counters (and, during a transaction, the change to add to them).

@@ -228,24 +228,29 @@ enum ClaimColumn: Int32, ColumnSet {
 
 // MARK: log
 
-/// `log`: a lifecycle record's columns, the stored shape of `LifecycleEntry` (its one mapping).
-/// Readers select `l.seq`, these, then the event's `RecordEventColumn`s.
+/// `log`: a `LifecycleRow`'s columns (its one mapping). Readers select `l.seq`, these, then the
+/// event's `RecordEventColumn`s.
 enum LogColumn: Int32, ColumnSet {
-    case at, kind, eventSeq, queue, messageID, attempt, duration, error, detail
+    case at, steps, eventSeq, queue, messageID, attempt, duration, error, errorSteps, detail, detailSteps
 
     var sql: String {
         switch self {
         case .at: return "at"
-        case .kind: return "kind"
+        case .steps: return "steps"
         case .eventSeq: return "event_seq"
         case .queue: return "queue"
         case .messageID: return "message_id"
         case .attempt: return "attempt"
         case .duration: return "duration_us"
         case .error: return "error"
+        case .errorSteps: return "error_steps"
         case .detail: return "detail"
+        case .detailSteps: return "detail_steps"
         }
     }
+
+    /// How many records the rows hold: the sum of their steps' bits (SQLite has no popcount).
+    static let recordCount = "sum(" + (0..<LifecycleKind.allCases.count).map { "(steps >> \($0) & 1)" }.joined(separator: " + ") + ")"
 }
 
 /// The event's part of a record (stored once, in `events`).
@@ -261,45 +266,51 @@ enum RecordEventColumn: Int32, ColumnSet {
     }
 }
 
-extension LifecycleEntry: BatchRow {
+extension LifecycleRow: BatchRow {
     static let table = "log"
     static let columns = LogColumn.allCases
-    /// The log is most of the rows the engine writes (five per event).
+    /// The log is most of the rows the engine writes (two per event).
     static let perStatement = 32
 
     func bind(_ column: LogColumn, to statement: RawStatement) {
         switch column {
         case .at: statement.bind(at.micros)
-        case .kind: statement.bind(kind.rawValue)
+        case .steps: statement.bind(steps)
         case .eventSeq: statement.bind(eventSeq)
         case .queue: statement.bind(queue)
         case .messageID: statement.bind(messageID)
         case .attempt: statement.bind(attempt)
         case .duration: statement.bind(duration?.micros)
         case .error: statement.bind(error)
+        case .errorSteps: statement.bind(errorSteps)
         case .detail: statement.bind(detail)
+        case .detailSteps: statement.bind(detailSteps)
         }
     }
 
-    static func decode(_ columns: Columns<LogColumn>) -> LifecycleEntry {
-        LifecycleEntry(
-            columns.string(.kind).flatMap(LifecycleKind.init(rawValue:)) ?? .failed, at: columns.timestamp(.at),
-            eventSeq: columns.int64(.eventSeq), queue: columns.string(.queue), messageID: columns.optionalInt64(.messageID),
-            attempt: columns.optionalInt64(.attempt).map { Int($0) }, duration: columns.optionalInt64(.duration).map { .microseconds($0) },
-            error: columns.string(.error), detail: columns.string(.detail))
+    static func decode(_ columns: Columns<LogColumn>) -> LifecycleRow {
+        LifecycleRow(
+            at: columns.timestamp(.at), eventSeq: columns.int64(.eventSeq), steps: columns.int(.steps), queue: columns.string(.queue),
+            messageID: columns.optionalInt64(.messageID), attempt: columns.optionalInt64(.attempt).map { Int($0) },
+            duration: columns.optionalInt64(.duration).map { .microseconds($0) }, error: columns.string(.error),
+            errorSteps: columns.int(.errorSteps), detail: columns.string(.detail), detailSteps: columns.int(.detailSteps))
     }
 }
 
-/// A lifecycle record query: `l.seq`, the log's columns, the event's.
+/// A lifecycle record query: `l.seq`, the log's columns, the event's; each row gives its records.
 enum RecordQuery {
     static let select = "l.seq, \(LogColumn.list("l")), \(RecordEventColumn.list("e"))"
     static let from = "log l JOIN events e ON e.seq = l.event_seq"
 
-    static func decode(_ row: RawStatement) -> LifecycleRecord {
+    static func decode(_ row: RawStatement, into records: inout [LifecycleRecord]) {
         let event = row.columns(RecordEventColumn.self, from: 1 + LogColumn.count)
-        return LifecycleRecord(
-            seq: row.int64(0), entry: LifecycleEntry.decode(row.columns(LogColumn.self, from: 1)), eventID: event.string(.id) ?? "",
-            eventType: event.string(.type), correlationID: event.string(.correlationID))
+        let seq = row.int64(0)
+        let stored = LifecycleRow.decode(row.columns(LogColumn.self, from: 1))
+        let id = event.string(.id) ?? "", type = event.string(.type), correlationID = event.string(.correlationID)
+        for (index, entry) in stored.entries().enumerated() {
+            records.append(LifecycleRecord(
+                seq: LogPosition.record(row: seq, index: index), entry: entry, eventID: id, eventType: type, correlationID: correlationID))
+        }
     }
 }
 

@@ -162,6 +162,36 @@ enum SQLiteSchema {
                 );
                 """)
         }
+        migrator.registerMigration("v4-lifecycle-rows") { db in
+            // One row per moment a transaction touched an event and message (LifecycleRow): two rows
+            // per delivered event instead of five. Old rows are one step each; their records keep
+            // their order (a record's seq becomes LogPosition.record(row: seq, index: 0)).
+            let step = "CASE kind " + LifecycleKind.allCases.map { "WHEN '\($0.rawValue)' THEN \(1 << $0.step)" }.joined(separator: " ")
+                + " ELSE \(1 << LifecycleKind.failed.step) END"
+            try db.execute(sql: """
+                CREATE TABLE log_rows (
+                    seq INTEGER PRIMARY KEY,
+                    at INTEGER NOT NULL,
+                    steps INTEGER NOT NULL,         -- the steps recorded, as 1 << LifecycleKind.step bits, in that order
+                    event_seq INTEGER NOT NULL REFERENCES events(seq),
+                    queue TEXT,
+                    message_id INTEGER,
+                    attempt INTEGER,
+                    duration_us INTEGER,
+                    error TEXT,
+                    error_steps INTEGER NOT NULL,   -- the steps the error belongs to
+                    detail TEXT,
+                    detail_steps INTEGER NOT NULL   -- the step the detail belongs to
+                );
+                INSERT INTO log_rows
+                    SELECT seq, at, bit, event_seq, queue, message_id, attempt, duration_us, error,
+                        CASE WHEN error IS NULL THEN 0 ELSE bit END, detail, CASE WHEN detail IS NULL THEN 0 ELSE bit END
+                    FROM (SELECT *, \(step) AS bit FROM log) ORDER BY seq;
+                DROP TABLE log;
+                ALTER TABLE log_rows RENAME TO log;
+                CREATE INDEX log_by_event ON log(event_seq);
+                """)
+        }
         return migrator
     }
 }

@@ -27,7 +27,7 @@ struct SQLiteSnapshot: StoreSnapshot {
         let query = try RawStatement(cached: db.cachedStatement(sql: sql), in: db)
         bind(query)
         var records: [LifecycleRecord] = []
-        try query.query { records.append(RecordQuery.decode($0)) }
+        try query.query { RecordQuery.decode($0, into: &records) }
         return records
     }
 
@@ -37,17 +37,37 @@ struct SQLiteSnapshot: StoreSnapshot {
     }
 
     func tail(after seq: Int64, limit: Int) throws -> [LifecycleRecord] {
-        try records("SELECT \(RecordQuery.select) FROM \(RecordQuery.from) WHERE l.seq > ? ORDER BY l.seq LIMIT ?") {
-            $0.bind(seq)
-            $0.bind(limit)
+        // From the row `seq` is in (its later steps follow it); every row holds at least one record.
+        let records = try records("SELECT \(RecordQuery.select) FROM \(RecordQuery.from) WHERE l.seq >= ? ORDER BY l.seq LIMIT ?") {
+            $0.bind(LogPosition.row(of: seq))
+            $0.bind(min(limit, 1 << 30) + 1)
         }
+        return Array(records.lazy.filter { $0.seq > seq }.prefix(limit))
     }
 
     func history(before seq: Int64, limit: Int) throws -> [LifecycleRecord] {
-        try records("SELECT \(RecordQuery.select) FROM \(RecordQuery.from) WHERE l.seq < ? ORDER BY l.seq DESC LIMIT ?") {
-            $0.bind(seq)
-            $0.bind(limit)
+        guard seq > 1 else { return [] }
+        let rows = try records("SELECT \(RecordQuery.select) FROM \(RecordQuery.from) WHERE l.seq <= ? ORDER BY l.seq DESC LIMIT ?") {
+            $0.bind(LogPosition.row(of: seq - 1))
+            $0.bind(min(limit, 1 << 30) + 1)
         }
+        // Rows newest first, each row's records oldest first: reversed within each row.
+        return Array(Self.newestFirst(rows).lazy.filter { $0.seq < seq }.prefix(limit))
+    }
+
+    /// Records read row by row (rows newest first, each one's steps oldest first), newest first.
+    private static func newestFirst(_ records: [LifecycleRecord]) -> [LifecycleRecord] {
+        var result: [LifecycleRecord] = []
+        result.reserveCapacity(records.count)
+        var index = records.startIndex
+        while index < records.endIndex {
+            let row = LogPosition.row(of: records[index].seq)
+            var end = index + 1
+            while end < records.endIndex, LogPosition.row(of: records[end].seq) == row { end += 1 }
+            result.append(contentsOf: records[index..<end].reversed())
+            index = end
+        }
+        return result
     }
 
     func trace(correlationID: String) throws -> [LifecycleRecord] {
@@ -55,6 +75,10 @@ struct SQLiteSnapshot: StoreSnapshot {
             SELECT \(RecordQuery.select) FROM \(RecordQuery.from)
             WHERE l.event_seq IN (SELECT seq FROM events WHERE correlation_id = ?) ORDER BY l.seq
             """) { $0.bind(correlationID) }
+    }
+
+    func logTotal() throws -> Int64 {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT coalesce(\(LogColumn.recordCount), 0) FROM log")) ?? 0
     }
 
     func queueStats(now: Timestamp) throws -> [QueueStats] {

@@ -85,7 +85,7 @@ struct SQLiteTransaction: StoreTransaction {
     let sql: WriterStatements
     var eventRows: [EventRow] = []
     var messageRows: [NewMessage] = []
-    var logRows: [LifecycleEntry] = []
+    var logRows: [LifecycleRow] = []
     /// The next event seq and message id, read at the first insert of the transaction.
     var nextIDs: (event: Int64, message: Int64)?
 
@@ -118,7 +118,7 @@ struct SQLiteTransaction: StoreTransaction {
 
     mutating func insertMessage(_ message: NewMessage) throws { messageRows.append(message) }
 
-    mutating func append(_ entry: LifecycleEntry) { logRows.append(entry) }
+    mutating func append(_ row: LifecycleRow) { logRows.append(row) }
 
     mutating func markRouted(seq: Int64) throws -> Bool {
         try db.cachedStatement(sql: "UPDATE events SET routed = 1 WHERE seq = ? AND routed = 0").execute(arguments: [seq])
@@ -361,7 +361,7 @@ struct SQLiteTransaction: StoreTransaction {
 final class WriterStatements {
     let events: BatchInsert<EventRow>
     let messages: BatchInsert<NewMessage>
-    let log: BatchInsert<LifecycleEntry>
+    let log: BatchInsert<LifecycleRow>
     let nextIDs: RawStatement
     let claimSelect: RawStatement
     let claimUpdate: RawStatement

@@ -27,6 +27,9 @@ public protocol StoreSnapshot {
     func history(before seq: Int64, limit: Int) throws -> [LifecycleRecord]
     /// Every log record of one business flow, oldest first.
     func trace(correlationID: String) throws -> [LifecycleRecord]
+    /// Log records in the store (every step, however many rows hold them): a true total, read by
+    /// counting, so for tools and the bench, not for every poll.
+    func logTotal() throws -> Int64
     /// Per-queue depth, lag and lifetime counters.
     func queueStats(now: Timestamp) throws -> [QueueStats]
     /// Dead letters matching `selection`, newest dead first, a page at a time.
@@ -94,6 +97,7 @@ extension ReadableStore {
     public func tail(after seq: Int64, limit: Int) throws -> [LifecycleRecord] { try read { try $0.tail(after: seq, limit: limit) } }
     public func history(before seq: Int64, limit: Int) throws -> [LifecycleRecord] { try read { try $0.history(before: seq, limit: limit) } }
     public func trace(correlationID: String) throws -> [LifecycleRecord] { try read { try $0.trace(correlationID: correlationID) } }
+    public func logTotal() throws -> Int64 { try read { try $0.logTotal() } }
     public func queueStats(now: Timestamp) throws -> [QueueStats] { try read { try $0.queueStats(now: now) } }
     /// The newest `limit` dead letters, optionally of one queue.
     public func deadLetters(queue: String?, limit: Int) throws -> [DeadLetter] {

@@ -53,7 +53,8 @@ protocol StoreTransaction {
     // Rows. Inserts and entries may be buffered until `finish`, in order.
     mutating func insertEvent(_ event: CloudEvent, seq: Int64, routed: Bool, at: Timestamp) throws
     mutating func insertMessage(_ message: NewMessage) throws
-    mutating func append(_ entry: LifecycleEntry)
+    /// A lifecycle row, complete (`Tick` groups the steps).
+    mutating func append(_ row: LifecycleRow)
     /// Marks an unrouted event routed; false if another runtime did first.
     mutating func markRouted(seq: Int64) throws -> Bool
 
@@ -122,6 +123,8 @@ struct Tick<Transaction: StoreTransaction> {
     var directlyClaimed: [ClaimedMessage] = []
     /// Queues that deduplicate and accepted events this tick: their window's cutoff, and how many.
     var deduplicated: [String: (cutoff: Timestamp, accepted: Int)] = [:]
+    /// The log row the next step may join (see `LifecycleRow`).
+    var pendingRow: LifecycleRow?
 
     init(_ tx: Transaction, now: Timestamp) {
         self.tx = tx
@@ -160,6 +163,8 @@ struct Tick<Transaction: StoreTransaction> {
     }
 
     mutating func finish() throws {
+        if let row = pendingRow { tx.append(row) }
+        pendingRow = nil
         try tx.finish(counters: counters)
         counters.removeAll()
         for (queue, tick) in deduplicated {
@@ -367,8 +372,15 @@ struct Tick<Transaction: StoreTransaction> {
 
     // MARK: Records
 
+    /// Adds a step to the log: to the pending row if it joins it, else in a new row.
+    mutating func record(_ entry: LifecycleEntry) {
+        if pendingRow?.absorb(entry) == true { return }
+        if let row = pendingRow { tx.append(row) }
+        pendingRow = LifecycleRow(entry)
+    }
+
     mutating func record(_ kind: LifecycleKind, claim: Claim, at: Timestamp, duration: Duration? = nil, error: String? = nil, detail: String? = nil) {
-        tx.append(LifecycleEntry(
+        record(LifecycleEntry(
             kind, at: at, eventSeq: claim.eventSeq, queue: claim.queue, messageID: claim.messageID, attempt: claim.attempt,
             duration: duration, error: error, detail: detail))
     }
@@ -377,6 +389,6 @@ struct Tick<Transaction: StoreTransaction> {
         _ kind: LifecycleKind, eventSeq: Int64, queue: String? = nil, messageID: Int64? = nil, attempt: Int? = nil,
         error: String? = nil, detail: String? = nil
     ) {
-        tx.append(LifecycleEntry(kind, at: now, eventSeq: eventSeq, queue: queue, messageID: messageID, attempt: attempt, error: error, detail: detail))
+        record(LifecycleEntry(kind, at: now, eventSeq: eventSeq, queue: queue, messageID: messageID, attempt: attempt, error: error, detail: detail))
     }
 }

@@ -67,7 +67,10 @@ public enum StoreData {
         guard let after = cursor.after else {
             return LogPage(records: try store.history(before: .max, limit: cursor.capacity).reversed(), reset: true)
         }
-        if cursor.resumed, let newest = try store.history(before: .max, limit: 1).first?.seq, newest - after > Int64(cursor.capacity) {
+        if cursor.resumed {
+            // Record seqs are positions, not counts: read the gap (at most a ring's worth more).
+            let gap = try store.tail(after: after, limit: cursor.capacity + 1)
+            guard gap.count > cursor.capacity else { return LogPage(records: gap, reset: false) }
             return LogPage(records: try store.history(before: .max, limit: cursor.capacity).reversed(), reset: true)
         }
         return LogPage(records: try store.tail(after: after, limit: cursor.limit), reset: false)
