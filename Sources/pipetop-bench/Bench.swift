@@ -16,7 +16,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print the figures as JSON instead of a table.")
     var json = false
 
-    @Option(help: ArgumentHelp("Measure only the figure groups named (throughput, latency, dashboard, live), for profiling.", valueName: "group"))
+    @Option(help: ArgumentHelp("Measure only the figure groups named (throughput, floor, latency, dashboard, live), for profiling.", valueName: "group"))
     var only: [String] = []
 
     @Option(help: .hidden)
@@ -58,8 +58,23 @@ struct Bench: ParsableCommand {
         }
 
         let runtime = RuntimeFigures(scratch: scratch)
+        if wanted("throughput") || wanted("floor") {
+            let events = quick ? 3_000 : 300_000
+            let floor = try SchemaFloor.measure(events: events, ids: .ordered, scratch: scratch)
+            measured(Figure(
+                "schema floor: the engine's rows, C API, one thread", value: floor, unit: "events/s",
+                note: "\(Figure.grouped(events)) events, time-ordered ids; 256 per transaction; 2 log rows, an event and a message per event"))
+            if ProcessInfo.processInfo.environment["FLOOR_RANDOM"] != nil {
+                let random = try SchemaFloor.measure(events: events, ids: .random, scratch: scratch)
+                measured(Figure("schema floor, random UUID ids", value: random, unit: "events/s", note: "\(Figure.format(100 * random / floor)) % of time-ordered"))
+            }
+            if wanted("throughput") {
+                var noop = try runtime.throughput(events: events, failFirst: false)
+                noop.note += "; \(Figure.format(100 * noop.value / floor)) % of the schema floor"
+                measured(noop)
+            }
+        }
         if wanted("throughput") {
-            measured(try runtime.throughput(events: quick ? 3_000 : 300_000, failFirst: false))
             measured(try runtime.throughput(events: quick ? 2_000 : 150_000, failFirst: true))
             // No target: what random ids cost (each one a random key in the correlation index).
             measured(try runtime.throughput(events: quick ? 3_000 : 300_000, failFirst: false, ids: .random))

@@ -31,12 +31,34 @@ import Testing
             }
         }
         for forward in [true, false] {
-            let byCorrelation = try plan(EventQuery(correlationID: "flow-1"), forward: forward, arguments: [0, "flow-1", 5])
+            let byCorrelation = try plan(EventQuery(correlationID: "flow-1"), forward: forward, arguments: [0, CorrelationKey.of("flow-1")!, "flow-1", 5])
             #expect(byCorrelation.contains { $0.contains("events_by_correlation") }, "\(byCorrelation)")
             #expect(!byCorrelation.contains { $0.contains("TEMP B-TREE") }, "\(byCorrelation)")
             let byType = try plan(EventQuery(type: "early"), forward: forward, arguments: [0, "early", 5])
             #expect(!byType.contains { $0.contains("TEMP B-TREE") }, "walked in seq order, never sorted: \(byType)")
         }
+    }
+}
+
+/// A trace reads its flow along indexes only: the events by correlation key, each event's
+/// publication row by `log_seq` (the primary key), its later rows along the partial `log_by_event`.
+@Suite struct TraceQueryPlanTests {
+    let db = try! TestStore()
+
+    @Test func aTraceNeverScansTheLog() throws {
+        var batch = WriteBatch(now: Timestamp(micros: 1_800_000_000_000_000))
+        batch.publishes = (0..<50).map { RoutedEvent(event: CloudEvent(id: "e\($0)", source: "/s", type: "t", correlationID: "flow-\($0 % 5)"), targets: [Target(queue: "q", held: false)]) }
+        _ = try db.store.apply(batch)
+        let statement = try db.store.database.read { db in
+            // The statement `trace` runs, from the statement cache of a reader that just ran it.
+            _ = try SQLiteSnapshot(db: db).trace(correlationID: "flow-1")
+            return try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + SQLiteSnapshot.traceSQL, arguments: [CorrelationKey.of("flow-1")!, "flow-1"])
+                .map { $0["detail"] as String }
+        }
+        #expect(statement.filter { $0.contains("events_by_correlation") }.count == 2, "\(statement)")
+        #expect(statement.contains { $0.contains("log_by_event") }, "\(statement)")
+        #expect(!statement.contains { $0.hasPrefix("SCAN l") || $0.hasPrefix("SCAN log") }, "\(statement)")
+        #expect(try db.store.trace(correlationID: "flow-1").count == 30, "published, routed, enqueued for 10 events")
     }
 }
 

@@ -44,7 +44,7 @@ extension RawStatement {
 /// `events`: every column, inserted and read in this order.
 enum EventColumn: Int32, ColumnSet {
     case seq, id, source, type, time, subject, datacontenttype, dataschema, correlationID, causationID, traceparent, extensions
-    case data, dataKind, publishedAt, routed
+    case data, dataKind, publishedAt, routed, correlationKey, logSeq
 
     var sql: String {
         switch self {
@@ -64,7 +64,26 @@ enum EventColumn: Int32, ColumnSet {
         case .dataKind: return "data_kind"
         case .publishedAt: return "published_at"
         case .routed: return "routed"
+        case .correlationKey: return "correlation_key"
+        case .logSeq: return "log_seq"
         }
+    }
+}
+
+/// The correlation index's key: a 32-bit FNV-1a hash of the correlation id, stored beside it. A
+/// small integer keeps the index (one entry per event, at a random place when ids are random
+/// UUIDs) a third of the size of a text index, so its pages stay in the writer's cache; lookups
+/// compare the id itself too, so a collision costs a row read, never a wrong answer. Stored on
+/// disk: the function never changes.
+public enum CorrelationKey {
+    public static func of(_ id: String?) -> Int64? {
+        guard let id else { return nil }
+        var hash: UInt32 = 2_166_136_261
+        for byte in id.utf8 {
+            hash ^= UInt32(byte)
+            hash = hash &* 16_777_619
+        }
+        return Int64(Int32(bitPattern: hash))
     }
 }
 
@@ -86,6 +105,8 @@ struct EventRow: BatchRow {
     var dataKind: DataKind
     var publishedAt: Int64
     var routed: Bool
+    /// The log row that records the event's publication (set when that row is written).
+    var logSeq: Int64?
 
     init(seq: Int64, event: CloudEvent, publishedAt: Timestamp, routed: Bool) {
         self.seq = seq
@@ -122,6 +143,8 @@ struct EventRow: BatchRow {
         case .dataKind: statement.bind(dataKind.rawValue)
         case .publishedAt: statement.bind(publishedAt)
         case .routed: statement.bind(routed ? 1 : 0)
+        case .correlationKey: statement.bind(CorrelationKey.of(event.correlationID))
+        case .logSeq: statement.bind(logSeq)
         }
     }
 
@@ -231,10 +254,11 @@ enum ClaimColumn: Int32, ColumnSet {
 /// `log`: a `LifecycleRow`'s columns (its one mapping). Readers select `l.seq`, these, then the
 /// event's `RecordEventColumn`s.
 enum LogColumn: Int32, ColumnSet {
-    case at, steps, eventSeq, queue, messageID, attempt, duration, error, errorSteps, detail, detailSteps
+    case seq, at, steps, eventSeq, queue, messageID, attempt, duration, error, errorSteps, detail, detailSteps
 
     var sql: String {
         switch self {
+        case .seq: return "seq"
         case .at: return "at"
         case .steps: return "steps"
         case .eventSeq: return "event_seq"
@@ -248,6 +272,10 @@ enum LogColumn: Int32, ColumnSet {
         case .detailSteps: return "detail_steps"
         }
     }
+
+    /// The rows `log_by_event` indexes: all but an event's publication row, which its event
+    /// points at (`events.log_seq`), so a delivered event adds one index entry, not two.
+    static let laterRows = "steps & \(1 << LifecycleKind.published.step) = 0"
 
     /// How many records the rows hold: the sum of their steps' bits (SQLite has no popcount).
     static let recordCount = "sum(" + (0..<LifecycleKind.allCases.count).map { "(steps >> \($0) & 1)" }.joined(separator: " + ") + ")"
@@ -266,50 +294,55 @@ enum RecordEventColumn: Int32, ColumnSet {
     }
 }
 
-extension LifecycleRow: BatchRow {
+/// A log row with the seq its transaction assigned.
+struct LogRow: BatchRow {
     static let table = "log"
     static let columns = LogColumn.allCases
     /// The log is most of the rows the engine writes (two per event).
     static let perStatement = 32
 
+    var seq: Int64
+    var row: LifecycleRow
+
     func bind(_ column: LogColumn, to statement: RawStatement) {
         switch column {
-        case .at: statement.bind(at.micros)
-        case .steps: statement.bind(steps)
-        case .eventSeq: statement.bind(eventSeq)
-        case .queue: statement.bind(queue)
-        case .messageID: statement.bind(messageID)
-        case .attempt: statement.bind(attempt)
-        case .duration: statement.bind(duration?.micros)
-        case .error: statement.bind(error)
-        case .errorSteps: statement.bind(errorSteps)
-        case .detail: statement.bind(detail)
-        case .detailSteps: statement.bind(detailSteps)
+        case .seq: statement.bind(seq)
+        case .at: statement.bind(row.at.micros)
+        case .steps: statement.bind(row.steps)
+        case .eventSeq: statement.bind(row.eventSeq)
+        case .queue: statement.bind(row.queue)
+        case .messageID: statement.bind(row.messageID)
+        case .attempt: statement.bind(row.attempt)
+        case .duration: statement.bind(row.duration?.micros)
+        case .error: statement.bind(row.error)
+        case .errorSteps: statement.bind(row.errorSteps)
+        case .detail: statement.bind(row.detail)
+        case .detailSteps: statement.bind(row.detailSteps)
         }
     }
 
-    static func decode(_ columns: Columns<LogColumn>) -> LifecycleRow {
-        LifecycleRow(
+    static func decode(_ columns: Columns<LogColumn>) -> LogRow {
+        LogRow(seq: columns.int64(.seq), row: LifecycleRow(
             at: columns.timestamp(.at), eventSeq: columns.int64(.eventSeq), steps: columns.int(.steps), queue: columns.string(.queue),
             messageID: columns.optionalInt64(.messageID), attempt: columns.optionalInt64(.attempt).map { Int($0) },
             duration: columns.optionalInt64(.duration).map { .microseconds($0) }, error: columns.string(.error),
-            errorSteps: columns.int(.errorSteps), detail: columns.string(.detail), detailSteps: columns.int(.detailSteps))
+            errorSteps: columns.int(.errorSteps), detail: columns.string(.detail), detailSteps: columns.int(.detailSteps)))
     }
 }
 
-/// A lifecycle record query: `l.seq`, the log's columns, the event's; each row gives its records.
+/// A lifecycle record query: the log's columns, then the event's; each row gives its records.
 enum RecordQuery {
-    static let select = "l.seq, \(LogColumn.list("l")), \(RecordEventColumn.list("e"))"
+    static let select = "\(LogColumn.list("l")), \(RecordEventColumn.list("e"))"
     static let from = "log l JOIN events e ON e.seq = l.event_seq"
 
     static func decode(_ row: RawStatement, into records: inout [LifecycleRecord]) {
-        let event = row.columns(RecordEventColumn.self, from: 1 + LogColumn.count)
-        let seq = row.int64(0)
-        let stored = LifecycleRow.decode(row.columns(LogColumn.self, from: 1))
+        let event = row.columns(RecordEventColumn.self, from: LogColumn.count)
+        let stored = LogRow.decode(row.columns(LogColumn.self))
         let id = event.string(.id) ?? "", type = event.string(.type), correlationID = event.string(.correlationID)
-        for (index, entry) in stored.entries().enumerated() {
+        for (index, entry) in stored.row.entries().enumerated() {
             records.append(LifecycleRecord(
-                seq: LogPosition.record(row: seq, index: index), entry: entry, eventID: id, eventType: type, correlationID: correlationID))
+                seq: LogPosition.record(row: stored.seq, index: index), entry: entry, eventID: id, eventType: type,
+                correlationID: correlationID))
         }
     }
 }

@@ -70,11 +70,24 @@ struct SQLiteSnapshot: StoreSnapshot {
         return result
     }
 
+    /// The flow's events by their correlation key; each event's publication row by its
+    /// `log_seq`, its later rows along `log_by_event` (which indexes only those). Binds: the
+    /// correlation key, the correlation id.
+    static let traceSQL: String = {
+        let flow = "FROM events WHERE correlation_key = ?1 AND correlation_id = ?2"
+        return """
+            SELECT \(RecordQuery.select) FROM \(RecordQuery.from) WHERE l.seq IN (SELECT log_seq \(flow))
+            UNION ALL
+            SELECT \(RecordQuery.select) FROM \(RecordQuery.from) WHERE l.event_seq IN (SELECT seq \(flow)) AND l.\(LogColumn.laterRows)
+            ORDER BY 1
+            """
+    }()
+
     func trace(correlationID: String) throws -> [LifecycleRecord] {
-        try records("""
-            SELECT \(RecordQuery.select) FROM \(RecordQuery.from)
-            WHERE l.event_seq IN (SELECT seq FROM events WHERE correlation_id = ?) ORDER BY l.seq
-            """) { $0.bind(correlationID) }
+        try records(Self.traceSQL) {
+            $0.bind(CorrelationKey.of(correlationID))
+            $0.bind(correlationID)
+        }
     }
 
     func logTotal() throws -> Int64 {
@@ -242,7 +255,10 @@ struct SQLiteSnapshot: StoreSnapshot {
 
     func events(correlationID: String) throws -> [CloudEvent] {
         let query = try RawStatement(
-            cached: db.cachedStatement(sql: "SELECT \(EventColumn.list("e")) FROM events e WHERE e.correlation_id = ? ORDER BY e.seq"), in: db)
+            cached: db.cachedStatement(sql: """
+                SELECT \(EventColumn.list("e")) FROM events e WHERE e.correlation_key = ? AND e.correlation_id = ? ORDER BY e.seq
+                """), in: db)
+        query.bind(CorrelationKey.of(correlationID))
         query.bind(correlationID)
         var events: [CloudEvent] = []
         try query.query { events.append(EventRow.decode($0.columns(EventColumn.self))) }
@@ -285,7 +301,11 @@ struct SQLiteSnapshot: StoreSnapshot {
             conditions.append(condition)
             bindings.append { $0.bind(value.micros) }
         }
-        add("e.correlation_id = ?", query.correlationID)
+        if let correlationID = query.correlationID {
+            conditions.append("e.correlation_key = ? AND e.correlation_id = ?")
+            bindings.append { $0.bind(CorrelationKey.of(correlationID)) }
+            bindings.append { $0.bind(correlationID) }
+        }
         add("e.id = ?", query.id)
         add("e.source = ?", query.source)
         add("e.type = ?", query.type)

@@ -85,9 +85,9 @@ struct SQLiteTransaction: StoreTransaction {
     let sql: WriterStatements
     var eventRows: [EventRow] = []
     var messageRows: [NewMessage] = []
-    var logRows: [LifecycleRow] = []
-    /// The next event seq and message id, read at the first insert of the transaction.
-    var nextIDs: (event: Int64, message: Int64)?
+    var logRows: [LogRow] = []
+    /// The next event seq, message id and log row seq, read at the first insert of the transaction.
+    var nextIDs: (event: Int64, message: Int64, log: Int64)?
 
     init(db: Database, sql: WriterStatements) {
         self.db = db
@@ -99,10 +99,10 @@ struct SQLiteTransaction: StoreTransaction {
     /// Message ids never go back, even past deleted messages (AUTOINCREMENT keeps the high-water
     /// mark in `sqlite_sequence`): a late ack matches its message by id and delivery, so an id must
     /// never name two messages.
-    private mutating func nextID(_ which: WritableKeyPath<(event: Int64, message: Int64), Int64>) throws -> Int64 {
+    private mutating func nextID(_ which: WritableKeyPath<(event: Int64, message: Int64, log: Int64), Int64>) throws -> Int64 {
         if nextIDs == nil {
-            var ids: (event: Int64, message: Int64) = (1, 1)
-            try sql.nextIDs.query { row in ids = (row.int64(0), row.int64(1)) }
+            var ids: (event: Int64, message: Int64, log: Int64) = (1, 1, 1)
+            try sql.nextIDs.query { row in ids = (row.int64(0), row.int64(1), row.int64(2)) }
             nextIDs = ids
         }
         defer { nextIDs![keyPath: which] += 1 }
@@ -118,7 +118,15 @@ struct SQLiteTransaction: StoreTransaction {
 
     mutating func insertMessage(_ message: NewMessage) throws { messageRows.append(message) }
 
-    mutating func append(_ row: LifecycleRow) { logRows.append(row) }
+    mutating func append(_ row: LifecycleRow) throws {
+        let seq = try nextID(\.log)
+        logRows.append(LogRow(seq: seq, row: row))
+        // An event's publication row: the event points at it (it is not in `log_by_event`).
+        if row.steps & 1 << LifecycleKind.published.step != 0, let first = eventRows.first?.seq {
+            let index = Int(row.eventSeq - first)
+            if eventRows.indices.contains(index), eventRows[index].seq == row.eventSeq { eventRows[index].logSeq = seq }
+        }
+    }
 
     mutating func markRouted(seq: Int64) throws -> Bool {
         try db.cachedStatement(sql: "UPDATE events SET routed = 1 WHERE seq = ? AND routed = 0").execute(arguments: [seq])
@@ -361,7 +369,7 @@ struct SQLiteTransaction: StoreTransaction {
 final class WriterStatements {
     let events: BatchInsert<EventRow>
     let messages: BatchInsert<NewMessage>
-    let log: BatchInsert<LifecycleRow>
+    let log: BatchInsert<LogRow>
     let nextIDs: RawStatement
     let claimSelect: RawStatement
     let claimUpdate: RawStatement
@@ -381,7 +389,8 @@ final class WriterStatements {
         nextIDs = try RawStatement(db, """
             SELECT (SELECT coalesce(max(seq), 0) + 1 FROM events),
                 max((SELECT coalesce(max(id), 0) FROM messages),
-                    coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0)) + 1
+                    coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0)) + 1,
+                (SELECT coalesce(max(seq), 0) + 1 FROM log)
             """)
         claimSelect = try RawStatement(db, """
             SELECT \(ClaimColumn.list("m")), \(EventColumn.list("e"))

@@ -54,7 +54,7 @@ protocol StoreTransaction {
     mutating func insertEvent(_ event: CloudEvent, seq: Int64, routed: Bool, at: Timestamp) throws
     mutating func insertMessage(_ message: NewMessage) throws
     /// A lifecycle row, complete (`Tick` groups the steps).
-    mutating func append(_ row: LifecycleRow)
+    mutating func append(_ row: LifecycleRow) throws
     /// Marks an unrouted event routed; false if another runtime did first.
     mutating func markRouted(seq: Int64) throws -> Bool
 
@@ -163,7 +163,7 @@ struct Tick<Transaction: StoreTransaction> {
     }
 
     mutating func finish() throws {
-        if let row = pendingRow { tx.append(row) }
+        if let row = pendingRow { try tx.append(row) }
         pendingRow = nil
         try tx.finish(counters: counters)
         counters.removeAll()
@@ -181,7 +181,7 @@ struct Tick<Transaction: StoreTransaction> {
         for event in events {
             let seq = try tx.nextEventSeq()
             try tx.insertEvent(event, seq: seq, routed: false, at: now)
-            record(.published, eventSeq: seq)
+            try record(.published, eventSeq: seq)
         }
         try tx.appendAudit(AuditRecord(
             at: now, actor: actor, action: .publish, detail: "published unrouted: \(events.prefix(20).map(\.id).joined(separator: ","))\(events.count > 20 ? ",…" : "")",
@@ -192,16 +192,16 @@ struct Tick<Transaction: StoreTransaction> {
     mutating func publish(_ event: CloudEvent, targets: [Target]) throws {
         let seq = try tx.nextEventSeq()
         try tx.insertEvent(event, seq: seq, routed: true, at: now)
-        record(.published, eventSeq: seq)
+        try record(.published, eventSeq: seq)
         try route(seq: seq, event: event, targets: targets)
     }
 
     mutating func route(seq: Int64, event: CloudEvent, targets: [Target]) throws {
         guard !targets.isEmpty else {
-            record(.rejected, eventSeq: seq, error: "no rule matched")
+            try record(.rejected, eventSeq: seq, error: "no rule matched")
             return
         }
-        record(.routed, eventSeq: seq, detail: targets.map(\.queue).joined(separator: ","))
+        try record(.routed, eventSeq: seq, detail: targets.map(\.queue).joined(separator: ","))
         for target in targets {
             if let window = target.deduplicate, try isDuplicate(event, seq: seq, queue: target.queue, window: window) { continue }
             let id = try tx.nextMessageID()
@@ -215,8 +215,8 @@ struct Tick<Transaction: StoreTransaction> {
                 let claim = Claim(
                     messageID: id, queue: target.queue, delivery: 1, attempt: 1, eventSeq: seq, eventID: event.id,
                     eventType: event.type, correlationID: event.correlationID, enqueuedAt: now, leaseUntil: lease)
-                record(.enqueued, eventSeq: seq, queue: target.queue, messageID: id)
-                record(.claimed, claim: claim, at: now)
+                try record(.enqueued, eventSeq: seq, queue: target.queue, messageID: id)
+                try record(.claimed, claim: claim, at: now)
                 directlyClaimed.append(ClaimedMessage(claim: claim, event: event))
                 counters[target.queue, default: QueueCounters()].claimed += 1
                 continue
@@ -224,7 +224,7 @@ struct Tick<Transaction: StoreTransaction> {
             try tx.insertMessage(NewMessage(
                 id: id, queue: target.queue, eventSeq: seq, state: target.held ? .held : .ready, readyAt: now, enqueuedAt: now,
                 attempt: 0, deliveries: 0))
-            record(.enqueued, eventSeq: seq, queue: target.queue, messageID: id, detail: target.held ? "held for the batch window" : nil)
+            try record(.enqueued, eventSeq: seq, queue: target.queue, messageID: id, detail: target.held ? "held for the batch window" : nil)
         }
     }
 
@@ -236,7 +236,7 @@ struct Tick<Transaction: StoreTransaction> {
             deduplicated[queue, default: (cutoff, 0)].accepted += 1
             return false
         }
-        record(.duplicate, eventSeq: seq, queue: queue, detail: "source and id accepted at \(accepted.at.rfc3339) (event seq \(accepted.seq))")
+        try record(.duplicate, eventSeq: seq, queue: queue, detail: "source and id accepted at \(accepted.at.rfc3339) (event seq \(accepted.seq))")
         counters[queue, default: QueueCounters()].duplicates += 1
         return true
     }
@@ -250,25 +250,25 @@ struct Tick<Transaction: StoreTransaction> {
         switch outcome.result {
         case .succeeded(let published):
             guard try tx.remove(messageID: claim.messageID, delivery: claim.delivery) else { return false }
-            record(.succeeded, claim: claim, at: at, duration: outcome.duration)
+            try record(.succeeded, claim: claim, at: at, duration: outcome.duration)
             counters[claim.queue, default: QueueCounters()].succeeded += 1
             children += published
         case .retry(let error, let readyAt):
             guard try tx.scheduleRetry(messageID: claim.messageID, delivery: claim.delivery, readyAt: readyAt, failedAt: at, error: error) else { return false }
-            record(.failed, claim: claim, at: at, duration: outcome.duration, error: error)
-            record(.retryScheduled, claim: claim, at: at, detail: String(format: "retry in %.3fs", (readyAt - at).secondsDouble))
+            try record(.failed, claim: claim, at: at, duration: outcome.duration, error: error)
+            try record(.retryScheduled, claim: claim, at: at, detail: String(format: "retry in %.3fs", (readyAt - at).secondsDouble))
             counters[claim.queue, default: QueueCounters()].failed += 1
             counters[claim.queue, default: QueueCounters()].retried += 1
         case .deadLetter(let error, let reason):
             guard try tx.deadLetterInFlight(messageID: claim.messageID, delivery: claim.delivery, at: at, reason: reason, error: error) else { return false }
-            record(.failed, claim: claim, at: at, duration: outcome.duration, error: error)
-            record(.deadLettered, claim: claim, at: at, error: error, detail: reason.rawValue)
+            try record(.failed, claim: claim, at: at, duration: outcome.duration, error: error)
+            try record(.deadLettered, claim: claim, at: at, error: error, detail: reason.rawValue)
             counters[claim.queue, default: QueueCounters()].failed += 1
             counters[claim.queue, default: QueueCounters()].deadLettered += 1
         case .drop(let error):
             guard try tx.remove(messageID: claim.messageID, delivery: claim.delivery) else { return false }
-            record(.failed, claim: claim, at: at, duration: outcome.duration, error: error)
-            record(.deleted, claim: claim, at: at, detail: "exhausted; dead-lettering is off for this queue")
+            try record(.failed, claim: claim, at: at, duration: outcome.duration, error: error)
+            try record(.deleted, claim: claim, at: at, detail: "exhausted; dead-lettering is off for this queue")
             counters[claim.queue, default: QueueCounters()].failed += 1
         case .unstarted:
             guard try tx.returnUnstarted(messageID: claim.messageID, delivery: claim.delivery, at: at) else { return false }
@@ -283,7 +283,7 @@ struct Tick<Transaction: StoreTransaction> {
         guard !released.isEmpty else { return }
         let detail = "window released \(released.count) message\(released.count == 1 ? "" : "s")"
         for message in released {
-            record(.batchReleased, eventSeq: message.eventSeq, queue: queue, messageID: message.messageID, detail: detail)
+            try record(.batchReleased, eventSeq: message.eventSeq, queue: queue, messageID: message.messageID, detail: detail)
         }
     }
 
@@ -292,7 +292,7 @@ struct Tick<Transaction: StoreTransaction> {
         for expired in try tx.expiredLeases(queue: queue, now: now) {
             let error = "lease expired: no ack by \(expired.leaseEnd.rfc3339) (handler hung or process died)"
             try tx.returnExpired(messageID: expired.messageID, at: now, error: error)
-            record(.leaseExpired, eventSeq: expired.eventSeq, queue: expired.queue, messageID: expired.messageID, attempt: expired.attempt, error: error)
+            try record(.leaseExpired, eventSeq: expired.eventSeq, queue: expired.queue, messageID: expired.messageID, attempt: expired.attempt, error: error)
             counters[expired.queue, default: QueueCounters()].failed += 1
         }
     }
@@ -317,16 +317,16 @@ struct Tick<Transaction: StoreTransaction> {
                 let error = DeadLetterPolicy.claimError(reason)
                 if request.policy.keepsDeadLetters {
                     try tx.deadLetterReady(messageID: claim.messageID, at: now, reason: reason)
-                    record(.deadLettered, claim: claim, at: now, error: error, detail: reason.rawValue)
+                    try record(.deadLettered, claim: claim, at: now, error: error, detail: reason.rawValue)
                     counters[request.queue, default: QueueCounters()].deadLettered += 1
                 } else {
                     try tx.removeReady(messageID: claim.messageID)
-                    record(.deleted, claim: claim, at: now, error: error, detail: "dead-lettering is off for this queue")
+                    try record(.deleted, claim: claim, at: now, error: error, detail: "dead-lettering is off for this queue")
                 }
                 continue
             }
             try tx.markClaimed(messageID: claim.messageID, attempt: claim.attempt, delivery: claim.delivery, leaseUntil: claim.leaseUntil)
-            record(.claimed, claim: claim, at: now, detail: claim.delivery > claim.attempt ? "delivery \(claim.delivery)" : nil)
+            try record(.claimed, claim: claim, at: now, detail: claim.delivery > claim.attempt ? "delivery \(claim.delivery)" : nil)
             claimed.append(ClaimedMessage(claim: claim, event: candidate.event))
         }
         counters[request.queue, default: QueueCounters()].claimed += Int64(claimed.count)
@@ -344,7 +344,7 @@ struct Tick<Transaction: StoreTransaction> {
             guard try tx.redrive(messageID: letter.messageID, to: queue, at: now) else { continue }
             moved.append(letter.messageID)
             let from = queue == letter.queue ? "" : " from \(letter.queue)"
-            record(.redriven, eventSeq: letter.eventSeq, queue: queue, messageID: letter.messageID, attempt: 0,
+            try record(.redriven, eventSeq: letter.eventSeq, queue: queue, messageID: letter.messageID, attempt: 0,
                    detail: "replay \(request.replayID) by \(request.actor)\(from): fresh attempt budget, new delivery")
         }
         try tx.appendAudit(AuditRecord(
@@ -360,7 +360,7 @@ struct Tick<Transaction: StoreTransaction> {
         for letter in try tx.selectDeadLetters(request.selection, limit: request.limit) {
             guard try tx.deleteDeadLetter(messageID: letter.messageID) else { continue }
             deleted.append(letter.messageID)
-            record(.deleted, eventSeq: letter.eventSeq, queue: letter.queue, messageID: letter.messageID, attempt: letter.attempt,
+            try record(.deleted, eventSeq: letter.eventSeq, queue: letter.queue, messageID: letter.messageID, attempt: letter.attempt,
                    detail: "dead letter deleted by \(request.actor)")
         }
         try tx.appendAudit(AuditRecord(
@@ -373,14 +373,14 @@ struct Tick<Transaction: StoreTransaction> {
     // MARK: Records
 
     /// Adds a step to the log: to the pending row if it joins it, else in a new row.
-    mutating func record(_ entry: LifecycleEntry) {
+    mutating func record(_ entry: LifecycleEntry) throws {
         if pendingRow?.absorb(entry) == true { return }
-        if let row = pendingRow { tx.append(row) }
+        if let row = pendingRow { try tx.append(row) }
         pendingRow = LifecycleRow(entry)
     }
 
-    mutating func record(_ kind: LifecycleKind, claim: Claim, at: Timestamp, duration: Duration? = nil, error: String? = nil, detail: String? = nil) {
-        record(LifecycleEntry(
+    mutating func record(_ kind: LifecycleKind, claim: Claim, at: Timestamp, duration: Duration? = nil, error: String? = nil, detail: String? = nil) throws {
+        try record(LifecycleEntry(
             kind, at: at, eventSeq: claim.eventSeq, queue: claim.queue, messageID: claim.messageID, attempt: claim.attempt,
             duration: duration, error: error, detail: detail))
     }
@@ -388,7 +388,7 @@ struct Tick<Transaction: StoreTransaction> {
     mutating func record(
         _ kind: LifecycleKind, eventSeq: Int64, queue: String? = nil, messageID: Int64? = nil, attempt: Int? = nil,
         error: String? = nil, detail: String? = nil
-    ) {
-        record(LifecycleEntry(kind, at: now, eventSeq: eventSeq, queue: queue, messageID: messageID, attempt: attempt, error: error, detail: detail))
+    ) throws {
+        try record(LifecycleEntry(kind, at: now, eventSeq: eventSeq, queue: queue, messageID: messageID, attempt: attempt, error: error, detail: detail))
     }
 }
