@@ -37,8 +37,8 @@ enum SchemaFloor {
             return statement
         }
         let insertEvent = try prepare("""
-            INSERT INTO events (seq, id, source, type, correlation_id, causation_id, data_kind, published_at, routed, correlation_key, log_seq)
-            VALUES (?, ?, '/bench', 'bench', ?, ?, 0, ?, 1, ?, ?)
+            INSERT INTO events (seq, id, source, type, correlation_id, causation_id, data_kind, published_at, routed, log_seq)
+            VALUES (?, ?, '/bench', 'bench', ?, ?, 0, ?, 1, ?)
             """)
         let insertMessage = try prepare("""
             INSERT INTO messages (id, queue, event_seq, state, ready_at, enqueued_at, attempt, deliveries)
@@ -96,8 +96,7 @@ enum SchemaFloor {
                 bind(insertEvent, 3, ids[index])
                 bind(insertEvent, 4, ids[index])
                 sqlite3_bind_int64(insertEvent, 5, now)
-                sqlite3_bind_int64(insertEvent, 6, CorrelationKey.of(ids[index])!)
-                sqlite3_bind_int64(insertEvent, 7, logSeq + 1)
+                sqlite3_bind_int64(insertEvent, 6, logSeq + 1)
                 try step(insertEvent)
                 sqlite3_bind_int64(insertMessage, 1, seq)
                 sqlite3_bind_int64(insertMessage, 2, seq)

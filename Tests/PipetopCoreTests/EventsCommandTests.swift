@@ -31,7 +31,7 @@ import Testing
             }
         }
         for forward in [true, false] {
-            let byCorrelation = try plan(EventQuery(correlationID: "flow-1"), forward: forward, arguments: [0, CorrelationKey.of("flow-1")!, "flow-1", 5])
+            let byCorrelation = try plan(EventQuery(correlationID: "flow-1"), forward: forward, arguments: [0, "flow-1", 5])
             #expect(byCorrelation.contains { $0.contains("events_by_correlation") }, "\(byCorrelation)")
             #expect(!byCorrelation.contains { $0.contains("TEMP B-TREE") }, "\(byCorrelation)")
             let byType = try plan(EventQuery(type: "early"), forward: forward, arguments: [0, "early", 5])
@@ -40,7 +40,7 @@ import Testing
     }
 }
 
-/// A trace reads its flow along indexes only: the events by correlation key, each event's
+/// A trace reads its flow along indexes only: the events by correlation id, each event's
 /// publication row by `log_seq` (the primary key), its later rows along the partial `log_by_event`.
 @Suite struct TraceQueryPlanTests {
     let db = try! TestStore()
@@ -52,7 +52,7 @@ import Testing
         let statement = try db.store.database.read { db in
             // The statement `trace` runs, from the statement cache of a reader that just ran it.
             _ = try SQLiteSnapshot(db: db).trace(correlationID: "flow-1")
-            return try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + SQLiteSnapshot.traceSQL, arguments: [CorrelationKey.of("flow-1")!, "flow-1"])
+            return try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + SQLiteSnapshot.traceSQL, arguments: ["flow-1"])
                 .map { $0["detail"] as String }
         }
         #expect(statement.filter { $0.contains("events_by_correlation") }.count == 2, "\(statement)")

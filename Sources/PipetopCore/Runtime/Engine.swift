@@ -16,7 +16,7 @@ final class Engine: @unchecked Sendable {
         /// Work to keep buffered per worker thread, so workers never wait on a tick: a queue of
         /// 100 µs handlers prefetches about 20 messages per thread, one of 10 ms handlers 2.
         var prefetchWork: Duration = .milliseconds(2)
-        var prefetchBounds = 2...256
+        var prefetchBounds = 2...1024
     }
 
     /// A publish waiting for its commit, already routed (on the publisher's thread, not the engine's).

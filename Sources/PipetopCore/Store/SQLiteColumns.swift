@@ -44,7 +44,7 @@ extension RawStatement {
 /// `events`: every column, inserted and read in this order.
 enum EventColumn: Int32, ColumnSet {
     case seq, id, source, type, time, subject, datacontenttype, dataschema, correlationID, causationID, traceparent, extensions
-    case data, dataKind, publishedAt, routed, correlationKey, logSeq
+    case data, dataKind, publishedAt, routed, logSeq
 
     var sql: String {
         switch self {
@@ -64,26 +64,8 @@ enum EventColumn: Int32, ColumnSet {
         case .dataKind: return "data_kind"
         case .publishedAt: return "published_at"
         case .routed: return "routed"
-        case .correlationKey: return "correlation_key"
         case .logSeq: return "log_seq"
         }
-    }
-}
-
-/// The correlation index's key: a 32-bit FNV-1a hash of the correlation id, stored beside it. A
-/// small integer keeps the index (one entry per event, at a random place when ids are random
-/// UUIDs) a third of the size of a text index, so its pages stay in the writer's cache; lookups
-/// compare the id itself too, so a collision costs a row read, never a wrong answer. Stored on
-/// disk: the function never changes.
-public enum CorrelationKey {
-    public static func of(_ id: String?) -> Int64? {
-        guard let id else { return nil }
-        var hash: UInt32 = 2_166_136_261
-        for byte in id.utf8 {
-            hash ^= UInt32(byte)
-            hash = hash &* 16_777_619
-        }
-        return Int64(Int32(bitPattern: hash))
     }
 }
 
@@ -143,7 +125,6 @@ struct EventRow: BatchRow {
         case .dataKind: statement.bind(dataKind.rawValue)
         case .publishedAt: statement.bind(publishedAt)
         case .routed: statement.bind(routed ? 1 : 0)
-        case .correlationKey: statement.bind(CorrelationKey.of(event.correlationID))
         case .logSeq: statement.bind(logSeq)
         }
     }

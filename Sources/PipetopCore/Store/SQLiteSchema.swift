@@ -163,9 +163,6 @@ enum SQLiteSchema {
                 """)
         }
         migrator.registerMigration("v4-lifecycle-rows") { db in
-            db.add(function: DatabaseFunction("pipetop_correlation_key", argumentCount: 1, pure: true) { values in
-                String.fromDatabaseValue(values[0]).flatMap(CorrelationKey.of)
-            })
             // One row per moment a transaction touched an event and message (LifecycleRow): two rows
             // per delivered event instead of five. Old rows are one step each; their records keep
             // their order (a record's seq becomes LogPosition.record(row: seq, index: 0)).
@@ -194,16 +191,10 @@ enum SQLiteSchema {
                 ALTER TABLE log_rows RENAME TO log;
                 -- An event's publication row is found from the event (log_seq); the index holds the rest.
                 CREATE INDEX log_by_event ON log(event_seq) WHERE steps & 1 = 0;
-
-                -- The correlation index on a 32-bit hash of the id (CorrelationKey): a third the size.
-                ALTER TABLE events ADD COLUMN correlation_key INTEGER;
                 ALTER TABLE events ADD COLUMN log_seq INTEGER;
-                UPDATE events SET correlation_key = pipetop_correlation_key(correlation_id);
                 UPDATE events SET log_seq = published.seq
                     FROM (SELECT event_seq, min(seq) AS seq FROM log WHERE steps & 1 != 0 GROUP BY event_seq) AS published
                     WHERE published.event_seq = events.seq;
-                DROP INDEX events_by_correlation;
-                CREATE INDEX events_by_correlation ON events(correlation_key);
                 """)
         }
         return migrator

@@ -70,11 +70,10 @@ struct SQLiteSnapshot: StoreSnapshot {
         return result
     }
 
-    /// The flow's events by their correlation key; each event's publication row by its
-    /// `log_seq`, its later rows along `log_by_event` (which indexes only those). Binds: the
-    /// correlation key, the correlation id.
+    /// The flow's events by correlation id; each event's publication row by its `log_seq`, its
+    /// later rows along `log_by_event` (which indexes only those). Binds: the correlation id.
     static let traceSQL: String = {
-        let flow = "FROM events WHERE correlation_key = ?1 AND correlation_id = ?2"
+        let flow = "FROM events WHERE correlation_id = ?1"
         return """
             SELECT \(RecordQuery.select) FROM \(RecordQuery.from) WHERE l.seq IN (SELECT log_seq \(flow))
             UNION ALL
@@ -84,10 +83,7 @@ struct SQLiteSnapshot: StoreSnapshot {
     }()
 
     func trace(correlationID: String) throws -> [LifecycleRecord] {
-        try records(Self.traceSQL) {
-            $0.bind(CorrelationKey.of(correlationID))
-            $0.bind(correlationID)
-        }
+        try records(Self.traceSQL) { $0.bind(correlationID) }
     }
 
     func logTotal() throws -> Int64 {
@@ -256,9 +252,8 @@ struct SQLiteSnapshot: StoreSnapshot {
     func events(correlationID: String) throws -> [CloudEvent] {
         let query = try RawStatement(
             cached: db.cachedStatement(sql: """
-                SELECT \(EventColumn.list("e")) FROM events e WHERE e.correlation_key = ? AND e.correlation_id = ? ORDER BY e.seq
+                SELECT \(EventColumn.list("e")) FROM events e WHERE e.correlation_id = ? ORDER BY e.seq
                 """), in: db)
-        query.bind(CorrelationKey.of(correlationID))
         query.bind(correlationID)
         var events: [CloudEvent] = []
         try query.query { events.append(EventRow.decode($0.columns(EventColumn.self))) }
@@ -301,11 +296,7 @@ struct SQLiteSnapshot: StoreSnapshot {
             conditions.append(condition)
             bindings.append { $0.bind(value.micros) }
         }
-        if let correlationID = query.correlationID {
-            conditions.append("e.correlation_key = ? AND e.correlation_id = ?")
-            bindings.append { $0.bind(CorrelationKey.of(correlationID)) }
-            bindings.append { $0.bind(correlationID) }
-        }
+        add("e.correlation_id = ?", query.correlationID)
         add("e.id = ?", query.id)
         add("e.source = ?", query.source)
         add("e.type = ?", query.type)
