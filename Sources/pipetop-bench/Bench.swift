@@ -86,6 +86,12 @@ struct Bench: ParsableCommand {
             measured(Figure("publish → handler start p50 at \(Figure.grouped(rate))/s", value: result.p50, unit: "ms", target: p50Target, .below, note: note))
             measured(Figure("publish → handler start p99 at \(Figure.grouped(rate))/s", value: result.p99, unit: "ms", target: p99Target, rate == 1_000 ? .atMost : .below, note: note))
         }
+        if wanted("latency") {
+            let lone = try runtime.blockingProducer(seconds: quick ? 0.5 : 10)
+            let note = "one publisher, each publish waiting for its commit: \(Figure.grouped(lone.count)) events, \(Figure.grouped(Int(Double(lone.count) / (quick ? 0.5 : 10))))/s; max \(Figure.format(lone.max)) ms"
+            measured(Figure("one blocking producer: publish → committed p50", value: lone.p50, unit: "ms", note: note))
+            measured(Figure("one blocking producer: publish → committed p99", value: lone.p99, unit: "ms", target: 1.0, .atMost, note: note))
+        }
         if wanted("dashboard") {
             let records = quick ? 50_000 : 10_000_000
             if !json { FileHandle.standardError.write(Data("  building a store of \(Figure.grouped(records)) lifecycle records…\n".utf8)) }

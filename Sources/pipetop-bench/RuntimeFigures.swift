@@ -158,6 +158,30 @@ struct RuntimeFigures {
     }
 }
 
+extension RuntimeFigures {
+    /// One producer at its own pace: publishes one event, waits for its commit, publishes the
+    /// next, for `seconds`; the time each `publish` call takes (publish → durable). Guards the
+    /// commit pacer: holding a tick to gather more work must never slow a lone producer.
+    func blockingProducer(seconds: Double) throws -> (p50: Double, p99: Double, max: Double, count: Int) {
+        let runtime = try makeRuntime("blocking", queue: QueueSpec("q", concurrency: 2))
+        runtime.handle("q") { _ in }
+        try runtime.start()
+        defer { runtime.stop() }
+        for index in 0..<200 { try runtime.publish(CloudEvent(id: "w\(index)", source: "/bench", type: "warm")) }
+        let histogram = LockedHistogram()
+        let end = Date().addingTimeInterval(seconds)
+        var count = 0
+        while Date() < end {
+            let started = Timestamp.now()
+            try runtime.publish(CloudEvent(id: "b\(count)", source: "/bench", type: "bench"))
+            histogram.record(micros: Timestamp.now().micros - started.micros)
+            count += 1
+        }
+        let h = histogram.snapshot()
+        return (Double(h.valueAtPercentile(50)) / 1000, Double(h.valueAtPercentile(99)) / 1000, Double(h.max) / 1000, count)
+    }
+}
+
 final class LockedHistogram: @unchecked Sendable {
     private let lock = NSLock()
     private var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)

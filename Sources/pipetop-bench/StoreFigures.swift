@@ -43,9 +43,9 @@ struct StoreFigures {
             last.outcomes = retried.map { Outcome(claim: $0.claim, duration: .microseconds(150), finishedAt: clock, result: .succeeded(children: [])) }
             _ = try store.apply(last)
             // The same logical steps whatever the stored shape: published, routed, enqueued,
-            // claimed and succeeded per event; a failed first run adds failed, retry-scheduled,
-            // claimed again and succeeded.
-            written += 5 * publish.publishes.count + 4 * retried.count
+            // claimed and succeeded per event; a failed first run has failed, retry-scheduled,
+            // claimed again and succeeded in place of its succeeded (three more).
+            written += 5 * publish.publishes.count + 3 * retried.count
         }
         return path
     }

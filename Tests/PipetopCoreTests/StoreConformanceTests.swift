@@ -476,6 +476,55 @@ import Testing
         #expect(audit.detail.contains("r-1") && audit.detail.contains("queue q"))
     }
 
+    @Test(arguments: backends) func deadLettersAreGroupedByCauseAndFilteredInTheStore(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        // Two causes on q (one of them twice, with different numbers), one on r; a second type.
+        var now = h.t0
+        func kill(_ id: String, _ error: String, queue: String = "q", type: String = "listing.uploaded", reason: DeadLetterReason = .nonRetryable) throws {
+            var batch = WriteBatch(now: now)
+            batch.publishes = [RoutedEvent(event: h.event(id, type: type), targets: [Target(queue: queue, held: false)])]
+            _ = try h.store.apply(batch)
+            let message = try h.claim(now, h.request(queue))
+            try h.finish(message[0], at: now, .deadLetter(error: error, reason: reason))
+            now = now + .seconds(1)
+        }
+        try kill("a", "timeout after 2s on listing-1")
+        try kill("b", "timeout after 35s on listing-22")
+        try kill("c", "price is not a number: \"abc\"")
+        try kill("d", "timeout after 2s on listing-4", queue: "r")
+        try kill("e", "timeout after 2s on listing-5", type: "listing.sold")
+        let all = try h.store.read { try $0.deadLetterGroups(.all) }
+        #expect(all.map(\.count) == [2, 1, 1, 1])
+        let timeout = try #require(all.first, "\(all)")
+        #expect(timeout.queue == "q" && timeout.type == "listing.uploaded" && timeout.fingerprint == "timeout after <n>s on listing-<n>")
+        #expect(timeout.firstDeadAt == h.t0 && timeout.lastDeadAt == h.t0 + .seconds(1) && timeout.failedAgain == 0)
+        func ids(_ selection: DeadLetterSelection) throws -> [String] {
+            try h.store.read { try $0.deadLetters(selection, page: PageRequest(limit: 100)).items.map(\.event.id).sorted() }
+        }
+        func count(_ selection: DeadLetterSelection) throws -> Int { try h.store.read { try $0.deadLetterCount(selection) } }
+        #expect(try ids(timeout.selection) == ["a", "b"])
+        #expect(try count(timeout.selection) == 2)
+        #expect(try ids(DeadLetterSelection(fingerprint: timeout.fingerprint)) == ["a", "b", "d", "e"])
+        #expect(try ids(DeadLetterSelection(type: "listing.sold")) == ["e"])
+        #expect(try count(DeadLetterSelection(type: "listing.sold")) == 1)
+        #expect(try ids(DeadLetterSelection(deadSince: h.t0 + .seconds(1), deadUntil: h.t0 + .seconds(3))) == ["b", "c"])
+        #expect(try count(.all) == 5)
+        // Replayed and dead again: counted as failed again, by group and by filter.
+        let a = try #require(try h.store.read { try $0.deadLetters(timeout.selection, page: PageRequest(limit: 1)) }.items.first)
+        #expect(a.fingerprint == timeout.fingerprint && a.replays == 0)
+        _ = try h.store.redrive(RedriveRequest(selection: DeadLetterSelection(messageIDs: [a.messageID])), at: now)
+        let again = try h.claim(now, h.request("q"))
+        try #require(again.count == 1)
+        try h.finish(again[0], at: now, .deadLetter(error: "timeout after 9s on listing-2", reason: .nonRetryable))
+        #expect(try h.store.read { try $0.deadLetterGroups(DeadLetterSelection(queue: "q")) }.first?.failedAgain == 1)
+        #expect(try ids(DeadLetterSelection(failedAgain: true)) == [again[0].event.id])
+        #expect(try count(DeadLetterSelection(failedAgain: false)) == 4)
+        let replayed = try #require(try h.store.read { try $0.deadLetters(DeadLetterSelection(failedAgain: true), page: PageRequest(limit: 1)) }.items.first)
+        #expect(replayed.replays == 1 && replayed.errors.count == 2, "the history keeps both failures")
+        // A claim that dead-letters (max age) has a cause too.
+        #expect(try h.store.read { try $0.deadLetterGroups(DeadLetterSelection(queue: "q", type: "listing.uploaded")) }.map(\.fingerprint).contains("price is not a number: \"…\""))
+    }
+
     @Test(arguments: backends) func redriveToAnotherQueueAndALateAckOfTheOldDeliveryIsStale(_ factory: StoreFactory) throws {
         let h = try StoreHarness(factory)
         try h.publish([h.event("a")])

@@ -447,10 +447,28 @@ public struct DeadLetterSelection: Sendable, Equatable, CustomStringConvertible 
     public var queue: String?
     /// These messages only.
     public var messageIDs: [Int64]?
+    /// The event's type.
+    public var type: String?
+    /// The failure's fingerprint (`FailureFingerprint`), as stored.
+    public var fingerprint: String?
+    /// Only those that failed again after a replay (true), or only those never replayed (false).
+    public var failedAgain: Bool?
+    /// Dead at or after.
+    public var deadSince: Timestamp?
+    /// Dead before.
+    public var deadUntil: Timestamp?
 
-    public init(queue: String? = nil, messageIDs: [Int64]? = nil) {
+    public init(
+        queue: String? = nil, messageIDs: [Int64]? = nil, type: String? = nil, fingerprint: String? = nil, failedAgain: Bool? = nil,
+        deadSince: Timestamp? = nil, deadUntil: Timestamp? = nil
+    ) {
         self.queue = queue
         self.messageIDs = messageIDs
+        self.type = type
+        self.fingerprint = fingerprint
+        self.failedAgain = failedAgain
+        self.deadSince = deadSince
+        self.deadUntil = deadUntil
     }
 
     public static let all = DeadLetterSelection()
@@ -459,8 +477,38 @@ public struct DeadLetterSelection: Sendable, Equatable, CustomStringConvertible 
         var parts: [String] = []
         if let queue { parts.append("queue \(queue)") }
         if let messageIDs { parts.append("messages \(messageIDs.map(String.init).joined(separator: ","))") }
+        if let type { parts.append("type \(type)") }
+        if let fingerprint { parts.append("fingerprint \(fingerprint)") }
+        if let failedAgain { parts.append(failedAgain ? "failed again after a replay" : "never replayed") }
+        if let deadSince { parts.append("dead since \(deadSince.rfc3339)") }
+        if let deadUntil { parts.append("dead before \(deadUntil.rfc3339)") }
         return parts.isEmpty ? "all dead letters" : parts.joined(separator: ", ")
     }
+}
+
+/// Dead letters of one cause: one queue, one event type, one failure fingerprint.
+public struct DeadLetterGroup: Sendable, Equatable {
+    public var queue: String
+    public var type: String
+    public var fingerprint: String
+    public var count: Int
+    public var firstDeadAt: Timestamp
+    public var lastDeadAt: Timestamp
+    /// How many of them had been replayed before and failed again.
+    public var failedAgain: Int
+
+    public init(queue: String, type: String, fingerprint: String, count: Int, firstDeadAt: Timestamp, lastDeadAt: Timestamp, failedAgain: Int) {
+        self.queue = queue
+        self.type = type
+        self.fingerprint = fingerprint
+        self.count = count
+        self.firstDeadAt = firstDeadAt
+        self.lastDeadAt = lastDeadAt
+        self.failedAgain = failedAgain
+    }
+
+    /// The selection of this group's dead letters.
+    public var selection: DeadLetterSelection { DeadLetterSelection(queue: queue, type: type, fingerprint: fingerprint) }
 }
 
 /// Moving dead letters back to be delivered again: their source queue, or `to`. The event (id,

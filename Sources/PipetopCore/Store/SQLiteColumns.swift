@@ -165,7 +165,7 @@ struct EventRow: BatchRow {
 
 /// `messages`: every column, read in this order (inserts write the first eight).
 enum MessageColumn: Int32, ColumnSet {
-    case id, queue, eventSeq, state, readyAt, enqueuedAt, attempt, deliveries, errors, firstFailedAt, deadAt, reason
+    case id, queue, eventSeq, state, readyAt, enqueuedAt, attempt, deliveries, errors, firstFailedAt, deadAt, reason, fingerprint, replays
 
     var sql: String {
         switch self {
@@ -181,6 +181,8 @@ enum MessageColumn: Int32, ColumnSet {
         case .firstFailedAt: return "first_failed_at"
         case .deadAt: return "dead_at"
         case .reason: return "reason"
+        case .fingerprint: return "fingerprint"
+        case .replays: return "replays"
         }
     }
 
@@ -210,8 +212,32 @@ extension NewMessage: BatchRow {
         case .enqueuedAt: statement.bind(enqueuedAt.micros)
         case .attempt: statement.bind(attempt)
         case .deliveries: statement.bind(deliveries)
-        case .errors, .firstFailedAt, .deadAt, .reason: preconditionFailure("not inserted")
+        case .errors, .firstFailedAt, .deadAt, .reason, .fingerprint, .replays: preconditionFailure("not inserted")
         }
+    }
+}
+
+/// The SQL of a `DeadLetterSelection` over `messages m JOIN events e`: one definition for every
+/// query and operation that selects dead letters.
+enum DeadLetterQuery {
+    static func conditions(_ selection: DeadLetterSelection) -> (sql: String, binds: [(RawStatement) -> Void]) {
+        var conditions = ["m.state = \(MessageState.dead.sql)"]
+        var binds: [(RawStatement) -> Void] = []
+        func add(_ condition: String, _ bind: @escaping (RawStatement) -> Void) {
+            conditions.append(condition)
+            binds.append(bind)
+        }
+        if let queue = selection.queue { add("m.queue = ?") { $0.bind(queue) } }
+        if let ids = selection.messageIDs {
+            let list = "[" + ids.map(String.init).joined(separator: ",") + "]"
+            add("m.id IN (SELECT value FROM json_each(?))") { $0.bind(list) }
+        }
+        if let type = selection.type { add("e.type = ?") { $0.bind(type) } }
+        if let fingerprint = selection.fingerprint { add("m.fingerprint = ?") { $0.bind(fingerprint) } }
+        if let failedAgain = selection.failedAgain { conditions.append(failedAgain ? "m.replays > 0" : "m.replays = 0") }
+        if let since = selection.deadSince { add("m.dead_at >= ?") { $0.bind(since.micros) } }
+        if let until = selection.deadUntil { add("m.dead_at < ?") { $0.bind(until.micros) } }
+        return (conditions.joined(separator: " AND "), binds)
     }
 }
 

@@ -197,6 +197,19 @@ enum SQLiteSchema {
                     WHERE published.event_seq = events.seq;
                 """)
         }
+        migrator.registerMigration("v5-dead-letter-causes") { db in
+            // A dead letter's cause (FailureFingerprint of its last error, computed when it dies) and
+            // how often it was replayed: the Dead letters screen groups by the first and shows the second.
+            db.add(function: DatabaseFunction("pipetop_fingerprint", argumentCount: 1, pure: true) { values in
+                FailureFingerprint.of(String.fromDatabaseValue(values[0]) ?? "")
+            })
+            try db.execute(sql: """
+                ALTER TABLE messages ADD COLUMN fingerprint TEXT;
+                ALTER TABLE messages ADD COLUMN replays INTEGER NOT NULL DEFAULT 0;
+                UPDATE messages SET fingerprint = pipetop_fingerprint(json_extract(errors, '$[#-1].error')) WHERE state = 3;
+                CREATE INDEX messages_dead_by_cause ON messages(queue, fingerprint, dead_at) WHERE state = 3;
+                """)
+        }
         return migrator
     }
 }

@@ -142,26 +142,16 @@ struct SQLiteSnapshot: StoreSnapshot {
 
     /// Newest dead first: keyset (dead_at, id) descending, along `messages_dead_by_time`.
     func deadLetters(_ selection: DeadLetterSelection, page: PageRequest) throws -> Page<DeadLetter> {
-        var conditions = ["m.state = \(MessageState.dead.sql)"]
-        var binds: [(RawStatement) -> Void] = []
-        if let queue = selection.queue {
-            conditions.append("m.queue = ?")
-            binds.append { $0.bind(queue) }
-        }
-        if let ids = selection.messageIDs {
-            conditions.append("m.id IN (SELECT value FROM json_each(?))")
-            let list = "[" + ids.map(String.init).joined(separator: ",") + "]"
-            binds.append { $0.bind(list) }
-        }
+        var (conditions, binds) = DeadLetterQuery.conditions(selection)
         if let after = page.after {
-            conditions.append("(m.dead_at, m.id) < (?, ?)")
+            conditions += " AND (m.dead_at, m.id) < (?, ?)"
             binds.append { $0.bind(after.key) }
             binds.append { $0.bind(after.tiebreak) }
         }
         let query = try RawStatement(cached: db.cachedStatement(sql: """
             SELECT \(MessageColumn.list("m")), \(EventColumn.list("e"))
             FROM messages m JOIN events e ON e.seq = m.event_seq
-            WHERE \(conditions.joined(separator: " AND ")) ORDER BY m.dead_at DESC, m.id DESC LIMIT ?
+            WHERE \(conditions) ORDER BY m.dead_at DESC, m.id DESC LIMIT ?
             """), in: db)
         for bind in binds { bind(query) }
         query.bind(page.limit + 1)
@@ -173,9 +163,38 @@ struct SQLiteSnapshot: StoreSnapshot {
                 event: EventRow.decode(row.columns(EventColumn.self, from: MessageColumn.count)),
                 reason: message.string(.reason).flatMap(DeadLetterReason.init(rawValue:)) ?? .maxAttempts, attempts: message.int(.attempt),
                 deliveries: message.int(.deliveries), errors: MessageColumn.errors(message), enqueuedAt: message.timestamp(.enqueuedAt),
-                firstFailedAt: message.optionalTimestamp(.firstFailedAt), deadAt: message.timestamp(.deadAt)))
+                firstFailedAt: message.optionalTimestamp(.firstFailedAt), deadAt: message.timestamp(.deadAt),
+                fingerprint: message.string(.fingerprint) ?? "", replays: message.int(.replays)))
         }
         return Self.page(letters, limit: page.limit) { PageCursor(key: $0.deadAt.micros, tiebreak: $0.messageID) }
+    }
+
+    func deadLetterCount(_ selection: DeadLetterSelection) throws -> Int {
+        let (conditions, binds) = DeadLetterQuery.conditions(selection)
+        // The events join only when the selection reads the event's type.
+        let from = selection.type == nil ? "messages m" : "messages m JOIN events e ON e.seq = m.event_seq"
+        let query = try RawStatement(cached: db.cachedStatement(sql: "SELECT count(*) FROM \(from) WHERE \(conditions)"), in: db)
+        for bind in binds { bind(query) }
+        var count = 0
+        try query.query { count = $0.int(0) }
+        return count
+    }
+
+    func deadLetterGroups(_ selection: DeadLetterSelection) throws -> [DeadLetterGroup] {
+        let (conditions, binds) = DeadLetterQuery.conditions(selection)
+        let query = try RawStatement(cached: db.cachedStatement(sql: """
+            SELECT m.queue, e.type, m.fingerprint, count(*), min(m.dead_at), max(m.dead_at), sum(m.replays > 0)
+            FROM messages m JOIN events e ON e.seq = m.event_seq
+            WHERE \(conditions) GROUP BY m.queue, e.type, m.fingerprint ORDER BY count(*) DESC, max(m.dead_at) DESC
+            """), in: db)
+        for bind in binds { bind(query) }
+        var groups: [DeadLetterGroup] = []
+        try query.query { row in
+            groups.append(DeadLetterGroup(
+                queue: row.string(0) ?? "", type: row.string(1) ?? "", fingerprint: row.string(2) ?? "", count: row.int(3),
+                firstDeadAt: Timestamp(micros: row.int64(4)), lastDeadAt: Timestamp(micros: row.int64(5)), failedAgain: row.int(6)))
+        }
+        return groups
     }
 
     /// Delivery order: keyset (ready_at, id), along `messages_by_queue_state`.

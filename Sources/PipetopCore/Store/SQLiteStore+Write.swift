@@ -216,12 +216,12 @@ struct SQLiteTransaction: StoreTransaction {
         return db.changesCount > 0
     }
 
-    mutating func deadLetterInFlight(messageID: Int64, delivery: Int, at: Timestamp, reason: DeadLetterReason, error: String) throws -> Bool {
+    mutating func deadLetterInFlight(messageID: Int64, delivery: Int, at: Timestamp, reason: DeadLetterReason, error: String, fingerprint: String) throws -> Bool {
         try db.cachedStatement(sql: """
-            UPDATE messages SET state = \(MessageState.dead.sql), dead_at = ?, reason = ?, first_failed_at = coalesce(first_failed_at, ?),
-                \(MessageColumn.appendError)
+            UPDATE messages SET state = \(MessageState.dead.sql), dead_at = ?, reason = ?, fingerprint = ?,
+                first_failed_at = coalesce(first_failed_at, ?), \(MessageColumn.appendError)
             WHERE id = ? AND state = \(MessageState.inFlight.sql) AND deliveries = ?
-            """).execute(arguments: [at, reason.rawValue, at, at, error, messageID, delivery])
+            """).execute(arguments: [at, reason.rawValue, fingerprint, at, at, error, messageID, delivery])
         return db.changesCount > 0
     }
 
@@ -235,10 +235,11 @@ struct SQLiteTransaction: StoreTransaction {
 
     // MARK: Transitions at a claim
 
-    mutating func deadLetterReady(messageID: Int64, at: Timestamp, reason: DeadLetterReason) throws {
+    mutating func deadLetterReady(messageID: Int64, at: Timestamp, reason: DeadLetterReason, fingerprint: String) throws {
         try db.cachedStatement(sql: """
-            UPDATE messages SET state = \(MessageState.dead.sql), dead_at = ?, reason = ?, first_failed_at = coalesce(first_failed_at, ?) WHERE id = ?
-            """).execute(arguments: [at, reason.rawValue, at, messageID])
+            UPDATE messages SET state = \(MessageState.dead.sql), dead_at = ?, reason = ?, fingerprint = ?, first_failed_at = coalesce(first_failed_at, ?)
+            WHERE id = ?
+            """).execute(arguments: [at, reason.rawValue, fingerprint, at, messageID])
     }
 
     mutating func removeReady(messageID: Int64) throws {
@@ -278,24 +279,19 @@ struct SQLiteTransaction: StoreTransaction {
     // MARK: Dead letters
 
     mutating func selectDeadLetters(_ selection: DeadLetterSelection, limit: Int?) throws -> [SelectedDeadLetter] {
-        var conditions = ["state = \(MessageState.dead.sql)"]
-        var arguments: StatementArguments = []
-        if let queue = selection.queue {
-            conditions.append("queue = ?")
-            arguments += [queue]
+        let (conditions, binds) = DeadLetterQuery.conditions(selection)
+        let statement = try RawStatement(cached: db.cachedStatement(sql: """
+            SELECT m.id, m.queue, m.attempt, m.event_seq FROM messages m JOIN events e ON e.seq = m.event_seq
+            WHERE \(conditions) ORDER BY m.dead_at, m.id LIMIT ?
+            """), in: db)
+        for bind in binds { bind(statement) }
+        // SQLite reads a negative LIMIT as none: never "all" by accident.
+        statement.bind(limit.map { max($0, 0) } ?? -1)
+        var letters: [SelectedDeadLetter] = []
+        try statement.query { row in
+            letters.append(SelectedDeadLetter(messageID: row.int64(0), queue: row.string(1) ?? "", attempt: row.int(2), eventSeq: row.int64(3)))
         }
-        if let ids = selection.messageIDs {
-            conditions.append("id IN (SELECT value FROM json_each(?))")
-            arguments += ["[" + ids.map(String.init).joined(separator: ",") + "]"]
-        }
-        var query = "SELECT id, queue, attempt, event_seq FROM messages WHERE \(conditions.joined(separator: " AND ")) ORDER BY dead_at, id"
-        if let limit {
-            query += " LIMIT ?"
-            arguments += [max(limit, 0)]  // SQLite reads a negative LIMIT as none: never "all" by accident
-        }
-        return try Row.fetchAll(db, sql: query, arguments: arguments).map { row in
-            SelectedDeadLetter(messageID: row["id"], queue: row["queue"], attempt: row["attempt"], eventSeq: row["event_seq"])
-        }
+        return letters
     }
 
     /// In place: the same message (its id, event and error history), ready again with a fresh
@@ -304,7 +300,7 @@ struct SQLiteTransaction: StoreTransaction {
     mutating func redrive(messageID: Int64, to queue: String, at: Timestamp) throws -> Bool {
         try db.cachedStatement(sql: """
             UPDATE messages SET state = \(MessageState.ready.sql), queue = ?, ready_at = ?, enqueued_at = ?, attempt = 0,
-                dead_at = NULL, reason = NULL
+                dead_at = NULL, reason = NULL, replays = replays + 1
             WHERE id = ? AND state = \(MessageState.dead.sql)
             """).execute(arguments: [queue, at, at, messageID])
         return db.changesCount > 0

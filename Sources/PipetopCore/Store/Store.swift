@@ -34,6 +34,10 @@ public protocol StoreSnapshot {
     func queueStats(now: Timestamp) throws -> [QueueStats]
     /// Dead letters matching `selection`, newest dead first, a page at a time.
     func deadLetters(_ selection: DeadLetterSelection, page: PageRequest) throws -> Page<DeadLetter>
+    /// How many dead letters match `selection` (a true count).
+    func deadLetterCount(_ selection: DeadLetterSelection) throws -> Int
+    /// The dead letters matching `selection` by cause (queue, type, fingerprint), largest first.
+    func deadLetterGroups(_ selection: DeadLetterSelection) throws -> [DeadLetterGroup]
     /// The messages of one queue in one state, in delivery order (`readyAt`, then id), a page at a time.
     func messages(queue: String, state: MessageState, page: PageRequest) throws -> Page<MessageInfo>
     /// Audit records, newest first, a page at a time.
@@ -432,4 +436,8 @@ public struct DeadLetter: Sendable, Equatable {
     public var enqueuedAt: Timestamp
     public var firstFailedAt: Timestamp?
     public var deadAt: Timestamp
+    /// Its cause without what differs between occurrences (`FailureFingerprint` of the last error).
+    public var fingerprint: String
+    /// How often it was replayed before (so, if more than 0, it failed again after a replay).
+    public var replays: Int
 }

@@ -76,12 +76,12 @@ protocol StoreTransaction {
     /// Ready again at `readyAt`, `error` appended to its history (at `failedAt`).
     mutating func scheduleRetry(messageID: Int64, delivery: Int, readyAt: Timestamp, failedAt: Timestamp, error: String) throws -> Bool
     /// Dead, `error` appended to its history.
-    mutating func deadLetterInFlight(messageID: Int64, delivery: Int, at: Timestamp, reason: DeadLetterReason, error: String) throws -> Bool
+    mutating func deadLetterInFlight(messageID: Int64, delivery: Int, at: Timestamp, reason: DeadLetterReason, error: String, fingerprint: String) throws -> Bool
     /// Ready again at `at` with the attempt given back.
     mutating func returnUnstarted(messageID: Int64, delivery: Int, at: Timestamp) throws -> Bool
 
     // Transitions of a ready message met by a claim.
-    mutating func deadLetterReady(messageID: Int64, at: Timestamp, reason: DeadLetterReason) throws
+    mutating func deadLetterReady(messageID: Int64, at: Timestamp, reason: DeadLetterReason, fingerprint: String) throws
     mutating func removeReady(messageID: Int64) throws
 
     // Batch windows and leases.
@@ -93,7 +93,7 @@ protocol StoreTransaction {
 
     // Dead letters (operator operations).
     mutating func selectDeadLetters(_ selection: DeadLetterSelection, limit: Int?) throws -> [SelectedDeadLetter]
-    /// Back to ready at `at` on `queue`, with a fresh attempt budget; false if it is no longer dead.
+    /// Back to ready at `at` on `queue`, with a fresh attempt budget, its replays counted; false if it is no longer dead.
     mutating func redrive(messageID: Int64, to queue: String, at: Timestamp) throws -> Bool
     /// Deleted; false if it is no longer dead.
     mutating func deleteDeadLetter(messageID: Int64) throws -> Bool
@@ -260,7 +260,9 @@ struct Tick<Transaction: StoreTransaction> {
             counters[claim.queue, default: QueueCounters()].failed += 1
             counters[claim.queue, default: QueueCounters()].retried += 1
         case .deadLetter(let error, let reason):
-            guard try tx.deadLetterInFlight(messageID: claim.messageID, delivery: claim.delivery, at: at, reason: reason, error: error) else { return false }
+            guard try tx.deadLetterInFlight(
+                messageID: claim.messageID, delivery: claim.delivery, at: at, reason: reason, error: error, fingerprint: FailureFingerprint.of(error))
+            else { return false }
             try record(.failed, claim: claim, at: at, duration: outcome.duration, error: error)
             try record(.deadLettered, claim: claim, at: at, error: error, detail: reason.rawValue)
             counters[claim.queue, default: QueueCounters()].failed += 1
@@ -316,7 +318,7 @@ struct Tick<Transaction: StoreTransaction> {
                 claim.attempt -= 1
                 let error = DeadLetterPolicy.claimError(reason)
                 if request.policy.keepsDeadLetters {
-                    try tx.deadLetterReady(messageID: claim.messageID, at: now, reason: reason)
+                    try tx.deadLetterReady(messageID: claim.messageID, at: now, reason: reason, fingerprint: FailureFingerprint.of(error))
                     try record(.deadLettered, claim: claim, at: now, error: error, detail: reason.rawValue)
                     counters[request.queue, default: QueueCounters()].deadLettered += 1
                 } else {
