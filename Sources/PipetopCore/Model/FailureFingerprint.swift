@@ -8,7 +8,8 @@
 /// `HTTP 404` are one group: the status is still in each dead letter's own error), runs of 8 or
 /// more hex digits with a digit and a letter `<hex>`, UUIDs `<uuid>`, text in matching quotes
 /// `"…"` (the quote kept), a token that starts with `/` and holds another `/` or a `.` `<path>`,
-/// `scheme://…` `<url>`. Whitespace runs become one space; the result is at most 200 characters.
+/// `scheme://…` `<url>`. Runs of whitespace and control characters become one space; the result
+/// is at most 200 characters.
 public enum FailureFingerprint {
     public static let maxLength = 200
 
@@ -50,7 +51,8 @@ public enum FailureFingerprint {
         }
         while i < chars.count {
             let c = chars[i]
-            if c.properties.isWhitespace {
+            // Control characters (an escape sequence in an error) count as a space.
+            if c.properties.isWhitespace || c.properties.generalCategory == .control {
                 if !lastWasSpace { out.append(" ") }
                 lastWasSpace = true
                 i += 1

@@ -110,6 +110,8 @@ extension ReadableStore {
     public func deadLetters(_ selection: DeadLetterSelection, page: PageRequest) throws -> Page<DeadLetter> {
         try read { try $0.deadLetters(selection, page: page) }
     }
+    public func deadLetterCount(_ selection: DeadLetterSelection) throws -> Int { try read { try $0.deadLetterCount(selection) } }
+    public func deadLetterGroups(_ selection: DeadLetterSelection) throws -> [DeadLetterGroup] { try read { try $0.deadLetterGroups(selection) } }
     public func messages(queue: String, state: MessageState, page: PageRequest) throws -> Page<MessageInfo> {
         try read { try $0.messages(queue: queue, state: state, page: page) }
     }

@@ -1,0 +1,101 @@
+import Foundation
+import PipetopTestSupport
+import Testing
+@testable import PipetopCore
+
+/// `pipetop dlq`, the real binary on a store with dead letters of two causes.
+@Suite(.serialized) struct DeadLetterCommandTests {
+    let db = try! TestStore()
+    let t0 = Timestamp(micros: 1_800_000_000_000_000)
+    var env: [String: String] { ["XDG_RUNTIME_DIR": db.directory.path, "XDG_STATE_HOME": db.directory.path] }
+
+    func run(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+        try Child.run([Child.pipetop] + arguments + ["--store", db.path], environment: Child.environment(adding: env), stdin: stdin, in: db.directory)
+    }
+
+    /// Three timeouts (one with an escape sequence, quoted, in its error) and two malformed listings on q.
+    func fill() throws {
+        try db.store.declare(
+            queues: [QueueSpec("q"), QueueSpec("repair")], rules: [],
+            runtime: RuntimeInfo(name: "t", pid: 1, host: "h", store: db.path, startedAt: t0, heartbeatAt: t0))
+        let errors = ["timeout after 2s on L1 'a'", "timeout after 3s on L2 'b'", "timeout after 4s on L3 '\u{1B}]0;pwned\u{07}'", "malformed: price 'abc'", "malformed: price 'x'"]
+        for (n, error) in errors.enumerated() {
+            let now = t0 + .seconds(Int64(n))
+            var batch = WriteBatch(now: now)
+            batch.claims = [ClaimRequest(queue: "q", limit: 10, lease: .seconds(30), maxAttempts: 3)]
+            batch.publishes = [RoutedEvent(event: CloudEvent(id: "e\(n)", source: "/s", type: "listing.uploaded", correlationID: "flow-\(n)"), targets: [Target(queue: "q", held: false)])]
+            let claimed = try db.store.apply(batch).claimed
+            var fail = WriteBatch(now: now)
+            fail.outcomes = claimed.map { Outcome(claim: $0.claim, duration: .milliseconds(1), finishedAt: now, result: .deadLetter(error: error, reason: .nonRetryable)) }
+            _ = try db.store.apply(fail)
+        }
+    }
+
+    @Test func groupsListAndShowReadTheStoreEscaped() throws {
+        try fill()
+        let groups = try run(["dlq", "groups"])
+        #expect(groups.status == 0, "\(groups.stderr)")
+        let lines = groups.stdout.split(separator: "\n")
+        #expect(lines.count == 4, "\(groups.stdout)")
+        #expect(lines[1].contains("3") && lines[1].contains("timeout after <n>s on L<n> '…'"))
+        #expect(lines[2].contains("2") && lines[2].contains("malformed: price '…'"))
+        #expect(lines[3] == "5 dead letters in 2 groups")
+        let json = try run(["dlq", "groups", "--json"])
+        let first = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.split(separator: "\n")[0].utf8)) as? [String: Any])
+        #expect(first["count"] as? Int == 3 && first["queue"] as? String == "q")
+
+        let list = try run(["dlq", "ls", "-n", "2", "--fingerprint", "timeout after <n>s on L<n> '…'"])
+        #expect(list.status == 0, "\(list.stderr)")
+        #expect(!list.stdout.contains("\u{1B}"), "an escape sequence in an error never reaches the terminal")
+        #expect(list.stdout.contains("'\\e]0;pwned\\u{7}'"), "\(list.stdout)")
+        #expect(list.stdout.contains("2 of 3 dead letters"), "true count beside the page: \(list.stdout)")
+        let cursor = try #require(list.stdout.components(separatedBy: "more: --after ").last?.trimmingCharacters(in: .whitespacesAndNewlines))
+        let rest = try run(["dlq", "ls", "-n", "2", "--fingerprint", "timeout after <n>s on L<n> '…'", "--after", cursor])
+        #expect(rest.stdout.contains("1 of 3 dead letters") && rest.stdout.contains("flow-0") && !rest.stdout.contains("more:"))
+
+        let ids = try run(["dlq", "ls", "--json"]).stdout.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+        }
+        #expect(ids.count == 5)
+        #expect(ids.allSatisfy { ($0["event"] as? [String: Any])?["specversion"] as? String == "1.0" })
+        let id = try #require(ids.first?["message_id"] as? Int)
+        let show = try run(["dlq", "show", "\(id)"])
+        #expect(show.status == 0 && show.stdout.contains("non-retryable after 1 attempt") && show.stdout.contains("malformed: price 'x'"))
+        let missing = try run(["dlq", "show", "999999"])
+        #expect(missing.status == 2 && missing.stderr.contains("no dead letter with id 999999"))
+    }
+
+    @Test func replayMovesOnceAndRefusesWhatItCannotDo() throws {
+        try fill()
+        let ids = try run(["dlq", "ls", "--json", "--type", "listing.uploaded"]).stdout.split(separator: "\n").compactMap {
+            ((try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any])?["message_id"] as? Int
+        }
+        #expect(ids.count == 5)
+        // Refused, nothing changed: read-only, an unknown target queue, no terminal to confirm on, a bad id.
+        let readOnly = try run(["dlq", "replay", "--read-only", "\(ids[0])", "--yes"])
+        #expect(readOnly.status == 2 && readOnly.stderr.contains("refused with --read-only"))
+        let unknown = try run(["dlq", "replay", "\(ids[0])", "--to", "nowhere", "--yes"])
+        #expect(unknown.status == 2 && unknown.stderr.contains("--to nowhere: no such queue"))
+        let unconfirmed = try run(["dlq", "replay", "--all-matching", "--queue", "q"])
+        #expect(unconfirmed.status == 2 && unconfirmed.stderr.contains("add --yes"))
+        let notDead = try run(["dlq", "replay", "\(ids[0])", "424242", "--yes"])
+        #expect(notDead.status == 2 && notDead.stderr.contains("424242") && notDead.stderr.contains("nothing was changed"))
+        let dry = try run(["dlq", "replay", "--all-matching", "--fingerprint", "malformed: price '…'", "--dry-run"])
+        #expect(dry.status == 0 && dry.stdout.contains("dry run: would replay 2 dead letters"), "\(dry.stdout)")
+        #expect(try db.store.deadLetterCount(.all) == 5, "nothing moved so far")
+        #expect(try db.store.audit(page: PageRequest(limit: 10)).items.isEmpty)
+
+        let replayed = try run(["dlq", "replay", "--all-matching", "--fingerprint", "malformed: price '…'", "--to", "repair", "--yes"])
+        #expect(replayed.status == 0 && replayed.stdout.contains("replayed 2 dead letters"), "\(replayed.stderr)")
+        #expect(try db.store.deadLetterCount(.all) == 3)
+        #expect(try db.store.messages(queue: "repair", state: .ready, page: PageRequest(limit: 10)).items.count == 2)
+        let again = try run(["dlq", "replay", "--all-matching", "--fingerprint", "malformed: price '…'", "--yes"])
+        #expect(again.status == 0 && again.stdout.contains("replay 0 dead letters"), "moved once: \(again.stdout)")
+        let audit = try db.store.audit(page: PageRequest(limit: 10)).items
+        #expect(audit.first?.action == .redrive && audit.first?.count == 2)
+
+        let removed = try run(["dlq", "rm", "\(ids.last!)", "--yes"])
+        #expect(removed.status == 0 && removed.stdout.contains("deleted 1 dead letter"), "\(removed.stdout) \(removed.stderr)")
+        #expect(try db.store.deadLetterCount(.all) == 2)
+    }
+}
