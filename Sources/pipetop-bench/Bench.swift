@@ -16,7 +16,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print the figures as JSON instead of a table.")
     var json = false
 
-    @Option(help: ArgumentHelp("Measure only the figure groups named (throughput, floor, latency, dashboard, live), for profiling.", valueName: "group"))
+    @Option(help: ArgumentHelp("Measure only the figure groups named (throughput, floor, latency, dashboard, deadletters, live), for profiling.", valueName: "group"))
     var only: [String] = []
 
     @Option(help: .hidden)
@@ -113,6 +113,29 @@ struct Bench: ParsableCommand {
                             note: "\(size); a child process attaches, draws, follows, scrolls back; its VmHWM"))
             measured(Figure("time to first frame when attaching", value: probe.firstFrame, unit: "ms", target: 300, .below,
                             note: "\(size); open store → first 10,000 records → frame, in the attaching process"))
+        }
+        if wanted("deadletters") {
+            let total = quick ? 20_000 : 1_000_000
+            if !json { FileHandle.standardError.write(Data("  building a store of \(Figure.grouped(total)) dead letters…\n".utf8)) }
+            let figures = DeadLetterFigures(scratch: scratch)
+            let (path, rare) = try figures.makeStore(deadLetters: total)
+            let store = try openReader(url: path)
+            let filters: [(String, DeadLetterSelection)] = [
+                ("queue", DeadLetterSelection(queue: "index")), ("type", DeadLetterSelection(type: "listing.sold")),
+                ("fingerprint", DeadLetterSelection(fingerprint: rare)),
+                ("time", DeadLetterSelection(deadSince: figures.start + .seconds(10), deadUntil: figures.start + .seconds(40))),
+            ]
+            for (name, selection) in filters {
+                let page = try figures.firstPage(store, selection)
+                measured(Figure("dead letters: first page + true count, by \(name)", value: page.ms, unit: "ms", target: 50, .below,
+                                note: "\(Figure.grouped(total)) dead letters, \(Figure.grouped(page.count)) match; median of 5"))
+            }
+            let groups = try figures.groups(store)
+            measured(Figure("dead letters: groups by cause over all", value: groups.ms, unit: "ms", target: 250, .below,
+                            note: "\(Figure.grouped(total)) dead letters in \(groups.groups) groups; median of 3"))
+            let replay = try figures.bulkReplay(path: path, queue: "notify")
+            measured(Figure("dead letters: bulk replay, unthrottled", value: replay.rate, unit: "dead letters/s", target: 20_000,
+                            note: "\(Figure.grouped(replay.moved)) moved in transactions of 1,000, every record and audit written"))
         }
         if wanted("live") {
             // The dashboard's own CPU and memory, attached to a live demo, per screen.

@@ -220,6 +220,12 @@ extension NewMessage: BatchRow {
 /// The SQL of a `DeadLetterSelection` over `messages m JOIN events e`: one definition for every
 /// query and operation that selects dead letters.
 enum DeadLetterQuery {
+    /// Whether `dead_letter_causes` answers counts and groups for this selection: by queue, type
+    /// and fingerprint only (other conditions read the dead letters themselves).
+    static func byCause(_ selection: DeadLetterSelection) -> Bool {
+        selection.messageIDs == nil && selection.deadSince == nil && selection.deadUntil == nil && selection.failedAgain == nil
+    }
+
     static func conditions(_ selection: DeadLetterSelection) -> (sql: String, binds: [(RawStatement) -> Void]) {
         var conditions = ["m.state = \(MessageState.dead.sql)"]
         var binds: [(RawStatement) -> Void] = []

@@ -207,7 +207,22 @@ enum SQLiteSchema {
                 ALTER TABLE messages ADD COLUMN fingerprint TEXT;
                 ALTER TABLE messages ADD COLUMN replays INTEGER NOT NULL DEFAULT 0;
                 UPDATE messages SET fingerprint = pipetop_fingerprint(json_extract(errors, '$[#-1].error')) WHERE state = 3;
-                CREATE INDEX messages_dead_by_cause ON messages(queue, fingerprint, dead_at) WHERE state = 3;
+                CREATE INDEX messages_dead_by_cause ON messages(fingerprint, dead_at) WHERE state = 3;
+                -- Dead letters counted by cause, kept in step by every transaction that makes or moves one,
+                -- so the groups and the counts by queue, type and cause read a row per cause, not every letter.
+                CREATE TABLE dead_letter_causes (
+                    queue TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    fingerprint TEXT NOT NULL,
+                    count INTEGER NOT NULL,
+                    failed_again INTEGER NOT NULL,  -- of them, replayed before
+                    first_dead_at INTEGER NOT NULL,
+                    last_dead_at INTEGER NOT NULL,
+                    PRIMARY KEY (queue, type, fingerprint)
+                ) WITHOUT ROWID;
+                INSERT INTO dead_letter_causes
+                    SELECT m.queue, e.type, m.fingerprint, count(*), sum(m.replays > 0), min(m.dead_at), max(m.dead_at)
+                    FROM messages m JOIN events e ON e.seq = m.event_seq WHERE m.state = 3 GROUP BY m.queue, e.type, m.fingerprint;
                 """)
         }
         return migrator

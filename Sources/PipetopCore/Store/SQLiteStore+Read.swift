@@ -170,6 +170,7 @@ struct SQLiteSnapshot: StoreSnapshot {
     }
 
     func deadLetterCount(_ selection: DeadLetterSelection) throws -> Int {
+        if DeadLetterQuery.byCause(selection) { return try deadLetterGroups(selection).reduce(0) { $0 + $1.count } }
         let (conditions, binds) = DeadLetterQuery.conditions(selection)
         // The events join only when the selection reads the event's type.
         let from = selection.type == nil ? "messages m" : "messages m JOIN events e ON e.seq = m.event_seq"
@@ -181,6 +182,31 @@ struct SQLiteSnapshot: StoreSnapshot {
     }
 
     func deadLetterGroups(_ selection: DeadLetterSelection) throws -> [DeadLetterGroup] {
+        if DeadLetterQuery.byCause(selection) {
+            // A row per cause, kept in step with the dead letters by every transaction.
+            var conditions = ["count > 0"]
+            var binds: [(RawStatement) -> Void] = []
+            func add(_ column: String, _ value: String?) {
+                guard let value else { return }
+                conditions.append("\(column) = ?")
+                binds.append { $0.bind(value) }
+            }
+            add("queue", selection.queue)
+            add("type", selection.type)
+            add("fingerprint", selection.fingerprint)
+            let query = try RawStatement(cached: db.cachedStatement(sql: """
+                SELECT queue, type, fingerprint, count, first_dead_at, last_dead_at, failed_again
+                FROM dead_letter_causes WHERE \(conditions.joined(separator: " AND ")) ORDER BY count DESC, last_dead_at DESC
+                """), in: db)
+            for bind in binds { bind(query) }
+            var groups: [DeadLetterGroup] = []
+            try query.query { row in
+                groups.append(DeadLetterGroup(
+                    queue: row.string(0) ?? "", type: row.string(1) ?? "", fingerprint: row.string(2) ?? "", count: row.int(3),
+                    firstDeadAt: Timestamp(micros: row.int64(4)), lastDeadAt: Timestamp(micros: row.int64(5)), failedAgain: row.int(6)))
+            }
+            return groups
+        }
         let (conditions, binds) = DeadLetterQuery.conditions(selection)
         let query = try RawStatement(cached: db.cachedStatement(sql: """
             SELECT m.queue, e.type, m.fingerprint, count(*), min(m.dead_at), max(m.dead_at), sum(m.replays > 0)

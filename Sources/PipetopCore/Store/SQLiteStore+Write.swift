@@ -86,6 +86,8 @@ struct SQLiteTransaction: StoreTransaction {
     var eventRows: [EventRow] = []
     var messageRows: [NewMessage] = []
     var logRows: [LogRow] = []
+    /// Causes dead letters were removed from: their first and last are worked out again by `finish`.
+    var removedCauses: Set<DeadLetterCause> = []
     /// The next event seq, message id and log row seq, read at the first insert of the transaction.
     var nextIDs: (event: Int64, message: Int64, log: Int64)?
 
@@ -216,13 +218,13 @@ struct SQLiteTransaction: StoreTransaction {
         return db.changesCount > 0
     }
 
-    mutating func deadLetterInFlight(messageID: Int64, delivery: Int, at: Timestamp, reason: DeadLetterReason, error: String, fingerprint: String) throws -> Bool {
-        try db.cachedStatement(sql: """
+    mutating func deadLetterInFlight(messageID: Int64, delivery: Int, at: Timestamp, reason: DeadLetterReason, error: String, fingerprint: String) throws -> Int? {
+        try Int.fetchOne(db.cachedStatement(sql: """
             UPDATE messages SET state = \(MessageState.dead.sql), dead_at = ?, reason = ?, fingerprint = ?,
                 first_failed_at = coalesce(first_failed_at, ?), \(MessageColumn.appendError)
             WHERE id = ? AND state = \(MessageState.inFlight.sql) AND deliveries = ?
-            """).execute(arguments: [at, reason.rawValue, fingerprint, at, at, error, messageID, delivery])
-        return db.changesCount > 0
+            RETURNING replays
+            """), arguments: [at, reason.rawValue, fingerprint, at, at, error, messageID, delivery])
     }
 
     mutating func returnUnstarted(messageID: Int64, delivery: Int, at: Timestamp) throws -> Bool {
@@ -235,11 +237,22 @@ struct SQLiteTransaction: StoreTransaction {
 
     // MARK: Transitions at a claim
 
-    mutating func deadLetterReady(messageID: Int64, at: Timestamp, reason: DeadLetterReason, fingerprint: String) throws {
-        try db.cachedStatement(sql: """
+    mutating func deadLetterReady(messageID: Int64, at: Timestamp, reason: DeadLetterReason, fingerprint: String) throws -> Int {
+        try Int.fetchOne(db.cachedStatement(sql: """
             UPDATE messages SET state = \(MessageState.dead.sql), dead_at = ?, reason = ?, fingerprint = ?, first_failed_at = coalesce(first_failed_at, ?)
             WHERE id = ?
-            """).execute(arguments: [at, reason.rawValue, fingerprint, at, messageID])
+            RETURNING replays
+            """), arguments: [at, reason.rawValue, fingerprint, at, messageID]) ?? 0
+    }
+
+    mutating func countCause(_ cause: DeadLetterCause, by count: Int, failedAgain: Int, deadAt: Timestamp?) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO dead_letter_causes (queue, type, fingerprint, count, failed_again, first_dead_at, last_dead_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (queue, type, fingerprint) DO UPDATE SET count = count + excluded.count, failed_again = failed_again + excluded.failed_again,
+                first_dead_at = min(first_dead_at, coalesce(excluded.first_dead_at, first_dead_at)),
+                last_dead_at = max(last_dead_at, coalesce(excluded.last_dead_at, last_dead_at))
+            """).execute(arguments: [cause.queue, cause.type, cause.fingerprint, count, failedAgain, deadAt ?? Timestamp(micros: .max), deadAt ?? Timestamp(micros: .min)])
+        if deadAt == nil { removedCauses.insert(cause) }
     }
 
     mutating func removeReady(messageID: Int64) throws {
@@ -281,7 +294,7 @@ struct SQLiteTransaction: StoreTransaction {
     mutating func selectDeadLetters(_ selection: DeadLetterSelection, limit: Int?) throws -> [SelectedDeadLetter] {
         let (conditions, binds) = DeadLetterQuery.conditions(selection)
         let statement = try RawStatement(cached: db.cachedStatement(sql: """
-            SELECT m.id, m.queue, m.attempt, m.event_seq FROM messages m JOIN events e ON e.seq = m.event_seq
+            SELECT m.id, m.queue, m.attempt, m.event_seq, e.type, m.fingerprint, m.replays FROM messages m JOIN events e ON e.seq = m.event_seq
             WHERE \(conditions) ORDER BY m.dead_at, m.id LIMIT ?
             """), in: db)
         for bind in binds { bind(statement) }
@@ -289,7 +302,10 @@ struct SQLiteTransaction: StoreTransaction {
         statement.bind(limit.map { max($0, 0) } ?? -1)
         var letters: [SelectedDeadLetter] = []
         try statement.query { row in
-            letters.append(SelectedDeadLetter(messageID: row.int64(0), queue: row.string(1) ?? "", attempt: row.int(2), eventSeq: row.int64(3)))
+            let queue = row.string(1) ?? ""
+            letters.append(SelectedDeadLetter(
+                messageID: row.int64(0), queue: queue, attempt: row.int(2), eventSeq: row.int64(3),
+                cause: DeadLetterCause(queue: queue, type: row.string(4) ?? "", fingerprint: row.string(5) ?? ""), replays: row.int(6)))
         }
         return letters
     }
@@ -346,6 +362,19 @@ struct SQLiteTransaction: StoreTransaction {
         eventRows.removeAll()
         messageRows.removeAll()
         logRows.removeAll()
+        for cause in removedCauses {
+            try db.cachedStatement(sql: "DELETE FROM dead_letter_causes WHERE queue = ? AND type = ? AND fingerprint = ? AND count <= 0")
+                .execute(arguments: [cause.queue, cause.type, cause.fingerprint])
+            try db.cachedStatement(sql: """
+                UPDATE dead_letter_causes SET
+                    first_dead_at = (SELECT min(m.dead_at) FROM messages m JOIN events e ON e.seq = m.event_seq
+                        WHERE m.state = \(MessageState.dead.sql) AND m.fingerprint = ?3 AND m.queue = ?1 AND e.type = ?2),
+                    last_dead_at = (SELECT max(m.dead_at) FROM messages m JOIN events e ON e.seq = m.event_seq
+                        WHERE m.state = \(MessageState.dead.sql) AND m.fingerprint = ?3 AND m.queue = ?1 AND e.type = ?2)
+                WHERE queue = ?1 AND type = ?2 AND fingerprint = ?3
+                """).execute(arguments: [cause.queue, cause.type, cause.fingerprint])
+        }
+        removedCauses.removeAll()
         for (queue, delta) in counters {
             try db.cachedStatement(sql: """
                 INSERT INTO queue_counters (queue, enqueued, claimed, succeeded, failed, retried, dead_lettered, duplicates)

@@ -39,6 +39,15 @@ struct SelectedDeadLetter {
     var queue: String
     var attempt: Int
     var eventSeq: Int64
+    var cause: DeadLetterCause
+    var replays: Int
+}
+
+/// What dead letters are counted by (the Dead letters screen's groups): queue, event type, fingerprint.
+struct DeadLetterCause: Hashable {
+    var queue: String
+    var type: String
+    var fingerprint: String
 }
 
 /// The primitive operations of one write transaction of a backend. They decide nothing: which
@@ -76,12 +85,18 @@ protocol StoreTransaction {
     /// Ready again at `readyAt`, `error` appended to its history (at `failedAt`).
     mutating func scheduleRetry(messageID: Int64, delivery: Int, readyAt: Timestamp, failedAt: Timestamp, error: String) throws -> Bool
     /// Dead, `error` appended to its history.
-    mutating func deadLetterInFlight(messageID: Int64, delivery: Int, at: Timestamp, reason: DeadLetterReason, error: String, fingerprint: String) throws -> Bool
+    /// Returns how often it had been replayed before, or nil when the delivery was stale.
+    mutating func deadLetterInFlight(messageID: Int64, delivery: Int, at: Timestamp, reason: DeadLetterReason, error: String, fingerprint: String) throws -> Int?
     /// Ready again at `at` with the attempt given back.
     mutating func returnUnstarted(messageID: Int64, delivery: Int, at: Timestamp) throws -> Bool
 
     // Transitions of a ready message met by a claim.
-    mutating func deadLetterReady(messageID: Int64, at: Timestamp, reason: DeadLetterReason, fingerprint: String) throws
+    /// Returns how often it had been replayed before.
+    mutating func deadLetterReady(messageID: Int64, at: Timestamp, reason: DeadLetterReason, fingerprint: String) throws -> Int
+    /// Adds `count` dead letters (negative: removes) to a cause's totals, `failedAgain` of them
+    /// replayed before; `deadAt` is when the added ones died (nil for a removal: the backend works
+    /// out the cause's first and last again by `finish`).
+    mutating func countCause(_ cause: DeadLetterCause, by count: Int, failedAgain: Int, deadAt: Timestamp?) throws
     mutating func removeReady(messageID: Int64) throws
 
     // Batch windows and leases.
@@ -260,9 +275,11 @@ struct Tick<Transaction: StoreTransaction> {
             counters[claim.queue, default: QueueCounters()].failed += 1
             counters[claim.queue, default: QueueCounters()].retried += 1
         case .deadLetter(let error, let reason):
-            guard try tx.deadLetterInFlight(
-                messageID: claim.messageID, delivery: claim.delivery, at: at, reason: reason, error: error, fingerprint: FailureFingerprint.of(error))
+            let fingerprint = FailureFingerprint.of(error)
+            guard let replays = try tx.deadLetterInFlight(
+                messageID: claim.messageID, delivery: claim.delivery, at: at, reason: reason, error: error, fingerprint: fingerprint)
             else { return false }
+            try tx.countCause(DeadLetterCause(queue: claim.queue, type: claim.eventType, fingerprint: fingerprint), by: 1, failedAgain: replays > 0 ? 1 : 0, deadAt: at)
             try record(.failed, claim: claim, at: at, duration: outcome.duration, error: error)
             try record(.deadLettered, claim: claim, at: at, error: error, detail: reason.rawValue)
             counters[claim.queue, default: QueueCounters()].failed += 1
@@ -318,7 +335,11 @@ struct Tick<Transaction: StoreTransaction> {
                 claim.attempt -= 1
                 let error = DeadLetterPolicy.claimError(reason)
                 if request.policy.keepsDeadLetters {
-                    try tx.deadLetterReady(messageID: claim.messageID, at: now, reason: reason, fingerprint: FailureFingerprint.of(error))
+                    let fingerprint = FailureFingerprint.of(error)
+                    let replays = try tx.deadLetterReady(messageID: claim.messageID, at: now, reason: reason, fingerprint: fingerprint)
+                    try tx.countCause(
+                        DeadLetterCause(queue: claim.queue, type: claim.eventType, fingerprint: fingerprint), by: 1, failedAgain: replays > 0 ? 1 : 0,
+                        deadAt: now)
                     try record(.deadLettered, claim: claim, at: now, error: error, detail: reason.rawValue)
                     counters[request.queue, default: QueueCounters()].deadLettered += 1
                 } else {
@@ -345,6 +366,7 @@ struct Tick<Transaction: StoreTransaction> {
             let queue = request.to ?? letter.queue
             guard try tx.redrive(messageID: letter.messageID, to: queue, at: now) else { continue }
             moved.append(letter.messageID)
+            try tx.countCause(letter.cause, by: -1, failedAgain: letter.replays > 0 ? -1 : 0, deadAt: nil)
             let from = queue == letter.queue ? "" : " from \(letter.queue)"
             try record(.redriven, eventSeq: letter.eventSeq, queue: queue, messageID: letter.messageID, attempt: 0,
                    detail: "replay \(request.replayID) by \(request.actor)\(from): fresh attempt budget, new delivery")
@@ -362,6 +384,7 @@ struct Tick<Transaction: StoreTransaction> {
         for letter in try tx.selectDeadLetters(request.selection, limit: request.limit) {
             guard try tx.deleteDeadLetter(messageID: letter.messageID) else { continue }
             deleted.append(letter.messageID)
+            try tx.countCause(letter.cause, by: -1, failedAgain: letter.replays > 0 ? -1 : 0, deadAt: nil)
             try record(.deleted, eventSeq: letter.eventSeq, queue: letter.queue, messageID: letter.messageID, attempt: letter.attempt,
                    detail: "dead letter deleted by \(request.actor)")
         }

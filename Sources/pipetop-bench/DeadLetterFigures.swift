@@ -1,0 +1,104 @@
+import Foundation
+import PipetopCore
+
+/// The dead-letter figures (issue 11): a store of many dead letters of a dozen causes over four
+/// queues and three event types, built through the store's own write path; then the first page and
+/// true count under each filter, the groups over all of them, and an unthrottled bulk replay.
+struct DeadLetterFigures {
+    let scratch: URL
+    static let queues = ["parse", "enrich", "index", "notify"]
+    static let types = ["listing.uploaded", "listing.enriched", "listing.sold"]
+    /// Causes, the rare one last (the "12 that matter" among a million): each error varies in its numbers.
+    static let causes: [@Sendable (Int) -> String] = [
+        { "timeout: pricing service did not answer within \($0 % 5 + 1)s" },
+        { "malformed listing L\($0): price is not a number: 'call for price'" },
+        { "HTTP \(500 + $0 % 4) from pricing at attempt \($0 % 3)" },
+        { "index shard \($0 % 16) rejected document: field 'title' is \(40_000 + $0) bytes" },
+        { "connection reset by peer after \($0 % 900) ms" },
+        { "lock 0x\(String($0, radix: 16, uppercase: false))ffee held too long" },
+        { "quota exceeded for dealer D\($0 % 1000)" },
+        { "vin \($0) failed checksum" },
+        { "image /photos/\($0).jpg missing" },
+        { "geocoder returned \($0 % 7) results" },
+        { "duplicate listing \($0) rejected" },
+        { "schema v\($0 % 3) not supported" },
+    ]
+    let start = Timestamp(micros: 1_800_000_000_000_000)
+
+    func makeStore(deadLetters total: Int) throws -> (path: String, rare: String) {
+        let path = scratch.appendingPathComponent("dead-letters.sqlite").path
+        let store = try openStore(url: path, readOnly: false)
+        var made = 0
+        var clock = start
+        while made < total {
+            let count = min(5_000, total - made)
+            clock = clock + .seconds(1)
+            var publish = WriteBatch(now: clock)
+            publish.claims = Self.queues.map { ClaimRequest(queue: $0, limit: 5_000, lease: .seconds(30), maxAttempts: 3) }
+            publish.publishes = (0..<count).map { i in
+                let n = made + i
+                return RoutedEvent(
+                    event: CloudEvent(
+                        id: "dl-\(n)", source: "/bench", type: Self.types[n % Self.types.count], time: clock,
+                        data: .json(Data(#"{"listingId":"L\#(n)","price":"call for price"}"#.utf8))),
+                    targets: [Target(queue: Self.queues[n % Self.queues.count], held: false)])
+            }
+            let claimed = try store.apply(publish).claimed
+            var fail = WriteBatch(now: clock)
+            fail.outcomes = claimed.map { message in
+                let n = Int(message.event.id.dropFirst(3))!
+                // One in 80,000 has the rare cause; the rest spread over the others.
+                let cause = n % 80_000 == 7 ? Self.causes.count - 1 : n % (Self.causes.count - 1)
+                return Outcome(claim: message.claim, duration: .microseconds(200), finishedAt: clock,
+                               result: .deadLetter(error: Self.causes[cause](n), reason: .nonRetryable))
+            }
+            _ = try store.apply(fail)
+            made += count
+        }
+        return (path, FailureFingerprint.of(Self.causes[Self.causes.count - 1](7)))
+    }
+
+    /// Median milliseconds of `body` over `runs` runs (after one warm-up).
+    static func time(runs: Int = 5, _ body: () throws -> Void) rethrows -> Double {
+        try body()
+        var times: [Double] = []
+        for _ in 0..<runs {
+            let started = DispatchTime.now().uptimeNanoseconds
+            try body()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - started) / 1_000_000)
+        }
+        return times.sorted()[runs / 2]
+    }
+
+    /// The first page of 50 and the true count, in one read, as the list shows them.
+    func firstPage(_ store: ReadableStore, _ selection: DeadLetterSelection) throws -> (ms: Double, count: Int) {
+        var count = 0
+        let ms = try Self.time {
+            try store.read { snapshot in
+                _ = try snapshot.deadLetters(selection, page: PageRequest(limit: 50))
+                count = try snapshot.deadLetterCount(selection)
+            }
+        }
+        return (ms, count)
+    }
+
+    func groups(_ store: ReadableStore) throws -> (ms: Double, groups: Int) {
+        var groups = 0
+        let ms = try Self.time(runs: 3) { groups = try store.deadLetterGroups(.all).count }
+        return (ms, groups)
+    }
+
+    /// Replays every dead letter of one queue, unthrottled, in transactions of 1,000 (as a job
+    /// moves them), every lifecycle and audit record written; dead letters per second.
+    func bulkReplay(path: String, queue: String) throws -> (rate: Double, moved: Int) {
+        let store = try openStore(url: path, readOnly: false)
+        let started = Date()
+        var moved = 0
+        while true {
+            let result = try store.redrive(RedriveRequest(selection: DeadLetterSelection(queue: queue), replayID: "bench", limit: 1_000), at: .now())
+            moved += result.count
+            if result.count < 1_000 { break }
+        }
+        return (Double(moved) / Date().timeIntervalSince(started), moved)
+    }
+}
