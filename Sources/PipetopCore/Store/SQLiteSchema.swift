@@ -208,6 +208,7 @@ enum SQLiteSchema {
                 ALTER TABLE messages ADD COLUMN replays INTEGER NOT NULL DEFAULT 0;
                 UPDATE messages SET fingerprint = pipetop_fingerprint(json_extract(errors, '$[#-1].error')) WHERE state = 3;
                 CREATE INDEX messages_dead_by_cause ON messages(fingerprint, dead_at) WHERE state = 3;
+                CREATE INDEX messages_dead_by_queue_cause ON messages(queue, fingerprint, dead_at) WHERE state = 3;
                 -- Dead letters counted by cause, kept in step by every transaction that makes or moves one,
                 -- so the groups and the counts by queue, type and cause read a row per cause, not every letter.
                 CREATE TABLE dead_letter_causes (

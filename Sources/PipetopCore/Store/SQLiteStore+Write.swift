@@ -365,12 +365,13 @@ struct SQLiteTransaction: StoreTransaction {
         for cause in removedCauses {
             try db.cachedStatement(sql: "DELETE FROM dead_letter_causes WHERE queue = ? AND type = ? AND fingerprint = ? AND count <= 0")
                 .execute(arguments: [cause.queue, cause.type, cause.fingerprint])
+            // Along messages_dead_by_queue_cause in dead_at order, each stopping at the first letter of the type.
+            let oldest = """
+                SELECT m.dead_at FROM messages m JOIN events e ON e.seq = m.event_seq
+                WHERE m.state = \(MessageState.dead.sql) AND m.queue = ?1 AND m.fingerprint = ?3 AND e.type = ?2 ORDER BY m.dead_at
+                """
             try db.cachedStatement(sql: """
-                UPDATE dead_letter_causes SET
-                    first_dead_at = (SELECT min(m.dead_at) FROM messages m JOIN events e ON e.seq = m.event_seq
-                        WHERE m.state = \(MessageState.dead.sql) AND m.fingerprint = ?3 AND m.queue = ?1 AND e.type = ?2),
-                    last_dead_at = (SELECT max(m.dead_at) FROM messages m JOIN events e ON e.seq = m.event_seq
-                        WHERE m.state = \(MessageState.dead.sql) AND m.fingerprint = ?3 AND m.queue = ?1 AND e.type = ?2)
+                UPDATE dead_letter_causes SET first_dead_at = (\(oldest) LIMIT 1), last_dead_at = (\(oldest) DESC LIMIT 1)
                 WHERE queue = ?1 AND type = ?2 AND fingerprint = ?3
                 """).execute(arguments: [cause.queue, cause.type, cause.fingerprint])
         }
