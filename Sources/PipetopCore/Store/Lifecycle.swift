@@ -288,6 +288,13 @@ public struct LifecycleRow: Sendable, Equatable {
     public func entries() -> [LifecycleEntry] {
         var entries: [LifecycleEntry] = []
         entries.reserveCapacity(count)
+        forEachEntry { entries.append($0) }
+        return entries
+    }
+
+    /// Each step, oldest first, with its own fields, without building an array (readers decode
+    /// the log with this).
+    public func forEachEntry(_ body: (LifecycleEntry) -> Void) {
         let single = count == 1
         var rest = steps
         while rest != 0 {
@@ -297,18 +304,17 @@ public struct LifecycleRow: Sendable, Equatable {
             guard step < LifecycleKind.bySteps.count else { continue }
             let kind = LifecycleKind.bySteps[step]
             guard !single else {
-                entries.append(LifecycleEntry(
+                body(LifecycleEntry(
                     kind, at: at, eventSeq: eventSeq, queue: queue, messageID: messageID, attempt: attempt, duration: duration, error: error,
                     detail: detail))
-                break
+                return
             }
             let hasMessage = kind.scope != .event
-            entries.append(LifecycleEntry(
+            body(LifecycleEntry(
                 kind, at: at, eventSeq: eventSeq, queue: hasMessage ? queue : nil, messageID: hasMessage ? messageID : nil,
                 attempt: kind.scope == .delivery ? attempt : nil, duration: kind.hasRun ? duration : nil,
                 error: errorSteps & bit != 0 ? error : nil, detail: detailSteps & bit != 0 ? detail : nil))
         }
-        return entries
     }
 }
 

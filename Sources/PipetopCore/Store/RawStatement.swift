@@ -88,6 +88,17 @@ final class RawStatement {
         }
     }
 
+    /// Runs a query while `row` returns true for the rows it is given (the rest are never read).
+    func queryWhile(_ row: (RawStatement) throws -> Bool) throws {
+        defer { finish() }
+        while true {
+            let code = sqlite3_step(handle)
+            if code == SQLITE_DONE { return }
+            guard code == SQLITE_ROW else { throw error(code) }
+            if try !row(self) { return }
+        }
+    }
+
     /// Every use binds every parameter, so bindings are overwritten, never cleared.
     private func finish() {
         sqlite3_reset(handle)

@@ -352,10 +352,12 @@ enum RecordQuery {
         let event = row.columns(RecordEventColumn.self, from: LogColumn.count)
         let stored = LogRow.decode(row.columns(LogColumn.self))
         let id = event.string(.id) ?? "", type = event.string(.type), correlationID = event.string(.correlationID)
-        for (index, entry) in stored.row.entries().enumerated() {
+        var index = 0
+        stored.row.forEachEntry { entry in
             records.append(LifecycleRecord(
                 seq: LogPosition.record(row: stored.seq, index: index), entry: entry, eventID: id, eventType: type,
                 correlationID: correlationID))
+            index += 1
         }
     }
 }

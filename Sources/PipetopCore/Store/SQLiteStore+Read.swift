@@ -36,23 +36,39 @@ struct SQLiteSnapshot: StoreSnapshot {
         try Int64.fetchOne(db.cachedStatement(sql: "SELECT coalesce(max(seq), 0) FROM events")) ?? 0
     }
 
-    func tail(after seq: Int64, limit: Int) throws -> [LifecycleRecord] {
-        // From the row `seq` is in (its later steps follow it); every row holds at least one record.
-        let records = try records("SELECT \(RecordQuery.select) FROM \(RecordQuery.from) WHERE l.seq >= ? ORDER BY l.seq LIMIT ?") {
-            $0.bind(LogPosition.row(of: seq))
-            $0.bind(min(limit, 1 << 30) + 1)
+    /// Records read row by row until `limit` are in, those not `wanted` (the steps of the first row
+    /// on the cursor's side) left out; a row holds one or more records, so rows are read only as
+    /// far as needed.
+    private func records(_ sql: String, limit: Int, wanted: (Int64) -> Bool, _ bind: (RawStatement) -> Void) throws -> [LifecycleRecord] {
+        let query = try RawStatement(cached: db.cachedStatement(sql: sql), in: db)
+        bind(query)
+        var records: [LifecycleRecord] = []
+        guard limit > 0 else { return records }
+        var row: [LifecycleRecord] = []
+        try query.queryWhile { statement in
+            row.removeAll(keepingCapacity: true)
+            RecordQuery.decode(statement, into: &row)
+            for record in row where wanted(record.seq) { records.append(record) }
+            return records.count < limit
         }
-        return Array(records.lazy.filter { $0.seq > seq }.prefix(limit))
+        return records
+    }
+
+    func tail(after seq: Int64, limit: Int) throws -> [LifecycleRecord] {
+        // From the row `seq` is in (its later steps follow it).
+        let records = try records(
+            "SELECT \(RecordQuery.select) FROM \(RecordQuery.from) WHERE l.seq >= ? ORDER BY l.seq", limit: limit, wanted: { $0 > seq }
+        ) { $0.bind(LogPosition.row(of: seq)) }
+        return Array(records.prefix(limit))
     }
 
     func history(before seq: Int64, limit: Int) throws -> [LifecycleRecord] {
         guard seq > 1 else { return [] }
-        let rows = try records("SELECT \(RecordQuery.select) FROM \(RecordQuery.from) WHERE l.seq <= ? ORDER BY l.seq DESC LIMIT ?") {
-            $0.bind(LogPosition.row(of: seq - 1))
-            $0.bind(min(limit, 1 << 30) + 1)
-        }
+        let rows = try records(
+            "SELECT \(RecordQuery.select) FROM \(RecordQuery.from) WHERE l.seq <= ? ORDER BY l.seq DESC", limit: limit, wanted: { $0 < seq }
+        ) { $0.bind(LogPosition.row(of: seq - 1)) }
         // Rows newest first, each row's records oldest first: reversed within each row.
-        return Array(Self.newestFirst(rows).lazy.filter { $0.seq < seq }.prefix(limit))
+        return Array(Self.newestFirst(rows).prefix(limit))
     }
 
     /// Records read row by row (rows newest first, each one's steps oldest first), newest first.
