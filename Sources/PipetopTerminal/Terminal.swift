@@ -54,6 +54,14 @@ public final class Terminal: TerminalBackend {
             throw TerminalError(description: "ncurses has no screen")
         }
         self.window = window
+        // Until the screen has been left once, ncurses (6.4) flushes its output at every cursor
+        // movement (`_nc_mvcur` flushes while `_endwin == ewInitial`, meant for low-level terminfo
+        // programs): a frame went out as one write(2) per changed line, about a hundred for each
+        // frame of the live Events tail. Leaving and resuming once, before anything is drawn,
+        // puts it in its running state, where a frame is one buffered write. This comes before
+        // `start_color`: a resume with colours started resets the terminal's palette (OSC 104).
+        endwin()
+        doupdate()
         TerminalRestore.install()
         raw()
         noecho()
