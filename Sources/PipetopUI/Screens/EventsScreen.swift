@@ -89,7 +89,9 @@ public struct EventsScreen: Screen {
             skippedNewer += page.records.count
         } else {
             let lastSeq = records.last?.seq ?? 0
-            let fresh = page.records.filter { $0.seq > lastSeq }
+            // A page continues the ring (records in seq order): only its first records can be old,
+            // so the new ones are a suffix, appended without copying the page first.
+            let fresh = page.records.drop { $0.seq <= lastSeq }
             records.append(contentsOf: fresh)
             if matches != nil {
                 for record in fresh where filter.matches(record) { matches!.append(record.seq) }
