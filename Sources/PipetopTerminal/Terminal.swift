@@ -27,6 +27,11 @@ public final class Terminal: TerminalBackend {
     private var nextPair: Int32 = 1
     private let maxPairs: Int32
     private var base = Style.plain
+    /// Buffers of `flush`, kept between frames.
+    private var text: [wchar_t] = []
+    private var narrowChars: [wchar_t] = []
+    private var narrowAttributes: [attr_t] = []
+    private var narrowPairs: [Int32] = []
     private var savedStderr: Int32 = -1
 
     struct PairKey: Hashable { var fg: Int32, bg: Int32 }
@@ -123,25 +128,58 @@ public final class Terminal: TerminalBackend {
     }
 
     /// Writes the cells that changed since the last flush, then updates the screen.
+    ///
+    /// Runs of one-scalar, one-column cells (ASCII, box, block and braille glyphs: nearly every
+    /// cell) go to ncurses in one call per run; any other cell is written on its own at its column,
+    /// so a width that ncurses sees differently from the grid cannot shift its neighbours.
     public func flush(_ grid: Grid) {
         if previous?.size != grid.size { clearok(window, true) }
-        let runs = grid.diff(from: previous)
-        var text: [wchar_t] = []
-        for run in runs {
-            var x = run.x
-            for cell in run.cells {
-                defer { x += 1 }
-                if cell.isContinuation { continue }
+        let cells = grid.stored
+        let width = grid.width
+        for span in grid.changes(from: previous) {
+            let row = span.y * width
+            var x = span.x
+            let end = span.x + span.count
+            while x < end {
+                let cell = cells[row + x]
+                if cell.isContinuation { x += 1; continue }
+                if Self.isNarrow(cell) {
+                    let start = x
+                    narrowChars.removeAll(keepingCapacity: true)
+                    narrowAttributes.removeAll(keepingCapacity: true)
+                    narrowPairs.removeAll(keepingCapacity: true)
+                    while x < end, Self.isNarrow(cells[row + x]) {
+                        let (attributes, pair) = attributesAndPair(cells[row + x].style)
+                        narrowChars.append(wchar_t(bitPattern: cells[row + x].glyph.singleScalar!))
+                        narrowAttributes.append(attributes)
+                        narrowPairs.append(pair)
+                        x += 1
+                    }
+                    pt_put_narrow(window, Int32(span.y), Int32(start), narrowChars, narrowAttributes, narrowPairs, Int32(narrowChars.count))
+                    continue
+                }
                 let (attributes, pair) = attributesAndPair(cell.style)
                 text.removeAll(keepingCapacity: true)
-                for scalar in cell.character.unicodeScalars { text.append(wchar_t(bitPattern: scalar.value)) }
+                if let long = grid.scalars(of: cell.glyph) {
+                    for scalar in long { text.append(wchar_t(bitPattern: scalar.value)) }
+                } else {
+                    for value in cell.glyph.scalarValues { text.append(wchar_t(bitPattern: value)) }
+                }
                 text.append(0)
-                pt_put(window, Int32(run.y), Int32(x), text, attributes, pair)
+                pt_put(window, Int32(span.y), Int32(x), text, attributes, pair)
+                x += 1
             }
         }
         previous = grid
         wnoutrefresh(window)
         doupdate()
+    }
+
+    /// A cell ncurses can take in a run: one printable ASCII scalar or a box, block or braille
+    /// glyph, one column wide for ncurses as for the grid.
+    private static func isNarrow(_ cell: StoredCell) -> Bool {
+        guard !cell.isWide, !cell.isContinuation, let value = cell.glyph.singleScalar else { return false }
+        return (value >= 0x20 && value < 0x7F) || (0x2500...0x259F).contains(value) || (0x2800...0x28FF).contains(value)
     }
 
     private func attributesAndPair(_ style: Style) -> (attr_t, Int32) {
