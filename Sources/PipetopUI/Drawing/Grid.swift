@@ -359,24 +359,33 @@ public struct Grid: Equatable, Sendable {
     /// reads (the cells are then `stored[y * width + x]`).
     public func changes(from previous: Grid?) -> [Span] {
         guard let previous, previous.size == size else {
+            let width = self.width
             return (0..<height).map { Span(x: 0, y: $0, count: width) }
         }
         var spans: [Span] = []
-        for y in 0..<height {
-            let base = y * width
-            var x = 0
-            while x < width {
-                if same(base + x, as: previous) { x += 1; continue }
-                var start = x
-                if stored[base + start].isContinuation && start > 0 { start -= 1 }
-                var end = x + 1
-                while end < width && (!same(base + end, as: previous) || stored[base + end].isContinuation) { end += 1 }
-                if let last = spans.last, last.y == y, last.x + last.count >= start {
-                    spans[spans.count - 1].count = end - last.x
-                } else {
-                    spans.append(Span(x: start, y: y, count: end - start))
+        let width = self.width, height = self.height
+        // Without long glyphs in either grid, cells compare as plain data, read in place.
+        let plain = extras.isEmpty && previous.extras.isEmpty
+        stored.withUnsafeBufferPointer { now in
+            previous.stored.withUnsafeBufferPointer { before in
+                @inline(__always) func same(_ index: Int) -> Bool { plain ? now[index] == before[index] : self.same(index, as: previous) }
+                for y in 0..<height {
+                    let base = y * width
+                    var x = 0
+                    while x < width {
+                        if same(base + x) { x += 1; continue }
+                        var start = x
+                        if now[base + start].isContinuation && start > 0 { start -= 1 }
+                        var end = x + 1
+                        while end < width && (!same(base + end) || now[base + end].isContinuation) { end += 1 }
+                        if let last = spans.last, last.y == y, last.x + last.count >= start {
+                            spans[spans.count - 1].count = end - last.x
+                        } else {
+                            spans.append(Span(x: start, y: y, count: end - start))
+                        }
+                        x = end
+                    }
                 }
-                x = end
             }
         }
         return spans
