@@ -136,6 +136,30 @@ public final class Terminal: TerminalBackend {
         if previous?.size != grid.size { clearok(window, true) }
         let cells = grid.stored
         let width = grid.width
+        // The buffers are moved out of the object while the frame is written: appending to them
+        // (and reading the style cache) cell by cell through `self` paid a dynamic exclusivity
+        // check each time.
+        var chars: [wchar_t] = [], attributes: [attr_t] = [], pairs: [Int32] = [], text: [wchar_t] = []
+        swap(&chars, &narrowChars)
+        swap(&attributes, &narrowAttributes)
+        swap(&pairs, &narrowPairs)
+        swap(&text, &self.text)
+        defer {
+            swap(&chars, &narrowChars)
+            swap(&attributes, &narrowAttributes)
+            swap(&pairs, &narrowPairs)
+            swap(&text, &self.text)
+        }
+        // Neighbouring cells mostly share a style: it is looked up once for each run of them.
+        var style = Style.plain
+        var resolved = attributesAndPair(style)
+        func lookUp(_ next: Style) -> (attr_t, Int32) {
+            if next != style {
+                style = next
+                resolved = attributesAndPair(next)
+            }
+            return resolved
+        }
         for span in grid.changes(from: previous) {
             let row = span.y * width
             var x = span.x
@@ -145,20 +169,20 @@ public final class Terminal: TerminalBackend {
                 if cell.isContinuation { x += 1; continue }
                 if Self.isNarrow(cell) {
                     let start = x
-                    narrowChars.removeAll(keepingCapacity: true)
-                    narrowAttributes.removeAll(keepingCapacity: true)
-                    narrowPairs.removeAll(keepingCapacity: true)
+                    chars.removeAll(keepingCapacity: true)
+                    attributes.removeAll(keepingCapacity: true)
+                    pairs.removeAll(keepingCapacity: true)
                     while x < end, Self.isNarrow(cells[row + x]) {
-                        let (attributes, pair) = attributesAndPair(cells[row + x].style)
-                        narrowChars.append(wchar_t(bitPattern: cells[row + x].glyph.singleScalar!))
-                        narrowAttributes.append(attributes)
-                        narrowPairs.append(pair)
+                        let (attribute, pair) = lookUp(cells[row + x].style)
+                        chars.append(wchar_t(bitPattern: cells[row + x].glyph.singleScalar!))
+                        attributes.append(attribute)
+                        pairs.append(pair)
                         x += 1
                     }
-                    pt_put_narrow(window, Int32(span.y), Int32(start), narrowChars, narrowAttributes, narrowPairs, Int32(narrowChars.count))
+                    pt_put_narrow(window, Int32(span.y), Int32(start), chars, attributes, pairs, Int32(chars.count))
                     continue
                 }
-                let (attributes, pair) = attributesAndPair(cell.style)
+                let (attribute, pair) = lookUp(cell.style)
                 text.removeAll(keepingCapacity: true)
                 if let long = grid.scalars(of: cell.glyph) {
                     for scalar in long { text.append(wchar_t(bitPattern: scalar.value)) }
@@ -166,7 +190,7 @@ public final class Terminal: TerminalBackend {
                     for value in cell.glyph.scalarValues { text.append(wchar_t(bitPattern: value)) }
                 }
                 text.append(0)
-                pt_put(window, Int32(span.y), Int32(x), text, attributes, pair)
+                pt_put(window, Int32(span.y), Int32(x), text, attribute, pair)
                 x += 1
             }
         }
