@@ -220,40 +220,42 @@ public struct Grid: Equatable, Sendable {
     public mutating func put(_ text: String, x: Int, y: Int, style: Style, maxX: Int? = nil) -> Int {
         guard y >= 0, y < height else { return x }
         let limit = min(maxX ?? width, width)
-        let width = self.width
         // Printable ASCII is most of what the dashboard shows, several thousand cells a frame:
         // each byte is one grapheme one cell wide with nothing to escape, so it needs neither
-        // grapheme breaking nor a width lookup.
-        if DisplayWidth.isPrintableASCII(text) {
-            return stored.withUnsafeMutableBufferPointer { cells in
-                var column = x
-                for byte in text.utf8 {
-                    if column >= limit { break }
-                    if column >= 0 {
-                        Self.repairWide(cells, width: width, x: column, y: y)
-                        cells[y * width + column] = StoredCell(Glyph(ascii: byte), style: style)
-                    }
-                    column += 1
-                }
-                return column
-            }
+        // grapheme breaking nor a width lookup. The bytes are read where the string keeps them.
+        var contiguous = text
+        contiguous.makeContiguousUTF8()  // a no-op for Swift's own strings
+        let ascii = contiguous.utf8.withContiguousStorageIfAvailable { bytes -> Int? in
+            for byte in bytes where byte < 0x20 || byte >= 0x7F { return nil }
+            return write(bytes.lazy.map { Glyph(ascii: $0) }, count: bytes.count, x: x, y: y, style: style, limit: limit)
         }
+        if let column = ascii ?? nil { return column }
         // Graphs and bars: box drawing, block and braille glyphs (with ASCII), one scalar a cell.
         if DisplayWidth.isSimple(text) {
-            return stored.withUnsafeMutableBufferPointer { cells in
-                var column = x
-                for scalar in text.unicodeScalars {
-                    if column >= limit { break }
-                    if column >= 0 {
-                        Self.repairWide(cells, width: width, x: column, y: y)
-                        cells[y * width + column] = StoredCell(Glyph(scalar), style: style)
-                    }
-                    column += 1
-                }
-                return column
-            }
+            return write(text.unicodeScalars.lazy.map { Glyph($0) }, count: text.unicodeScalars.count, x: x, y: y, style: style, limit: limit)
         }
         return putGraphemes(text, x: x, y: y, style: style, limit: limit)
+    }
+
+    /// Writes `count` one-cell `glyphs` from (x, y), clipped at `limit`; returns the column after
+    /// the last. What writing them one by one does, with the halves of wide graphemes repaired
+    /// only at the two ends: one wholly inside is overwritten anyway.
+    @inline(__always)
+    private mutating func write(_ glyphs: some Sequence<Glyph>, count: Int, x: Int, y: Int, style: Style, limit: Int) -> Int {
+        let end = x >= limit ? x : min(x + count, limit)
+        let first = max(x, 0)
+        guard first < end else { return end }
+        let width = self.width
+        stored.withUnsafeMutableBufferPointer { cells in
+            Self.repairWide(cells, width: width, x: first, y: y)
+            Self.repairWide(cells, width: width, x: end - 1, y: y)
+            var index = y * width + first
+            for glyph in glyphs.dropFirst(first - x).prefix(end - first) {
+                cells[index] = StoredCell(glyph, style: style)
+                index += 1
+            }
+        }
+        return end
     }
 
     /// The general path of `put`: grapheme by grapheme, escaping what a terminal must not get raw.
