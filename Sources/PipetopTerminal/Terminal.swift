@@ -151,12 +151,12 @@ public final class Terminal: TerminalBackend {
             swap(&text, &self.text)
         }
         // Neighbouring cells mostly share a style: it is looked up once for each run of them.
-        var style = Style.plain
-        var resolved = attributesAndPair(style)
-        func lookUp(_ next: Style) -> (attr_t, Int32) {
-            if next != style {
-                style = next
-                resolved = attributesAndPair(next)
+        var key: UInt64?
+        var resolved: (attr_t, Int32) = (0, 0)
+        func lookUp(_ cell: StoredCell) -> (attr_t, Int32) {
+            if cell.styleKey != key {
+                key = cell.styleKey
+                resolved = attributesAndPair(cell.style)
             }
             return resolved
         }
@@ -173,7 +173,7 @@ public final class Terminal: TerminalBackend {
                     attributes.removeAll(keepingCapacity: true)
                     pairs.removeAll(keepingCapacity: true)
                     while x < end, Self.isNarrow(cells[row + x]) {
-                        let (attribute, pair) = lookUp(cells[row + x].style)
+                        let (attribute, pair) = lookUp(cells[row + x])
                         chars.append(wchar_t(bitPattern: cells[row + x].glyph.singleScalar!))
                         attributes.append(attribute)
                         pairs.append(pair)
@@ -182,7 +182,7 @@ public final class Terminal: TerminalBackend {
                     pt_put_narrow(window, Int32(span.y), Int32(start), chars, attributes, pairs, Int32(chars.count))
                     continue
                 }
-                let (attribute, pair) = lookUp(cell.style)
+                let (attribute, pair) = lookUp(cell)
                 text.removeAll(keepingCapacity: true)
                 if let long = grid.scalars(of: cell.glyph) {
                     for scalar in long { text.append(wchar_t(bitPattern: scalar.value)) }

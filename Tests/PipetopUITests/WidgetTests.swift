@@ -98,6 +98,26 @@ import Testing
         #expect(c.diff(from: a).map(\.x) == [1])
     }
 
+    @Test func aCellsStyleReadsBackAsWritten() {
+        let colors: [PipetopUI.Color] = [.default, .basic(0), .basic(15), .indexed(0), .indexed(255), .rgb(0, 0, 0), .rgb(255, 255, 255), .rgb(1, 2, 3)]
+        let attributes: [Attributes] = [[], .bold, .dim, .italic, .underline, .reverse, [.bold, .dim, .italic, .underline, .reverse]]
+        var seen: [UInt64: Style] = [:]
+        for fg in colors {
+            for bg in colors {
+                for attribute in attributes {
+                    let style = Style(fg: fg, bg: bg, attributes: attribute)
+                    var grid = Grid(size: Size(width: 3, height: 1))
+                    grid.put("a価", x: 0, y: 0, style: style)
+                    #expect(grid[0, 0].style == style && grid[1, 0].style == style && grid[2, 0].style == style)
+                    #expect(grid[1, 0].isWide && !grid[1, 0].isContinuation && grid[2, 0].isContinuation && !grid[0, 0].isWide)
+                    let key = grid.stored[0].styleKey
+                    #expect(seen[key] == nil, "two styles, one key: \(style), \(seen[key].map { "\($0)" } ?? "")")
+                    seen[key] = style
+                }
+            }
+        }
+    }
+
     @Test func changesAreWhereTheDiffsRunsAre() {
         var a = Grid(size: Size(width: 30, height: 3))
         a.put("hello 価格 world ⣿⣿", x: 0, y: 0, style: .plain)

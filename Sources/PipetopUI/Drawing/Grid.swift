@@ -109,25 +109,35 @@ public struct Glyph: Hashable, Sendable {
 
 /// A cell as the grid stores it (`Cell` is the same with its grapheme as a `Character`). A frame
 /// is thousands of these: being plain data, they are filled, copied and compared without
-/// reference counting, which a `Character` in every cell cost on each of those steps.
+/// reference counting, which a `Character` in every cell cost on each of those steps. The style
+/// and the two flags share one word (`Style.packed`), so two cells compare as three words.
 public struct StoredCell: Equatable, Sendable {
     public var glyph: Glyph
-    public var style: Style
-    public var isWide: Bool
-    public var isContinuation: Bool
+    /// `Style.packed`, with `isWide` and `isContinuation` above it.
+    var bits: UInt64
+
+    static let wideBit: UInt64 = 1 << 60
+    static let continuationBit: UInt64 = 1 << 61
 
     init(_ glyph: Glyph, style: Style, isWide: Bool = false, isContinuation: Bool = false) {
-        self.glyph = glyph
-        self.style = style
-        self.isWide = isWide
-        self.isContinuation = isContinuation
+        self.init(glyph, packedStyle: style.packed, isWide: isWide, isContinuation: isContinuation)
     }
 
     @inline(__always)
+    init(_ glyph: Glyph, packedStyle: UInt64, isWide: Bool = false, isContinuation: Bool = false) {
+        self.glyph = glyph
+        bits = packedStyle | (isWide ? Self.wideBit : 0) | (isContinuation ? Self.continuationBit : 0)
+    }
+
+    public var style: Style { Style(packed: styleKey) }
+    /// The style as one number: equal keys, equal styles.
+    public var styleKey: UInt64 { bits & Style.packedMask }
+    public var isWide: Bool { bits & Self.wideBit != 0 }
+    public var isContinuation: Bool { bits & Self.continuationBit != 0 }
+
+    @inline(__always)
     public static func == (a: StoredCell, b: StoredCell) -> Bool {
-        // The glyph first: where cells differ, it is mostly there.
-        a.glyph.low == b.glyph.low && a.glyph.high == b.glyph.high && a.isWide == b.isWide
-            && a.isContinuation == b.isContinuation && a.style == b.style
+        a.glyph.low == b.glyph.low && a.glyph.high == b.glyph.high && a.bits == b.bits
     }
 }
 
@@ -189,7 +199,7 @@ public struct Grid: Equatable, Sendable {
     func same(_ index: Int, as other: Grid) -> Bool {
         let a = stored[index], b = other.stored[index]
         guard a.glyph.isLong || b.glyph.isLong else { return a == b }
-        guard a.glyph.isLong, b.glyph.isLong, a.style == b.style, a.isWide == b.isWide, a.isContinuation == b.isContinuation else { return false }
+        guard a.glyph.isLong, b.glyph.isLong, a.bits == b.bits else { return false }
         return extras[a.glyph.longIndex] == other.extras[b.glyph.longIndex]
     }
 
@@ -246,12 +256,13 @@ public struct Grid: Equatable, Sendable {
         let first = max(x, 0)
         guard first < end else { return end }
         let width = self.width
+        let packed = style.packed
         stored.withUnsafeMutableBufferPointer { cells in
             Self.repairWide(cells, width: width, x: first, y: y)
             Self.repairWide(cells, width: width, x: end - 1, y: y)
             var index = y * width + first
             for glyph in glyphs.dropFirst(first - x).prefix(end - first) {
-                cells[index] = StoredCell(glyph, style: style)
+                cells[index] = StoredCell(glyph, packedStyle: packed)
                 index += 1
             }
         }
@@ -308,11 +319,11 @@ public struct Grid: Equatable, Sendable {
         guard x >= 0, x < width else { return }
         let index = y * width + x
         if cells[index].isContinuation, x > 0 {
-            cells[index - 1] = StoredCell(.space, style: cells[index - 1].style)
-            cells[index] = StoredCell(.space, style: cells[index].style)
+            cells[index - 1] = StoredCell(.space, packedStyle: cells[index - 1].styleKey)
+            cells[index] = StoredCell(.space, packedStyle: cells[index].styleKey)
         } else if cells[index].isWide, x + 1 < width {
-            cells[index + 1] = StoredCell(.space, style: cells[index + 1].style)
-            cells[index] = StoredCell(.space, style: cells[index].style)
+            cells[index + 1] = StoredCell(.space, packedStyle: cells[index + 1].styleKey)
+            cells[index] = StoredCell(.space, packedStyle: cells[index].styleKey)
         }
     }
 
