@@ -20,8 +20,11 @@ import Testing
                         var actual = expected
                         let style = Style(fg: .basic(1))
                         expected.put(DisplayWidth.pad(text, to: width, right: right), x: 3, y: 0, style: style, maxX: maxX)
+                        var measured = actual
                         actual.putPadded(text, x: 3, y: 0, width: width, right: right, style: style, maxX: maxX)
                         #expect(actual == expected, "\(text.debugDescription) width \(width) right \(right) maxX \(maxX)")
+                        measured.putPadded(text, x: 3, y: 0, width: width, right: right, style: style, maxX: maxX, textWidth: DisplayWidth.of(text))
+                        #expect(measured == expected, "\(text.debugDescription) width \(width) right \(right) maxX \(maxX), width known")
                     }
                 }
             }
