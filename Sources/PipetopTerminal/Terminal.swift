@@ -76,6 +76,10 @@ public final class Terminal: TerminalBackend {
         set_escdelay(25)
         curs_set(0)
         leaveok(window, true)
+        // No typeahead check during an update: ncurses polled stdin every five changed lines of a
+        // frame (about ten polls a frame on the Events tail), only to flush early when a key was
+        // waiting; the loop reads keys itself, right after.
+        typeahead(-1)
 
         let noColor = !(ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
         if !noColor && has_colors() {
