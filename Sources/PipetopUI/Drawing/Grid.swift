@@ -193,14 +193,14 @@ public struct Grid: Equatable, Sendable {
         return Glyph(long: extras.count - 1)
     }
 
-    /// Whether the cell at `index` looks the same as the one at `index` of `other` (a long glyph
-    /// is compared by its text: the two grids' `extras` differ).
+    /// Whether the cell at `index` is the same as the one at `index` of `other`: scalar for scalar,
+    /// as packed glyphs compare (a long glyph by its scalars: the two grids' `extras` differ).
     @inline(__always)
     func same(_ index: Int, as other: Grid) -> Bool {
         let a = stored[index], b = other.stored[index]
         guard a.glyph.isLong || b.glyph.isLong else { return a == b }
         guard a.glyph.isLong, b.glyph.isLong, a.bits == b.bits else { return false }
-        return extras[a.glyph.longIndex] == other.extras[b.glyph.longIndex]
+        return extras[a.glyph.longIndex].unicodeScalars.elementsEqual(other.extras[b.glyph.longIndex].unicodeScalars)
     }
 
     public static func == (a: Grid, b: Grid) -> Bool {
