@@ -27,4 +27,17 @@ static inline int pt_put(WINDOW *w, int y, int x, const wchar_t *text, attr_t at
     if (setcchar(&cell, text, attrs, 0, &pair) == ERR) return ERR;
     return mvwadd_wch(w, y, x, &cell);
 }
+
+/// Writes `n` cells from (y, x) in one call, each one scalar one column wide (no combining marks,
+/// nothing wide: `wadd_wchnstr` places cells by their width), with its own attributes and pair.
+static inline int pt_put_narrow(WINDOW *w, int y, int x, const wchar_t *chars, const attr_t *attrs, const int *pairs, int n) {
+    if (n <= 0) return OK;
+    cchar_t cells[n];
+    for (int i = 0; i < n; i++) {
+        wchar_t text[2] = { chars[i], 0 };
+        int pair = pairs[i];
+        if (setcchar(&cells[i], text, attrs[i], 0, &pair) == ERR) return ERR;
+    }
+    return mvwadd_wchnstr(w, y, x, cells, n);
+}
 #endif

@@ -27,6 +27,11 @@ public final class Terminal: TerminalBackend {
     private var nextPair: Int32 = 1
     private let maxPairs: Int32
     private var base = Style.plain
+    /// Buffers of `flush`, kept between frames.
+    private var text: [wchar_t] = []
+    private var narrowChars: [wchar_t] = []
+    private var narrowAttributes: [attr_t] = []
+    private var narrowPairs: [Int32] = []
     private var savedStderr: Int32 = -1
 
     struct PairKey: Hashable { var fg: Int32, bg: Int32 }
@@ -54,6 +59,14 @@ public final class Terminal: TerminalBackend {
             throw TerminalError(description: "ncurses has no screen")
         }
         self.window = window
+        // Until the screen has been left once, ncurses (6.4) flushes its output at every cursor
+        // movement (`_nc_mvcur` flushes while `_endwin == ewInitial`, meant for low-level terminfo
+        // programs): a frame went out as one write(2) per changed line, about a hundred for each
+        // frame of the live Events tail. Leaving and resuming once, before anything is drawn,
+        // puts it in its running state, where a frame is one buffered write. This comes before
+        // `start_color`: a resume with colours started resets the terminal's palette (OSC 104).
+        endwin()
+        doupdate()
         TerminalRestore.install()
         raw()
         noecho()
@@ -63,6 +76,10 @@ public final class Terminal: TerminalBackend {
         set_escdelay(25)
         curs_set(0)
         leaveok(window, true)
+        // No typeahead check during an update: ncurses polled stdin every five changed lines of a
+        // frame (about ten polls a frame on the Events tail), only to flush early when a key was
+        // waiting; the loop reads keys itself, right after.
+        typeahead(-1)
 
         let noColor = !(ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
         if !noColor && has_colors() {
@@ -115,25 +132,82 @@ public final class Terminal: TerminalBackend {
     }
 
     /// Writes the cells that changed since the last flush, then updates the screen.
+    ///
+    /// Runs of one-scalar, one-column cells (ASCII, box, block and braille glyphs: nearly every
+    /// cell) go to ncurses in one call per run; any other cell is written on its own at its column,
+    /// so a width that ncurses sees differently from the grid cannot shift its neighbours.
     public func flush(_ grid: Grid) {
         if previous?.size != grid.size { clearok(window, true) }
-        let runs = grid.diff(from: previous)
-        var text: [wchar_t] = []
-        for run in runs {
-            var x = run.x
-            for cell in run.cells {
-                defer { x += 1 }
-                if cell.isContinuation { continue }
-                let (attributes, pair) = attributesAndPair(cell.style)
+        let cells = grid.stored
+        let width = grid.width
+        // The buffers are moved out of the object while the frame is written: appending to them
+        // (and reading the style cache) cell by cell through `self` paid a dynamic exclusivity
+        // check each time.
+        var chars: [wchar_t] = [], attributes: [attr_t] = [], pairs: [Int32] = [], text: [wchar_t] = []
+        swap(&chars, &narrowChars)
+        swap(&attributes, &narrowAttributes)
+        swap(&pairs, &narrowPairs)
+        swap(&text, &self.text)
+        defer {
+            swap(&chars, &narrowChars)
+            swap(&attributes, &narrowAttributes)
+            swap(&pairs, &narrowPairs)
+            swap(&text, &self.text)
+        }
+        // Neighbouring cells mostly share a style: it is looked up once for each run of them.
+        var key: UInt64?
+        var resolved: (attr_t, Int32) = (0, 0)
+        func lookUp(_ cell: StoredCell) -> (attr_t, Int32) {
+            if cell.styleKey != key {
+                key = cell.styleKey
+                resolved = attributesAndPair(cell.style)
+            }
+            return resolved
+        }
+        for span in grid.changes(from: previous) {
+            let row = span.y * width
+            var x = span.x
+            let end = span.x + span.count
+            while x < end {
+                let cell = cells[row + x]
+                if cell.isContinuation { x += 1; continue }
+                if Self.isNarrow(cell) {
+                    let start = x
+                    chars.removeAll(keepingCapacity: true)
+                    attributes.removeAll(keepingCapacity: true)
+                    pairs.removeAll(keepingCapacity: true)
+                    while x < end, Self.isNarrow(cells[row + x]) {
+                        let (attribute, pair) = lookUp(cells[row + x])
+                        chars.append(wchar_t(bitPattern: cells[row + x].glyph.singleScalar!))
+                        attributes.append(attribute)
+                        pairs.append(pair)
+                        x += 1
+                    }
+                    pt_put_narrow(window, Int32(span.y), Int32(start), chars, attributes, pairs, Int32(chars.count))
+                    continue
+                }
+                let (attribute, pair) = lookUp(cell)
                 text.removeAll(keepingCapacity: true)
-                for scalar in cell.character.unicodeScalars { text.append(wchar_t(bitPattern: scalar.value)) }
+                if let long = grid.scalars(of: cell.glyph) {
+                    for scalar in long { text.append(wchar_t(bitPattern: scalar.value)) }
+                } else {
+                    for value in cell.glyph.scalarValues { text.append(wchar_t(bitPattern: value)) }
+                }
                 text.append(0)
-                pt_put(window, Int32(run.y), Int32(x), text, attributes, pair)
+                pt_put(window, Int32(span.y), Int32(x), text, attribute, pair)
+                x += 1
             }
         }
         previous = grid
         wnoutrefresh(window)
         doupdate()
+    }
+
+    /// A cell ncurses can take in a run: one printable ASCII scalar or a box, block or braille
+    /// glyph, one column wide for ncurses as for the grid.
+    private static func isNarrow(_ cell: StoredCell) -> Bool {
+        guard !cell.isWide, !cell.isContinuation, let value = cell.glyph.singleScalar else { return false }
+        return (value >= 0x20 && value < 0x7F) || (0x2500...0x259F).contains(value) || (0x2800...0x28FF).contains(value)
     }
 
     private func attributesAndPair(_ style: Style) -> (attr_t, Int32) {

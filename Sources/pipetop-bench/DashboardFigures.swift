@@ -4,7 +4,8 @@ import PipetopCore
 import PipetopUI
 
 /// The dashboard's figures, measured without a terminal through the same code the terminal runs:
-/// `StoreReader.snapshot` → `AppState.update` → `Dashboard.render` → `Grid.diff`.
+/// `StoreReader.snapshot` → `AppState.update` → `Dashboard.render` → `Grid.changes` (what the
+/// ncurses backend diffs a frame with).
 struct DashboardFigures {
     let storePath: String
 
@@ -42,7 +43,7 @@ struct DashboardFigures {
             _ = state.update(.data(DataSnapshot(time: clock, records: batch, queues: queues, runtimes: [], published: seq)))
             let started = DispatchTime.now().uptimeNanoseconds
             let grid = Dashboard.render(state)
-            let runs = grid.diff(from: previous)
+            let runs = grid.changes(from: previous)
             let elapsed = DispatchTime.now().uptimeNanoseconds - started
             _ = histogram.record(elapsed / 1000)
             // Following the Events view, new records always move the screen: a frame that changed nothing measured nothing.
@@ -82,7 +83,7 @@ struct DashboardFigures {
         let first = try StoreReader.snapshot(store: store, after: nil, limit: state.capacity, now: .now())
         _ = state.update(.data(first))
         var grid = Dashboard.render(state)
-        _ = grid.diff(from: nil)
+        _ = grid.changes(from: nil)
         let firstFrame = Double(DispatchTime.now().uptimeNanoseconds - started) / 1_000_000
         // Keep going as an attached dashboard would: poll, scroll back through history, redraw.
         var last = first.records.last?.seq ?? 0
@@ -92,7 +93,7 @@ struct DashboardFigures {
             _ = state.update(.data(snapshot))
             state.view = state.view.cycled(by: 1)
             let next = Dashboard.render(state)
-            _ = next.diff(from: grid)
+            _ = next.changes(from: grid)
             grid = next
         }
         var before = first.records.first?.seq ?? 0

@@ -64,6 +64,78 @@ import Testing
         let runs = b.diff(from: a)
         #expect(runs.first?.x == 2)
     }
+
+    @Test func graphemesOfAnyLengthReadBackAsWritten() {
+        // Up to six scalars pack into a cell; longer graphemes (stacked marks, long conjuncts)
+        // are kept beside the cells. Either way the text reads back as it was written.
+        let stacked = "e" + String(repeating: "\u{301}\u{302}", count: 5)
+        let six = "स्त्री", seven = "क्ष्म्य"
+        let text = "a" + stacked + six + "価" + seven + "é❤️"
+        var grid = Grid(size: Size(width: 16, height: 1))
+        grid.put(text, x: 0, y: 0, style: .plain)
+        #expect(grid.row(0) == text + String(repeating: " ", count: 16 - DisplayWidth.of(text)))
+        #expect(grid[1, 0].character == Character(stacked))
+        #expect(grid.cells.filter { !$0.isContinuation }.map(\.character).filter { $0 != " " } == Array(text))
+        // What `fill` stores is not escaped: a seven-scalar emoji sequence, say.
+        let family = Character("\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}\u{200D}\u{1F466}")
+        grid.fill(Rect(x: 0, y: 0, width: 1, height: 1), style: .plain, character: family)
+        #expect(grid[0, 0].character == family && grid[1, 0].character == Character(stacked))
+    }
+
+    @Test func longGraphemesCompareByTextAcrossGrids() {
+        let stacked = "e" + String(repeating: "\u{301}", count: 9)
+        var a = Grid(size: Size(width: 8, height: 1))
+        a.put("x" + stacked, x: 0, y: 0, style: .plain)
+        var b = Grid(size: Size(width: 8, height: 1))
+        b.put("o" + String(repeating: "\u{302}", count: 8), x: 5, y: 0, style: .plain)  // another long one first
+        b.put("x" + stacked, x: 0, y: 0, style: .plain)
+        b.put(" ", x: 5, y: 0, style: .plain)
+        #expect(a == b, "the same screen, though the grapheme is kept at another index in each grid")
+        #expect(b.diff(from: a).isEmpty)
+        var c = a
+        c.put("e" + String(repeating: "\u{300}", count: 9), x: 1, y: 0, style: .plain)
+        #expect(c != a)
+        #expect(c.diff(from: a).map(\.x) == [1])
+    }
+
+    @Test func aCellsStyleReadsBackAsWritten() {
+        let colors: [PipetopUI.Color] = [.default, .basic(0), .basic(15), .indexed(0), .indexed(255), .rgb(0, 0, 0), .rgb(255, 255, 255), .rgb(1, 2, 3)]
+        let attributes: [Attributes] = [[], .bold, .dim, .italic, .underline, .reverse, [.bold, .dim, .italic, .underline, .reverse]]
+        var seen: [UInt64: Style] = [:]
+        for fg in colors {
+            for bg in colors {
+                for attribute in attributes {
+                    let style = Style(fg: fg, bg: bg, attributes: attribute)
+                    var grid = Grid(size: Size(width: 3, height: 1))
+                    grid.put("a価", x: 0, y: 0, style: style)
+                    #expect(grid[0, 0].style == style && grid[1, 0].style == style && grid[2, 0].style == style)
+                    #expect(grid[1, 0].isWide && !grid[1, 0].isContinuation && grid[2, 0].isContinuation && !grid[0, 0].isWide)
+                    let key = grid.stored[0].styleKey
+                    #expect(seen[key] == nil, "two styles, one key: \(style), \(seen[key].map { "\($0)" } ?? "")")
+                    seen[key] = style
+                }
+            }
+        }
+    }
+
+    @Test func changesAreWhereTheDiffsRunsAre() {
+        var a = Grid(size: Size(width: 30, height: 3))
+        a.put("hello 価格 world ⣿⣿", x: 0, y: 0, style: .plain)
+        var b = a
+        b.put("HELLO", x: 0, y: 0, style: .plain)
+        b.put("価", x: 7, y: 0, style: Style(attributes: .bold))
+        b.put("tail", x: 26, y: 2, style: .plain)
+        let runs = b.diff(from: a)
+        #expect(b.changes(from: a) == runs.map { Grid.Span(x: $0.x, y: $0.y, count: $0.cells.count) })
+        #expect(b.changes(from: nil).count == 3)
+        for run in runs {
+            for (offset, cell) in run.cells.enumerated() {
+                let stored = b.stored[run.y * b.width + run.x + offset]
+                #expect(stored.style == cell.style && stored.isWide == cell.isWide && stored.isContinuation == cell.isContinuation)
+                #expect(b.character(of: stored.glyph) == cell.character)
+            }
+        }
+    }
 }
 
 @Suite struct WidgetTests {

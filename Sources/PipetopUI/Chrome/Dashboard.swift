@@ -2,8 +2,9 @@ import PipetopCore
 
 /// Views are functions of state: `render(state)` draws one frame into a fresh grid.
 ///
-/// This and `Grid.diff(from:)` are the public API a benchmark times without a terminal:
-/// build an `AppState`, feed it `DataSnapshot`s (see `StoreReader.snapshot`), render, diff.
+/// This and `Grid.changes(from:)` (the diff the ncurses backend writes) are the public API a
+/// benchmark times without a terminal: build an `AppState`, feed it `DataSnapshot`s (see
+/// `StoreReader.snapshot`), render, diff.
 public enum Dashboard {
     public static func render(_ state: AppState) -> Grid {
         let theme = state.theme

@@ -122,6 +122,35 @@ public struct Style: Hashable, Sendable, CustomStringConvertible {
     }
 
 
+    /// The style as one number (fg in bits 0–25, bg in 26–51, attributes in 52–59): what a grid
+    /// cell stores, so that cells compare as plain words. `Style(packed:)` reads it back.
+    var packed: UInt64 { Self.pack(fg) | Self.pack(bg) << 26 | UInt64(attributes.rawValue) << 52 }
+    static let packedMask: UInt64 = (1 << 60) - 1
+
+    init(packed: UInt64) {
+        self.init(fg: Self.unpack(packed & 0x3FF_FFFF), bg: Self.unpack(packed >> 26 & 0x3FF_FFFF),
+                  attributes: Attributes(rawValue: UInt8(truncatingIfNeeded: packed >> 52)))
+    }
+
+    private static func pack(_ color: Color) -> UInt64 {
+        switch color {
+        case .default: return 0
+        case .basic(let n): return 1 | UInt64(n) << 2
+        case .indexed(let n): return 2 | UInt64(n) << 2
+        case .rgb(let r, let g, let b): return 3 | UInt64(r) << 2 | UInt64(g) << 10 | UInt64(b) << 18
+        }
+    }
+
+    private static func unpack(_ bits: UInt64) -> Color {
+        let n = UInt8(truncatingIfNeeded: bits >> 2)
+        switch bits & 3 {
+        case 0: return .default
+        case 1: return .basic(n)
+        case 2: return .indexed(n)
+        default: return .rgb(n, UInt8(truncatingIfNeeded: bits >> 10), UInt8(truncatingIfNeeded: bits >> 18))
+        }
+    }
+
     public var description: String {
         var parts = ["fg=\(fg)", "bg=\(bg)"]
         for (name, attribute) in Attributes.names where attributes.contains(attribute) { parts.append(name) }

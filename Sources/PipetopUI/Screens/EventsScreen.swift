@@ -89,7 +89,9 @@ public struct EventsScreen: Screen {
             skippedNewer += page.records.count
         } else {
             let lastSeq = records.last?.seq ?? 0
-            let fresh = page.records.filter { $0.seq > lastSeq }
+            // A page continues the ring (records in seq order): only its first records can be old,
+            // so the new ones are a suffix, appended without copying the page first.
+            let fresh = page.records.drop { $0.seq <= lastSeq }
             records.append(contentsOf: fresh)
             if matches != nil {
                 for record in fresh where filter.matches(record) { matches!.append(record.seq) }
@@ -276,24 +278,36 @@ enum EventsView {
         // Only the rows on screen are formatted: the ring may hold 10,000 records.
         let top = screen.top(rows: rows, selected: selected, state)
         let window = rows[top..<min(rows.count, top + visible)]
-        var table = Table(columns: columns, rows: window.map { row($0, state) }, selected: selected.map { $0 - top })
+        let styles = RowStyles(theme)
+        var table = Table(columns: columns, rows: window.map { row($0, state, styles) }, selected: selected.map { $0 - top })
         table.top = 0
         table.render(into: &grid, rect, header: theme[.tableHeader], row: theme[.tableRow], selected: screen.follow ? theme[.tableRow] : theme[.tableSelected])
     }
 
-    static func row(_ r: LifecycleRecord, _ state: Shared) -> [TableCell] {
-        let theme = state.theme
+    /// The theme's styles a row uses, looked up once a frame rather than once a row.
+    struct RowStyles {
+        let theme: Theme
+        let muted: Style
+        let error: Style
+        init(_ theme: Theme) {
+            self.theme = theme
+            muted = theme[.muted]
+            error = theme[.error]
+        }
+    }
+
+    static func row(_ r: LifecycleRecord, _ state: Shared, _ styles: RowStyles) -> [TableCell] {
         let detail = r.error ?? r.detail ?? ""
         let isError = r.error != nil
         return [
-            TableCell(Format.clock(r.time, offset: state.utcOffset), style: theme[.muted]),
-            TableCell(r.kind.rawValue, style: theme.kind(r.kind)),
+            TableCell(Format.clock(r.time, offset: state.utcOffset), style: styles.muted),
+            TableCell(r.kind.rawValue, style: styles.theme.kind(r.kind)),
             TableCell((r.queue ?? "").terminalSafe),
             TableCell((r.eventType ?? "").terminalSafe),
-            TableCell((r.correlationID ?? "").terminalSafe, style: theme[.muted]),
+            TableCell((r.correlationID ?? "").terminalSafe, style: styles.muted),
             TableCell(r.attempt.map(String.init) ?? ""),
             TableCell(r.duration.map { Format.duration($0.secondsDouble) } ?? ""),
-            TableCell(detail.terminalSafe, style: isError ? theme[.error] : theme[.muted]),
+            TableCell(detail.terminalSafe, style: isError ? styles.error : styles.muted),
         ]
     }
 }

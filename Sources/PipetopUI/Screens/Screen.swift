@@ -92,12 +92,28 @@ public struct Binding<Action: Sendable>: Sendable {
 
 /// The bindings of a screen (or of the whole dashboard), in the order help and hints show them.
 public struct Keymap<Action: Sendable>: Sendable {
-    public var bindings: [Binding<Action>]
-    public init(_ bindings: [Binding<Action>]) { self.bindings = bindings }
+    public var bindings: [Binding<Action>] {
+        didSet { footerHints = Self.footerHints(bindings) }
+    }
+    /// The footer hints without and with `--read-only`, worked out when the bindings are set: the
+    /// footer shows them in every frame, and filtering the bindings for them each time showed in
+    /// the Events screen's profile.
+    private var footerHints: (all: [(key: String, label: String)], readOnly: [(key: String, label: String)])
+
+    public init(_ bindings: [Binding<Action>]) {
+        self.bindings = bindings
+        footerHints = Self.footerHints(bindings)
+    }
 
     /// The one place `--read-only` takes effect: key handling, hints and help all read this.
-    public func active(readOnly: Bool) -> [Binding<Action>] {
+    public func active(readOnly: Bool) -> [Binding<Action>] { Self.active(bindings, readOnly: readOnly) }
+
+    private static func active(_ bindings: [Binding<Action>], readOnly: Bool) -> [Binding<Action>] {
         readOnly ? bindings.filter { !$0.mutates } : bindings
+    }
+
+    private static func footerHints(_ bindings: [Binding<Action>]) -> (all: [(key: String, label: String)], readOnly: [(key: String, label: String)]) {
+        (active(bindings, readOnly: false).compactMap(\.hint), active(bindings, readOnly: true).compactMap(\.hint))
     }
 
     public func binding(for key: Key, readOnly: Bool) -> Binding<Action>? {
@@ -105,7 +121,7 @@ public struct Keymap<Action: Sendable>: Sendable {
     }
 
     public func hints(readOnly: Bool) -> [(key: String, label: String)] {
-        active(readOnly: readOnly).compactMap(\.hint)
+        readOnly ? footerHints.readOnly : footerHints.all
     }
 
     public func help(readOnly: Bool) -> [(String, String)] {

@@ -23,11 +23,17 @@ public struct Column: Sendable, Equatable {
 
 /// One cell of a table row; `style` nil means the row's style.
 public struct TableCell: Sendable, Equatable {
-    public var text: String
+    public var text: String {
+        didSet { width = DisplayWidth.of(text) }
+    }
     public var style: Style?
+    /// The text's width in cells, worked out once: the layout and the padding both need it.
+    public private(set) var width: Int
+
     public init(_ text: String, style: Style? = nil) {
         self.text = text
         self.style = style
+        width = DisplayWidth.of(text)
     }
 }
 
@@ -70,7 +76,7 @@ public struct Table: Sendable {
         // Grow each column toward its content's width, left to right.
         for (slot, index) in kept.enumerated() where spare > 0 {
             var content = DisplayWidth.of(columns[index].title) + (sortColumn == index ? 1 : 0)
-            for row in rows where index < row.count { content = max(content, DisplayWidth.of(row[index].text)) }
+            for row in rows where index < row.count { content = max(content, row[index].width) }
             if let maxWidth = columns[index].maxWidth { content = min(content, maxWidth) }
             let grow = min(spare, max(0, content - widths[slot]))
             widths[slot] += grow
@@ -126,7 +132,8 @@ public struct Table: Sendable {
             for (column, width) in layout {
                 let cell = column < rows[index].count ? rows[index][column] : TableCell("")
                 let style = isSelected ? base : (cell.style ?? base)
-                grid.putPadded(cell.text, x: x, y: y, width: width, right: columns[column].alignment == .right, style: style, maxX: rect.maxX)
+                grid.putPadded(cell.text, x: x, y: y, width: width, right: columns[column].alignment == .right, style: style, maxX: rect.maxX,
+                               textWidth: cell.width)
                 x += width + gap
             }
         }
@@ -137,9 +144,16 @@ extension Grid {
     /// What `put(DisplayWidth.pad(text, to: width, right:), …)` writes, without building the padded
     /// string: the cut text, and the padding filled in `style`. A table's flexible column is most of
     /// a row's width, so padding strings were most of the characters a frame walked through.
-    mutating func putPadded(_ text: String, x: Int, y: Int, width: Int, right: Bool, style: Style, maxX: Int) {
-        let cut = DisplayWidth.truncate(text, to: width)
-        let padding = max(0, width - DisplayWidth.of(cut))
+    /// `textWidth`, when known, is `DisplayWidth.of(text)`: a text that fits is then not measured again.
+    mutating func putPadded(_ text: String, x: Int, y: Int, width: Int, right: Bool, style: Style, maxX: Int, textWidth: Int? = nil) {
+        let cut: String, cutWidth: Int
+        if let textWidth, textWidth <= width {
+            (cut, cutWidth) = (text, textWidth)
+        } else {
+            cut = DisplayWidth.truncate(text, to: width)
+            cutWidth = DisplayWidth.of(cut)
+        }
+        let padding = max(0, width - cutWidth)
         func pad(from start: Int) -> Int {
             fill(Rect(x: start, y: y, width: min(padding, maxX - start), height: 1), style: style)
             return start + padding
