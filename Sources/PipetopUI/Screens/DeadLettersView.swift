@@ -193,6 +193,8 @@ enum DeadLettersView {
         lines.append(("", theme[.base]))
         lines.append((c.asksCount ? "type \(p.count) then enter to go on · esc cancels" : "y \(p.action == .replay ? "replays" : "deletes") · n or esc cancels", theme[.hintKey]))
         let width = min(body.width - 4, max(50, (lines.map { DisplayWidth.of($0.0) }.max() ?? 0) + 4))
+        // Wrapped, not cut: the count, the queues and what a replay keeps must all be read.
+        lines = lines.flatMap { line in line.0.isEmpty ? [line] : WrappedText.lines(line.0, width: width - 4).map { ($0, line.1) } }
         let height = lines.count + (c.asksCount ? 5 : 4)
         let rect = Rect(x: body.x + (body.width - width) / 2, y: body.y + max(0, (body.height - height) / 2), width: width, height: height)
         grid.box(rect, border: theme[.border], fill: theme[.base], title: "confirm \(p.action.rawValue)", titleStyle: theme[.title])
