@@ -89,13 +89,14 @@ struct Attach: ParsableCommand {
 
     /// The one attach path: `pipetop`, `pipetop attach` and `pipetop demo` all end here.
     static func runDashboard(path: String, readOnly: Bool, runtimeName: String?, options: DashboardOptions, settings: (refresh: Duration, buffer: Int)) throws -> DashboardExit {
-        let store: ReadableStore
-        // The dashboard gets a reader only; --read-only also removes destructive actions (none exist yet).
-        store = try StoreOptions.opening { try openReader(url: path) }
+        // The dashboard reads through a reader; replays and deletes from the Dead letters screen go
+        // through a writer, opened only without --read-only (which also removes those keys).
+        let store = try StoreOptions.opening { try openReader(url: path) }
+        let writer: Store? = readOnly ? nil : try StoreOptions.opening { try openStore(url: path, readOnly: false) }
         let terminal: Terminal
         do { terminal = try Terminal(logPath: logPath) } catch let error as TerminalError { throw Failure(error.description) }
         let loop = DashboardLoop(DashboardLoop.Options(
-            store: store, storeLocation: path, readOnly: readOnly, runtimeName: runtimeName, refresh: settings.refresh,
+            store: store, writer: writer, storeLocation: path, readOnly: readOnly, runtimeName: runtimeName, refresh: settings.refresh,
             capacity: settings.buffer, theme: options.theme), backend: terminal)
         do {
             return try loop.run()

@@ -188,28 +188,9 @@ struct DeadLetters: ParsableCommand {
             print("event \(event.id.terminalSafe)  type \(event.type.terminalSafe)  source \(event.source.terminalSafe)")
             print("correlation \((event.correlationID ?? "-").terminalSafe)  causation \((event.causationID ?? "-").terminalSafe)  time \(event.time?.rfc3339 ?? "-")")
             print("payload (\(event.datacontenttype?.terminalSafe ?? "no content type")):")
-            for line in Self.payload(event.data) { print("  " + line) }
+            for line in PayloadText.lines(event.data) { print("  " + line) }
             print("attempts:")
             for error in letter.errors { print("  \(error.attempt)  \(error.at.rfc3339)  \(error.error.terminalSafe)") }
-        }
-
-        /// The payload as lines: JSON pretty-printed, text as it is, binary as hex; always escaped.
-        static func payload(_ data: Payload?) -> [String] {
-            switch data {
-            case nil: return ["(none)"]
-            case .json(let bytes)?:
-                if let object = try? JSONSerialization.jsonObject(with: bytes, options: [.fragmentsAllowed]),
-                   let pretty = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes]) {
-                    return String(decoding: pretty, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map { String($0).jsonTerminalSafe }
-                }
-                return String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map { String($0).terminalSafe }
-            case .text(let text)?: return text.split(separator: "\n", omittingEmptySubsequences: false).map { String($0).terminalSafe }
-            case .binary(let bytes)?:
-                return stride(from: 0, to: bytes.count, by: 16).map { offset in
-                    let chunk = bytes[bytes.index(bytes.startIndex, offsetBy: offset)..<bytes.index(bytes.startIndex, offsetBy: min(offset + 16, bytes.count))]
-                    return String(format: "%08x  ", offset) + chunk.map { String(format: "%02x", $0) }.joined(separator: " ")
-                }
-            }
         }
     }
 

@@ -62,6 +62,37 @@ import Testing
         try Golden.check(try screen(size, keys: [.char("2"), .char("/")] + Key.typing("queue:enrich")), name("filter-typing", size))
     }
 
+    func deadLetters(_ size: Size, _ keys: [Key]) throws -> Grid {
+        var (state, fixture) = try Fixture.state(size: size)
+        for key in [.char("3")] + keys { _ = try settle(&state, state.update(.key(key)), store: fixture.store) }
+        // Untrusted text (the malformed listing's ESC, BEL, CR/LF) is shown escaped, never raw.
+        let grid = Dashboard.render(state)
+        #expect(!grid.cells.contains { $0.character.unicodeScalars.contains { $0.value < 0x20 } })
+        return grid
+    }
+
+    @Test(arguments: sizes) func deadLetterGroups(size: Size) throws {
+        let grid = try deadLetters(size, [])
+        #expect(grid.text.contains("malformed listing"))
+        try Golden.check(grid, name("dlq-groups", size))
+    }
+
+    @Test(arguments: sizes) func deadLetterList(size: Size) throws {
+        try Golden.check(try deadLetters(size, [.enter, .char(" ")]), name("dlq-list", size))
+    }
+
+    @Test(arguments: sizes) func deadLetterDetail(size: Size) throws {
+        let grid = try deadLetters(size, [.enter, .enter])
+        #expect(grid.text.contains("envelope"))
+        try Golden.check(grid, name("dlq-detail", size))
+    }
+
+    @Test(arguments: sizes) func deadLetterConfirmation(size: Size) throws {
+        let grid = try deadLetters(size, [.char("R")] + Key.typing("1"))
+        #expect(grid.text.contains("type "))
+        try Golden.check(grid, name("dlq-confirm", size))
+    }
+
     @Test(arguments: [Size(width: 79, height: 24), Size(width: 40, height: 12)]) func tooSmall(size: Size) throws {
         let grid = try screen(size)
         #expect(grid.text.contains("terminal too small"))

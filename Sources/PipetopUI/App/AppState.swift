@@ -21,6 +21,9 @@ public enum Effect: Equatable, Sendable {
     case quit
     /// A read outside the poll, answered with `Message.answer(_:for:)` to the screen named.
     case read(StoreRequest, for: ScreenID)
+    /// A change to the store (a replay, a delete), carried out by the runner with the dashboard's
+    /// writer (absent under `--read-only`) and answered like a read, success or not.
+    case mutate(StoreMutation, for: ScreenID)
     case loadTheme(String, save: Bool)
 }
 
@@ -30,6 +33,23 @@ public enum StoreRequest: Equatable, Sendable {
     case history(before: Int64, limit: Int)
     /// The newest records, to follow again after a scroll back.
     case latest(limit: Int)
+    /// The dead letters of `selection` by cause, and their true count.
+    case deadLetterGroups(DeadLetterSelection)
+    /// A page of the dead letters of `selection`, with the selection's true count (one read).
+    case deadLetters(DeadLetterSelection, page: PageRequest)
+    /// What an action on `selection` would touch: its count, how many were replayed before, their queues.
+    case deadLetterPreview(DeadLetterSelection, DeadLetterAction)
+}
+
+/// Changes to the store a screen asks for.
+public enum StoreMutation: Equatable, Sendable {
+    case redrive(RedriveRequest)
+    case delete(DeleteRequest)
+}
+
+/// What a dead-letter action does (for its confirmation and its result).
+public enum DeadLetterAction: String, Equatable, Sendable {
+    case replay, delete
 }
 
 public enum StoreAnswer: Sendable {
@@ -37,6 +57,79 @@ public enum StoreAnswer: Sendable {
     case history([LifecycleRecord], requested: Int)
     /// The newest records, oldest first.
     case latest([LifecycleRecord])
+    case deadLetterGroups([DeadLetterGroup], for: DeadLetterSelection)
+    case deadLetters(Page<DeadLetter>, total: Int, for: DeadLetterSelection, after: PageCursor?)
+    case deadLetterPreview(DeadLetterPreview)
+    /// A mutation done (the messages it changed) or refused (the store's error, or no writer).
+    case mutated(StoreMutation, Result<MutationResult, MutationFailure>)
+}
+
+/// What the confirmation of a dead-letter action shows, read from the store.
+public struct DeadLetterPreview: Equatable, Sendable {
+    public var action: DeadLetterAction
+    public var selection: DeadLetterSelection
+    public var count: Int
+    /// How many of them were replayed before (and so failed again).
+    public var replayedBefore: Int
+    /// Their source queues (a replay goes back to each one's own).
+    public var queues: [String]
+    /// The newest of them: the action takes none dead later (the set is the one confirmed).
+    public var lastDeadAt: Timestamp?
+    public init(action: DeadLetterAction, selection: DeadLetterSelection, count: Int, replayedBefore: Int, queues: [String], lastDeadAt: Timestamp?) {
+        self.action = action
+        self.lastDeadAt = lastDeadAt
+        self.selection = selection
+        self.count = count
+        self.replayedBefore = replayedBefore
+        self.queues = queues
+    }
+}
+
+public struct MutationFailure: Error, Equatable, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+}
+
+extension StoreRequest {
+    /// Reads the answer from `store` (in one consistent read): what the store reader does on its
+    /// thread, and what tests do to feed a screen the store's answers.
+    public func answer(from store: ReadableStore) throws -> StoreAnswer {
+        switch self {
+        case .history(let before, let limit):
+            return .history(try store.history(before: before, limit: limit), requested: limit)
+        case .latest(let limit):
+            return .latest(try store.history(before: .max, limit: limit).reversed())
+        case .deadLetterGroups(let selection):
+            return .deadLetterGroups(try store.deadLetterGroups(selection), for: selection)
+        case .deadLetters(let selection, let page):
+            let (items, total) = try store.read { snapshot in (try snapshot.deadLetters(selection, page: page), try snapshot.deadLetterCount(selection)) }
+            return .deadLetters(items, total: total, for: selection, after: page.after)
+        case .deadLetterPreview(let selection, let action):
+            return .deadLetterPreview(try store.read { snapshot in
+                var before = selection
+                before.failedAgain = true
+                let groups = try snapshot.deadLetterGroups(selection)
+                return DeadLetterPreview(action: action, selection: selection, count: try snapshot.deadLetterCount(selection),
+                                         replayedBefore: selection.failedAgain == false ? 0 : try snapshot.deadLetterCount(before),
+                                         queues: Set(groups.map(\.queue)).sorted(), lastDeadAt: groups.map(\.lastDeadAt).max())
+            })
+        }
+    }
+}
+
+extension StoreMutation {
+    /// Carries the mutation out with `writer` (nil: the dashboard has none, under `--read-only`).
+    public func apply(to writer: Store?, at time: Timestamp) -> StoreAnswer {
+        guard let writer else { return .mutated(self, .failure(MutationFailure("the store is open read-only: nothing was changed"))) }
+        do {
+            switch self {
+            case .redrive(let request): return .mutated(self, .success(try writer.redrive(request, at: time)))
+            case .delete(let request): return .mutated(self, .success(try writer.delete(request, at: time)))
+            }
+        } catch {
+            return .mutated(self, .failure(MutationFailure("\(error)".terminalSafe)))
+        }
+    }
 }
 
 /// A line being edited (the `:` prompt or the `/` filter).

@@ -8,6 +8,13 @@ public typealias GlobalAction = @Sendable (inout AppState, Key) -> [Effect]
 extension AppState {
     /// The update function: one message in, the state changed in place, effects out for the runner.
     public mutating func update(_ message: Message) -> [Effect] {
+        var effects = respond(to: message)
+        // Whatever changed, the visible screen may now need a read (its selection, or stale data).
+        if !quitting { effects += screens[view]!.reads(shared) }
+        return effects
+    }
+
+    mutating func respond(to message: Message) -> [Effect] {
         switch message {
         case .key(let key): return handle(key)
         case .resize(let size): shared.size = size
@@ -72,7 +79,7 @@ extension AppState {
                 if number >= 1 && number <= ScreenID.allCases.count {
                     state.switchTo(ScreenID.allCases[number - 1])
                 } else {
-                    state.shared.notice = Notice(text: "view \(c): Trace, CPU and Dead letters arrive with their issues", isError: false)
+                    state.shared.notice = Notice(text: "view \(c): Trace and CPU arrive with their issues", isError: false)
                 }
             default: break
             }
@@ -81,6 +88,8 @@ extension AppState {
         Binding([.escape], help: ("esc", "clear the filter, then back")) { state, _ in
             if !state.filter.isEmpty {
                 state.filter = Filter("")
+            } else if state.screens[state.view]!.back(shared: &state.shared) {
+                return []
             } else if let previous = state.previousView {
                 state.switchTo(previous)
             }
@@ -136,6 +145,9 @@ extension AppState {
         if shared.isTooSmall {
             if key == .char("q") { quitting = true; return [.quit] }
             return []
+        }
+        if screens[view]!.capturesKeys {
+            return follow(screens[view]!.captured(key, shared: &shared))
         }
         shared.notice = nil
         if let binding = Self.globalKeymap.binding(for: key, readOnly: shared.readOnly) {

@@ -121,7 +121,7 @@ enum FooterView {
             return
         case .filter(let editor):
             StatusBar.render(left: [StatusSegment("filter", theme[.statusAccent]),
-                                    StatusSegment("terms: text, kind:failed, queue:NAME, corr:ID, type:TEXT · enter keeps · esc cancels", theme[.status])],
+                                    StatusSegment("terms: \(state.view.type.filterTerms) · enter keeps · esc cancels", theme[.status])],
                              right: [], into: &grid, y: statusY, width: width, style: theme[.status])
             drawEditor("/", editor, state: state, into: &grid, y: hintY)
             return

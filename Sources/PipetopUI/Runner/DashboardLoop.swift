@@ -8,6 +8,8 @@ import PipetopCore
 public final class DashboardLoop {
     public struct Options: Sendable {
         public var store: ReadableStore
+        /// What replays and deletes write with: nil under `--read-only` (the keys are gone then too).
+        public var writer: Store?
         public var storeLocation: String
         public var readOnly: Bool
         public var runtimeName: String?
@@ -18,9 +20,10 @@ public final class DashboardLoop {
         /// Seconds east of UTC for the times shown (nil: the system's local time).
         public var utcOffset: Int?
 
-        public init(store: ReadableStore, storeLocation: String, readOnly: Bool, runtimeName: String?, refresh: Duration, capacity: Int,
+        public init(store: ReadableStore, writer: Store? = nil, storeLocation: String, readOnly: Bool, runtimeName: String?, refresh: Duration, capacity: Int,
                     theme: String?, themes: ThemeService = ThemeService(), utcOffset: Int? = nil) {
             self.store = store
+            self.writer = writer
             self.storeLocation = storeLocation
             self.readOnly = readOnly
             self.runtimeName = runtimeName
@@ -60,7 +63,7 @@ public final class DashboardLoop {
                              storeLocation: options.storeLocation, readOnly: options.readOnly, runtimeName: options.runtimeName,
                              capacity: options.capacity, utcOffset: options.utcOffset ?? Self.localOffset())
         if !notices.isEmpty { state.notice = Notice(text: notices.joined(separator: "; "), isError: true) }
-        let reader = StoreReader(store: options.store, interval: options.refresh, capacity: state.capacity, needs: state.needs) {
+        let reader = StoreReader(store: options.store, writer: options.readOnly ? nil : options.writer, interval: options.refresh, capacity: state.capacity, needs: state.needs) {
             var byte: UInt8 = 0
             _ = write(writeEnd, &byte, 1)
         }

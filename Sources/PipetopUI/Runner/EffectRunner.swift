@@ -22,6 +22,9 @@ public final class EffectRunner {
         case .read(let request, let screen):
             reader.request(request, for: screen)
             return []
+        case .mutate(let mutation, let screen):
+            reader.mutate(mutation, for: screen)
+            return []
         case .loadTheme(let name, let save):
             return themes.load(name, save: save)
         }

@@ -4,9 +4,13 @@ import PipetopCore
 /// Polls a store on its own thread and hands `Message`s to the UI loop, so keys never wait for the
 /// database. Each poll reads what the visible screens need (`setNeeds`), all in one consistent
 /// read; the log continues after the last seen `seq` (at most `batchLimit` per poll). Screens'
-/// one-off reads (`StoreRequest`, e.g. older records for scrolling back) are answered here too.
+/// one-off reads (`StoreRequest`, e.g. older records for scrolling back) are answered here too, and
+/// the screens' changes to the store (`StoreMutation`) are carried out here with the writer, off
+/// the UI thread, each answered whether it worked or not.
 public final class StoreReader: @unchecked Sendable {
     public let store: ReadableStore
+    /// The dashboard's writer: nil under `--read-only` (every mutation is then answered refused).
+    public let writer: Store?
     public let interval: Duration
     public let capacity: Int
     /// Called (on the reader's thread) after each message is queued: wakes the UI loop.
@@ -16,6 +20,7 @@ public final class StoreReader: @unchecked Sendable {
     private let lock = NSLock()
     private var outbox: [Message] = []
     private var requests: [(StoreRequest, ScreenID)] = []
+    private var mutations: [(StoreMutation, ScreenID)] = []
     private var needs: Set<DataNeed>
     private var stopped = false
     private let signal = DispatchSemaphore(value: 0)
@@ -26,9 +31,10 @@ public final class StoreReader: @unchecked Sendable {
 
     public static let batchLimit = 5000
 
-    public init(store: ReadableStore, interval: Duration = .milliseconds(250), capacity: Int = 10_000, needs: Set<DataNeed>,
+    public init(store: ReadableStore, writer: Store? = nil, interval: Duration = .milliseconds(250), capacity: Int = 10_000, needs: Set<DataNeed>,
                 clock: @escaping @Sendable () -> Timestamp = { .now() }, wake: @escaping @Sendable () -> Void) {
         self.store = store
+        self.writer = writer
         self.interval = interval
         self.capacity = capacity
         self.needs = needs
@@ -71,6 +77,12 @@ public final class StoreReader: @unchecked Sendable {
         signal.signal()
     }
 
+    /// A screen's change to the store: carried out on the reader's thread, then the stores' state re-read.
+    public func mutate(_ mutation: StoreMutation, for screen: ScreenID) {
+        lock.withLock { mutations.append((mutation, screen)) }
+        signal.signal()
+    }
+
     private func post(_ message: Message) {
         lock.withLock { outbox.append(message) }
         wake()
@@ -78,11 +90,15 @@ public final class StoreReader: @unchecked Sendable {
 
     private func loop() {
         while true {
-            let (isStopped, pending, needs) = lock.withLock { () -> (Bool, [(StoreRequest, ScreenID)], Set<DataNeed>) in
-                defer { requests.removeAll() }
-                return (stopped, requests, self.needs)
+            let (isStopped, pending, changes, needs) = lock.withLock { () -> (Bool, [(StoreRequest, ScreenID)], [(StoreMutation, ScreenID)], Set<DataNeed>) in
+                defer {
+                    requests.removeAll()
+                    mutations.removeAll()
+                }
+                return (stopped, requests, mutations, self.needs)
             }
             if isStopped { return }
+            for (mutation, screen) in changes { post(.answer(mutation.apply(to: writer, at: clock()), for: screen)) }
             for (request, screen) in pending { answer(request, for: screen) }
             post(.data(poll(needs)))
             _ = signal.wait(timeout: .now() + .microseconds(Int(interval.micros)))
@@ -91,12 +107,7 @@ public final class StoreReader: @unchecked Sendable {
 
     private func answer(_ request: StoreRequest, for screen: ScreenID) {
         do {
-            switch request {
-            case .history(let before, let limit):
-                post(.answer(.history(try store.history(before: before, limit: limit), requested: limit), for: screen))
-            case .latest(let limit):
-                post(.answer(.latest(try store.history(before: .max, limit: limit).reversed()), for: screen))
-            }
+            post(.answer(try request.answer(from: store), for: screen))
         } catch {
             post(.data(DataSnapshot(time: clock(), error: "\(error)".terminalSafe)))
         }

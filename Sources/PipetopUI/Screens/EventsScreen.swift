@@ -136,6 +136,8 @@ public struct EventsScreen: Screen {
             skippedNewer = 0
             follow = true
             cursorSeq = nil
+        default:
+            break
         }
         return []
     }

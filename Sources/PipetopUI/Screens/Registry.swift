@@ -3,12 +3,13 @@
 /// The one switch that names every screen type; the compiler makes it exhaustive, so a new
 /// screen is a new case here plus its `Screen` type, and nothing else in the dashboard changes.
 public enum ScreenID: String, CaseIterable, Sendable {
-    case overview, events
+    case overview, events, deadLetters
 
     public var type: any Screen.Type {
         switch self {
         case .overview: OverviewScreen.self
         case .events: EventsScreen.self
+        case .deadLetters: DeadLettersScreen.self
         }
     }
 

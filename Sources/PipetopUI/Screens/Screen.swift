@@ -32,12 +32,30 @@ public protocol Screen: Sendable {
 
     /// Draws the body and says what the footer's status line shows for this screen.
     func draw(_ shared: Shared, into grid: inout Grid, _ body: Rect) -> ScreenStatus
+
+    /// The terms `/` takes on this screen, as the filter line lists them.
+    static var filterTerms: String { get }
+    /// The reads this screen's state asks for now (its selection changed, its data is stale),
+    /// asked after every message while the screen is visible; a screen marks them asked.
+    mutating func reads(_ shared: Shared) -> [Effect]
+    /// Whether the screen takes every key itself for now (a confirmation being typed): the
+    /// dashboard's keys (digits, `/`, `q`…) are then not bound; only ctrl-c still quits.
+    var capturesKeys: Bool { get }
+    /// A key while `capturesKeys`.
+    mutating func captured(_ key: Key, shared: inout Shared) -> [Navigation]
+    /// `esc` goes one level back inside the screen first (detail → list → groups): true if it did.
+    mutating func back(shared: inout Shared) -> Bool
 }
 
 extension Screen {
     public static var promptCommands: [PromptCommand] { [] }
+    public static var filterTerms: String { "text, kind:failed, queue:NAME, corr:ID, type:TEXT" }
     public mutating func filterCommitted() {}
     public mutating func receive(_ answer: StoreAnswer, shared: inout Shared) -> [Effect] { [] }
+    public mutating func reads(_ shared: Shared) -> [Effect] { [] }
+    public var capturesKeys: Bool { false }
+    public mutating func captured(_ key: Key, shared: inout Shared) -> [Navigation] { [] }
+    public mutating func back(shared: inout Shared) -> Bool { false }
 
     /// Runs the binding of `key` in this screen's keymap (mutating ones gone under `--read-only`);
     /// nil when the keymap has none.

@@ -1,0 +1,364 @@
+import PipetopCore
+
+/// The Dead letters screen: dead letters grouped by cause (queue, type, fingerprint), a group's
+/// list (or the flat list of all), one dead letter's detail; replay and delete, each confirmed.
+///
+/// Everything shown is read from the store (`StoreRequest`s asked by `reads`, answered into this
+/// state): groups and true counts for the current selection, the list a page at a time by cursor
+/// as the user scrolls (no cap). It is read again when the selection changes, after an action,
+/// and when the queues' dead-letter counters move.
+public struct DeadLettersScreen: Screen {
+    public static let id = ScreenID.deadLetters
+    public static let title = "Dead letters"
+    public static let commands = ["dlq", "dead"]
+    /// The queue stats (the header reads them anyway) give attempts' max and say when to read again.
+    public static let needs: [DataNeed] = [StoreData.queueStats.need]
+    public static let filterTerms = DeadLetterFilter.terms
+    public static let pageSize = 100
+
+    public enum Level: Equatable, Sendable { case groups, list, detail }
+
+    public var level: Level = .groups
+    /// `L`: groups first (true), or the flat list of every dead letter matching the filter.
+    public var grouped = true
+    public var filter = Filter("")
+    /// The group whose list is shown (nil: the flat list).
+    public var group: DeadLetterGroup?
+
+    public private(set) var groups: [DeadLetterGroup]?
+    public private(set) var groupsSelection: DeadLetterSelection?
+    public var groupIndex = 0
+    var groupTop = 0
+
+    public private(set) var letters: [DeadLetter] = []
+    public private(set) var lettersSelection: DeadLetterSelection?
+    public private(set) var next: PageCursor?
+    /// The true count of the list's selection, read with its first page.
+    public private(set) var total: Int?
+    public var letterIndex = 0
+    var letterTop = 0
+    public var marked: Set<Int64> = []
+    public var detailScroll = 0
+
+    /// A confirmation being answered (y/n, or the count typed).
+    public var confirmation: Confirmation?
+
+    // What was asked and not answered yet, so each read is asked once.
+    var askedGroups: DeadLetterSelection?
+    var askedFirst: DeadLetterSelection?
+    var askedNext: PageCursor?
+    var askedPreview = false
+    /// Read again (after an action, or the queues' dead-letter counters moved).
+    var stale = true
+    var counters: [Int64]?
+
+    public struct Confirmation: Equatable, Sendable {
+        public var preview: DeadLetterPreview
+        public var typed = ""
+        /// One dead letter: y/n; more: the count typed, then enter.
+        public var asksCount: Bool { preview.count > 1 }
+    }
+
+    public init(shared: Shared) {}
+
+    // MARK: Selections
+
+    public var filterParsed: DeadLetterFilter { DeadLetterFilter(filter.source) }
+
+    /// What the list shows: the group's dead letters narrowed by the filter, or all the filter matches.
+    public var listSelection: DeadLetterSelection {
+        let parsed = filterParsed
+        return group.map { parsed.narrowing($0.selection) } ?? parsed.selection
+    }
+
+    public var selectedLetter: DeadLetter? { letters.indices.contains(letterIndex) ? letters[letterIndex] : nil }
+
+    public mutating func filterCommitted() {
+        groupIndex = 0
+        letterIndex = 0
+        marked = []
+        if level == .detail { level = .list }
+    }
+
+    // MARK: Keys
+
+    public static let keymap = Keymap<ScreenAction<DeadLettersScreen>>([
+        Binding(MoveKeys.down + MoveKeys.up, help: ("j k ↑ ↓", "select (scroll in the detail)"), hint: ("j/k", "select")) { s, key, shared in
+            s.move(by: MoveKeys.down.contains(key) ? 1 : -1, shared)
+            return []
+        },
+        Binding([.pageDown, .pageUp], help: ("pgup pgdn", "a page")) { s, key, shared in
+            s.move(by: (key == .pageDown ? 1 : -1) * max(1, s.visibleRows(shared) - 1), shared)
+            return []
+        },
+        Binding(MoveKeys.first + MoveKeys.last, help: ("g G home end", "first / last (the list reads on as it goes)")) { s, key, shared in
+            s.move(by: MoveKeys.first.contains(key) ? Int.min / 2 : Int.max / 2, shared)
+            return []
+        },
+        Binding([.enter], help: ("enter", "group → its list → a dead letter's detail"), hint: ("enter", "open")) { s, _, _ in
+            s.open()
+            return []
+        },
+        Binding([.char("L")], help: ("L", "groups by cause / flat list of all"), hint: ("L", "groups/list")) { s, _, _ in
+            s.grouped.toggle()
+            s.group = nil
+            s.level = s.grouped ? .groups : .list
+            s.letterIndex = 0
+            s.marked = []
+            return []
+        },
+        Binding([.char(" ")], help: ("space", "mark / unmark the selected dead letter"), hint: ("space", "mark"), mutates: true) { s, _, shared in
+            guard s.level == .list, let letter = s.selectedLetter else { return [] }
+            if s.marked.remove(letter.messageID) == nil { s.marked.insert(letter.messageID) }
+            s.move(by: 1, shared)
+            return []
+        },
+        Binding([.char("r")], help: ("r", "replay the selected dead letter, or the marked"), hint: ("r", "replay"), mutates: true) { s, _, shared in
+            s.act(.replay, everything: false, &shared)
+        },
+        Binding([.char("R")], help: ("R", "replay every dead letter of the group or filter"), hint: ("R", "replay all"), mutates: true) { s, _, shared in
+            s.act(.replay, everything: true, &shared)
+        },
+        Binding([.char("d")], help: ("d", "delete the selected dead letter, or the marked"), hint: ("d", "delete"), mutates: true) { s, _, shared in
+            s.act(.delete, everything: false, &shared)
+        },
+    ])
+
+    mutating func open() {
+        switch level {
+        case .groups:
+            guard let groups, groups.indices.contains(groupIndex) else { return }
+            group = groups[groupIndex]
+            level = .list
+            letterIndex = 0
+            marked = []
+        case .list:
+            guard selectedLetter != nil else { return }
+            level = .detail
+            detailScroll = 0
+        case .detail: break
+        }
+    }
+
+    public mutating func back(shared: inout Shared) -> Bool {
+        switch level {
+        case .detail: level = .list
+        case .list where grouped:
+            level = .groups
+            group = nil
+            marked = []
+        default: return false
+        }
+        return true
+    }
+
+    mutating func move(by step: Int, _ shared: Shared) {
+        func clamped(_ index: Int, _ count: Int) -> Int { max(0, min(count - 1, index.addingReportingOverflow(step).overflow ? index : index + step)) }
+        switch level {
+        case .groups: groupIndex = clamped(groupIndex, groups?.count ?? 0)
+        case .list: letterIndex = clamped(letterIndex, letters.count)
+        case .detail: detailScroll = max(0, detailScroll + max(-10_000, min(10_000, step)))
+        }
+    }
+
+    /// The selection an action applies to: the marked, the selected, or (`everything`) the group or filter.
+    mutating func act(_ action: DeadLetterAction, everything: Bool, _ shared: inout Shared) -> [Navigation] {
+        let selection: DeadLetterSelection
+        switch (level, everything) {
+        case (.groups, true):
+            guard let groups, groups.indices.contains(groupIndex) else { return [] }
+            selection = filterParsed.narrowing(groups[groupIndex].selection)
+        case (.groups, false):
+            shared.notice = Notice(text: "enter opens the group to pick dead letters; R \(action == .replay ? "replays" : "acts on") the whole group", isError: false)
+            return []
+        case (_, true):
+            selection = listSelection
+        case (.list, false) where !marked.isEmpty:
+            selection = DeadLetterSelection(messageIDs: marked.sorted())
+        case (_, false):
+            guard let letter = selectedLetter else { return [] }
+            selection = DeadLetterSelection(messageIDs: [letter.messageID])
+        }
+        if let error = filterParsed.error, everything {
+            shared.notice = Notice(text: error, isError: true)
+            return []
+        }
+        askedPreview = true
+        return [.run(.read(.deadLetterPreview(selection, action), for: Self.id))]
+    }
+
+    // MARK: Confirmation
+
+    public var capturesKeys: Bool { confirmation != nil }
+
+    public mutating func captured(_ key: Key, shared: inout Shared) -> [Navigation] {
+        guard var confirmation else { return [] }
+        let preview = confirmation.preview
+        let go: Bool
+        switch key {
+        case .escape, .char("n") where !confirmation.asksCount:
+            self.confirmation = nil
+            shared.notice = Notice(text: "cancelled: nothing was changed", isError: false)
+            return []
+        case .char("y") where !confirmation.asksCount: go = true
+        case .char(let c) where confirmation.asksCount && c.isASCII && c.isNumber:
+            confirmation.typed.append(c)
+            go = false
+        case .backspace where confirmation.asksCount:
+            if !confirmation.typed.isEmpty { confirmation.typed.removeLast() }
+            go = false
+        case .enter where confirmation.asksCount:
+            guard confirmation.typed == String(preview.count) else {
+                shared.notice = Notice(text: "type \(preview.count) (the exact count) then enter, or esc", isError: true)
+                confirmation.typed = ""
+                self.confirmation = confirmation
+                return []
+            }
+            go = true
+        default: go = false
+        }
+        guard go else {
+            self.confirmation = confirmation
+            return []
+        }
+        self.confirmation = nil
+        // The set confirmed, and no more: none dead after the preview, at most the count shown.
+        var selection = preview.selection
+        if selection.messageIDs == nil, let last = preview.lastDeadAt {
+            let bound = last + .microseconds(1)
+            selection.deadUntil = selection.deadUntil.map { $0 < bound ? $0 : bound } ?? bound
+        }
+        let mutation: StoreMutation = switch preview.action {
+        case .replay: .redrive(RedriveRequest(selection: selection, limit: preview.count))
+        case .delete: .delete(DeleteRequest(selection: selection, limit: preview.count))
+        }
+        shared.notice = Notice(text: "\(preview.action == .replay ? "replaying" : "deleting") \(preview.count)…", isError: false)
+        return [.run(.mutate(mutation, for: Self.id))]
+    }
+
+    // MARK: Data
+
+    public mutating func receive(_ snapshot: DataSnapshot, shared: inout Shared) {
+        guard let queues = snapshot[StoreData.queueStats] else { return }
+        // Dead letters made (a counter) and held now: either moving means the screen is out of date.
+        let now = [queues.reduce(0) { $0 + $1.deadLettered }, Int64(queues.reduce(0) { $0 + $1.dead })]
+        if counters != nil && counters != now { stale = true }
+        counters = now
+    }
+
+    public mutating func reads(_ shared: Shared) -> [Effect] {
+        guard filterParsed.error == nil else { return [] }
+        if level == .groups {
+            let selection = filterParsed.selection
+            guard (stale || groupsSelection != selection), askedGroups != selection else { return [] }
+            askedGroups = selection
+            stale = false
+            return [.read(.deadLetterGroups(selection), for: Self.id)]
+        }
+        let selection = listSelection
+        if (stale || lettersSelection != selection) && askedFirst != selection {
+            askedFirst = selection
+            stale = false
+            askedNext = nil
+            // Read again as far as the user had scrolled, so the selection stays where it was.
+            let limit = lettersSelection == selection ? max(Self.pageSize, letters.count) : Self.pageSize
+            return [.read(.deadLetters(selection, page: PageRequest(limit: limit)), for: Self.id)]
+        }
+        // The next page as the selection nears the end of what was read.
+        if lettersSelection == selection, askedFirst == nil, let next, askedNext == nil, letterIndex >= letters.count - visibleRows(shared) - 1 {
+            askedNext = next
+            return [.read(.deadLetters(selection, page: PageRequest(limit: Self.pageSize, after: next)), for: Self.id)]
+        }
+        return []
+    }
+
+    public mutating func receive(_ answer: StoreAnswer, shared: inout Shared) -> [Effect] {
+        switch answer {
+        case .deadLetterGroups(let read, let selection):
+            if askedGroups == selection { askedGroups = nil }
+            guard selection == filterParsed.selection else { return [] }
+            groups = read
+            groupsSelection = selection
+            groupIndex = max(0, min(groupIndex, read.count - 1))
+        case .deadLetters(let page, let count, let selection, let after):
+            if after == nil {
+                if askedFirst == selection { askedFirst = nil }
+                guard selection == listSelection else { return [] }
+                letters = page.items
+                lettersSelection = selection
+                let present = Set(letters.map(\.messageID))
+                marked = marked.filter { present.contains($0) }
+                if level == .detail, selectedLetter == nil { level = .list }
+            } else {
+                if askedNext == after { askedNext = nil }
+                guard selection == lettersSelection, after == next else { return [] }
+                letters += page.items
+            }
+            next = page.next
+            total = count
+            letterIndex = max(0, min(letterIndex, letters.count - 1))
+        case .deadLetterPreview(let preview):
+            askedPreview = false
+            guard preview.count > 0 else {
+                shared.notice = Notice(text: "nothing to \(preview.action.rawValue): none of these are dead letters any more", isError: true)
+                stale = true
+                return []
+            }
+            confirmation = Confirmation(preview: preview)
+        case .mutated(let mutation, let result):
+            stale = true
+            switch result {
+            case .failure(let failure):
+                shared.notice = Notice(text: "\(mutation.action.rawValue) failed: \(failure.message)", isError: true)
+            case .success(let done):
+                marked = []
+                let plural = done.count == 1 ? "" : "s"
+                switch mutation {
+                case .redrive:
+                    let waiting = shared.runtime.map { $0.stoppedAt != nil } ?? true ? " (no runtime is running: they wait for one)" : ""
+                    shared.notice = Notice(text: "replayed \(done.count) dead letter\(plural): new deliveries with fresh attempt budgets; event id, correlation and causation kept\(waiting)", isError: false)
+                case .delete:
+                    shared.notice = Notice(text: "deleted \(done.count) dead letter\(plural)", isError: false)
+                }
+            }
+        case .history, .latest:
+            break
+        }
+        return []
+    }
+
+    /// Rows of a table on screen (the header line, the table's header).
+    func visibleRows(_ shared: Shared) -> Int { max(1, shared.size.height - 7) }
+
+    public func draw(_ shared: Shared, into grid: inout Grid, _ body: Rect) -> ScreenStatus {
+        DeadLettersView.draw(self, shared, into: &grid, body)
+        var status = ScreenStatus()
+        let theme = shared.theme
+        switch level {
+        case .groups: status.left.append(StatusSegment("GROUPS", theme[.statusAccent]))
+        case .list: status.left.append(StatusSegment(group == nil ? "ALL" : "GROUP", theme[.statusAccent]))
+        case .detail: status.left.append(StatusSegment("DETAIL", theme[.statusAccent]))
+        }
+        if !marked.isEmpty { status.left.append(StatusSegment("\(marked.count) marked", theme[.statusPaused])) }
+        switch level {
+        case .groups:
+            if let groups { status.right.append(StatusSegment(groups.isEmpty ? "0/0" : "\(groupIndex + 1)/\(groups.count)", theme[.status])) }
+        case .list, .detail:
+            if let total { status.right.append(StatusSegment(letters.isEmpty ? "0/\(total)" : "\(letterIndex + 1)/\(total)", theme[.status])) }
+        }
+        return status
+    }
+}
+
+extension StoreMutation {
+    var action: DeadLetterAction {
+        switch self {
+        case .redrive: .replay
+        case .delete: .delete
+        }
+    }
+}
+
+extension AppState {
+    public var deadLetters: DeadLettersScreen { screen(DeadLettersScreen.self) }
+}

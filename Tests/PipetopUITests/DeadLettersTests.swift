@@ -1,0 +1,160 @@
+import Foundation
+@testable import PipetopCore
+@testable import PipetopUI
+import Testing
+
+/// The store's answers to what the update function asked, fed back in as the store reader does
+/// (the same `StoreRequest.answer` and `StoreMutation.apply`), until nothing more is asked.
+func settle(_ state: inout AppState, _ effects: [Effect], store: SQLiteStore, writer: Bool = true) throws -> [Effect] {
+    var pending = effects[...]
+    var rest: [Effect] = []
+    while let effect = pending.popFirst() {
+        switch effect {
+        case .read(let request, let id): pending += state.update(.answer(try request.answer(from: store), for: id))
+        case .mutate(let mutation, let id): pending += state.update(.answer(mutation.apply(to: writer ? store : nil, at: Fixture.t0 + .seconds(1)), for: id))
+        default: rest.append(effect)
+        }
+    }
+    return rest
+}
+
+/// Keys of the Dead letters screen through the update function, against the fixture's store.
+@Suite struct DeadLettersTests {
+    let size = Size(width: 120, height: 30)
+
+    func press(_ state: inout AppState, _ fixture: Fixture, _ keys: [Key]) throws -> [Effect] {
+        var rest: [Effect] = []
+        for key in keys { rest += try settle(&state, state.update(.key(key)), store: fixture.store) }
+        return rest
+    }
+
+    @Test func enterOpensGroupThenDetailEscGoesBackAndLTogglesTheFlatList() throws {
+        var (s, fixture) = try Fixture.state(size: size)
+        _ = try press(&s, fixture, [.char("3")])
+        #expect(s.view == .deadLetters)
+        let groups = try #require(s.deadLetters.groups)
+        #expect(groups == (try fixture.store.deadLetterGroups(.all)))
+        #expect(groups.count >= 2, "the fixture has malformed listings and an unavailable index shard")
+        _ = try press(&s, fixture, [.enter])
+        #expect(s.deadLetters.level == .list)
+        #expect(s.deadLetters.total == groups[0].count)
+        #expect(s.deadLetters.letters.allSatisfy { $0.fingerprint == groups[0].fingerprint && $0.queue == groups[0].queue })
+        _ = try press(&s, fixture, [.enter])
+        #expect(s.deadLetters.level == .detail)
+        _ = try press(&s, fixture, [.escape])
+        #expect(s.deadLetters.level == .list)
+        _ = try press(&s, fixture, [.escape])
+        #expect(s.deadLetters.level == .groups)
+        #expect(s.view == .deadLetters, "esc goes back inside the screen before leaving it")
+        _ = try press(&s, fixture, [.char("L")])
+        #expect(s.deadLetters.level == .list && s.deadLetters.group == nil)
+        #expect(s.deadLetters.total == (try fixture.store.deadLetterCount(.all)))
+        #expect(s.deadLetters.letters.map(\.messageID) == (try fixture.store.deadLetters(.all, page: PageRequest(limit: 100)).items.map(\.messageID)))
+        _ = try press(&s, fixture, [.escape])
+        #expect(s.view == .overview, "the flat list has no level above it: esc leaves the screen")
+        _ = try press(&s, fixture, [.char("3"), .char("L")])
+        #expect(s.deadLetters.level == .groups)
+    }
+
+    @Test func filterRunsInTheStore() throws {
+        var (s, fixture) = try Fixture.state(size: size)
+        _ = try press(&s, fixture, [.char("3"), .char("/")] + Key.typing("queue:index") + [.enter])
+        #expect(s.deadLetters.groups?.allSatisfy { $0.queue == "index" } == true)
+        #expect(s.deadLetters.groups == (try fixture.store.deadLetterGroups(DeadLetterSelection(queue: "index"))))
+        _ = try press(&s, fixture, [.char("/")] + Key.typing(" bogus") + [.enter])
+        let effects = s.update(.key(.char("j")))
+        #expect(effects.isEmpty, "an unknown term reads nothing")
+        #expect(Dashboard.render(s).text.contains("not a dead-letter filter term: bogus"))
+    }
+
+    @Test func filterTermsParseIntoASelection() {
+        let f = DeadLetterFilter("queue:parse type:listing.uploaded again fp:malformed listing L<n>: price")
+        #expect(f.selection == DeadLetterSelection(queue: "parse", type: "listing.uploaded", fingerprint: "malformed listing L<n>: price", failedAgain: true))
+        #expect(f.error == nil)
+        #expect(DeadLetterFilter("never").selection.failedAgain == false)
+        #expect(DeadLetterFilter("queue:a what").unknown == ["what"])
+    }
+
+    @Test func markedReplayAsksForTheCountTypedAndReplaysExactlyThose() throws {
+        var (s, fixture) = try Fixture.state(size: size)
+        _ = try press(&s, fixture, [.char("3"), .char("L")])
+        let all = s.deadLetters.letters
+        #expect(all.count >= 3)
+        _ = try press(&s, fixture, [.char(" "), .char(" ")])
+        #expect(s.deadLetters.marked == Set(all.prefix(2).map(\.messageID)))
+        _ = try press(&s, fixture, [.char("r")])
+        let confirmation = try #require(s.deadLetters.confirmation)
+        #expect(confirmation.preview.count == 2 && confirmation.asksCount)
+        #expect(Dashboard.render(s).text.contains("a new delivery with a fresh attempt budget; event id, correlation and causation kept"))
+        // Digits are typed into the confirmation, not switching views; a wrong count is refused.
+        _ = try press(&s, fixture, Key.typing("3") + [.enter])
+        #expect(s.view == .deadLetters)
+        #expect(s.deadLetters.confirmation?.typed == "")
+        #expect(try fixture.store.deadLetterCount(.all) == all.count)
+        _ = try press(&s, fixture, Key.typing("2") + [.enter])
+        #expect(s.deadLetters.confirmation == nil)
+        #expect(s.notice?.text.hasPrefix("replayed 2 dead letters: new deliveries with fresh attempt budgets") == true)
+        #expect(try fixture.store.deadLetterCount(.all) == all.count - 2)
+        #expect(s.deadLetters.marked.isEmpty)
+        #expect(s.deadLetters.total == all.count - 2, "read again after the replay")
+        #expect(!s.deadLetters.letters.contains { all.prefix(2).map(\.messageID).contains($0.messageID) })
+    }
+
+    @Test func singleReplayAsksYesOrNoAndEscCancels() throws {
+        var (s, fixture) = try Fixture.state(size: size)
+        _ = try press(&s, fixture, [.char("3"), .char("L"), .char("r")])
+        #expect(s.deadLetters.confirmation?.asksCount == false)
+        let before = try fixture.store.deadLetterCount(.all)
+        _ = try press(&s, fixture, [.char("n")])
+        #expect(s.deadLetters.confirmation == nil)
+        #expect(try fixture.store.deadLetterCount(.all) == before)
+        _ = try press(&s, fixture, [.char("d"), .escape])
+        #expect(try fixture.store.deadLetterCount(.all) == before)
+        #expect(s.notice?.text == "cancelled: nothing was changed")
+        _ = try press(&s, fixture, [.char("d"), .char("y")])
+        #expect(try fixture.store.deadLetterCount(.all) == before - 1)
+        #expect(s.notice?.text == "deleted 1 dead letter")
+    }
+
+    @Test func replayAllOfAGroupTakesTheWholeGroupOnly() throws {
+        var (s, fixture) = try Fixture.state(size: size)
+        _ = try press(&s, fixture, [.char("3")])
+        let group = try #require(s.deadLetters.groups?.first)
+        _ = try press(&s, fixture, [.char("R")])
+        #expect(s.deadLetters.confirmation?.preview.count == group.count)
+        #expect(s.deadLetters.confirmation?.preview.queues == [group.queue])
+        let others = try fixture.store.deadLetterCount(.all) - group.count
+        _ = try press(&s, fixture, Key.typing("\(group.count)") + [.enter])
+        #expect(try fixture.store.deadLetterCount(group.selection) == 0)
+        #expect(try fixture.store.deadLetterCount(.all) == others)
+        #expect(s.deadLetters.groups?.contains(group) == false)
+    }
+
+    @Test func readOnlyHasNoMarkReplayOrDelete() throws {
+        var (s, fixture) = try Fixture.state(size: size, readOnly: true)
+        _ = try press(&s, fixture, [.char("3"), .char("L")])
+        let keys = DeadLettersScreen.keymap.active(readOnly: true).flatMap(\.keys)
+        for key in [Key.char(" "), .char("r"), .char("R"), .char("d")] { #expect(!keys.contains(key)) }
+        #expect(DeadLettersScreen.keymap.active(readOnly: false).flatMap(\.keys).contains(.char("R")))
+        #expect(!s.hints.contains { ["r", "R", "d", "space"].contains($0.key) })
+        #expect(!s.helpLines.contains { ["r", "R", "d", "space"].contains($0.0) })
+        for key in [Key.char(" "), .char("r"), .char("R"), .char("d")] {
+            #expect(s.update(.key(key)).isEmpty)
+        }
+        #expect(s.deadLetters.confirmation == nil && s.deadLetters.marked.isEmpty)
+        // Without a writer a mutation is answered refused, never dropped.
+        let answer = StoreMutation.delete(DeleteRequest(selection: .all)).apply(to: nil, at: Fixture.t0)
+        guard case .mutated(_, .failure(let failure)) = answer else { Issue.record("a mutation without a writer must fail"); return }
+        #expect(failure.message.contains("read-only"))
+    }
+
+    @Test func aNewDeadLetterInTheQueueCountersReadsAgain() throws {
+        var (s, fixture) = try Fixture.state(size: size)
+        _ = try press(&s, fixture, [.char("3")])
+        #expect(s.update(.key(.char("j"))).isEmpty, "nothing changed: nothing is read again")
+        var queues = s.queues
+        queues[0].deadLettered += 1
+        let effects = s.update(.data(DataSnapshot(time: s.now + .seconds(1), records: [], queues: queues, runtimes: s.runtimes, published: 0)))
+        #expect(effects == [.read(.deadLetterGroups(.all), for: .deadLetters)])
+    }
+}
