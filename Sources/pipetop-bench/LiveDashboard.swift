@@ -99,13 +99,14 @@ enum LiveDashboard {
         Thread.sleep(forTimeInterval: 1)
         if screen != .overview { press(String(screen.number)) }
         Thread.sleep(forTimeInterval: warmup)
-        let seqBefore = try store.history(before: .max, limit: 1).first?.seq ?? 0
+        // Record seqs are positions (row and step), not counts: count the records themselves.
+        let recordsBefore = try store.logTotal()
         let cpuBefore = try cpuSeconds(pid)
         let started = Date()
         Thread.sleep(forTimeInterval: seconds)
         let cpuAfter = try cpuSeconds(pid)
         let elapsed = Date().timeIntervalSince(started)
-        let seqAfter = try store.history(before: .max, limit: 1).first?.seq ?? 0
+        let recordsAfter = try store.logTotal()
         let peakKiB = try peakMemoryKiB(pid)
         press("q")
         var status: Int32 = 0
@@ -117,7 +118,7 @@ enum LiveDashboard {
         guard exited, status == 0 else { throw BenchError.lost("the dashboard did not quit cleanly (status \(status))") }
         _ = drained.wait(timeout: .now() + 2)
         return Result(cpuPercent: (cpuAfter - cpuBefore) / elapsed * 100, peakMiB: Double(peakKiB) / 1024,
-                      recordsPerSecond: Double(seqAfter - seqBefore) / elapsed, seconds: elapsed)
+                      recordsPerSecond: Double(recordsAfter - recordsBefore) / elapsed, seconds: elapsed)
     }
 
     /// utime + stime of `pid`, in seconds.
