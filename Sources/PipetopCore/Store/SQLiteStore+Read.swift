@@ -215,13 +215,7 @@ struct SQLiteSnapshot: StoreSnapshot {
                 FROM dead_letter_causes WHERE \(conditions.joined(separator: " AND ")) ORDER BY count DESC, last_dead_at DESC
                 """), in: db)
             for bind in binds { bind(query) }
-            var groups: [DeadLetterGroup] = []
-            try query.query { row in
-                groups.append(DeadLetterGroup(
-                    queue: row.string(0) ?? "", type: row.string(1) ?? "", fingerprint: row.string(2) ?? "", count: row.int(3),
-                    firstDeadAt: Timestamp(micros: row.int64(4)), lastDeadAt: Timestamp(micros: row.int64(5)), failedAgain: row.int(6)))
-            }
-            return groups
+            return try Self.groups(query)
         }
         let (conditions, binds) = DeadLetterQuery.conditions(selection)
         let query = try RawStatement(cached: db.cachedStatement(sql: """
@@ -230,6 +224,11 @@ struct SQLiteSnapshot: StoreSnapshot {
             WHERE \(conditions) GROUP BY m.queue, e.type, m.fingerprint ORDER BY count(*) DESC, max(m.dead_at) DESC
             """), in: db)
         for bind in binds { bind(query) }
+        return try Self.groups(query)
+    }
+
+    /// Groups from rows of queue, type, fingerprint, count, first, last, failed again.
+    private static func groups(_ query: RawStatement) throws -> [DeadLetterGroup] {
         var groups: [DeadLetterGroup] = []
         try query.query { row in
             groups.append(DeadLetterGroup(
