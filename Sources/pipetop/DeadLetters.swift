@@ -208,7 +208,11 @@ struct DeadLetters: ParsableCommand {
         @Flag(help: "Do it without asking (for scripts); without it, a terminal asks you to type the count.")
         var yes = false
 
+        @Option(help: ArgumentHelp("At most this many, oldest dead first (a batch of a larger replay).", valueName: "n"))
+        var limit: Int?
+
         func validate() throws {
+            if let limit, limit < 1 { throw ValidationError("--limit must be 1 or more, not \(limit)") }
             if ids.isEmpty && !allMatching { throw ValidationError("name dead letter ids, or --all-matching with filters") }
             if !ids.isEmpty && allMatching { throw ValidationError("ids and --all-matching exclude each other") }
         }
@@ -217,16 +221,18 @@ struct DeadLetters: ParsableCommand {
     /// Checks the selection, shows what it holds, and asks (or is told) to go on; nil: stop.
     static func confirm(_ action: String, target: Target, filter: Filter, store: ReadableStore, extra: String = "") throws -> DeadLetterSelection? {
         let selection = try filter.selection(ids: target.ids.isEmpty ? nil : target.ids)
-        let (count, sample, replayedBefore) = try store.read { snapshot in
+        let (matching, sample, replayedBefore) = try store.read { snapshot in
             (try snapshot.deadLetterCount(selection), try snapshot.deadLetters(selection, page: PageRequest(limit: 5)).items,
              try snapshot.deadLetterCount({ var s = selection; s.failedAgain = true; return s }()))
         }
-        if !target.ids.isEmpty, count < Set(target.ids).count {
+        let count = target.limit.map { min($0, matching) } ?? matching
+        if !target.ids.isEmpty, matching < Set(target.ids).count {
             let found = Set(try store.deadLetters(selection, page: PageRequest(limit: target.ids.count)).items.map(\.messageID))
             let missing = target.ids.filter { !found.contains($0) }.map(String.init).joined(separator: ", ")
             throw BadInput("not dead letters (replayed, deleted, or never dead): \(missing); nothing was changed")
         }
-        let summary = "\(action) \(count) dead letter\(count == 1 ? "" : "s") (\(selection))\(extra); \(replayedBefore) of them were replayed before"
+        let limited = count < matching ? " (the oldest \(count) of \(matching))" : ""
+        let summary = "\(action) \(count) dead letter\(count == 1 ? "" : "s") (\(selection))\(limited)\(extra); \(replayedBefore) of the matching were replayed before"
         if target.dryRun || count == 0 {
             print((target.dryRun ? "dry run: would " : "") + summary.terminalSafe)
             for letter in sample {
@@ -268,7 +274,7 @@ struct DeadLetters: ParsableCommand {
             guard let selection = try DeadLetters.confirm(
                 "replay", target: target, filter: filter, store: store, extra: to.map { " to queue \($0)" } ?? " to their own queues")
             else { return }
-            let moved = try store.redrive(RedriveRequest(selection: selection, to: to), at: .now())
+            let moved = try store.redrive(RedriveRequest(selection: selection, to: to, limit: target.limit), at: .now())
             print("replayed \(moved.count) dead letter\(moved.count == 1 ? "" : "s"): new deliveries with fresh attempt budgets; ids, correlation and causation unchanged")
         }
     }
@@ -284,7 +290,7 @@ struct DeadLetters: ParsableCommand {
             if storeOptions.readOnly { throw BadInput("dlq rm changes the store; it is refused with --read-only") }
             let store = try storeOptions.open()
             guard let selection = try DeadLetters.confirm("delete", target: target, filter: filter, store: store) else { return }
-            let deleted = try store.delete(DeleteRequest(selection: selection), at: .now())
+            let deleted = try store.delete(DeleteRequest(selection: selection, limit: target.limit), at: .now())
             print("deleted \(deleted.count) dead letter\(deleted.count == 1 ? "" : "s")")
         }
     }

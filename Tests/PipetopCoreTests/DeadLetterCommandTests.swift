@@ -65,6 +65,38 @@ import Testing
         #expect(missing.status == 2 && missing.stderr.contains("no dead letter with id 999999"))
     }
 
+    /// Two processes replay the same 3,000 dead letters at once, in batches: each letter is moved
+    /// by exactly one of them (one redriven record each, the audits add up to the total).
+    @Test func twoProcessesReplayingTheSameLettersMoveEachOnce() throws {
+        try db.store.declare(
+            queues: [QueueSpec("q")], rules: [], runtime: RuntimeInfo(name: "t", pid: 1, host: "h", store: db.path, startedAt: t0, heartbeatAt: t0))
+        let total = 3_000
+        var batch = WriteBatch(now: t0)
+        batch.claims = [ClaimRequest(queue: "q", limit: total, lease: .seconds(30), maxAttempts: 3)]
+        batch.publishes = (0..<total).map { RoutedEvent(event: CloudEvent(id: "e\($0)", source: "/s", type: "t"), targets: [Target(queue: "q", held: false)]) }
+        let claimed = try db.store.apply(batch).claimed
+        var fail = WriteBatch(now: t0)
+        fail.outcomes = claimed.map { Outcome(claim: $0.claim, duration: .zero, finishedAt: t0, result: .deadLetter(error: "boom \($0.claim.messageID)", reason: .nonRetryable)) }
+        _ = try db.store.apply(fail)
+        #expect(try db.store.deadLetterCount(.all) == total)
+        // Each process replays batches of at most 250, oldest first, until none is left: both fight over the same letters.
+        let script = "while \(Child.pipetop) dlq replay --all-matching --queue q --limit 250 --yes --store \(db.path) | grep -q 'replayed [1-9]'; do :; done"
+        let children = try (0..<2).map { _ in
+            try Child(["/bin/sh", "-c", script], environment: Child.environment(adding: env), in: db.directory)
+        }
+        for child in children { #expect(child.wait() == 0, "\(child.stderr)") }
+        let moved = try db.store.messages(queue: "q", state: .ready, page: PageRequest(limit: 10_000)).items
+        #expect(moved.count == total, "every dead letter moved")
+        #expect(Set(moved.map(\.id)).count == total)
+        #expect(try db.store.deadLetterCount(.all) == 0)
+        let redriven = try db.log().filter { $0.kind == .redriven }
+        #expect(redriven.count == total, "one redriven record per letter, never two")
+        #expect(Set(redriven.compactMap(\.messageID)).count == total)
+        let audits = try db.store.audit(page: PageRequest(limit: 100)).items.filter { $0.action == .redrive }
+        #expect(audits.reduce(0) { $0 + $1.count } == total, "the audits add up: \(audits.map(\.count))")
+        #expect(try db.store.deadLetterGroups(.all).isEmpty, "the counts by cause agree")
+    }
+
     @Test func replayMovesOnceAndRefusesWhatItCannotDo() throws {
         try fill()
         let ids = try run(["dlq", "ls", "--json", "--type", "listing.uploaded"]).stdout.split(separator: "\n").compactMap {
