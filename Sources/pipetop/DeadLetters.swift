@@ -131,7 +131,7 @@ struct DeadLetters: ParsableCommand {
             }
             DeadLetters.printTable(rows, rightAligned: [1, 5, 7])
             let shown = page.items.count
-            print("\(shown) of \(total) dead letter\(total == 1 ? "" : "s") (\(selection))" + (page.next.map { "; more: --after \($0)" } ?? ""))
+            print("\(shown) of \(total) dead letter\(total == 1 ? "" : "s") (\(selection.description.terminalSafe))" + (page.next.map { "; more: --after \($0)" } ?? ""))
         }
     }
 
@@ -218,12 +218,14 @@ struct DeadLetters: ParsableCommand {
         }
     }
 
-    /// Checks the selection, shows what it holds, and asks (or is told) to go on; nil: stop.
-    static func confirm(_ action: String, target: Target, filter: Filter, store: ReadableStore, extra: String = "") throws -> DeadLetterSelection? {
-        let selection = try filter.selection(ids: target.ids.isEmpty ? nil : target.ids)
+    /// Checks the selection, shows what it holds, and asks (or is told) to go on. Returns what was
+    /// confirmed: the selection bounded to the letters dead by then, and how many (so letters that
+    /// die while the user types are never swept in); nil: stop.
+    static func confirm(_ action: String, target: Target, filter: Filter, store: ReadableStore, extra: String = "") throws -> (selection: DeadLetterSelection, count: Int)? {
+        var selection = try filter.selection(ids: target.ids.isEmpty ? nil : target.ids)
         let (matching, sample, replayedBefore) = try store.read { snapshot in
             (try snapshot.deadLetterCount(selection), try snapshot.deadLetters(selection, page: PageRequest(limit: 5)).items,
-             try snapshot.deadLetterCount({ var s = selection; s.failedAgain = true; return s }()))
+             selection.failedAgain == false ? 0 : try snapshot.deadLetterCount({ var s = selection; s.failedAgain = true; return s }()))
         }
         let count = target.limit.map { min($0, matching) } ?? matching
         if !target.ids.isEmpty, matching < Set(target.ids).count {
@@ -244,11 +246,15 @@ struct DeadLetters: ParsableCommand {
             guard isatty(0) != 0 else { throw BadInput("\(summary): add --yes to do it (no terminal to ask on)".terminalSafe) }
             FileHandle.standardError.write(Data("\(summary.terminalSafe)\ntype \(count) to go on: ".utf8))
             guard readLine()?.trimmingCharacters(in: .whitespaces) == String(count) else {
-                print("cancelled: nothing was changed")
-                return nil
+                throw BadInput("not confirmed (the count typed was not \(count)): nothing was changed")
             }
         }
-        return selection
+        // The newest letter seen bounds the set (letters are selected oldest first, up to the count).
+        if let newest = sample.first?.deadAt {
+            let bound = newest + .microseconds(1)
+            if selection.deadUntil.map({ bound.micros < $0.micros }) ?? true { selection.deadUntil = bound }
+        }
+        return (selection, count)
     }
 
     struct Replay: ParsableCommand {
@@ -271,10 +277,10 @@ struct DeadLetters: ParsableCommand {
                     throw BadInput("--to \(to.terminalSafe): no such queue (declared: \(declared.joined(separator: ", ").terminalSafe))")
                 }
             }
-            guard let selection = try DeadLetters.confirm(
+            guard let confirmed = try DeadLetters.confirm(
                 "replay", target: target, filter: filter, store: store, extra: to.map { " to queue \($0)" } ?? " to their own queues")
             else { return }
-            let moved = try store.redrive(RedriveRequest(selection: selection, to: to, limit: target.limit), at: .now())
+            let moved = try store.redrive(RedriveRequest(selection: confirmed.selection, to: to, limit: confirmed.count), at: .now())
             print("replayed \(moved.count) dead letter\(moved.count == 1 ? "" : "s"): new deliveries with fresh attempt budgets; ids, correlation and causation unchanged")
         }
     }
@@ -289,8 +295,8 @@ struct DeadLetters: ParsableCommand {
         func run() throws {
             if storeOptions.readOnly { throw BadInput("dlq rm changes the store; it is refused with --read-only") }
             let store = try storeOptions.open()
-            guard let selection = try DeadLetters.confirm("delete", target: target, filter: filter, store: store) else { return }
-            let deleted = try store.delete(DeleteRequest(selection: selection, limit: target.limit), at: .now())
+            guard let confirmed = try DeadLetters.confirm("delete", target: target, filter: filter, store: store) else { return }
+            let deleted = try store.delete(DeleteRequest(selection: confirmed.selection, limit: confirmed.count), at: .now())
             print("deleted \(deleted.count) dead letter\(deleted.count == 1 ? "" : "s")")
         }
     }

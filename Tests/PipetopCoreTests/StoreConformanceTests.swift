@@ -214,7 +214,9 @@ import Testing
         #expect(try h.claim(now, h.request(maxAttempts: 2)).isEmpty)
         let dead = try h.store.deadLetters(queue: "q", limit: 1)
         #expect(dead.first?.reason == .maxAttempts)
-        #expect(dead.first?.errors.count == 2)
+        // Two lease expiries, then why it died at the claim (the error its cause is made of).
+        #expect(dead.first?.errors.count == 3)
+        #expect(dead.first?.errors.last?.error == "no attempts left after lease expiry")
         #expect(dead.first?.deliveries == 2)
         let record = try #require(try h.log().last)
         #expect(record.kind == .deadLettered && record.attempt == 2 && record.error == "no attempts left after lease expiry")
@@ -224,8 +226,12 @@ import Testing
         let h = try StoreHarness(factory)
         try h.publish([h.event("a")])
         #expect(try h.claim(h.t0 + .seconds(61), h.request(maxAge: .seconds(60))).isEmpty)
-        #expect(try h.store.deadLetters(queue: "q", limit: 1).first?.reason == .maxAge)
+        let letter = try #require(try h.store.deadLetters(queue: "q", limit: 1).first)
+        #expect(letter.reason == .maxAge)
         #expect(try h.log().last?.error == "older than the queue's max age")
+        // Its history ends with the reason it died, and its cause is of that error, counted.
+        #expect(letter.errors.last?.error == "older than the queue's max age" && letter.fingerprint == "older than the queue's max age")
+        #expect(try h.store.deadLetterGroups(.all).map(\.fingerprint) == ["older than the queue's max age"])
     }
 
     @Test(arguments: backends) func withDeadLetteringOffAnExhaustedMessageIsDropped(_ factory: StoreFactory) throws {
@@ -521,7 +527,7 @@ import Testing
         #expect(try count(DeadLetterSelection(failedAgain: false)) == 4)
         let replayed = try #require(try h.store.read { try $0.deadLetters(DeadLetterSelection(failedAgain: true), page: PageRequest(limit: 1)) }.items.first)
         #expect(replayed.replays == 1 && replayed.errors.count == 2, "the history keeps both failures")
-        // A claim that dead-letters (max age) has a cause too.
+        // A cause is per queue and type: the malformed one on q of listing.uploaded.
         #expect(try h.store.read { try $0.deadLetterGroups(DeadLetterSelection(queue: "q", type: "listing.uploaded")) }.map(\.fingerprint).contains("price is not a number: \"…\""))
     }
 

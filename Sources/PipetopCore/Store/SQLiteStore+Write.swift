@@ -237,12 +237,13 @@ struct SQLiteTransaction: StoreTransaction {
 
     // MARK: Transitions at a claim
 
-    mutating func deadLetterReady(messageID: Int64, at: Timestamp, reason: DeadLetterReason, fingerprint: String) throws -> Int {
+    mutating func deadLetterReady(messageID: Int64, at: Timestamp, reason: DeadLetterReason, error: String, fingerprint: String) throws -> Int {
         try Int.fetchOne(db.cachedStatement(sql: """
-            UPDATE messages SET state = \(MessageState.dead.sql), dead_at = ?, reason = ?, fingerprint = ?, first_failed_at = coalesce(first_failed_at, ?)
+            UPDATE messages SET state = \(MessageState.dead.sql), dead_at = ?, reason = ?, fingerprint = ?, first_failed_at = coalesce(first_failed_at, ?),
+                \(MessageColumn.appendError)
             WHERE id = ?
             RETURNING replays
-            """), arguments: [at, reason.rawValue, fingerprint, at, messageID]) ?? 0
+            """), arguments: [at, reason.rawValue, fingerprint, at, at, error, messageID]) ?? 0
     }
 
     mutating func countCause(_ cause: DeadLetterCause, by count: Int, failedAgain: Int, deadAt: Timestamp?) throws {

@@ -91,8 +91,8 @@ protocol StoreTransaction {
     mutating func returnUnstarted(messageID: Int64, delivery: Int, at: Timestamp) throws -> Bool
 
     // Transitions of a ready message met by a claim.
-    /// Returns how often it had been replayed before.
-    mutating func deadLetterReady(messageID: Int64, at: Timestamp, reason: DeadLetterReason, fingerprint: String) throws -> Int
+    /// Dead, `error` appended to its history (its fingerprint is of that error); returns how often it had been replayed before.
+    mutating func deadLetterReady(messageID: Int64, at: Timestamp, reason: DeadLetterReason, error: String, fingerprint: String) throws -> Int
     /// Adds `count` dead letters (negative: removes) to a cause's totals, `failedAgain` of them
     /// replayed before; `deadAt` is when the added ones died (nil for a removal: the backend works
     /// out the cause's first and last again by `finish`).
@@ -336,7 +336,7 @@ struct Tick<Transaction: StoreTransaction> {
                 let error = DeadLetterPolicy.claimError(reason)
                 if request.policy.keepsDeadLetters {
                     let fingerprint = FailureFingerprint.of(error)
-                    let replays = try tx.deadLetterReady(messageID: claim.messageID, at: now, reason: reason, fingerprint: fingerprint)
+                    let replays = try tx.deadLetterReady(messageID: claim.messageID, at: now, reason: reason, error: error, fingerprint: fingerprint)
                     try tx.countCause(
                         DeadLetterCause(queue: claim.queue, type: claim.eventType, fingerprint: fingerprint), by: 1, failedAgain: replays > 0 ? 1 : 0,
                         deadAt: now)

@@ -97,8 +97,9 @@ public final class StoreReader: @unchecked Sendable {
                 }
                 return (stopped, requests, mutations, self.needs)
             }
-            if isStopped { return }
+            // A confirmed mutation is carried out even when the dashboard is quitting.
             for (mutation, screen) in changes { post(.answer(mutation.apply(to: writer, at: clock()), for: screen)) }
+            if isStopped { return }
             for (request, screen) in pending { answer(request, for: screen) }
             post(.data(poll(needs)))
             _ = signal.wait(timeout: .now() + .microseconds(Int(interval.micros)))
