@@ -148,6 +148,38 @@ func settle(_ state: inout AppState, _ effects: [Effect], store: SQLiteStore, wr
         #expect(failure.message.contains("read-only"))
     }
 
+    /// New letters arrive on top while the user looks at one: the selection stays on that letter,
+    /// and a letter replayed elsewhere closes its detail instead of showing another one.
+    @Test func theSelectionFollowsItsLetterWhenTheListMoves() throws {
+        var (s, fixture) = try Fixture.state(size: size)
+        _ = try press(&s, fixture, [.char("3"), .char("L"), .char("j"), .char("j")])
+        let chosen = try #require(s.deadLetters.selectedLetter?.messageID)
+        func newDeadLetter(_ id: String) throws {
+            let now = Fixture.t0 + .seconds(5)
+            var batch = WriteBatch(now: now)
+            batch.claims = [ClaimRequest(queue: "parse", limit: 10, lease: .seconds(30), maxAttempts: 3)]
+            batch.publishes = [RoutedEvent(event: CloudEvent(id: id, source: "/s", type: "listing.uploaded"), targets: [Target(queue: "parse", held: false)])]
+            let claimed = try fixture.store.apply(batch).claimed.filter { $0.event.id == id }
+            var fail = WriteBatch(now: now)
+            fail.outcomes = claimed.map { Outcome(claim: $0.claim, duration: .zero, finishedAt: now, result: .deadLetter(error: "new", reason: .nonRetryable)) }
+            _ = try fixture.store.apply(fail)
+        }
+        func countersMoved() throws {
+            let queues = try fixture.store.queueStats(now: s.now)
+            _ = try settle(&s, s.update(.data(DataSnapshot(time: s.now + .seconds(1), records: [], queues: queues, runtimes: s.runtimes, published: 0))), store: fixture.store)
+        }
+        try newDeadLetter("fresh-1")
+        try countersMoved()
+        #expect(s.deadLetters.letters.first?.event.id == "fresh-1", "the new letter is on top")
+        #expect(s.deadLetters.selectedLetter?.messageID == chosen, "the selection stayed on its letter")
+        _ = try press(&s, fixture, [.enter])
+        #expect(s.deadLetters.level == .detail)
+        _ = try fixture.store.redrive(RedriveRequest(selection: DeadLetterSelection(messageIDs: [chosen])), at: Fixture.t0 + .seconds(6))
+        try countersMoved()
+        #expect(s.deadLetters.level == .list, "its detail closed: the letter is no longer dead")
+        #expect(s.deadLetters.selectedLetter?.messageID != chosen)
+    }
+
     @Test func aNewDeadLetterInTheQueueCountersReadsAgain() throws {
         var (s, fixture) = try Fixture.state(size: size)
         _ = try press(&s, fixture, [.char("3")])

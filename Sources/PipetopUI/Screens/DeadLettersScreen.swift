@@ -277,17 +277,31 @@ public struct DeadLettersScreen: Screen {
         case .deadLetterGroups(let read, let selection):
             if askedGroups == selection { askedGroups = nil }
             guard selection == filterParsed.selection else { return [] }
+            // The selection follows its cause, not its position (counts re-sort the groups).
+            let selected = groups.flatMap { $0.indices.contains(groupIndex) ? $0[groupIndex].selection : nil }
             groups = read
             groupsSelection = selection
+            if let selected, let index = read.firstIndex(where: { $0.selection == selected }) { groupIndex = index }
             groupIndex = max(0, min(groupIndex, read.count - 1))
         case .deadLetters(let page, let count, let selection, let after):
             if after == nil {
                 if askedFirst == selection { askedFirst = nil }
                 guard selection == listSelection else { return [] }
+                // The selection follows its letter, not its position (new letters arrive on top);
+                // a letter that is gone is never swapped for another under an open detail.
+                let selected = lettersSelection == selection ? selectedLetter?.messageID : nil
                 letters = page.items
                 lettersSelection = selection
                 let present = Set(letters.map(\.messageID))
                 marked = marked.filter { present.contains($0) }
+                if let selected {
+                    if let index = letters.firstIndex(where: { $0.messageID == selected }) {
+                        letterIndex = index
+                    } else if level == .detail {
+                        level = .list
+                        shared.notice = Notice(text: "dead letter \(selected) is no longer dead (replayed or deleted)", isError: false)
+                    }
+                }
                 if level == .detail, selectedLetter == nil { level = .list }
             } else {
                 if askedNext == after { askedNext = nil }
