@@ -280,7 +280,8 @@ struct DeadLetters: ParsableCommand {
             guard let confirmed = try DeadLetters.confirm(
                 "replay", target: target, filter: filter, store: store, extra: to.map { " to queue \($0)" } ?? " to their own queues")
             else { return }
-            let moved = try store.redrive(RedriveRequest(selection: confirmed.selection, to: to, limit: confirmed.count), at: .now())
+            // In transactions of 1,000 (each audited under one replay id): the runtime keeps writing between them.
+            let moved = try store.redriveInBatches(RedriveRequest(selection: confirmed.selection, to: to, limit: confirmed.count))
             print("replayed \(moved.count) dead letter\(moved.count == 1 ? "" : "s"): new deliveries with fresh attempt budgets; ids, correlation and causation unchanged")
         }
     }
@@ -296,7 +297,7 @@ struct DeadLetters: ParsableCommand {
             if storeOptions.readOnly { throw BadInput("dlq rm changes the store; it is refused with --read-only") }
             let store = try storeOptions.open()
             guard let confirmed = try DeadLetters.confirm("delete", target: target, filter: filter, store: store) else { return }
-            let deleted = try store.delete(DeleteRequest(selection: confirmed.selection, limit: confirmed.count), at: .now())
+            let deleted = try store.deleteInBatches(DeleteRequest(selection: confirmed.selection, limit: confirmed.count))
             print("deleted \(deleted.count) dead letter\(deleted.count == 1 ? "" : "s")")
         }
     }

@@ -531,6 +531,24 @@ import Testing
         #expect(try h.store.read { try $0.deadLetterGroups(DeadLetterSelection(queue: "q", type: "listing.uploaded")) }.map(\.fingerprint).contains("price is not a number: \"…\""))
     }
 
+    @Test(arguments: backends) func aLargeRedriveRunsInBatchesEachAudited(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        var batch = WriteBatch(now: h.t0)
+        batch.claims = [h.request(limit: 60)]
+        batch.publishes = (0..<60).map { RoutedEvent(event: h.event("e\($0)"), targets: [Target(queue: "q", held: false)]) }
+        let claimed = try h.store.apply(batch).claimed
+        var fail = WriteBatch(now: h.t0)
+        fail.outcomes = claimed.map { Outcome(claim: $0.claim, duration: .zero, finishedAt: h.t0, result: .deadLetter(error: "x", reason: .nonRetryable)) }
+        _ = try h.store.apply(fail)
+        let some = try h.store.redriveInBatches(RedriveRequest(selection: .all, replayID: "big", limit: 45), batch: 20)
+        #expect(some.count == 45 && Set(some.messageIDs).count == 45)
+        #expect(try h.store.audit(page: PageRequest(limit: 10)).items.map(\.count) == [5, 20, 20], "one audit per transaction, newest first")
+        #expect(try h.store.deadLetterCount(.all) == 15)
+        let rest = try h.store.deleteInBatches(DeleteRequest(selection: .all), batch: 10)
+        #expect(rest.count == 15)
+        #expect(try h.store.deadLetterCount(.all) == 0)
+    }
+
     @Test(arguments: backends) func redriveToAnotherQueueAndALateAckOfTheOldDeliveryIsStale(_ factory: StoreFactory) throws {
         let h = try StoreHarness(factory)
         try h.publish([h.event("a")])

@@ -443,3 +443,38 @@ public struct DeadLetter: Sendable, Equatable {
     /// How often it was replayed before (so, if more than 0, it failed again after a replay).
     public var replays: Int
 }
+
+extension Store {
+    /// A large redrive as a run of transactions of at most `batch` dead letters (oldest first),
+    /// each with its audit record under the request's replay id, until `request.limit` (or every
+    /// selected letter) is moved: one transaction of a million would hold the write lock for
+    /// tens of seconds, longer than the runtime's engine waits for it.
+    public func redriveInBatches(_ request: RedriveRequest, batch: Int = 1_000, clock: () -> Timestamp = Timestamp.now) throws -> MutationResult {
+        var moved: [Int64] = []
+        while true {
+            var part = request
+            let remaining = request.limit.map { $0 - moved.count } ?? Int.max
+            guard remaining > 0 else { break }
+            part.limit = min(batch, remaining)
+            let result = try redrive(part, at: clock())
+            moved += result.messageIDs
+            if result.count < part.limit! { break }
+        }
+        return MutationResult(messageIDs: moved)
+    }
+
+    /// A large delete as a run of transactions, as `redriveInBatches`.
+    public func deleteInBatches(_ request: DeleteRequest, batch: Int = 1_000, clock: () -> Timestamp = Timestamp.now) throws -> MutationResult {
+        var deleted: [Int64] = []
+        while true {
+            var part = request
+            let remaining = request.limit.map { $0 - deleted.count } ?? Int.max
+            guard remaining > 0 else { break }
+            part.limit = min(batch, remaining)
+            let result = try delete(part, at: clock())
+            deleted += result.messageIDs
+            if result.count < part.limit! { break }
+        }
+        return MutationResult(messageIDs: deleted)
+    }
+}

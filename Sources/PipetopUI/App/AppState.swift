@@ -123,8 +123,9 @@ extension StoreMutation {
         guard let writer else { return .mutated(self, .failure(MutationFailure("the store is open read-only: nothing was changed"))) }
         do {
             switch self {
-            case .redrive(let request): return .mutated(self, .success(try writer.redrive(request, at: time)))
-            case .delete(let request): return .mutated(self, .success(try writer.delete(request, at: time)))
+            // In transactions of 1,000, so a large one never holds the runtime's write lock for long.
+            case .redrive(let request): return .mutated(self, .success(try writer.redriveInBatches(request, clock: { time })))
+            case .delete(let request): return .mutated(self, .success(try writer.deleteInBatches(request, clock: { time })))
             }
         } catch {
             return .mutated(self, .failure(MutationFailure("\(error)".terminalSafe)))

@@ -239,6 +239,13 @@ public struct DeadLettersScreen: Screen {
     // MARK: Data
 
     public mutating func receive(_ snapshot: DataSnapshot, shared: inout Shared) {
+        if snapshot.error != nil {
+            // A read that failed is not waited for: ask again at the next poll (the header shows the error).
+            askedGroups = nil
+            askedFirst = nil
+            askedNext = nil
+            return
+        }
         guard let queues = snapshot[StoreData.queueStats] else { return }
         // Dead letters made (a counter) and held now: either moving means the screen is out of date.
         let now = [queues.reduce(0) { $0 + $1.deadLettered }, Int64(queues.reduce(0) { $0 + $1.dead })]
