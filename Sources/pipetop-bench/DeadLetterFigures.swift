@@ -93,12 +93,7 @@ struct DeadLetterFigures {
     func bulkReplay(path: String, queue: String) throws -> (rate: Double, moved: Int) {
         let store = try openStore(url: path, readOnly: false)
         let started = Date()
-        var moved = 0
-        while true {
-            let result = try store.redrive(RedriveRequest(selection: DeadLetterSelection(queue: queue), replayID: "bench", limit: 1_000), at: .now())
-            moved += result.count
-            if result.count < 1_000 { break }
-        }
+        let moved = try store.redriveInBatches(RedriveRequest(selection: DeadLetterSelection(queue: queue), replayID: "bench"), batch: 1_000).count
         return (Double(moved) / Date().timeIntervalSince(started), moved)
     }
 }
