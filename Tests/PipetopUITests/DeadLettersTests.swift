@@ -180,6 +180,32 @@ func settle(_ state: inout AppState, _ effects: [Effect], store: SQLiteStore, wr
         #expect(s.deadLetters.selectedLetter?.messageID != chosen)
     }
 
+    /// Scrolled past the first page while letters keep dying: the deep list is read again at most
+    /// once a second (each read decodes every letter shown so far).
+    @Test func aDeepListIsReadAgainAtMostOnceASecond() throws {
+        var (s, fixture) = try Fixture.state(size: size)
+        let now = Fixture.t0 + .seconds(5)
+        var batch = WriteBatch(now: now)
+        batch.claims = [ClaimRequest(queue: "parse", limit: 500, lease: .seconds(30), maxAttempts: 3)]
+        batch.publishes = (0..<150).map { RoutedEvent(event: CloudEvent(id: "many-\($0)", source: "/s", type: "listing.uploaded"), targets: [Target(queue: "parse", held: false)]) }
+        let claimed = try fixture.store.apply(batch).claimed.filter { $0.event.id.hasPrefix("many-") }
+        var fail = WriteBatch(now: now)
+        fail.outcomes = claimed.map { Outcome(claim: $0.claim, duration: .zero, finishedAt: now, result: .deadLetter(error: "many", reason: .nonRetryable)) }
+        _ = try fixture.store.apply(fail)
+        _ = try press(&s, fixture, [.char("3"), .char("L")] + Array(repeating: Key.char("j"), count: 120))
+        #expect(s.deadLetters.letters.count > 100, "the second page was read as the selection neared the end")
+        func countersMove(after seconds: Double) -> [Effect] {
+            var queues = s.queues
+            queues[0].deadLettered += 1
+            return s.update(.data(DataSnapshot(time: s.now + .microseconds(Int64(seconds * 1_000_000)), records: [], queues: queues, runtimes: s.runtimes, published: 0)))
+        }
+        let first = countersMove(after: 0.25)
+        #expect(first.count == 1, "read again: \(first)")
+        _ = try settle(&s, first, store: fixture.store)
+        #expect(countersMove(after: 0.25).isEmpty, "not again within the second")
+        #expect(countersMove(after: 0.8).count == 1, "again once the second has passed (1.05 s after the last)")
+    }
+
     @Test func aNewDeadLetterInTheQueueCountersReadsAgain() throws {
         var (s, fixture) = try Fixture.state(size: size)
         _ = try press(&s, fixture, [.char("3")])

@@ -50,6 +50,8 @@ public struct DeadLettersScreen: Screen {
     var askedPreview = false
     /// Read again (after an action, or the queues' dead-letter counters moved).
     var stale = true
+    /// When a list deeper than a page was last read again (see `reads`).
+    var lastDeepRead: Timestamp?
     var counters: [Int64]?
 
     public struct Confirmation: Equatable, Sendable {
@@ -264,11 +266,16 @@ public struct DeadLettersScreen: Screen {
         }
         let selection = listSelection
         if (stale || lettersSelection != selection) && askedFirst != selection {
+            // Read again as far as the user had scrolled, so the selection stays where it was; a list
+            // deeper than a page at most once a second while letters keep dying (each read decodes them all).
+            let limit = lettersSelection == selection ? max(Self.pageSize, letters.count) : Self.pageSize
+            if limit > Self.pageSize {
+                if let last = lastDeepRead, (shared.now - last).micros < 1_000_000 { return [] }
+                lastDeepRead = shared.now
+            }
             askedFirst = selection
             stale = false
             askedNext = nil
-            // Read again as far as the user had scrolled, so the selection stays where it was.
-            let limit = lettersSelection == selection ? max(Self.pageSize, letters.count) : Self.pageSize
             return [.read(.deadLetters(selection, page: PageRequest(limit: limit)), for: Self.id)]
         }
         // The next page as the selection nears the end of what was read.
