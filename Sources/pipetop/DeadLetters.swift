@@ -237,6 +237,8 @@ struct DeadLetters: ParsableCommand {
         let summary = "\(action) \(count) dead letter\(count == 1 ? "" : "s") (\(selection))\(limited)\(extra); \(replayedBefore) of the matching were replayed before"
         if target.dryRun || count == 0 {
             print((target.dryRun ? "dry run: would " : "") + summary.terminalSafe)
+            // What is acted on is the oldest first; the sample is the newest of the matching.
+            if !sample.isEmpty { print("the newest \(sample.count) of the matching:") }
             for letter in sample {
                 print("  \(letter.messageID)  \(letter.queue.terminalSafe)  \(letter.event.type.terminalSafe)  \(DeadLetters.oneLine(letter.errors.last?.error ?? "", max: 60))")
             }
