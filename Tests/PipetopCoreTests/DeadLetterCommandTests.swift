@@ -97,6 +97,25 @@ import Testing
         #expect(try db.store.deadLetterGroups(.all).isEmpty, "the counts by cause agree")
     }
 
+    /// A payload and ids with escape sequences, bidi and zero-width characters reach the terminal escaped.
+    @Test func showEscapesThePayloadAndTheIds() throws {
+        var batch = WriteBatch(now: t0)
+        batch.claims = [ClaimRequest(queue: "q", limit: 10, lease: .seconds(30), maxAttempts: 3)]
+        batch.publishes = [RoutedEvent(
+            event: CloudEvent(id: "x\u{200B}y", source: "/s", type: "t\u{202E}", data: .text("line \u{1B}[31mred\u{9B}2J\nnext")),
+            targets: [Target(queue: "q", held: false)])]
+        let claimed = try db.store.apply(batch).claimed
+        var fail = WriteBatch(now: t0)
+        fail.outcomes = claimed.map { Outcome(claim: $0.claim, duration: .zero, finishedAt: t0, result: .deadLetter(error: "bad \u{1B}]0;t\u{07}", reason: .nonRetryable)) }
+        _ = try db.store.apply(fail)
+        for arguments in [["dlq", "show", "\(claimed[0].claim.messageID)"], ["dlq", "ls"], ["dlq", "groups"]] {
+            let out = try run(arguments)
+            #expect(out.status == 0, "\(out.stderr)")
+            for raw in ["\u{1B}", "\u{9B}", "\u{202E}", "\u{200B}", "\u{07}"] { #expect(!out.stdout.contains(raw), "\(arguments): \(out.stdout)") }
+        }
+        #expect(try run(["dlq", "show", "\(claimed[0].claim.messageID)"]).stdout.contains("line \\e[31mred"))
+    }
+
     @Test func replayMovesOnceAndRefusesWhatItCannotDo() throws {
         try fill()
         let ids = try run(["dlq", "ls", "--json", "--type", "listing.uploaded"]).stdout.split(separator: "\n").compactMap {

@@ -12,13 +12,17 @@ public enum PayloadText {
                let pretty = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes]) {
                 return String(decoding: pretty, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map { String($0).jsonTerminalSafe }
             }
-            return String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map { String($0).terminalSafe }
-        case .text(let text)?: return text.split(separator: "\n", omittingEmptySubsequences: false).map { String($0).terminalSafe }
+            return escapedLines(String(decoding: bytes, as: UTF8.self))
+        case .text(let text)?: return escapedLines(text)
         case .binary(let bytes)?:
             return stride(from: 0, to: bytes.count, by: 16).map { offset in
                 let chunk = bytes[bytes.index(bytes.startIndex, offsetBy: offset)..<bytes.index(bytes.startIndex, offsetBy: min(offset + 16, bytes.count))]
                 return String(format: "%08x  ", offset) + chunk.map { String(format: "%02x", $0) }.joined(separator: " ")
             }
         }
+    }
+
+    private static func escapedLines(_ text: String) -> [String] {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map { String($0).terminalSafe }
     }
 }

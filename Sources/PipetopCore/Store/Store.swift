@@ -450,31 +450,33 @@ extension Store {
     /// selected letter) is moved: one transaction of a million would hold the write lock for
     /// tens of seconds, longer than the runtime's engine waits for it.
     public func redriveInBatches(_ request: RedriveRequest, batch: Int = 1_000, clock: () -> Timestamp = Timestamp.now) throws -> MutationResult {
-        var moved: [Int64] = []
-        while true {
-            var part = request
-            let remaining = request.limit.map { $0 - moved.count } ?? Int.max
-            guard remaining > 0 else { break }
-            part.limit = min(batch, remaining)
-            let result = try redrive(part, at: clock())
-            moved += result.messageIDs
-            if result.count < part.limit! { break }
+        try Self.inBatches(limit: request.limit, batch: batch) { part in
+            var request = request
+            request.limit = part
+            return try redrive(request, at: clock())
         }
-        return MutationResult(messageIDs: moved)
     }
 
     /// A large delete as a run of transactions, as `redriveInBatches`.
     public func deleteInBatches(_ request: DeleteRequest, batch: Int = 1_000, clock: () -> Timestamp = Timestamp.now) throws -> MutationResult {
-        var deleted: [Int64] = []
-        while true {
-            var part = request
-            let remaining = request.limit.map { $0 - deleted.count } ?? Int.max
-            guard remaining > 0 else { break }
-            part.limit = min(batch, remaining)
-            let result = try delete(part, at: clock())
-            deleted += result.messageIDs
-            if result.count < part.limit! { break }
+        try Self.inBatches(limit: request.limit, batch: batch) { part in
+            var request = request
+            request.limit = part
+            return try delete(request, at: clock())
         }
-        return MutationResult(messageIDs: deleted)
+    }
+
+    /// Runs `step` with a limit of at most `batch` until `limit` items (nil: all) are done or a
+    /// step does fewer than it was allowed.
+    private static func inBatches(limit: Int?, batch: Int, _ step: (Int) throws -> MutationResult) throws -> MutationResult {
+        var done: [Int64] = []
+        while true {
+            let part = min(batch, limit.map { $0 - done.count } ?? Int.max)
+            guard part > 0 else { break }
+            let result = try step(part)
+            done += result.messageIDs
+            if result.count < part { break }
+        }
+        return MutationResult(messageIDs: done)
     }
 }
