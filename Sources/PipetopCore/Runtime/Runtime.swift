@@ -21,6 +21,8 @@ public final class Runtime: @unchecked Sendable {
         public var shutdownGrace: Duration = .seconds(10)
         /// Whether to announce the runtime in the registry directory (for `pipetop ls` / `attach`).
         public var register = true
+        /// Whether the runtime carries the store's running replay jobs (`ReplayJobRunner`).
+        public var carriesReplayJobs = true
         /// Store errors the engine met and survived (it retries; leases redeliver lost outcomes).
         public var onError: @Sendable (Error) -> Void = { error in
             FileHandle.standardError.write(Data("pipetop runtime: \(error)\n".utf8))
@@ -38,6 +40,7 @@ public final class Runtime: @unchecked Sendable {
     private var handlers: [String: Handler] = [:]
     private var engine: Engine?
     private var announcer: Registry.Announcer?
+    private var replayJobs: ReplayJobRunner?
     private let lock = NSLock()
 
     /// Validates the configuration: every queue and rule is checked, and an invalid pattern or
@@ -101,6 +104,11 @@ public final class Runtime: @unchecked Sendable {
             for workers in engine.workers.values { workers.start() }
             engine.start()
             self.engine = engine
+            if options.carriesReplayJobs {
+                let runner = ReplayJobRunner(store: store, name: ReplayJobRunner.name("runtime \(name)"), onError: options.onError)
+                runner.startCarrying()
+                replayJobs = runner
+            }
         }
     }
 
@@ -118,10 +126,11 @@ public final class Runtime: @unchecked Sendable {
     /// Stops delivering: running handlers finish (within the grace period), their outcomes are
     /// committed, unstarted messages are handed back, and the runtime is marked stopped.
     public func stop() {
-        guard let engine = lock.withLock({ () -> Engine? in
-            defer { self.engine = nil }
-            return self.engine
+        guard let (engine, replayJobs) = lock.withLock({ () -> (Engine, ReplayJobRunner?)? in
+            defer { self.engine = nil; self.replayJobs = nil }
+            return self.engine.map { ($0, self.replayJobs) }
         }) else { return }
+        replayJobs?.stop()
         engine.stop(grace: options.shutdownGrace)
         try? store.markStopped(runtime: name, at: .now())
         announcer?.withdraw(name: name)

@@ -377,6 +377,8 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case publish
     case redrive
     case delete
+    /// A replay job created, changed (pause, resume, cancel, rate), stopped by itself or done.
+    case replayJob = "replay-job"
 }
 
 /// One operator mutation: who, when, what, how many. Written in the mutation's own transaction.

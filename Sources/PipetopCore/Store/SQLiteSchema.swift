@@ -226,6 +226,42 @@ enum SQLiteSchema {
                     FROM messages m JOIN events e ON e.seq = m.event_seq WHERE m.state = 3 GROUP BY m.queue, e.type, m.fingerprint;
                 """)
         }
+        migrator.registerMigration("v7-replay-jobs") { db in
+            try db.execute(sql: """
+                -- Bulk replays tracked in the store (ReplayJob): the set is fixed at creation as its items.
+                CREATE TABLE replay_jobs (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    state TEXT NOT NULL,            -- ReplayJobState
+                    selection TEXT NOT NULL,        -- in words
+                    target TEXT,                    -- another queue, or NULL: each letter's own
+                    rate INTEGER NOT NULL,          -- letters per second, 0 unthrottled
+                    total INTEGER NOT NULL,
+                    cursor INTEGER NOT NULL DEFAULT 0,
+                    moved INTEGER NOT NULL DEFAULT 0,
+                    skipped INTEGER NOT NULL DEFAULT 0,
+                    succeeded INTEGER NOT NULL DEFAULT 0,
+                    failed_again INTEGER NOT NULL DEFAULT 0,
+                    recent_outcomes INTEGER NOT NULL DEFAULT 0,
+                    recent_count INTEGER NOT NULL DEFAULT 0,
+                    created_by TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    finished_at INTEGER,
+                    stop_reason TEXT,
+                    runner TEXT,
+                    lease_until INTEGER
+                );
+                CREATE TABLE replay_job_items (
+                    job INTEGER NOT NULL REFERENCES replay_jobs(id),
+                    seq INTEGER NOT NULL,           -- 1...total, oldest dead first
+                    message_id INTEGER NOT NULL,
+                    state INTEGER NOT NULL DEFAULT 0, -- 0 pending, 1 moved, 2 delivered, 3 failed again, 4 skipped
+                    errors_at_move INTEGER,
+                    PRIMARY KEY (job, seq)
+                ) WITHOUT ROWID;
+                CREATE INDEX replay_job_items_undecided ON replay_job_items(job, seq) WHERE state = 1;
+                """)
+        }
         return migrator
     }
 }

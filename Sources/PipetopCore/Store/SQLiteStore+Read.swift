@@ -285,7 +285,7 @@ struct SQLiteSnapshot: StoreSnapshot {
     }
 
     /// A page of up to `limit` from `limit + 1` rows read: the extra row says a next page exists.
-    private static func page<Item>(_ rows: [Item], limit: Int, cursor: (Item) -> PageCursor) -> Page<Item> {
+    static func page<Item>(_ rows: [Item], limit: Int, cursor: (Item) -> PageCursor) -> Page<Item> {
         guard rows.count > limit else { return Page(items: rows, next: nil) }
         let items = Array(rows.prefix(limit))
         return Page(items: items, next: items.last.map(cursor))

@@ -4,7 +4,7 @@ import GRDB
 extension SQLiteStore {
     /// Runs one `Tick` in one write transaction (IMMEDIATE: the write lock is taken first, so what
     /// a transaction reads is what it changes, even beside a writer in another process).
-    private func transaction<T>(at now: Timestamp, _ body: (inout Tick<SQLiteTransaction>) throws -> T) throws -> T {
+    func transaction<T>(at now: Timestamp, _ body: (inout Tick<SQLiteTransaction>) throws -> T) throws -> T {
         let result = try pool.writeWithoutTransaction { db in
             var value: T?
             try db.inTransaction(.immediate) {
@@ -295,7 +295,7 @@ struct SQLiteTransaction: StoreTransaction {
     mutating func selectDeadLetters(_ selection: DeadLetterSelection, limit: Int?) throws -> [SelectedDeadLetter] {
         let (conditions, binds) = DeadLetterQuery.conditions(selection)
         let statement = try RawStatement(cached: db.cachedStatement(sql: """
-            SELECT m.id, m.queue, m.attempt, m.event_seq, e.type, m.fingerprint, m.replays FROM messages m JOIN events e ON e.seq = m.event_seq
+            SELECT m.id, m.queue, m.attempt, m.event_seq, e.type, m.fingerprint, m.replays, json_array_length(m.errors) FROM messages m JOIN events e ON e.seq = m.event_seq
             WHERE \(conditions) ORDER BY m.dead_at, m.id LIMIT ?
             """), in: db)
         for bind in binds { bind(statement) }
@@ -306,7 +306,8 @@ struct SQLiteTransaction: StoreTransaction {
             let queue = row.string(1) ?? ""
             letters.append(SelectedDeadLetter(
                 messageID: row.int64(0), queue: queue, attempt: row.int(2), eventSeq: row.int64(3),
-                cause: DeadLetterCause(queue: queue, type: row.string(4) ?? "", fingerprint: row.string(5) ?? ""), replays: row.int(6)))
+                cause: DeadLetterCause(queue: queue, type: row.string(4) ?? "", fingerprint: row.string(5) ?? ""), replays: row.int(6),
+                errorCount: row.int(7)))
         }
         return letters
     }

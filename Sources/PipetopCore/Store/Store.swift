@@ -42,6 +42,9 @@ public protocol StoreSnapshot {
     func messages(queue: String, state: MessageState, page: PageRequest) throws -> Page<MessageInfo>
     /// Audit records, newest first, a page at a time.
     func audit(page: PageRequest) throws -> Page<AuditRecord>
+    /// Replay jobs, newest first, a page at a time.
+    func replayJobs(page: PageRequest) throws -> Page<ReplayJob>
+    func replayJob(id: Int64) throws -> ReplayJob?
     /// CPU samples taken since `since`, oldest first.
     func cpuSamples(since: Timestamp) throws -> [CPUSample]
     /// Runtimes that registered in this store, with their last heartbeat.
@@ -86,6 +89,16 @@ public protocol Store: ReadableStore {
     /// Deletes the selected dead letters, in one transaction with their `deleted` records and an
     /// audit record.
     func delete(_ request: DeleteRequest, at time: Timestamp) throws -> MutationResult
+
+    /// Creates a replay job (`ReplayJob`) over the dead letters the request selects now, its set
+    /// fixed in the same transaction, with an audit record. It runs once a runner steps it.
+    func createReplayJob(_ request: ReplayJobRequest, at time: Timestamp) throws -> ReplayJob
+    /// Pauses, resumes, cancels a job or changes its rate, with an audit record.
+    func controlReplayJob(_ id: Int64, _ control: ReplayJobControl, by actor: Operator, at time: Timestamp) throws -> ReplayJob
+    /// One step of a job for `runner` (one transaction; see `ReplayJobRunner`).
+    func stepReplayJob(_ id: Int64, runner: String, lease: Duration, moves: Int, at time: Timestamp) throws -> ReplayJobStep
+    /// `runner` gives the job's lease back.
+    func releaseReplayJob(_ id: Int64, runner: String, at time: Timestamp) throws
 }
 
 extension Store {
@@ -116,6 +129,8 @@ extension ReadableStore {
         try read { try $0.messages(queue: queue, state: state, page: page) }
     }
     public func audit(page: PageRequest) throws -> Page<AuditRecord> { try read { try $0.audit(page: page) } }
+    public func replayJobs(page: PageRequest) throws -> Page<ReplayJob> { try read { try $0.replayJobs(page: page) } }
+    public func replayJob(id: Int64) throws -> ReplayJob? { try read { try $0.replayJob(id: id) } }
     public func cpuSamples(since: Timestamp) throws -> [CPUSample] { try read { try $0.cpuSamples(since: since) } }
     public func runtimes() throws -> [RuntimeInfo] { try read { try $0.runtimes() } }
     public func events(correlationID: String) throws -> [CloudEvent] { try read { try $0.events(correlationID: correlationID) } }

@@ -41,6 +41,8 @@ struct SelectedDeadLetter {
     var eventSeq: Int64
     var cause: DeadLetterCause
     var replays: Int
+    /// Attempt errors in its history (a replay job sees it fail again when this grows).
+    var errorCount: Int
 }
 
 /// What dead letters are counted by (the Dead letters screen's groups): queue, event type, fingerprint.
@@ -362,14 +364,9 @@ struct Tick<Transaction: StoreTransaction> {
     /// Moves selected dead letters back; each one only if it is still dead when its turn comes.
     mutating func redrive(_ request: RedriveRequest) throws -> MutationResult {
         var moved: [Int64] = []
-        for letter in try tx.selectDeadLetters(request.selection, limit: request.limit) {
-            let queue = request.to ?? letter.queue
-            guard try tx.redrive(messageID: letter.messageID, to: queue, at: now) else { continue }
+        for letter in try tx.selectDeadLetters(request.selection, limit: request.limit)
+        where try redrive(letter, to: request.to, as: "replay \(request.replayID) by \(request.actor)") {
             moved.append(letter.messageID)
-            try tx.countCause(letter.cause, by: -1, failedAgain: letter.replays > 0 ? -1 : 0, deadAt: nil)
-            let from = queue == letter.queue ? "" : " from \(letter.queue)"
-            try record(.redriven, eventSeq: letter.eventSeq, queue: queue, messageID: letter.messageID, attempt: 0,
-                   detail: "replay \(request.replayID) by \(request.actor)\(from): fresh attempt budget, new delivery")
         }
         try tx.appendAudit(AuditRecord(
             at: now, actor: request.actor, action: .redrive,
@@ -377,6 +374,18 @@ struct Tick<Transaction: StoreTransaction> {
             count: moved.count))
         try finish()
         return MutationResult(messageIDs: moved)
+    }
+
+    /// Moves one dead letter back (to `queue`, or its own), if it is still dead, with its
+    /// `redriven` record (`what`: which replay, by whom); false if it is no longer dead.
+    mutating func redrive(_ letter: SelectedDeadLetter, to queue: String?, as what: String) throws -> Bool {
+        let queue = queue ?? letter.queue
+        guard try tx.redrive(messageID: letter.messageID, to: queue, at: now) else { return false }
+        try tx.countCause(letter.cause, by: -1, failedAgain: letter.replays > 0 ? -1 : 0, deadAt: nil)
+        let from = queue == letter.queue ? "" : " from \(letter.queue)"
+        try record(.redriven, eventSeq: letter.eventSeq, queue: queue, messageID: letter.messageID, attempt: 0,
+               detail: "\(what)\(from): fresh attempt budget, new delivery")
+        return true
     }
 
     mutating func delete(_ request: DeleteRequest) throws -> MutationResult {
