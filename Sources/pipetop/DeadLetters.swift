@@ -14,7 +14,7 @@ struct DeadLetters: ParsableCommand {
             new delivery with a fresh attempt budget; each replay or delete is one transaction with an audit \
             record, and a dead letter is moved once however many replays run at once.
             """,
-        subcommands: [List.self, Groups.self, Show.self, Replay.self, Remove.self],
+        subcommands: [List.self, Groups.self, Show.self, Replay.self, Remove.self, Jobs.self],
         defaultSubcommand: List.self)
 
     /// The selection options every subcommand shares.
@@ -270,6 +270,21 @@ struct DeadLetters: ParsableCommand {
         @Option(help: ArgumentHelp("Deliver to this queue instead of each dead letter's own.", valueName: "queue"))
         var to: String?
 
+        @Option(help: ArgumentHelp(
+            "With --all-matching: letters per second (default: \(ReplayJobRequest.defaultRate)); 0 is unthrottled. It can be changed while the job runs (`dlq jobs rate`).",
+            valueName: "n"))
+        var rate: Int?
+
+        @Flag(help: "With --all-matching: create the job and return (a running runtime carries it; `dlq jobs` shows it).")
+        var detach = false
+
+        func validate() throws {
+            if let rate, rate < 0 { throw ValidationError("--rate must be 0 (unthrottled) or more letters per second, not \(rate)") }
+            if (rate != nil || detach) && !target.allMatching {
+                throw ValidationError("--rate and --detach apply to --all-matching (a replay job); ids are replayed at once, in one transaction")
+            }
+        }
+
         func run() throws {
             if storeOptions.readOnly { throw BadInput("dlq replay changes the store; it is refused with --read-only") }
             let store = try storeOptions.open()
@@ -279,12 +294,28 @@ struct DeadLetters: ParsableCommand {
                     throw BadInput("--to \(to.terminalSafe): no such queue (declared: \(declared.joined(separator: ", ").terminalSafe))")
                 }
             }
-            guard let confirmed = try DeadLetters.confirm(
-                "replay", target: target, filter: filter, store: store, extra: to.map { " to queue \($0)" } ?? " to their own queues")
-            else { return }
-            // In transactions of 1,000 (each audited under one replay id): the runtime keeps writing between them.
-            let moved = try store.redriveInBatches(RedriveRequest(selection: confirmed.selection, to: to, limit: confirmed.count))
-            print("replayed \(moved.count) dead letter\(moved.count == 1 ? "" : "s"): new deliveries with fresh attempt budgets; ids, correlation and causation unchanged")
+            let rate = rate ?? ReplayJobRequest.defaultRate
+            let target = to.map { " to queue \($0)" } ?? " to their own queues"
+            let how = target + (self.target.allMatching ? " as a replay job at \(ReplayJob.rateText(rate))" : "")
+                + " (new deliveries with fresh attempt budgets; event ids, correlation and causation kept)"
+            guard let confirmed = try DeadLetters.confirm("replay", target: self.target, filter: filter, store: store, extra: how) else { return }
+            guard self.target.allMatching else {
+                let moved = try store.redrive(RedriveRequest(selection: confirmed.selection, to: to, limit: confirmed.count), at: .now())
+                print("replayed \(moved.count) dead letter\(moved.count == 1 ? "" : "s"): new deliveries with fresh attempt budgets; ids, correlation and causation unchanged")
+                return
+            }
+            let job = try store.createReplayJob(
+                ReplayJobRequest(selection: confirmed.selection, to: to, rate: rate, limit: confirmed.count), at: .now())
+            print("replay job \(job.id): \(job.total) dead letter\(job.total == 1 ? "" : "s") at \(ReplayJob.rateText(rate)), the set fixed now")
+            if detach {
+                let now = Timestamp.now()
+                let carried = try store.runtimes().contains { $0.stoppedAt == nil && now - $0.heartbeatAt < .seconds(10) }
+                print(carried
+                      ? "a running runtime carries it: `pipetop dlq jobs show \(job.id)` follows it"
+                      : "no runtime is running: it waits for one, or `pipetop dlq jobs run \(job.id)` runs it now")
+                return
+            }
+            try Jobs.follow(job.id, store: store)
         }
     }
 

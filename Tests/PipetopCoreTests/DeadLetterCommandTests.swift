@@ -79,8 +79,9 @@ import Testing
         fail.outcomes = claimed.map { Outcome(claim: $0.claim, duration: .zero, finishedAt: t0, result: .deadLetter(error: "boom \($0.claim.messageID)", reason: .nonRetryable)) }
         _ = try db.store.apply(fail)
         #expect(try db.store.deadLetterCount(.all) == total)
-        // Each process replays batches of at most 250, oldest first, until none is left: both fight over the same letters.
-        let script = "while \(Child.pipetop) dlq replay --all-matching --queue q --limit 250 --yes --store \(db.path) | grep -q 'replayed [1-9]'; do :; done"
+        // Each process runs replay jobs of at most 250, oldest first, unthrottled, until none is left: both
+        // fight over the same letters (a job whose letters the other moved first skips them).
+        let script = "while \(Child.pipetop) dlq replay --all-matching --queue q --limit 250 --rate 0 --yes --store \(db.path) | grep 'replay job [0-9]*: [1-9]' >/dev/null; do :; done"
         let children = try (0..<2).map { _ in
             try Child(["/bin/sh", "-c", script], environment: Child.environment(adding: env), in: db.directory)
         }
@@ -92,8 +93,10 @@ import Testing
         let redriven = try db.log().filter { $0.kind == .redriven }
         #expect(redriven.count == total, "one redriven record per letter, never two")
         #expect(Set(redriven.compactMap(\.messageID)).count == total)
-        let audits = try db.store.audit(page: PageRequest(limit: 100)).items.filter { $0.action == .redrive }
-        #expect(audits.reduce(0) { $0 + $1.count } == total, "the audits add up: \(audits.map(\.count))")
+        let audits = try db.store.audit(page: PageRequest(limit: 1_000)).items.filter { $0.action == .replayJob && $0.detail.contains(" done: ") }
+        #expect(audits.reduce(0) { $0 + $1.count } == total, "the jobs' moves add up: \(audits.map(\.count))")
+        let jobs = try db.store.replayJobs(page: PageRequest(limit: 1_000)).items
+        #expect(jobs.allSatisfy { $0.state == .done } && jobs.reduce(0) { $0 + $1.moved } == total)
         #expect(try db.store.deadLetterGroups(.all).isEmpty, "the counts by cause agree")
     }
 
@@ -137,13 +140,14 @@ import Testing
         #expect(try db.store.audit(page: PageRequest(limit: 10)).items.isEmpty)
 
         let replayed = try run(["dlq", "replay", "--all-matching", "--fingerprint", "malformed: price '…'", "--to", "repair", "--yes"])
-        #expect(replayed.status == 0 && replayed.stdout.contains("replayed 2 dead letters"), "\(replayed.stderr)")
+        #expect(replayed.status == 0 && replayed.stdout.contains("replay job 1: 2 dead letters at 100/s"), "\(replayed.stderr)")
+        #expect(replayed.stdout.contains("done · 2 of 2 moved"), "\(replayed.stdout)")
         #expect(try db.store.deadLetterCount(.all) == 3)
         #expect(try db.store.messages(queue: "repair", state: .ready, page: PageRequest(limit: 10)).items.count == 2)
         let again = try run(["dlq", "replay", "--all-matching", "--fingerprint", "malformed: price '…'", "--yes"])
         #expect(again.status == 0 && again.stdout.contains("replay 0 dead letters"), "moved once: \(again.stdout)")
         let audit = try db.store.audit(page: PageRequest(limit: 10)).items
-        #expect(audit.first?.action == .redrive && audit.first?.count == 2)
+        #expect(audit.first?.action == .replayJob && audit.first?.count == 2 && audit.first?.detail.contains("done") == true)
 
         let removed = try run(["dlq", "rm", "\(ids.last!)", "--yes"])
         #expect(removed.status == 0 && removed.stdout.contains("deleted 1 dead letter"), "\(removed.stdout) \(removed.stderr)")

@@ -123,11 +123,57 @@ func settle(_ state: inout AppState, _ effects: [Effect], store: SQLiteStore, wr
         _ = try press(&s, fixture, [.char("R")])
         #expect(s.deadLetters.confirmation?.preview.count == group.count)
         #expect(s.deadLetters.confirmation?.preview.queues == [group.queue])
+        #expect(s.deadLetters.confirmation?.asJob == true)
         let others = try fixture.store.deadLetterCount(.all) - group.count
         _ = try press(&s, fixture, Key.typing("\(group.count)") + [.enter])
+        // A replay job with its set fixed, at the default rate; a runner moves it.
+        let job = try #require(try fixture.store.replayJobs(page: PageRequest(limit: 10)).items.first)
+        #expect(job.total == group.count && job.rate == ReplayJobRequest.defaultRate && job.state == .running)
+        #expect(s.notice?.text.hasPrefix("replay job \(job.id): \(group.count) dead letters at 100/s, the set fixed now") == true, "\(s.notice?.text ?? "")")
+        try ReplayJobRunner(store: fixture.store, name: "test").run(job.id)
         #expect(try fixture.store.deadLetterCount(group.selection) == 0)
         #expect(try fixture.store.deadLetterCount(.all) == others)
+        let queues = try fixture.store.queueStats(now: s.now)
+        _ = try settle(&s, s.update(.data(DataSnapshot(time: s.now + .seconds(1), records: [], queues: queues, runtimes: s.runtimes, published: 0))), store: fixture.store)
         #expect(s.deadLetters.groups?.contains(group) == false)
+        #expect(s.deadLetters.jobs?.first?.state == .done)
+    }
+
+    @Test func theConfirmationOfAJobTakesARateAfterTab() throws {
+        var (s, fixture) = try Fixture.state(size: size)
+        _ = try press(&s, fixture, [.char("3"), .char("L"), .char("R")])
+        let count = try #require(s.deadLetters.confirmation?.preview.count)
+        _ = try press(&s, fixture, [.tab, .backspace, .backspace, .backspace] + Key.typing("0"))
+        #expect(s.deadLetters.confirmation?.rate == "0" && s.deadLetters.confirmation?.editingRate == true)
+        #expect(Dashboard.render(s).text.contains("as a replay job at 0 (unthrottled)"))
+        _ = try press(&s, fixture, [.enter] + Key.typing("\(count)") + [.enter])
+        let job = try #require(try fixture.store.replayJobs(page: PageRequest(limit: 1)).items.first)
+        #expect(job.rate == 0 && job.total == count)
+        // Emptied rate: refused with a clear word, nothing created.
+        _ = try press(&s, fixture, [.char("R"), .tab, .backspace, .backspace, .backspace, .enter] + Key.typing("\(count)") + [.enter])
+        #expect(s.notice?.text.contains("the rate is letters per second") == true)
+        #expect(try fixture.store.replayJobs(page: PageRequest(limit: 10)).items.count == 1)
+    }
+
+    @Test func theJobsArePausedResumedRatedAndCancelledFromJ() throws {
+        var (s, fixture) = try Fixture.state(size: size)
+        let job = try fixture.store.createReplayJob(ReplayJobRequest(selection: .all, rate: 40), at: Fixture.t0)
+        _ = try press(&s, fixture, [.char("3"), .char("J")])
+        #expect(s.deadLetters.level == .jobs && s.deadLetters.jobs?.map(\.id) == [job.id])
+        _ = try press(&s, fixture, [.char("p")])
+        #expect(try fixture.store.replayJob(id: job.id)?.state == .paused)
+        #expect(s.notice?.text.hasPrefix("replay job \(job.id): paused") == true, "\(s.notice?.text ?? "")")
+        _ = try press(&s, fixture, [.char("p"), .char("+")])
+        #expect(try fixture.store.replayJob(id: job.id).map { $0.state == .running && $0.rate == 80 } == true)
+        _ = try press(&s, fixture, [.char("-"), .char("-")])
+        #expect(try fixture.store.replayJob(id: job.id)?.rate == 20)
+        _ = try press(&s, fixture, [.char("C")])
+        #expect(try fixture.store.replayJob(id: job.id)?.state == .cancelled)
+        _ = try press(&s, fixture, [.char("p")])
+        #expect(s.notice?.text == "replay job \(job.id) is cancelled: it changes no more")
+        #expect(try fixture.store.deadLetterCount(.all) > 0, "nothing moved: no runner ran it")
+        _ = try press(&s, fixture, [.escape])
+        #expect(s.deadLetters.level == .groups)
     }
 
     @Test func readOnlyHasNoMarkReplayOrDelete() throws {
@@ -199,11 +245,13 @@ func settle(_ state: inout AppState, _ effects: [Effect], store: SQLiteStore, wr
             queues[0].deadLettered += 1
             return s.update(.data(DataSnapshot(time: s.now + .microseconds(Int64(seconds * 1_000_000)), records: [], queues: queues, runtimes: s.runtimes, published: 0)))
         }
+        // The replay jobs are read at every poll; the letters are what this is about.
+        func letterReads(_ effects: [Effect]) -> [Effect] { effects.filter { $0 != .read(.replayJobs(limit: 20), for: .deadLetters) } }
         let first = countersMove(after: 0.25)
-        #expect(first.count == 1, "read again: \(first)")
+        #expect(letterReads(first).count == 1, "read again: \(first)")
         _ = try settle(&s, first, store: fixture.store)
-        #expect(countersMove(after: 0.25).isEmpty, "not again within the second")
-        #expect(countersMove(after: 0.8).count == 1, "again once the second has passed (1.05 s after the last)")
+        #expect(letterReads(countersMove(after: 0.25)).isEmpty, "not again within the second")
+        #expect(letterReads(countersMove(after: 0.8)).count == 1, "again once the second has passed (1.05 s after the last)")
     }
 
     @Test func aNewDeadLetterInTheQueueCountersReadsAgain() throws {
@@ -213,6 +261,6 @@ func settle(_ state: inout AppState, _ effects: [Effect], store: SQLiteStore, wr
         var queues = s.queues
         queues[0].deadLettered += 1
         let effects = s.update(.data(DataSnapshot(time: s.now + .seconds(1), records: [], queues: queues, runtimes: s.runtimes, published: 0)))
-        #expect(effects == [.read(.deadLetterGroups(.all), for: .deadLetters)])
+        #expect(effects == [.read(.replayJobs(limit: 20), for: .deadLetters), .read(.deadLetterGroups(.all), for: .deadLetters)])
     }
 }

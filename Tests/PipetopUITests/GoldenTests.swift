@@ -93,6 +93,31 @@ import Testing
         try Golden.check(grid, name("dlq-confirm", size))
     }
 
+    /// Two jobs: one running (carried, part moved), one stopped by itself; the groups show the running one above them.
+    func withJobs(_ size: Size, _ keys: [Key]) throws -> Grid {
+        var (state, fixture) = try Fixture.state(size: size)
+        let oncall = Operator(user: "oncall", host: "laptop")
+        let stopped = try fixture.store.createReplayJob(ReplayJobRequest(selection: DeadLetterSelection(queue: "index"), rate: 0, actor: oncall), at: Fixture.t0)
+        _ = try fixture.store.stepReplayJob(stopped.id, runner: "cli", lease: .seconds(1), moves: 1, at: Fixture.t0)
+        _ = try fixture.store.controlReplayJob(stopped.id, .pause, by: oncall, at: Fixture.t0)
+        let running = try fixture.store.createReplayJob(ReplayJobRequest(selection: DeadLetterSelection(queue: "parse"), rate: 50, actor: oncall), at: Fixture.t0)
+        _ = try fixture.store.stepReplayJob(running.id, runner: "runtime demo pid 42@laptop", lease: .seconds(600), moves: 1, at: Fixture.t0)
+        for key in [.char("3")] + keys { _ = try settle(&state, state.update(.key(key)), store: fixture.store) }
+        return Dashboard.render(state)
+    }
+
+    @Test(arguments: sizes) func replayJobsAboveTheGroups(size: Size) throws {
+        let grid = try withJobs(size, [])
+        #expect(grid.text.contains("job 2 "))
+        try Golden.check(grid, name("dlq-job-strip", size))
+    }
+
+    @Test(arguments: sizes) func replayJobsTable(size: Size) throws {
+        let grid = try withJobs(size, [.char("J")])
+        #expect(grid.text.contains("replay jobs · 1 running"))
+        try Golden.check(grid, name("dlq-jobs", size))
+    }
+
     @Test(arguments: [Size(width: 79, height: 24), Size(width: 40, height: 12)]) func tooSmall(size: Size) throws {
         let grid = try screen(size)
         #expect(grid.text.contains("terminal too small"))

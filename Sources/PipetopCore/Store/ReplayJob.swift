@@ -187,3 +187,29 @@ public struct ReplayJobError: Error, CustomStringConvertible, Equatable {
     public var description: String
     public init(_ description: String) { self.description = description }
 }
+
+extension ReplayJob {
+    /// One line for `dlq jobs` and the dashboard: state, progress, rate, ETA, outcomes, who runs it.
+    public func summary(now: Timestamp) -> String {
+        var parts = ["\(state.rawValue)", "\(moved) of \(total) moved"]
+        if skipped > 0 { parts.append("\(skipped) skipped (no longer dead)") }
+        if state == .running || state == .paused || state == .stopped {
+            parts.append(Self.rateText(rate))
+            if let eta { parts.append("ETA \(Self.durationText(eta))") }
+        }
+        parts.append(undecided > 0 ? "\(succeeded) delivered, \(failedAgain) failed again, \(undecided) waiting" : "\(succeeded) delivered, \(failedAgain) failed again")
+        if state == .running {
+            parts.append(isCarried(at: now) ? "run by \(runner ?? "")" : "waiting for a runner (a running runtime, or `pipetop dlq jobs run \(id)`)")
+        }
+        if let stopReason, state != .running { parts.append(stopReason) }
+        return parts.joined(separator: " · ")
+    }
+
+    /// `8s`, `3m10s`, `2h05m`.
+    public static func durationText(_ duration: Duration) -> String {
+        let seconds = max(0, Int((duration.secondsDouble).rounded(.up)))
+        if seconds < 60 { return "\(seconds)s" }
+        if seconds < 3_600 { return "\(seconds / 60)m\(String(format: "%02d", seconds % 60))s" }
+        return "\(seconds / 3_600)h\(String(format: "%02d", seconds % 3_600 / 60))m"
+    }
+}

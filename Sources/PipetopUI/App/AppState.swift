@@ -39,12 +39,17 @@ public enum StoreRequest: Equatable, Sendable {
     case deadLetters(DeadLetterSelection, page: PageRequest)
     /// What an action on `selection` would touch: its count, how many were replayed before, their queues.
     case deadLetterPreview(DeadLetterSelection, DeadLetterAction)
+    /// The newest replay jobs.
+    case replayJobs(limit: Int)
 }
 
 /// Changes to the store a screen asks for.
 public enum StoreMutation: Equatable, Sendable {
     case redrive(RedriveRequest)
     case delete(DeleteRequest)
+    /// A bulk replay, as a job in the store (its set fixed now; a runner moves it at its rate).
+    case createReplayJob(ReplayJobRequest)
+    case controlReplayJob(Int64, ReplayJobControl)
 }
 
 /// What a dead-letter action does (for its confirmation and its result).
@@ -62,6 +67,9 @@ public enum StoreAnswer: Sendable {
     case deadLetterPreview(DeadLetterPreview)
     /// A mutation done (the messages it changed) or refused (the store's error, or no writer).
     case mutated(StoreMutation, Result<MutationResult, MutationFailure>)
+    case replayJobs([ReplayJob])
+    /// A replay job created or changed (as it is now), or the change refused.
+    case replayJobChanged(StoreMutation, Result<ReplayJob, MutationFailure>)
 }
 
 /// What the confirmation of a dead-letter action shows, read from the store.
@@ -113,6 +121,8 @@ extension StoreRequest {
                                          replayedBefore: selection.failedAgain == false ? 0 : try snapshot.deadLetterCount(before),
                                          queues: Set(groups.map(\.queue)).sorted(), lastDeadAt: groups.map(\.lastDeadAt).max())
             })
+        case .replayJobs(let limit):
+            return .replayJobs(try store.replayJobs(page: PageRequest(limit: limit)).items)
         }
     }
 }
@@ -120,15 +130,28 @@ extension StoreRequest {
 extension StoreMutation {
     /// Carries the mutation out with `writer` (nil: the dashboard has none, under `--read-only`).
     public func apply(to writer: Store?, at time: Timestamp) -> StoreAnswer {
-        guard let writer else { return .mutated(self, .failure(MutationFailure("the store is open read-only: nothing was changed"))) }
+        guard let writer else {
+            let failure = MutationFailure("the store is open read-only: nothing was changed")
+            switch self {
+            case .redrive, .delete: return .mutated(self, .failure(failure))
+            case .createReplayJob, .controlReplayJob: return .replayJobChanged(self, .failure(failure))
+            }
+        }
         do {
             switch self {
             // In transactions of 1,000, so a large one never holds the runtime's write lock for long.
             case .redrive(let request): return .mutated(self, .success(try writer.redriveInBatches(request, clock: { time })))
             case .delete(let request): return .mutated(self, .success(try writer.deleteInBatches(request, clock: { time })))
+            case .createReplayJob(let request): return .replayJobChanged(self, .success(try writer.createReplayJob(request, at: time)))
+            case .controlReplayJob(let id, let control):
+                return .replayJobChanged(self, .success(try writer.controlReplayJob(id, control, by: .current, at: time)))
             }
         } catch {
-            return .mutated(self, .failure(MutationFailure("\(error)".terminalSafe)))
+            let failure = MutationFailure("\(error)".terminalSafe)
+            switch self {
+            case .redrive, .delete: return .mutated(self, .failure(failure))
+            case .createReplayJob, .controlReplayJob: return .replayJobChanged(self, .failure(failure))
+            }
         }
     }
 }

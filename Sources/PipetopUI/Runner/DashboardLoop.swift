@@ -69,6 +69,13 @@ public final class DashboardLoop {
         }
         reader.start()
         defer { reader.stop() }
+        // With a writer, the dashboard carries running replay jobs while it is open (beside a
+        // runtime, whichever holds a job's lease moves it); it gives them back when it quits.
+        let jobs = options.readOnly ? nil : options.writer.map {
+            ReplayJobRunner(store: $0, name: ReplayJobRunner.name("dashboard of \(Operator.current)"))
+        }
+        jobs?.startCarrying()
+        defer { jobs?.stop() }
         let runner = EffectRunner(reader: reader, themes: options.themes)
 
         backend.setBase(state.theme[.base])

@@ -16,7 +16,7 @@ public struct DeadLettersScreen: Screen {
     public static let filterTerms = DeadLetterFilter.terms
     public static let pageSize = 100
 
-    public enum Level: Equatable, Sendable { case groups, list, detail }
+    public enum Level: Equatable, Sendable { case groups, list, detail, jobs }
 
     public var level: Level = .groups
     /// `L`: groups first (true), or the flat list of every dead letter matching the filter.
@@ -43,11 +43,22 @@ public struct DeadLettersScreen: Screen {
     /// A confirmation being answered (y/n, or the count typed).
     public var confirmation: Confirmation?
 
+    /// Replay jobs, newest first (read at every poll while the screen shows), and the one selected in `J`.
+    public private(set) var jobs: [ReplayJob]?
+    public var jobIndex = 0
+    /// Where `esc` goes back to from the jobs.
+    var levelBeforeJobs: Level = .groups
+    var askedJobs = false
+    var jobsStale = true
+    static let jobsShown = 20
+
     // What was asked and not answered yet, so each read is asked once.
     var askedGroups: DeadLetterSelection?
     var askedFirst: DeadLetterSelection?
     var askedNext: PageCursor?
     var askedPreview = false
+    /// The preview asked for is of `R`: a replay job.
+    var previewAsJob = false
     /// Read again (after an action, or the queues' dead-letter counters moved).
     var stale = true
     /// When a list deeper than a page was last read again (see `reads`).
@@ -57,6 +68,10 @@ public struct DeadLettersScreen: Screen {
     public struct Confirmation: Equatable, Sendable {
         public var preview: DeadLetterPreview
         public var typed = ""
+        /// `R`: the replay runs as a job at `rate` letters per second (typed after `tab`; 0: unthrottled).
+        public var asJob = false
+        public var rate = String(ReplayJobRequest.defaultRate)
+        public var editingRate = false
         /// One dead letter: y/n; more: the count typed, then enter.
         public var asksCount: Bool { preview.count > 1 }
     }
@@ -124,7 +139,54 @@ public struct DeadLettersScreen: Screen {
         Binding([.char("d")], help: ("d", "delete the selected dead letter, or the marked"), hint: ("d", "delete"), mutates: true) { s, _, shared in
             s.act(.delete, everything: false, &shared)
         },
+        Binding([.char("J")], help: ("J", "replay jobs: progress, pause, resume, cancel, rate (esc: back)"), hint: ("J", "jobs")) { s, _, _ in
+            if s.level == .jobs {
+                s.level = s.levelBeforeJobs
+            } else {
+                s.levelBeforeJobs = s.level
+                s.level = .jobs
+                s.jobsStale = true
+            }
+            return []
+        },
+        Binding([.char("p")], help: ("p", "in the jobs: pause or resume the selected job"), mutates: true) { s, _, shared in
+            guard let job = s.selectedJob(&shared) else { return [] }
+            return s.control(job, job.state == .running ? .pause : .resume)
+        },
+        Binding([.char("C")], help: ("C", "in the jobs: cancel the selected job (what moved stays moved)"), mutates: true) { s, _, shared in
+            guard let job = s.selectedJob(&shared) else { return [] }
+            return s.control(job, .cancel)
+        },
+        Binding([.char("+"), .char("-")], help: ("+ -", "in the jobs: double or halve the selected job's rate"), mutates: true) { s, key, shared in
+            guard let job = s.selectedJob(&shared) else { return [] }
+            let faster = key == .char("+")
+            // Unthrottled is the fastest: + keeps it, - comes down to 1,000/s.
+            let rate = job.rate == 0 ? (faster ? 0 : 1_000) : (faster ? min(job.rate * 2, 1_000_000) : max(job.rate / 2, 1))
+            guard rate != job.rate else {
+                shared.notice = Notice(text: "replay job \(job.id) is already unthrottled", isError: false)
+                return []
+            }
+            return s.control(job, .rate(rate))
+        },
     ])
+
+    /// The job a jobs key acts on: the selected one in `J`, if it can still change.
+    func selectedJob(_ shared: inout Shared) -> ReplayJob? {
+        guard level == .jobs, let jobs, jobs.indices.contains(jobIndex) else {
+            shared.notice = Notice(text: "J opens the replay jobs first", isError: false)
+            return nil
+        }
+        let job = jobs[jobIndex]
+        guard !job.state.isFinal else {
+            shared.notice = Notice(text: "replay job \(job.id) is \(job.state.rawValue): it changes no more", isError: true)
+            return nil
+        }
+        return job
+    }
+
+    func control(_ job: ReplayJob, _ control: ReplayJobControl) -> [Navigation] {
+        [.run(.mutate(.controlReplayJob(job.id, control), for: Self.id))]
+    }
 
     mutating func open() {
         switch level {
@@ -138,12 +200,13 @@ public struct DeadLettersScreen: Screen {
             guard selectedLetter != nil else { return }
             level = .detail
             detailScroll = 0
-        case .detail: break
+        case .detail, .jobs: break
         }
     }
 
     public mutating func back(shared: inout Shared) -> Bool {
         switch level {
+        case .jobs: level = levelBeforeJobs
         case .detail: level = .list
         case .list where grouped:
             level = .groups
@@ -160,6 +223,7 @@ public struct DeadLettersScreen: Screen {
         case .groups: groupIndex = clamped(groupIndex, groups?.count ?? 0)
         case .list: letterIndex = clamped(letterIndex, letters.count)
         case .detail: detailScroll = max(0, detailScroll + max(-10_000, min(10_000, step)))
+        case .jobs: jobIndex = clamped(jobIndex, jobs?.count ?? 0)
         }
     }
 
@@ -170,6 +234,9 @@ public struct DeadLettersScreen: Screen {
         case (.groups, true):
             guard let groups, groups.indices.contains(groupIndex) else { return [] }
             selection = filterParsed.narrowing(groups[groupIndex].selection)
+        case (.jobs, _):
+            shared.notice = Notice(text: "esc goes back to the dead letters; p, C, + and - change the selected job", isError: false)
+            return []
         case (.groups, false):
             shared.notice = Notice(text: "enter opens the group to pick dead letters; R \(action == .replay ? "replays" : "acts on") the whole group", isError: false)
             return []
@@ -186,6 +253,7 @@ public struct DeadLettersScreen: Screen {
             return []
         }
         askedPreview = true
+        previewAsJob = everything && action == .replay
         return [.run(.read(.deadLetterPreview(selection, action), for: Self.id))]
     }
 
@@ -202,12 +270,26 @@ public struct DeadLettersScreen: Screen {
             self.confirmation = nil
             shared.notice = Notice(text: "cancelled: nothing was changed", isError: false)
             return []
-        case .char("y") where !confirmation.asksCount: go = true
-        case .char(let c) where confirmation.asksCount && c.isASCII && c.isNumber:
-            confirmation.typed.append(c)
+        case .char("y") where !confirmation.asksCount && !confirmation.editingRate: go = true
+        case .tab where confirmation.asJob:
+            confirmation.editingRate.toggle()
             go = false
-        case .backspace where confirmation.asksCount:
-            if !confirmation.typed.isEmpty { confirmation.typed.removeLast() }
+        case .char(let c) where (confirmation.asksCount || confirmation.editingRate) && c.isASCII && c.isNumber:
+            if confirmation.editingRate {
+                if confirmation.rate.count < 7 { confirmation.rate = (confirmation.rate == "0" ? "" : confirmation.rate) + String(c) }
+            } else {
+                confirmation.typed.append(c)
+            }
+            go = false
+        case .backspace where confirmation.asksCount || confirmation.editingRate:
+            if confirmation.editingRate {
+                if !confirmation.rate.isEmpty { confirmation.rate.removeLast() }
+            } else if !confirmation.typed.isEmpty {
+                confirmation.typed.removeLast()
+            }
+            go = false
+        case .enter where confirmation.editingRate:
+            confirmation.editingRate = false
             go = false
         case .enter where confirmation.asksCount:
             guard confirmation.typed == String(preview.count) else {
@@ -223,6 +305,11 @@ public struct DeadLettersScreen: Screen {
             self.confirmation = confirmation
             return []
         }
+        guard let rate = Int(confirmation.rate), rate >= 0 else {
+            shared.notice = Notice(text: "the rate is letters per second, 0 for unthrottled: tab, then type it", isError: true)
+            self.confirmation = confirmation
+            return []
+        }
         self.confirmation = nil
         // The set confirmed, and no more: none dead after the preview, at most the count shown.
         var selection = preview.selection
@@ -231,10 +318,12 @@ public struct DeadLettersScreen: Screen {
             selection.deadUntil = selection.deadUntil.map { $0 < bound ? $0 : bound } ?? bound
         }
         let mutation: StoreMutation = switch preview.action {
+        case .replay where confirmation.asJob: .createReplayJob(ReplayJobRequest(selection: selection, rate: rate, limit: preview.count))
         case .replay: .redrive(RedriveRequest(selection: selection, limit: preview.count))
         case .delete: .delete(DeleteRequest(selection: selection, limit: preview.count))
         }
-        shared.notice = Notice(text: "\(preview.action == .replay ? "replaying" : "deleting") \(preview.count)…", isError: false)
+        shared.notice = Notice(text: confirmation.asJob ? "starting a replay job of \(preview.count)…"
+                               : "\(preview.action == .replay ? "replaying" : "deleting") \(preview.count)…", isError: false)
         return [.run(.mutate(mutation, for: Self.id))]
     }
 
@@ -253,10 +342,21 @@ public struct DeadLettersScreen: Screen {
         let now = [queues.reduce(0) { $0 + $1.deadLettered }, Int64(queues.reduce(0) { $0 + $1.dead })]
         if counters != nil && counters != now { stale = true }
         counters = now
+        jobsStale = true
     }
 
     public mutating func reads(_ shared: Shared) -> [Effect] {
-        guard filterParsed.error == nil else { return [] }
+        var effects: [Effect] = []
+        if jobsStale && !askedJobs {
+            askedJobs = true
+            jobsStale = false
+            effects.append(.read(.replayJobs(limit: Self.jobsShown), for: Self.id))
+        }
+        return effects + letterReads(shared)
+    }
+
+    mutating func letterReads(_ shared: Shared) -> [Effect] {
+        guard filterParsed.error == nil, level != .jobs else { return [] }
         if level == .groups {
             let selection = filterParsed.selection
             guard (stale || groupsSelection != selection), askedGroups != selection else { return [] }
@@ -325,6 +425,30 @@ public struct DeadLettersScreen: Screen {
             next = page.next
             total = count
             letterIndex = max(0, min(letterIndex, letters.count - 1))
+        case .replayJobs(let read):
+            askedJobs = false
+            let selected = jobs.flatMap { $0.indices.contains(jobIndex) ? $0[jobIndex].id : nil }
+            jobs = read
+            if let selected, let index = read.firstIndex(where: { $0.id == selected }) { jobIndex = index }
+            jobIndex = max(0, min(jobIndex, read.count - 1))
+        case .replayJobChanged(let mutation, let result):
+            stale = true
+            jobsStale = true
+            switch result {
+            case .failure(let failure):
+                shared.notice = Notice(text: "\(mutation.jobVerb) failed: \(failure.message)", isError: true)
+            case .success(let job):
+                if case .createReplayJob = mutation {
+                    marked = []
+                    let carried = shared.runtime.map { $0.stoppedAt == nil } ?? false
+                        ? "the runtime carries it" : "no runtime is running: this dashboard runs it while open"
+                    shared.notice = Notice(
+                        text: "replay job \(job.id): \(job.total) dead letter\(job.total == 1 ? "" : "s") at \(ReplayJob.rateText(job.rate)), the set fixed now; \(carried); J shows its progress",
+                        isError: false)
+                } else {
+                    shared.notice = Notice(text: "replay job \(job.id): \(job.summary(now: shared.now))".terminalSafe, isError: false)
+                }
+            }
         case .deadLetterPreview(let preview):
             askedPreview = false
             guard preview.count > 0 else {
@@ -332,7 +456,7 @@ public struct DeadLettersScreen: Screen {
                 stale = true
                 return []
             }
-            confirmation = Confirmation(preview: preview)
+            confirmation = Confirmation(preview: preview, asJob: previewAsJob)
         case .mutated(let mutation, let result):
             stale = true
             switch result {
@@ -347,6 +471,8 @@ public struct DeadLettersScreen: Screen {
                     shared.notice = Notice(text: "replayed \(done.count) dead letter\(plural): new deliveries with fresh attempt budgets; event id, correlation and causation kept\(waiting)", isError: false)
                 case .delete:
                     shared.notice = Notice(text: "deleted \(done.count) dead letter\(plural)", isError: false)
+                case .createReplayJob, .controlReplayJob:
+                    break  // answered as .replayJobChanged
                 }
             }
         case .history, .latest:
@@ -366,6 +492,7 @@ public struct DeadLettersScreen: Screen {
         case .groups: status.left.append(StatusSegment("GROUPS", theme[.statusAccent]))
         case .list: status.left.append(StatusSegment(group == nil ? "ALL" : "GROUP", theme[.statusAccent]))
         case .detail: status.left.append(StatusSegment("DETAIL", theme[.statusAccent]))
+        case .jobs: status.left.append(StatusSegment("JOBS", theme[.statusAccent]))
         }
         if !marked.isEmpty { status.left.append(StatusSegment("\(marked.count) marked", theme[.statusPaused])) }
         switch level {
@@ -373,6 +500,8 @@ public struct DeadLettersScreen: Screen {
             if let groups { status.right.append(StatusSegment(groups.isEmpty ? "0/0" : "\(groupIndex + 1)/\(groups.count)", theme[.status])) }
         case .list, .detail:
             if let total { status.right.append(StatusSegment(letters.isEmpty ? "0/\(total)" : "\(letterIndex + 1)/\(total)", theme[.status])) }
+        case .jobs:
+            if let jobs { status.right.append(StatusSegment(jobs.isEmpty ? "0/0" : "\(jobIndex + 1)/\(jobs.count)", theme[.status])) }
         }
         return status
     }
@@ -381,8 +510,16 @@ public struct DeadLettersScreen: Screen {
 extension StoreMutation {
     var action: DeadLetterAction {
         switch self {
-        case .redrive: .replay
+        case .redrive, .createReplayJob, .controlReplayJob: .replay
         case .delete: .delete
+        }
+    }
+
+    /// What a replay job mutation was, for its notice.
+    var jobVerb: String {
+        switch self {
+        case .controlReplayJob(let id, let control): "\(control) of replay job \(id)"
+        default: "the replay job"
         }
     }
 }

@@ -47,7 +47,19 @@ enum DeadLettersView {
         let theme = shared.theme
         let filter = screen.filterParsed
         let headerRect = Rect(x: body.x + 1, y: body.y, width: body.width - 2, height: 1)
-        let rect = Rect(x: body.x + 1, y: body.y + 1, width: body.width - 2, height: body.height - 1)
+        var rect = Rect(x: body.x + 1, y: body.y + 1, width: body.width - 2, height: body.height - 1)
+        if screen.level == .jobs {
+            ReplayJobsView.drawTable(screen, shared, into: &grid, headerRect, rect)
+            return
+        }
+        // Jobs under way, above what the screen shows (their table is J).
+        let active = ReplayJobsView.active(screen.jobs).prefix(2)
+        if screen.level != .detail, !active.isEmpty, rect.height > 8 {
+            for (n, job) in active.enumerated() {
+                ReplayJobsView.drawStrip(job, shared, into: &grid, Rect(x: rect.x + 1, y: rect.y + n, width: rect.width - 2, height: 1))
+            }
+            rect = Rect(x: rect.x, y: rect.y + active.count, width: rect.width, height: rect.height - active.count)
+        }
         if let error = filter.error {
             WrappedText.render(error, into: &grid, Rect(x: body.x + 2, y: body.y + 1, width: body.width - 4, height: 3), style: theme[.error])
             return
@@ -56,6 +68,7 @@ enum DeadLettersView {
         case .groups: drawGroups(screen, shared, into: &grid, headerRect, rect)
         case .list: drawList(screen, shared, into: &grid, headerRect, rect)
         case .detail: drawDetail(screen, shared, into: &grid, headerRect, rect)
+        case .jobs: break
         }
         if let confirmation = screen.confirmation { drawConfirmation(confirmation, shared, into: &grid, body) }
     }
@@ -189,6 +202,11 @@ enum DeadLettersView {
             lines.append(("from queue\(p.queues.count == 1 ? "" : "s"): \(p.queues.map(\.terminalSafe).joined(separator: ", "))", theme[.base]))
             lines.append(("\(p.replayedBefore) of them were replayed before", p.replayedBefore > 0 ? theme[.warning] : theme[.base]))
             lines.append(("deleted for good (recorded in the log; the events stay)", theme[.warning]))
+        }
+        if c.asJob {
+            let rate = c.rate.isEmpty ? "?" : c.rate == "0" ? "0 (unthrottled)" : "\(c.rate)/s"
+            lines.append(("as a replay job at \(rate)\(c.editingRate ? " ◀ typing the rate (enter: done)" : " · tab changes the rate (0: unthrottled)")", theme[.base]))
+            lines.append(("the set is fixed now; it stops by itself when \(ReplayJob.AutoStop.description)", theme[.muted]))
         }
         lines.append(("", theme[.base]))
         lines.append((c.asksCount ? "type \(p.count) then enter to go on · esc cancels" : "y \(p.action == .replay ? "replays" : "deletes") · n or esc cancels", theme[.hintKey]))
