@@ -309,7 +309,7 @@ struct DeadLetters: ParsableCommand {
             print("replay job \(job.id): \(job.total) dead letter\(job.total == 1 ? "" : "s") at \(ReplayJob.rateText(rate)), the set fixed now")
             if detach {
                 let now = Timestamp.now()
-                let carried = try store.runtimes().contains { $0.stoppedAt == nil && now - $0.heartbeatAt < .seconds(10) }
+                let carried = try store.runtimes().contains { $0.isLive(at: now) }
                 print(carried
                       ? "a running runtime carries it: `pipetop dlq jobs show \(job.id)` follows it"
                       : "no runtime is running: it waits for one, or `pipetop dlq jobs run \(job.id)` runs it now")

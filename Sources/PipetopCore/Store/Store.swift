@@ -360,6 +360,15 @@ public struct RuntimeInfo: Sendable, Equatable, Codable {
     }
 }
 
+extension RuntimeInfo {
+    /// Running now: not stopped, and its heartbeat (once a second) is recent; one far in the
+    /// future (another machine's clock, or bad data) does not count as recent.
+    public func isLive(at now: Timestamp, within: Duration = .seconds(10)) -> Bool {
+        let age = now - heartbeatAt
+        return stoppedAt == nil && age < within && age > .zero - within
+    }
+}
+
 extension Timestamp: Codable {
     public init(from decoder: Decoder) throws { micros = try decoder.singleValueContainer().decode(Int64.self) }
     public func encode(to encoder: Encoder) throws {

@@ -440,7 +440,7 @@ public struct DeadLettersScreen: Screen {
             case .success(let job):
                 if case .createReplayJob = mutation {
                     marked = []
-                    let carried = shared.runtime.map { $0.stoppedAt == nil } ?? false
+                    let carried = shared.runtime?.isLive(at: shared.now) ?? false
                         ? "the runtime carries it" : "no runtime is running: this dashboard runs it while open"
                     shared.notice = Notice(
                         text: "replay job \(job.id): \(job.total) dead letter\(job.total == 1 ? "" : "s") at \(ReplayJob.rateText(job.rate)), the set fixed now; \(carried); J shows its progress",
