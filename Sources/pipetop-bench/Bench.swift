@@ -135,7 +135,7 @@ struct Bench: ParsableCommand {
                             note: "\(Figure.grouped(total)) dead letters in \(groups.groups) groups; median of 3"))
             let replay = try figures.bulkReplay(path: path, queue: "notify")
             measured(Figure("dead letters: bulk replay, unthrottled", value: replay.rate, unit: "dead letters/s", target: 20_000,
-                            note: "\(Figure.grouped(replay.moved)) moved in transactions of 1,000, every record and audit written"))
+                            note: "\(Figure.grouped(replay.moved)) moved by a replay job (set fixed, then steps of 1,000), every record and audit written"))
         }
         if wanted("live") {
             // The dashboard's own CPU and memory, attached to a live demo, per screen.

@@ -88,12 +88,14 @@ struct DeadLetterFigures {
         return (ms, groups)
     }
 
-    /// Replays every dead letter of one queue, unthrottled, in transactions of 1,000 (as a job
-    /// moves them), every lifecycle and audit record written; dead letters per second.
+    /// Replays every dead letter of one queue as `dlq replay --all-matching --rate 0` does: a
+    /// replay job (its set fixed in one transaction) run to the end in steps of 1,000, every
+    /// lifecycle, item and audit record written; dead letters per second, set fixing included.
     func bulkReplay(path: String, queue: String) throws -> (rate: Double, moved: Int) {
         let store = try openStore(url: path, readOnly: false)
         let started = Date()
-        let moved = try store.redriveInBatches(RedriveRequest(selection: DeadLetterSelection(queue: queue), replayID: "bench"), batch: 1_000).count
-        return (Double(moved) / Date().timeIntervalSince(started), moved)
+        let job = try store.createReplayJob(ReplayJobRequest(selection: DeadLetterSelection(queue: queue), rate: 0), at: .now())
+        let done = try ReplayJobRunner(store: store, name: "bench").run(job.id)
+        return (Double(done.moved) / Date().timeIntervalSince(started), done.moved)
     }
 }
