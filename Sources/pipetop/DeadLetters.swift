@@ -181,7 +181,12 @@ struct DeadLetters: ParsableCommand {
             guard let letter = try store.deadLetters(DeadLetterSelection(messageIDs: [id]), page: PageRequest(limit: 1)).items.first else {
                 throw BadInput("no dead letter with id \(id) (it may have been replayed or deleted)")
             }
-            if output.json { return try DeadLetters.printJSON(DeadLetters.json(letter)) }
+            let replays = try letter.event.correlationID.map { MessageReplay.of(messageID: letter.messageID, in: try store.trace(correlationID: $0)) } ?? []
+            if output.json {
+                var object = DeadLetters.json(letter)
+                object["replay_history"] = replays.map { ["at": $0.at.rfc3339, "by": $0.by, "result": $0.result.description] as [String: Any] }
+                return try DeadLetters.printJSON(object)
+            }
             let event = letter.event
             print("dead letter \(letter.messageID) of queue \(letter.queue.terminalSafe): \(letter.reason.rawValue) after \(letter.attempts) attempt\(letter.attempts == 1 ? "" : "s") (\(letter.deliveries) deliveries), dead at \(letter.deadAt.rfc3339)")
             print("replayed \(letter.replays) time\(letter.replays == 1 ? "" : "s") before; cause: \(letter.fingerprint.terminalSafe)")
@@ -191,6 +196,8 @@ struct DeadLetters: ParsableCommand {
             for line in PayloadText.lines(event.data) { print("  " + line) }
             print("attempts:")
             for error in letter.errors { print("  \(error.attempt)  \(error.at.rfc3339)  \(error.error.terminalSafe)") }
+            print(replays.isEmpty ? "replays: none" : "replays:")
+            for replay in replays { print("  \(replay.at.rfc3339)  \(replay.by.terminalSafe)  → \(replay.result.description.terminalSafe)") }
         }
     }
 

@@ -155,6 +155,34 @@ func settle(_ state: inout AppState, _ effects: [Effect], store: SQLiteStore, wr
         #expect(try fixture.store.replayJobs(page: PageRequest(limit: 10)).items.count == 1)
     }
 
+    @Test func theDetailShowsTheLettersReplaysAndTOpensItsFlowAndCtrlAMarksAll() throws {
+        var (s, fixture) = try Fixture.state(size: Size(width: 160, height: 60))
+        // One letter replayed, then dead again.
+        let letter = try #require(try fixture.store.deadLetters(DeadLetterSelection(queue: "parse"), page: PageRequest(limit: 1)).items.first)
+        let later = Fixture.t0 + .seconds(2)
+        _ = try fixture.store.redrive(RedriveRequest(selection: DeadLetterSelection(messageIDs: [letter.messageID]), actor: Operator(user: "oncall", host: "laptop"), replayID: "r-1"), at: later)
+        var batch = WriteBatch(now: later)
+        batch.claims = [ClaimRequest(queue: "parse", limit: 50, lease: .seconds(30), maxAttempts: 4)]
+        let claimed = try fixture.store.apply(batch).claimed.filter { $0.claim.messageID == letter.messageID }
+        #expect(claimed.count == 1)
+        var fail = WriteBatch(now: later)
+        fail.outcomes = claimed.map { Outcome(claim: $0.claim, duration: .zero, finishedAt: later, result: .deadLetter(error: "still malformed", reason: .nonRetryable)) }
+        _ = try fixture.store.apply(fail)
+        _ = try press(&s, fixture, [.char("3"), .char("L")])
+        let index = try #require(s.deadLetters.letters.firstIndex { $0.messageID == letter.messageID })
+        _ = try press(&s, fixture, Array(repeating: Key.char("j"), count: index) + [.enter])
+        #expect(s.deadLetters.level == .detail && s.deadLetters.selectedLetter?.messageID == letter.messageID)
+        #expect(s.deadLetters.replays?.items.count == 1)
+        let text = Dashboard.render(s).text
+        #expect(text.contains("replay r-1 by oncall@laptop  → dead again: still malformed"), "\(text)")
+        _ = try press(&s, fixture, [.char("t")])
+        #expect(s.view == .events && s.events.filter.source == "corr:" + (letter.event.correlationID ?? ""))
+        _ = try press(&s, fixture, [.char("3"), .escape, .ctrl("a")])
+        #expect(s.deadLetters.marked.count == s.deadLetters.letters.count)
+        _ = try press(&s, fixture, [.ctrl("a")])
+        #expect(s.deadLetters.marked.isEmpty)
+    }
+
     @Test func theJobsArePausedResumedRatedAndCancelledFromJ() throws {
         var (s, fixture) = try Fixture.state(size: size)
         let job = try fixture.store.createReplayJob(ReplayJobRequest(selection: .all, rate: 40), at: Fixture.t0)

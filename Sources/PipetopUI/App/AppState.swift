@@ -41,6 +41,8 @@ public enum StoreRequest: Equatable, Sendable {
     case deadLetterPreview(DeadLetterSelection, DeadLetterAction)
     /// The newest replay jobs.
     case replayJobs(limit: Int)
+    /// One message's replays (when, by whom, what came of each), from its flow's log.
+    case messageReplays(messageID: Int64, correlationID: String)
 }
 
 /// Changes to the store a screen asks for.
@@ -68,6 +70,7 @@ public enum StoreAnswer: Sendable {
     /// A mutation done (the messages it changed) or refused (the store's error, or no writer).
     case mutated(StoreMutation, Result<MutationResult, MutationFailure>)
     case replayJobs([ReplayJob])
+    case messageReplays([MessageReplay], messageID: Int64)
     /// A replay job created or changed (as it is now), or the change refused.
     case replayJobChanged(StoreMutation, Result<ReplayJob, MutationFailure>)
 }
@@ -123,6 +126,8 @@ extension StoreRequest {
             })
         case .replayJobs(let limit):
             return .replayJobs(try store.replayJobs(page: PageRequest(limit: limit)).items)
+        case .messageReplays(let id, let correlation):
+            return .messageReplays(MessageReplay.of(messageID: id, in: try store.trace(correlationID: correlation)), messageID: id)
         }
     }
 }

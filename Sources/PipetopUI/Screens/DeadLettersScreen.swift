@@ -39,6 +39,9 @@ public struct DeadLettersScreen: Screen {
     var letterTop = 0
     public var marked: Set<Int64> = []
     public var detailScroll = 0
+    /// The replays of the letter whose detail is open (read when it opens).
+    public private(set) var replays: (messageID: Int64, items: [MessageReplay])?
+    var askedReplays: Int64?
 
     /// A confirmation being answered (y/n, or the count typed).
     public var confirmation: Confirmation?
@@ -129,6 +132,23 @@ public struct DeadLettersScreen: Screen {
             if s.marked.remove(letter.messageID) == nil { s.marked.insert(letter.messageID) }
             s.move(by: 1, shared)
             return []
+        },
+        Binding([.ctrl("a")], help: ("ctrl-a", "mark every dead letter read into the list (again: unmark them)"), mutates: true) { s, _, shared in
+            guard s.level == .list, !s.letters.isEmpty else { return [] }
+            let all = Set(s.letters.map(\.messageID))
+            s.marked = s.marked.isSuperset(of: all) ? [] : all
+            let more = s.next != nil ? "; R replays every one matching, read or not" : ""
+            shared.notice = Notice(text: s.marked.isEmpty ? "unmarked" : "marked the \(s.marked.count) read so far\(more)", isError: false)
+            return []
+        },
+        Binding([.char("t")], help: ("t", "the selected dead letter's flow (its correlation id) in Events"), hint: ("t", "trace")) { s, _, shared in
+            guard s.level == .list || s.level == .detail, let letter = s.selectedLetter else { return [] }
+            guard let correlation = letter.event.correlationID else {
+                shared.notice = Notice(text: "this dead letter's event has no correlation id", isError: true)
+                return []
+            }
+            shared.notice = Notice(text: "the flow of dead letter \(letter.messageID): corr:\(correlation.terminalSafe) (esc clears)", isError: false)
+            return [.show(.events, filter: Filter("corr:" + correlation))]
         },
         Binding([.char("r")], help: ("r", "replay the selected dead letter, or the marked"), hint: ("r", "replay"), mutates: true) { s, _, shared in
             s.act(.replay, everything: false, &shared)
@@ -335,6 +355,7 @@ public struct DeadLettersScreen: Screen {
             askedGroups = nil
             askedFirst = nil
             askedNext = nil
+            askedReplays = nil
             return
         }
         guard let queues = snapshot[StoreData.queueStats] else { return }
@@ -357,6 +378,11 @@ public struct DeadLettersScreen: Screen {
 
     mutating func letterReads(_ shared: Shared) -> [Effect] {
         guard filterParsed.error == nil, level != .jobs else { return [] }
+        if level == .detail, let letter = selectedLetter, replays?.messageID != letter.messageID, askedReplays != letter.messageID,
+           let correlation = letter.event.correlationID {
+            askedReplays = letter.messageID
+            return [.read(.messageReplays(messageID: letter.messageID, correlationID: correlation), for: Self.id)]
+        }
         if level == .groups {
             let selection = filterParsed.selection
             guard (stale || groupsSelection != selection), askedGroups != selection else { return [] }
@@ -425,6 +451,9 @@ public struct DeadLettersScreen: Screen {
             next = page.next
             total = count
             letterIndex = max(0, min(letterIndex, letters.count - 1))
+        case .messageReplays(let items, let id):
+            if askedReplays == id { askedReplays = nil }
+            replays = (id, items)
         case .replayJobs(let read):
             askedJobs = false
             let selected = jobs.flatMap { $0.indices.contains(jobIndex) ? $0[jobIndex].id : nil }

@@ -146,7 +146,7 @@ enum DeadLettersView {
     }
 
     /// The detail's lines: the envelope, the payload, every attempt, the replays.
-    static func detailLines(_ l: DeadLetter, _ shared: Shared) -> [(String, Style)] {
+    static func detailLines(_ l: DeadLetter, _ shared: Shared, replays: (messageID: Int64, items: [MessageReplay])? = nil) -> [(String, Style)] {
         let theme = shared.theme
         let e = l.event
         func attr(_ name: String, _ value: String?) -> (String, Style) {
@@ -172,13 +172,24 @@ enum DeadLettersView {
             lines.append(("  \(error.attempt)  \(error.at.rfc3339)  " + error.error.terminalSafe, theme[.error]))
         }
         if l.errors.isEmpty { lines.append(("  (no error recorded)", theme[.muted])) }
+        lines.append(("", theme[.base]))
+        lines.append(("replays", theme[.tableHeader]))
+        if let replays, replays.messageID == l.messageID {
+            if replays.items.isEmpty { lines.append(("  none: it never was replayed", theme[.muted])) }
+            for replay in replays.items {
+                let style = replay.result == .delivered ? theme[.ok] : theme[.warning]
+                lines.append(("  \(replay.at.rfc3339)  \(replay.by.terminalSafe)  → \(replay.result.description.terminalSafe)", style))
+            }
+        } else {
+            lines.append(("  reading the log…", theme[.muted]))
+        }
         return lines
     }
 
     static func drawDetail(_ screen: DeadLettersScreen, _ shared: Shared, into grid: inout Grid, _ headerRect: Rect, _ rect: Rect) {
         guard let letter = screen.selectedLetter else { return }
         header("dead letter \(letter.messageID) of \(letter.queue.terminalSafe) · \(screen.letterIndex + 1) of \(screen.total ?? screen.letters.count)", shared, into: &grid, headerRect)
-        let lines = detailLines(letter, shared)
+        let lines = detailLines(letter, shared, replays: screen.replays)
         let height = rect.height - 1
         let top = max(0, min(screen.detailScroll, lines.count - height))
         for (n, line) in lines.dropFirst(top).prefix(height).enumerated() {
