@@ -189,3 +189,53 @@ extension DeadLetters {
         }
     }
 }
+
+extension DeadLetters {
+    /// `pipetop dlq export FILE`: the matching dead letters as JSON lines, one CloudEvent each.
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Export dead letters to a JSON-lines file: one CloudEvent per line with its dead-letter metadata.",
+            discussion: """
+                Each line is the event as CloudEvents JSON with these extension attributes added: \
+                \(DeadLetterExport.attributes.map { "\($0.name) (\($0.meaning))" }.joined(separator: ", ")). \
+                The file is created 0600 and appears whole or not at all; an existing file is refused unless --force. \
+                `-` writes to standard output.
+                """)
+
+        @OptionGroup var storeOptions: StoreOptions
+        @OptionGroup var filter: Filter
+
+        @Argument(help: "The file to create, or - for standard output.")
+        var file: String
+
+        @Argument(help: "Only these dead letter message ids (default: every one matching the filter).")
+        var ids: [Int64] = []
+
+        @Flag(help: "Replace the file if it exists.")
+        var force = false
+
+        func run() throws {
+            let store = try storeOptions.openReader()
+            let selection = try filter.selection(ids: ids.isEmpty ? nil : ids)
+            if file == "-" {
+                var cursor: PageCursor?
+                let terminal = isatty(1) != 0
+                repeat {
+                    let page = try store.deadLetters(selection, page: PageRequest(limit: 1_000, after: cursor))
+                    for letter in page.items {
+                        let line = DeadLetterExport.line(letter)
+                        print(terminal ? line.jsonTerminalSafe : line)
+                    }
+                    cursor = page.next
+                } while cursor != nil
+                return
+            }
+            do {
+                let count = try DeadLetterExport.write(selection, from: store, to: file, replace: force)
+                print("exported \(count) dead letter\(count == 1 ? "" : "s") (\(selection)) to \(file)".terminalSafe)
+            } catch let error as DeadLetterExport.FileExists {
+                throw BadInput(error.description + " (--force replaces it)")
+            }
+        }
+    }
+}

@@ -14,7 +14,7 @@ struct DeadLetters: ParsableCommand {
             new delivery with a fresh attempt budget; each replay or delete is one transaction with an audit \
             record, and a dead letter is moved once however many replays run at once.
             """,
-        subcommands: [List.self, Groups.self, Show.self, Replay.self, Remove.self, Jobs.self],
+        subcommands: [List.self, Groups.self, Show.self, Replay.self, Remove.self, Export.self, Jobs.self],
         defaultSubcommand: List.self)
 
     /// The selection options every subcommand shares.

@@ -67,6 +67,27 @@ import Testing
         #expect(actions.count == 5, "created, paused, rate, resumed, done: \(actions)")
     }
 
+    @Test func exportWritesOneCloudEventPerLineInAPrivateFileAndNeverOverwrites() throws {
+        try fill(3)
+        let path = db.directory.appendingPathComponent("dead.jsonl").path
+        let out = try run(["dlq", "export", path])
+        #expect(out.status == 0 && out.stdout.contains("exported 3 dead letters"), "\(out.stderr)")
+        let mode = try #require(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
+        #expect(mode == 0o600)
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 3)
+        let event = try CloudEvent(json: Data(lines[0].utf8))
+        #expect(event.specversion == "1.0" && event.extensions["dlqqueue"] == .string("q") && event.extensions["dlqreason"] == .string("non-retryable"))
+        guard case .string(let errors) = event.extensions["dlqerrors"] else { Issue.record("no dlqerrors"); return }
+        #expect(errors.contains("boom"))
+        let again = try run(["dlq", "export", path])
+        #expect(again.status == 2 && again.stderr.contains("exists: nothing was written"), "\(again.stderr)")
+        #expect(try run(["dlq", "export", path, "--force", "--type", "nothing"]).stdout.contains("exported 0 dead letters"))
+        #expect(try String(contentsOfFile: path, encoding: .utf8).isEmpty)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: db.directory.path).filter { $0.contains("partial") }
+        #expect(leftovers.isEmpty)
+    }
+
     @Test func interruptingTheForegroundRunPausesTheJob() throws {
         try fill(50)
         let child = try Child(

@@ -183,6 +183,24 @@ func settle(_ state: inout AppState, _ effects: [Effect], store: SQLiteStore, wr
         #expect(s.deadLetters.marked.isEmpty)
     }
 
+    @Test func xExportsTheMarkedOrTheGroupToAPrivateFile() throws {
+        var (s, fixture) = try Fixture.state(size: size)
+        let directory = fixture.store.location.components(separatedBy: "/").dropLast().joined(separator: "/")
+        _ = try press(&s, fixture, [.char("3")])
+        let group = try #require(s.deadLetters.groups?.first)
+        let effects = s.update(.key(.char("x")))
+        guard case .read(.exportDeadLetters(let selection, let name), _) = try #require(effects.first) else { Issue.record("\(effects)"); return }
+        #expect(selection == group.selection && name.hasPrefix("pipetop-dead-letters-") && name.hasSuffix(".jsonl"))
+        let path = directory + "/" + name
+        let answer = try StoreRequest.exportDeadLetters(selection, path: path).answer(from: fixture.store)
+        _ = s.update(.answer(answer, for: .deadLetters))
+        #expect(s.notice?.text == "exported \(group.count) dead letters to \(path) (0600)", "\(s.notice?.text ?? "")")
+        #expect(try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").count == group.count)
+        // The same file again: refused, said so.
+        _ = s.update(.answer(try StoreRequest.exportDeadLetters(selection, path: path).answer(from: fixture.store), for: .deadLetters))
+        #expect(s.notice?.isError == true && s.notice?.text.contains("exists") == true)
+    }
+
     @Test func theJobsArePausedResumedRatedAndCancelledFromJ() throws {
         var (s, fixture) = try Fixture.state(size: size)
         let job = try fixture.store.createReplayJob(ReplayJobRequest(selection: .all, rate: 40), at: Fixture.t0)

@@ -43,6 +43,8 @@ public enum StoreRequest: Equatable, Sendable {
     case replayJobs(limit: Int)
     /// One message's replays (when, by whom, what came of each), from its flow's log.
     case messageReplays(messageID: Int64, correlationID: String)
+    /// Writes the dead letters of `selection` to a new JSON-lines file (`DeadLetterExport`).
+    case exportDeadLetters(DeadLetterSelection, path: String)
 }
 
 /// Changes to the store a screen asks for.
@@ -71,6 +73,8 @@ public enum StoreAnswer: Sendable {
     case mutated(StoreMutation, Result<MutationResult, MutationFailure>)
     case replayJobs([ReplayJob])
     case messageReplays([MessageReplay], messageID: Int64)
+    /// The export written (its full path and how many), or why not.
+    case exported(path: String, Result<Int, MutationFailure>)
     /// A replay job created or changed (as it is now), or the change refused.
     case replayJobChanged(StoreMutation, Result<ReplayJob, MutationFailure>)
 }
@@ -126,6 +130,13 @@ extension StoreRequest {
             })
         case .replayJobs(let limit):
             return .replayJobs(try store.replayJobs(page: PageRequest(limit: limit)).items)
+        case .exportDeadLetters(let selection, let path):
+            let full = URL(fileURLWithPath: path).path
+            do {
+                return .exported(path: full, .success(try DeadLetterExport.write(selection, from: store, to: full)))
+            } catch {
+                return .exported(path: full, .failure(MutationFailure("\(error)".terminalSafe)))
+            }
         case .messageReplays(let id, let correlation):
             return .messageReplays(MessageReplay.of(messageID: id, in: try store.trace(correlationID: correlation)), messageID: id)
         }

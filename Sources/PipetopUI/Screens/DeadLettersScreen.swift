@@ -141,6 +141,12 @@ public struct DeadLettersScreen: Screen {
             shared.notice = Notice(text: s.marked.isEmpty ? "unmarked" : "marked the \(s.marked.count) read so far\(more)", isError: false)
             return []
         },
+        Binding([.char("x")], help: ("x", "export the marked, the group, the list or the letter to a JSON-lines file (0600) here"), hint: ("x", "export")) { s, _, shared in
+            guard let selection = s.exportSelection() else { return [] }
+            let path = "pipetop-dead-letters-\(DeadLettersView.fileStamp(shared.now)).jsonl"
+            shared.notice = Notice(text: "exporting to \(path)…", isError: false)
+            return [.run(.read(.exportDeadLetters(selection, path: path), for: Self.id))]
+        },
         Binding([.char("t")], help: ("t", "the selected dead letter's flow (its correlation id) in Events"), hint: ("t", "trace")) { s, _, shared in
             guard s.level == .list || s.level == .detail, let letter = s.selectedLetter else { return [] }
             guard let correlation = letter.event.correlationID else {
@@ -189,6 +195,17 @@ public struct DeadLettersScreen: Screen {
             return s.control(job, .rate(rate))
         },
     ])
+
+    /// What `x` exports: the marked, else the open letter, the list's selection, or the selected group.
+    func exportSelection() -> DeadLetterSelection? {
+        switch level {
+        case .list where !marked.isEmpty: return DeadLetterSelection(messageIDs: marked.sorted())
+        case .list: return listSelection
+        case .detail: return selectedLetter.map { DeadLetterSelection(messageIDs: [$0.messageID]) }
+        case .groups: return groups.flatMap { $0.indices.contains(groupIndex) ? filterParsed.narrowing($0[groupIndex].selection) : nil }
+        case .jobs: return nil
+        }
+    }
 
     /// The job a jobs key acts on: the selected one in `J`, if it can still change.
     func selectedJob(_ shared: inout Shared) -> ReplayJob? {
@@ -451,6 +468,11 @@ public struct DeadLettersScreen: Screen {
             next = page.next
             total = count
             letterIndex = max(0, min(letterIndex, letters.count - 1))
+        case .exported(let path, let result):
+            switch result {
+            case .success(let count): shared.notice = Notice(text: "exported \(count) dead letter\(count == 1 ? "" : "s") to \(path.terminalSafe) (0600)", isError: false)
+            case .failure(let failure): shared.notice = Notice(text: "export failed: \(failure.message)", isError: true)
+            }
         case .messageReplays(let items, let id):
             if askedReplays == id { askedReplays = nil }
             replays = (id, items)

@@ -43,6 +43,13 @@ enum DeadLettersView {
         return two(month) + "-" + two(day) + " " + String(Format.clock(time, offset: offset).prefix(8))
     }
 
+    /// `20270115-075959` in UTC: for file names.
+    static func fileStamp(_ time: Timestamp) -> String {
+        let date = when(time, 0)  // MM-DD HH:MM:SS
+        let year = 1970 + Int(Double(time.micros) / 1_000_000 / 31_556_952)
+        return "\(year)" + date.replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ":", with: "").replacingOccurrences(of: " ", with: "-")
+    }
+
     static func draw(_ screen: DeadLettersScreen, _ shared: Shared, into grid: inout Grid, _ body: Rect) {
         let theme = shared.theme
         let filter = screen.filterParsed
