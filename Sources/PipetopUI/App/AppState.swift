@@ -25,6 +25,23 @@ public enum Effect: Equatable, Sendable {
     /// writer (absent under `--read-only`) and answered like a read, success or not.
     case mutate(StoreMutation, for: ScreenID)
     case loadTheme(String, save: Bool)
+    /// The user's editor on a dead letter's envelope: the runner hands the terminal over (the
+    /// screen is left, the editor runs and exits, the screen is drawn again) and answers with
+    /// `StoreAnswer.editorClosed` to the screen named. Nothing is stored by this effect.
+    case edit(EditSession, for: ScreenID)
+}
+
+/// A dead letter being edited: the letter as read, and the text the editor opens on (its
+/// envelope, or what the user saved last time when an edit was refused and is tried again).
+public struct EditSession: Equatable, Sendable {
+    public var letter: DeadLetter
+    public var text: String
+    public init(letter: DeadLetter, text: String? = nil) {
+        self.letter = letter
+        self.text = text ?? EventEdit.editableText(letter.event)
+    }
+    /// The name of the file the editor opens.
+    public var fileName: String { "dead-letter-\(letter.messageID).json" }
 }
 
 /// Reads a screen asks for once (the poll's reads are `DataNeed`s).
@@ -45,6 +62,8 @@ public enum StoreRequest: Equatable, Sendable {
 public enum StoreMutation: Equatable, Sendable {
     case redrive(RedriveRequest)
     case delete(DeleteRequest)
+    /// Edit dead letters, then replay them (one transaction, see `EditRequest`).
+    case edit(EditRequest)
 }
 
 /// What a dead-letter action does (for its confirmation and its result).
@@ -62,6 +81,9 @@ public enum StoreAnswer: Sendable {
     case deadLetterPreview(DeadLetterPreview)
     /// A mutation done (the messages it changed) or refused (the store's error, or no writer).
     case mutated(StoreMutation, Result<MutationResult, MutationFailure>)
+    /// The editor of an `Effect.edit` exited: the text as saved, or why there is none (the
+    /// editor failed or could not be run).
+    case editorClosed(EditSession, Result<String, MutationFailure>)
 }
 
 /// What the confirmation of a dead-letter action shows, read from the store.
@@ -126,6 +148,8 @@ extension StoreMutation {
             // In transactions of 1,000, so a large one never holds the runtime's write lock for long.
             case .redrive(let request): return .mutated(self, .success(try writer.redriveInBatches(request, clock: { time })))
             case .delete(let request): return .mutated(self, .success(try writer.deleteInBatches(request, clock: { time })))
+            // One transaction: an edit is checked as a whole (at most `EditRequest.maxLetters`).
+            case .edit(let request): return .mutated(self, .success(try writer.edit(request, at: time)))
             }
         } catch {
             return .mutated(self, .failure(MutationFailure("\(error)".terminalSafe)))

@@ -25,7 +25,10 @@ public enum ExternalEditor {
     /// Writes `text` to a private file called `name`, runs `command` on it, waits for it, and
     /// returns the file's text as saved. Throws if the file cannot be made, the editor cannot be
     /// run or exits unsuccessfully (the user aborted), or the saved file is not UTF-8.
-    public static func edit(_ text: String, name: String, command: String = command()) throws -> String {
+    ///
+    /// `stderrToTerminal`: the editor's stderr is the controlling terminal (`/dev/tty`) when this
+    /// process's is not a terminal (the dashboard sends its own to a log file).
+    public static func edit(_ text: String, name: String, command: String = command(), stderrToTerminal: Bool = false) throws -> String {
         let directory = try makePrivateDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let safeName = String(name.unicodeScalars.map { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0)) ? Character($0) : "_" })
@@ -37,7 +40,7 @@ public enum ExternalEditor {
         close(fd)
         guard written == bytes.count else { throw Failure("cannot write the file to edit (\(path))") }
 
-        let status = try run(command, on: path)
+        let status = try run(command, on: path, stderrToTerminal: stderrToTerminal)
         guard status == 0 else {
             let how = status >= 128 ? "was ended by signal \(status - 128)" : status == 127 ? "could not be run (exit 127: not found?); set VISUAL or EDITOR" : "exited with status \(status)"
             throw Failure("the editor (\(command)) \(how): nothing was changed")
@@ -61,7 +64,7 @@ public enum ExternalEditor {
 
     /// Runs `sh -c 'COMMAND "$@"' COMMAND PATH` on this terminal and waits: its exit status, or
     /// 128 + the signal that ended it.
-    static func run(_ command: String, on path: String) throws -> Int32 {
+    static func run(_ command: String, on path: String, stderrToTerminal: Bool) throws -> Int32 {
         var ignore = sigaction()
         ignore.__sigaction_handler.sa_handler = SIG_IGN
         sigemptyset(&ignore.sa_mask)
@@ -86,8 +89,15 @@ public enum ExternalEditor {
         let arguments = ["sh", "-c", command + " \"$@\"", command, path]
         let cArguments = arguments.map { strdup($0) } + [nil]
         defer { cArguments.forEach { free($0) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        // Opened here: without a controlling terminal (a test, a daemon) it fails, and stderr stays.
+        let tty = stderrToTerminal && isatty(2) == 0 ? open("/dev/tty", O_WRONLY | O_NOCTTY | O_CLOEXEC) : -1
+        defer { if tty >= 0 { close(tty) } }
+        if tty >= 0 { posix_spawn_file_actions_adddup2(&actions, tty, 2) }
         var child: pid_t = 0
-        let spawned = posix_spawn(&child, "/bin/sh", nil, &attributes, cArguments, environ)
+        let spawned = posix_spawn(&child, "/bin/sh", &actions, &attributes, cArguments, environ)
         guard spawned == 0 else { throw Failure("cannot run the editor (\(command)): \(String(cString: strerror(spawned)))") }
         var status: Int32 = 0
         while waitpid(child, &status, 0) == -1 {

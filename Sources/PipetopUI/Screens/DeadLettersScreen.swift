@@ -42,6 +42,8 @@ public struct DeadLettersScreen: Screen {
 
     /// A confirmation being answered (y/n, or the count typed).
     public var confirmation: Confirmation?
+    /// An edit on its way (`e`: see DeadLettersScreen+Edit.swift).
+    public var edit: EditState?
 
     // What was asked and not answered yet, so each read is asked once.
     var askedGroups: DeadLetterSelection?
@@ -121,6 +123,7 @@ public struct DeadLettersScreen: Screen {
         Binding([.char("R")], help: ("R", "replay every dead letter of the group or filter"), hint: ("R", "replay all"), mutates: true) { s, _, shared in
             s.act(.replay, everything: true, &shared)
         },
+        editKey,
         Binding([.char("d")], help: ("d", "delete the selected dead letter, or the marked"), hint: ("d", "delete"), mutates: true) { s, _, shared in
             s.act(.delete, everything: false, &shared)
         },
@@ -191,9 +194,10 @@ public struct DeadLettersScreen: Screen {
 
     // MARK: Confirmation
 
-    public var capturesKeys: Bool { confirmation != nil }
+    public var capturesKeys: Bool { confirmation != nil || edit != nil }
 
     public mutating func captured(_ key: Key, shared: inout Shared) -> [Navigation] {
+        if edit != nil { return capturedEdit(key, shared: &shared) }
         guard var confirmation else { return [] }
         let preview = confirmation.preview
         let go: Bool
@@ -337,9 +341,11 @@ public struct DeadLettersScreen: Screen {
             stale = true
             switch result {
             case .failure(let failure):
-                shared.notice = Notice(text: "\(mutation.action.rawValue) failed: \(failure.message)", isError: true)
+                shared.notice = Notice(text: "\(mutation.name) failed: \(failure.message)", isError: true)
             case .success(let done):
                 marked = []
+                // The letter whose detail is open was moved by this: back to the list (the notice says what happened).
+                if level == .detail, let id = selectedLetter?.messageID, done.messageIDs.contains(id) { level = .list }
                 let plural = done.count == 1 ? "" : "s"
                 switch mutation {
                 case .redrive:
@@ -347,8 +353,12 @@ public struct DeadLettersScreen: Screen {
                     shared.notice = Notice(text: "replayed \(done.count) dead letter\(plural): new deliveries with fresh attempt budgets; event id, correlation and causation kept\(waiting)", isError: false)
                 case .delete:
                     shared.notice = Notice(text: "deleted \(done.count) dead letter\(plural)", isError: false)
+                case .edit(let request):
+                    shared.notice = Self.edited(request, done, shared)
                 }
             }
+        case .editorClosed(let session, let saved):
+            editorClosed(session, saved, &shared)
         case .history, .latest:
             break
         }
@@ -379,10 +389,12 @@ public struct DeadLettersScreen: Screen {
 }
 
 extension StoreMutation {
-    var action: DeadLetterAction {
+    /// What it does, in a word (for its notice).
+    var name: String {
         switch self {
-        case .redrive: .replay
-        case .delete: .delete
+        case .redrive: "replay"
+        case .delete: "delete"
+        case .edit: "edit"
         }
     }
 }
