@@ -158,7 +158,9 @@ extension DeadLetters {
             } catch let error as EditError {
                 throw BadInput(error.description)
             }
-            print("edited and replayed \(moved.count) dead letter\(moved.count == 1 ? "" : "s"): new deliveries with fresh attempt budgets; the original payloads kept in the history")
+            print(moved.count == 1
+                ? "edited and replayed 1 dead letter: a new delivery with a fresh attempt budget; the original payload kept in the history"
+                : "edited and replayed \(moved.count) dead letters: new deliveries with fresh attempt budgets; the original payloads kept in the history")
         }
     }
 }

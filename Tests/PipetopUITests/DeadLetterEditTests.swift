@@ -45,7 +45,7 @@ import Testing
         #expect(s.view == .deadLetters && s.deadLetters.edit != nil)
         _ = try press(&s, fixture, [.char("y")])
         #expect(s.deadLetters.edit == nil)
-        #expect(s.notice?.text.hasPrefix("edited and replayed 1 dead letter: new deliveries with fresh attempt budgets; the original payload kept") == true, "\(s.notice?.text ?? "")")
+        #expect(s.notice?.text.hasPrefix("edited and replayed 1 dead letter: a new delivery with a fresh attempt budget; the original payload kept") == true, "\(s.notice?.text ?? "")")
         #expect(try fixture.store.deadLetters(DeadLetterSelection(messageIDs: [letter.messageID]), page: PageRequest(limit: 1)).items.isEmpty)
         let ready = try fixture.store.messages(queue: letter.queue, state: .ready, page: PageRequest(limit: 100)).items
         #expect(ready.first { $0.id == letter.messageID }?.event == edited)

@@ -209,7 +209,9 @@ extension DeadLettersScreen {
         guard done.count > 0 else {
             return Notice(text: "nothing was edited: no longer a dead letter (replayed or deleted meanwhile)", isError: true)
         }
-        let plural = done.count == 1 ? "" : "s"
-        return Notice(text: "edited and replayed \(done.count) dead letter\(plural): new deliveries with fresh attempt budgets; the original payload\(plural) kept in the history\(waiting)", isError: false)
+        let what = done.count == 1
+            ? "1 dead letter: a new delivery with a fresh attempt budget; the original payload kept in the history"
+            : "\(done.count) dead letters: new deliveries with fresh attempt budgets; the original payloads kept in the history"
+        return Notice(text: "edited and replayed \(what)\(waiting)", isError: false)
     }
 }
