@@ -61,7 +61,7 @@ extension DeadLetters {
         func editInEditor(_ store: Store) throws {
             let id = target.ids[0]
             guard let letter = try store.deadLetters(try filter.selection(ids: [id]), page: PageRequest(limit: 1)).items.first else {
-                throw BadInput("no dead letter with id \(id)\(filter.isEmpty ? "" : " matching the filters") (it may have been replayed or deleted)")
+                throw BadInput("no dead letter with id \(id) matching the filters given (it may have been replayed or deleted)")
             }
             let command = ExternalEditor.command()
             FileHandle.standardError.write(Data("editing dead letter \(id) of \(letter.queue.terminalSafe) in \(command.terminalSafe): change \(EventEdit.editable); the other attributes must stay\n".utf8))
@@ -163,9 +163,4 @@ extension DeadLetters {
                 : "edited and replayed \(moved.count) dead letters: new deliveries with fresh attempt budgets; the original payloads kept in the history")
         }
     }
-}
-
-extension DeadLetters.Filter {
-    /// No filter option given.
-    var isEmpty: Bool { queue == nil && type == nil && fingerprint == nil && since == nil && until == nil && !failedAgain && !neverReplayed }
 }
