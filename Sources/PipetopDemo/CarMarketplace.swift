@@ -76,12 +76,13 @@ enum Work {
         return Listing(fields: fields)
     }
 
-    /// Validates and normalises an upload: a price that is not a number is permanent.
+    /// Validates and normalises an upload: a price that is missing or text is permanent (and an
+    /// edit of the payload repairs it).
     static func parse(_ event: CloudEvent) throws -> Listing {
         var listing = try listing(from: event)
-        guard let price = listing.fields["price"], !(price is String) else {
-            throw PermanentFailure("malformed listing \(event.subject ?? event.id): price is not a number: \(listing.fields["price"].map { "\($0)" } ?? "missing")")
-        }
+        let name = event.subject ?? event.id
+        guard let price = listing.fields["price"] else { throw PermanentFailure("malformed listing \(name): 'price' is missing") }
+        if let text = price as? String { throw PermanentFailure("malformed listing \(name): price is not a number: \"\(text)\"") }
         for key in ["make", "model"] {
             guard let text = listing.fields[key] as? String, !text.isEmpty else {
                 throw PermanentFailure("malformed listing \(event.subject ?? event.id): '\(key)' is missing")

@@ -18,7 +18,9 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
 public enum Listing {
     /// What is wrong with a listing, decided when it is made.
     public enum Fault: String, Sendable {
-        /// Unparseable: the price is text. Non-retryable: dead-lettered on the first attempt.
+        /// Unparseable: the price is sent as text with a thousands separator (`"12,500"`).
+        /// Non-retryable: dead-lettered on the first attempt. An edit repairs it (`12500`), and the
+        /// repaired listing goes through the whole pipeline: the demo's fix-and-replay story.
         case malformed
         /// The pricing service times out on the first attempt; a retry succeeds.
         case transient
@@ -64,7 +66,8 @@ public enum Listing {
             "description": description, "photos": Int(random.next() % 20),
             "vin": String(format: "YV1%014llu", random.next() % 100_000_000_000_000),
         ]
-        fields["price"] = fault == .malformed ? "call for price" : 2_000 + Int(random.next() % 60_000)
+        let price = 2_000 + Int(random.next() % 60_000)
+        fields["price"] = fault == .malformed ? "\(price / 1000)," + String(format: "%03d", price % 1000) : price
         if fault == .poison { fields["title"] = String(repeating: "🚗 BARGAIN!!! ", count: 3000) }
         if fault == .transient { fields["dealer"] = "slow-pricing-dealer" }
         return CloudEvent(

@@ -309,6 +309,23 @@ public final class Terminal: TerminalBackend {
         }
     }
 
+    /// Hands the terminal to another program (the user's editor) while `body` runs: the program
+    /// mode is saved and the screen left (`def_prog_mode`, `endwin`); afterwards the mode is
+    /// restored, keys typed meanwhile are dropped (they were the other program's), and the next
+    /// flush redraws every cell (what is on screen is not ours). This process's stderr stays in
+    /// the log file meanwhile: its other threads must not write over the editor.
+    public func suspend<T>(_ body: () throws -> T) rethrows -> T {
+        def_prog_mode()
+        endwin()
+        defer {
+            reset_prog_mode()
+            flushinp()
+            previous = nil
+            clearok(window, true)
+        }
+        return try body()
+    }
+
     /// Gives the terminal back (idempotent) and restores stderr.
     public func close() {
         TerminalRestore.wakeFD = -1

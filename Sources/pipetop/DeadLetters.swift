@@ -6,7 +6,7 @@ import PipetopCore
 struct DeadLetters: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlq",
-        abstract: "Dead letters: list, group by cause, show, replay, delete.",
+        abstract: "Dead letters: list, group by cause, show, replay, edit then replay, delete.",
         discussion: """
             A dead letter's cause is its fingerprint: the last error with numbers, ids, hex, quoted values, \
             paths and URLs folded (`dlq groups` lists them). Filters combine; every count is a true total \
@@ -14,7 +14,7 @@ struct DeadLetters: ParsableCommand {
             new delivery with a fresh attempt budget; each replay or delete is one transaction with an audit \
             record, and a dead letter is moved once however many replays run at once.
             """,
-        subcommands: [List.self, Groups.self, Show.self, Replay.self, Remove.self, Export.self, Jobs.self],
+        subcommands: [List.self, Groups.self, Show.self, Replay.self, Edit.self, Remove.self, Export.self, Jobs.self],
         defaultSubcommand: List.self)
 
     /// The selection options every subcommand shares.

@@ -12,8 +12,10 @@ struct Demo: ParsableCommand {
         discussion: """
             A scraper publishes listing.uploaded events (steady, with bursts). They feed the old cron job \
             (queue index-batch, released every 15 s) and the event-driven path parse → enrich → index + notify. \
-            About 2 % of listings are malformed (dead-lettered at once), 5 % time out once (retried), and a few \
-            are poison (retried until dead-lettered).
+            About 2 % of listings are malformed, their price sent as text ("12,500"): dead-lettered at once, \
+            and repaired by an edit (`e` on the Dead letters screen, or `pipetop dlq edit ID`; \
+            `--set /price=12500` for several), after which they go through the whole pipeline. 5 % time out \
+            once (retried), and a few are poison (retried until dead-lettered).
             """)
 
     @OptionGroup var storeOptions: StoreOptions

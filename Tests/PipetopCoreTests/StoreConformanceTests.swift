@@ -699,6 +699,10 @@ final class Results: @unchecked Sendable {
                 _ = try h.store.redrive(RedriveRequest(selection: DeadLetterSelection(queue: random.pick(["q", "r"])), limit: random.below(4)), at: now)
             }
             if random.chance(15) { _ = try h.store.delete(DeleteRequest(selection: .all, limit: random.below(3)), at: now) }
+            if random.chance(20) {
+                let set = try FieldAssignment(parsing: "/fixed=\(round)")
+                _ = try h.store.edit(EditRequest(.set([set], selection: DeadLetterSelection(queue: random.pick(["q", "r"])), limit: random.below(4))), at: now)
+            }
             let kept = try h.store.deadLetterGroups(.all)
             // A time condition makes the store count the letters themselves.
             let counted = try h.store.deadLetterGroups(DeadLetterSelection(deadSince: Timestamp(micros: 0)))
@@ -707,5 +711,188 @@ final class Results: @unchecked Sendable {
             #expect(try h.store.deadLetterCount(.all) == counted.reduce(0) { $0 + $1.count })
             #expect(try h.store.deadLetterCount(DeadLetterSelection(type: "t1")) == counted.filter { $0.type == "t1" }.reduce(0) { $0 + $1.count })
         }
+    }
+}
+
+// MARK: Edit, then replay
+
+extension StoreConformanceTests {
+    /// One event routed to q and r (a fan-out), both messages dead-lettered; returns both letters.
+    func fannedOutDeadLetters(_ h: StoreHarness, _ id: String = "a") throws -> (q: DeadLetter, r: DeadLetter) {
+        try h.tick(h.t0) { $0.publishes = [RoutedEvent(event: h.event(id), targets: [Target(queue: "q", held: false), Target(queue: "r", held: false)])] }
+        let claimed = try h.tick(h.t0) { $0.claims = [h.request("q"), h.request("r")] }.claimed
+        try h.tick(h.t0 + .milliseconds(1)) {
+            $0.outcomes = claimed.map { Outcome(claim: $0.claim, duration: .milliseconds(1), finishedAt: h.t0 + .milliseconds(1), result: .deadLetter(error: "price is not a number: \"12,500\"", reason: .nonRetryable)) }
+        }
+        let letters = try h.store.deadLetters(queue: nil, limit: 10)
+        return (try #require(letters.first { $0.queue == "q" }), try #require(letters.first { $0.queue == "r" }))
+    }
+
+    func edited(_ event: CloudEvent, _ json: String) -> CloudEvent {
+        var edited = event
+        edited.data = .json(Data(json.utf8))
+        return edited
+    }
+
+    @Test(arguments: backends) func anEditIsANewVersionOfTheEventReplayedWhileTheOriginalStays(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        try h.declare(["q", "r"])
+        let (q, r) = try fannedOutDeadLetters(h)
+        let original = q.event
+        let fixed = edited(original, #"{"n":"a","price":12500}"#)
+        let ops = Operator(user: "ops", host: "laptop")
+        let now = h.t0 + .seconds(5)
+        let result = try h.store.edit(EditRequest(.replace(messageID: q.messageID, original: original, replays: 0, edited: fixed), actor: ops, replayID: "fix-1"), at: now)
+        #expect(result.messageIDs == [q.messageID])
+
+        // Delivered again from q with the edited payload: same id, source, type, time, correlation; fresh attempts.
+        let again = try h.claim(now, h.request("q"))
+        #expect(again.map(\.event) == [fixed])
+        #expect(again.first?.claim.attempt == 1 && again.first?.claim.delivery == 2, "a fresh attempt budget and a new delivery")
+        // The other queue's letter of the same event is untouched: it still carries the original.
+        #expect(try h.store.deadLetters(queue: "r", limit: 10).map(\.event) == [original])
+        #expect(try h.store.deadLetters(queue: "q", limit: 10).isEmpty)
+        #expect(try h.store.deadLetterGroups(.all).map(\.queue) == ["r"], "the counts by cause follow")
+
+        // Both versions are stored, oldest first; the original row is as it was.
+        let stored = try h.store.events(matching: EventQuery(id: "a"), after: 0, limit: 10)
+        #expect(stored.map(\.event) == [original, fixed])
+        #expect(try h.store.events(correlationID: "flow-a") == [original, fixed])
+        // The log: the original's history, then the edit and the replay on the new version.
+        let trace = try h.store.trace(correlationID: "flow-a")
+        #expect(trace.filter { $0.queue == "q" }.map(\.kind) == [.enqueued, .claimed, .failed, .deadLettered, .edited, .redriven, .claimed])
+        let edit = try #require(trace.first { $0.kind == .edited })
+        #expect(edit.eventID == "a" && edit.messageID == q.messageID && edit.queue == "q" && edit.time == now)
+        #expect(edit.detail?.contains("ops@laptop") == true && edit.detail?.contains("fix-1") == true && edit.detail?.contains("\(stored[0].seq)") == true, "\(edit.detail ?? "")")
+        #expect(trace.first { $0.kind == .redriven }?.detail?.contains("fresh attempt budget") == true)
+        let audit = try #require(try h.store.audit(page: PageRequest(limit: 1)).items.first)
+        #expect(audit.action == .edit && audit.count == 1 && audit.actor == ops && audit.at == now && audit.detail.contains("fix-1"))
+
+        // Dead again after the edit: one letter, its history whole, its replays counted, the edited payload shown.
+        try h.finish(again[0], at: now + .seconds(1), .deadLetter(error: "still wrong", reason: .nonRetryable))
+        let dead = try #require(try h.store.deadLetters(queue: "q", limit: 1).first)
+        #expect(dead.messageID == q.messageID && dead.replays == 1 && dead.event == fixed)
+        #expect(dead.errors.map(\.error) == ["price is not a number: \"12,500\"", "still wrong"])
+        _ = r
+    }
+
+    @Test(arguments: backends) func anInvalidEditIsRefusedAndStoresNothing(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        let (q, _) = try fannedOutDeadLetters(h)
+        let before = (try h.log(), try h.store.audit(page: PageRequest(limit: 10)).items.count, try h.store.publishedTotal())
+        var renamed = edited(q.event, #"{"n":"b"}"#)
+        renamed.id = "b"
+        var text = q.event
+        text.datacontenttype = "application/json"
+        text.data = .binary(Data("12,500".utf8))
+        let cases: [(CloudEvent, String)] = [
+            (renamed, "attribute 'id' was changed ('a' → 'b')"),
+            (text, "does not hold JSON"),
+            (q.event, "changes nothing"),
+        ]
+        for (bad, message) in cases {
+            #expect { try h.store.edit(EditRequest(.replace(messageID: q.messageID, original: q.event, replays: 0, edited: bad)), at: h.t0 + .seconds(1)) } throws: {
+                "\($0)".contains(message)
+            }
+        }
+        #expect(try h.log() == before.0)
+        #expect(try h.store.audit(page: PageRequest(limit: 10)).items.count == before.1, "a refused edit is no mutation")
+        #expect(try h.store.publishedTotal() == before.2)
+        #expect(try h.store.deadLetters(queue: "q", limit: 1).first == q)
+    }
+
+    @Test(arguments: backends) func anEditOfALetterMovedSinceItWasReadChangesNothing(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        let (q, r) = try fannedOutDeadLetters(h)
+        // Replayed by someone else and dead again: the same event, one replay more.
+        _ = try h.store.redrive(RedriveRequest(selection: DeadLetterSelection(messageIDs: [q.messageID])), at: h.t0 + .seconds(1))
+        let message = try h.claim(h.t0 + .seconds(1), h.request("q"))
+        try h.finish(message[0], at: h.t0 + .seconds(1), .deadLetter(error: "again", reason: .nonRetryable))
+        let stale = EditRequest(.replace(messageID: q.messageID, original: q.event, replays: 0, edited: edited(q.event, #"{"n":"fixed"}"#)))
+        #expect { try h.store.edit(stale, at: h.t0 + .seconds(2)) } throws: { "\($0)".contains("changed since it was read") }
+        // Replayed and not dead any more: nothing to edit.
+        _ = try h.store.redrive(RedriveRequest(selection: DeadLetterSelection(messageIDs: [r.messageID])), at: h.t0 + .seconds(2))
+        let gone = EditRequest(.replace(messageID: r.messageID, original: r.event, replays: 0, edited: edited(r.event, #"{"n":"fixed"}"#)))
+        #expect(try h.store.edit(gone, at: h.t0 + .seconds(3)).count == 0)
+        #expect(try h.store.events(matching: EventQuery(id: "a"), after: 0, limit: 10).count == 1, "no version was stored")
+    }
+
+    @Test(arguments: backends) func editsAndReplaysRacingMoveEachLetterOnce(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        let now = try h.deadLetter((0..<40).map { "d\($0)" })
+        let letters = try h.store.deadLetters(queue: nil, limit: 100)
+        let stores = [h.store, try h.made.openAgain()]
+        let results = Results()
+        let group = DispatchGroup()
+        for (index, store) in stores.enumerated() {
+            DispatchQueue.global().async(group: group) {
+                do {
+                    // One edits every letter as it read it; the other edits half and replays the rest.
+                    for letter in index == 0 ? letters : letters.reversed() {
+                        let fixed = CloudEvent.edit(letter.event, by: index)
+                        if index == 1, letter.messageID % 2 == 0 {
+                            results.add(try store.redrive(RedriveRequest(selection: DeadLetterSelection(messageIDs: [letter.messageID])), at: now).messageIDs)
+                        } else {
+                            results.add(try store.edit(EditRequest(.replace(messageID: letter.messageID, original: letter.event, replays: 0, edited: fixed)), at: now).messageIDs)
+                        }
+                    }
+                } catch {
+                    results.fail(error)
+                }
+            }
+        }
+        group.wait()
+        #expect(results.errors.isEmpty, "\(results.errors)")
+        #expect(results.ids.count == 40 && Set(results.ids).count == 40, "every letter moved, none twice")
+        #expect(try h.log().filter { $0.kind == .redriven }.count == 40)
+        #expect(try h.stats(at: now)?.ready == 40)
+        let edits = try h.log().filter { $0.kind == .edited }.count
+        #expect(try h.store.publishedTotal() == Int64(40 + edits), "one new version per edit that moved a letter, no more")
+    }
+
+    @Test(arguments: backends) func aFieldEditSetsEveryLetterOrRefusesTheWholeSet(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        var now = try h.deadLetter(["a", "b"])
+        // c's payload is text: it cannot take a field edit.
+        try h.tick(now) { $0.publishes = [RoutedEvent(event: CloudEvent(id: "c", source: "/test", type: "listing.uploaded", time: h.t0, datacontenttype: "text/plain", data: .text("12,500"), correlationID: "flow-c"), targets: [Target(queue: "q", held: false)])] }
+        let message = try h.claim(now)
+        try h.finish(message[0], at: now, .deadLetter(error: "malformed c", reason: .nonRetryable))
+        now = now + .seconds(1)
+        let price = try FieldAssignment(parsing: "/price=12500")
+        let all = EditRequest(.set([price], selection: .all, limit: nil))
+        #expect { try h.store.edit(all, at: now) } throws: { error in
+            let text = "\(error)"
+            return text.contains("1 of 3 dead letters cannot take the edit, so none was changed") && text.contains("not JSON (text/plain)")
+        }
+        #expect(try h.store.deadLetterCount(.all) == 3, "all or nothing")
+        #expect(try h.store.audit(page: PageRequest(limit: 10)).items.allSatisfy { $0.action != .edit })
+
+        let uploads = try h.store.deadLetters(queue: "q", limit: 10).filter { $0.event.id != "c" }
+        #expect(uploads.count == 2)
+        let some = EditRequest(.set([price, try FieldAssignment(parsing: "/n=\"fixed\"")], selection: DeadLetterSelection(messageIDs: uploads.map(\.messageID)), limit: 2), replayID: "set-1")
+        #expect(try h.store.edit(some, at: now).messageIDs.sorted() == uploads.map(\.messageID).sorted())
+        let replayed = try h.claim(now)
+        #expect(Set(replayed.map { $0.event.data?.bytes }) == [Data(#"{"n":"fixed","price":12500}"#.utf8)])
+        #expect(try h.log().filter { $0.kind == .edited }.allSatisfy { $0.detail?.contains("set /price=12500 /n=\"fixed\"") == true })
+        // Dead again and set to what they already hold: replayed with their events unchanged.
+        for message in replayed { try h.finish(message, at: now, .deadLetter(error: "malformed again", reason: .nonRetryable)) }
+        let total = try h.store.publishedTotal()
+        let same = EditRequest(.set([price], selection: DeadLetterSelection(messageIDs: uploads.map(\.messageID)), limit: nil))
+        #expect(try h.store.edit(same, at: now + .seconds(1)).count == 2)
+        #expect(try h.store.publishedTotal() == total, "no new version for an edit that changes nothing")
+        #expect(try h.log().last { $0.kind == .edited }?.detail?.contains("it was so already") == true)
+
+        #expect { try h.store.edit(EditRequest(.set([price], selection: .all, limit: EditRequest.maxLetters + 1)), at: now) } throws: {
+            "\($0)".contains("at most \(EditRequest.maxLetters)")
+        }
+    }
+}
+
+extension CloudEvent {
+    /// This event with a payload naming who fixed it.
+    static func edit(_ event: CloudEvent, by editor: Int) -> CloudEvent {
+        var edited = event
+        edited.data = .json(Data(#"{"fixed_by":\#(editor)}"#.utf8))
+        return edited
     }
 }

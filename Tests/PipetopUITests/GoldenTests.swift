@@ -118,6 +118,20 @@ import Testing
         try Golden.check(grid, name("dlq-jobs", size))
     }
 
+    /// `e` on a malformed listing's detail, the editor having added a price: the diff to confirm.
+    @Test(arguments: sizes) func deadLetterEditConfirmation(size: Size) throws {
+        var (state, fixture) = try Fixture.state(size: size)
+        var effects: [Effect] = []
+        for key in [Key.char("3"), .enter, .enter, .char("e")] { effects = try settle(&state, state.update(.key(key)), store: fixture.store) }
+        guard case .edit(let session, let id)? = effects.first else { Issue.record("no edit effect: \(effects)"); return }
+        let saved = session.text.replacingOccurrences(of: #"(?m)^(    "id": "[^"]*")$"#, with: "$1,\n    \"price\": 12500", options: .regularExpression)
+        _ = try settle(&state, state.update(.answer(.editorClosed(session, .success(saved)), for: id)), store: fixture.store)
+        let grid = Dashboard.render(state)
+        #expect(grid.text.contains("confirm edit") && grid.text.contains(#"+   "price": 12500"#))
+        #expect(!grid.cells.contains { $0.character.unicodeScalars.contains { $0.value < 0x20 } })
+        try Golden.check(grid, name("dlq-edit-confirm", size))
+    }
+
     @Test(arguments: [Size(width: 79, height: 24), Size(width: 40, height: 12)]) func tooSmall(size: Size) throws {
         let grid = try screen(size)
         #expect(grid.text.contains("terminal too small"))

@@ -16,6 +16,9 @@ public enum LifecycleKind: String, Sendable, CaseIterable, Codable {
     /// Not enqueued: the queue had accepted an event with the same `source` and `id` within its
     /// deduplication window (`detail` names when).
     case duplicate
+    /// A dead letter's payload was edited before its replay: the message now carries a new version
+    /// of the event (same id; `detail` names who, the replay id and the original's event seq).
+    case edited
 }
 
 /// A row of the event log. `seq` orders the log; the dashboard follows it by sequence.

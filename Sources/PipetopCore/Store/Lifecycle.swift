@@ -142,12 +142,13 @@ extension LifecycleKind {
         case .retryScheduled: return 11
         case .deadLettered: return 12
         case .deleted: return 13
+        case .edited: return 14
         }
     }
 
     /// The kinds by step (the inverse of `step`).
     static let bySteps: [LifecycleKind] = {
-        var kinds = [LifecycleKind](repeating: .failed, count: 14)
+        var kinds = [LifecycleKind](repeating: .failed, count: LifecycleKind.allCases.count)
         for kind in LifecycleKind.allCases { kinds[kind.step] = kind }
         return kinds
     }()
@@ -166,7 +167,7 @@ extension LifecycleKind {
         switch self {
         case .published, .routed, .rejected: return .event
         case .duplicate, .enqueued, .batchReleased: return .message
-        case .redriven, .leaseExpired, .claimed, .succeeded, .failed, .retryScheduled, .deadLettered, .deleted: return .delivery
+        case .redriven, .leaseExpired, .claimed, .succeeded, .failed, .retryScheduled, .deadLettered, .deleted, .edited: return .delivery
         }
     }
 
@@ -322,7 +323,7 @@ public struct LifecycleRow: Sendable, Equatable {
 /// the log (`LifecycleRecord.seq`). The first record of the log is 1, as it was when a row held one
 /// record; a cursor of either kind pages the same way.
 public enum LogPosition {
-    /// Steps a row may hold, as a power of two (14 kinds fit).
+    /// Steps a row may hold, as a power of two (16 kinds fit; 15 are used).
     static let stepBits: Int64 = 4
 
     /// The record seq of step `index` of row `row` (rows count from 1).
@@ -379,6 +380,8 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case delete
     /// A replay job created, changed (pause, resume, cancel, rate), stopped by itself or done.
     case replayJob = "replay-job"
+    /// Dead letters edited, then replayed (`Store.edit`).
+    case edit
 }
 
 /// One operator mutation: who, when, what, how many. Written in the mutation's own transaction.

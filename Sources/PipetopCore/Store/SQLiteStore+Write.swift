@@ -34,6 +34,10 @@ extension SQLiteStore {
         try transaction(at: time) { try $0.delete(request) }
     }
 
+    public func edit(_ request: EditRequest, at time: Timestamp) throws -> MutationResult {
+        try transaction(at: time) { try $0.edit(request) }
+    }
+
     public func declare(queues: [QueueSpec], rules: [Rule], runtime: RuntimeInfo) throws {
         try pool.write { db in
             for queue in queues {
@@ -326,6 +330,25 @@ struct SQLiteTransaction: StoreTransaction {
 
     mutating func deleteDeadLetter(messageID: Int64) throws -> Bool {
         try db.cachedStatement(sql: "DELETE FROM messages WHERE id = ? AND state = \(MessageState.dead.sql)").execute(arguments: [messageID])
+        return db.changesCount > 0
+    }
+
+    mutating func event(seq: Int64) throws -> CloudEvent? {
+        // An event inserted by this transaction is still buffered.
+        if let row = eventRows.first(where: { $0.seq == seq }) { return row.event }
+        let query = try RawStatement(cached: db.cachedStatement(sql: "SELECT \(EventColumn.list("e")) FROM events e WHERE e.seq = ?"), in: db)
+        query.bind(seq)
+        var event: CloudEvent?
+        try query.query { event = EventRow.decode($0.columns(EventColumn.self)) }
+        return event
+    }
+
+    mutating func redriveEdited(messageID: Int64, eventSeq: Int64, replays: Int, newSeq: Int64, at: Timestamp) throws -> Bool {
+        try db.cachedStatement(sql: """
+            UPDATE messages SET state = \(MessageState.ready.sql), event_seq = ?, ready_at = ?, enqueued_at = ?, attempt = 0,
+                dead_at = NULL, reason = NULL, replays = replays + 1
+            WHERE id = ? AND state = \(MessageState.dead.sql) AND event_seq = ? AND replays = ?
+            """).execute(arguments: [newSeq, at, at, messageID, eventSeq, replays])
         return db.changesCount > 0
     }
 

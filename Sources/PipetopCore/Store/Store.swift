@@ -19,7 +19,8 @@ public protocol ReadableStore: AnyObject, Sendable {
 
 /// One consistent state of a store, for reading (see `ReadableStore.read`).
 public protocol StoreSnapshot {
-    /// Events ever published into this store.
+    /// Events ever stored: those published, and each edited version of a dead letter's event
+    /// (rare, made by an operator; counting them apart would cost every poll a scan).
     func publishedTotal() throws -> Int64
     /// Log records with `seq > after`, oldest first (following the log).
     func tail(after seq: Int64, limit: Int) throws -> [LifecycleRecord]
@@ -49,7 +50,9 @@ public protocol StoreSnapshot {
     func cpuSamples(since: Timestamp) throws -> [CPUSample]
     /// Runtimes that registered in this store, with their last heartbeat.
     func runtimes() throws -> [RuntimeInfo]
-    /// The events of one business flow (the root and everything it caused), oldest first.
+    /// The events of one business flow (the root and everything it caused), oldest first. An
+    /// edited dead letter's event is there once per version (the same id; see `EditRequest`):
+    /// the later one is what its message carries now.
     func events(correlationID: String) throws -> [CloudEvent]
     /// Stored events matching `query` with `seq > after`, oldest first: paging forward, following.
     func events(matching query: EventQuery, after seq: Int64, limit: Int) throws -> [StoredEvent]
@@ -99,6 +102,10 @@ public protocol Store: ReadableStore {
     func stepReplayJob(_ id: Int64, runner: String, lease: Duration, moves: Int, at time: Timestamp) throws -> ReplayJobStep
     /// `runner` gives the job's lease back.
     func releaseReplayJob(_ id: Int64, runner: String, at time: Timestamp) throws
+    /// Edits dead letters and replays them (see `EditRequest`), in one transaction with their
+    /// edited envelopes (new versions of their events; the originals stay), their `edited` and
+    /// `redriven` records and an audit record. Invalid edits throw `EditError` and store nothing.
+    func edit(_ request: EditRequest, at time: Timestamp) throws -> MutationResult
 }
 
 extension Store {

@@ -114,6 +114,11 @@ protocol StoreTransaction {
     mutating func redrive(messageID: Int64, to queue: String, at: Timestamp) throws -> Bool
     /// Deleted; false if it is no longer dead.
     mutating func deleteDeadLetter(messageID: Int64) throws -> Bool
+    /// The stored event with this seq.
+    mutating func event(seq: Int64) throws -> CloudEvent?
+    /// Back to ready at `at` on its own queue as `redrive` does, now carrying event `newSeq`;
+    /// false unless it is still dead, carrying `eventSeq`, replayed `replays` times before.
+    mutating func redriveEdited(messageID: Int64, eventSeq: Int64, replays: Int, newSeq: Int64, at: Timestamp) throws -> Bool
     mutating func appendAudit(_ record: AuditRecord) throws
 
     // The rest of a tick.
@@ -402,6 +407,70 @@ struct Tick<Transaction: StoreTransaction> {
             detail: "\(request.selection)\(request.limit.map { ", at most \($0)" } ?? "")", count: deleted.count))
         try finish()
         return MutationResult(messageIDs: deleted)
+    }
+
+    /// Edits the requested dead letters and moves them back (see `EditRequest`): every check
+    /// first, then each letter only if it is still dead and as it was read.
+    mutating func edit(_ request: EditRequest) throws -> MutationResult {
+        // Each letter with its event as stored, and its edited version (nil: the edit leaves it as it was).
+        var plans: [(letter: SelectedDeadLetter, edited: CloudEvent?)] = []
+        switch request.change {
+        case .replace(let id, let original, let replays, let edited):
+            // No longer dead (replayed or deleted meanwhile): nothing to do.
+            guard let letter = try tx.selectDeadLetters(DeadLetterSelection(messageIDs: [id]), limit: 1).first else { break }
+            guard letter.replays == replays, try tx.event(seq: letter.eventSeq) == original else {
+                throw EditError("dead letter \(id) changed since it was read (replayed or edited meanwhile): nothing was changed; open it again")
+            }
+            let checked = try EventEdit.validate(edited, against: original)
+            guard EventEdit.changes(original, checked) else { throw EditError("the edit changes nothing: nothing was changed (a replay sends it unchanged)") }
+            plans.append((letter, checked))
+        case .set(let assignments, let selection, let limit):
+            guard !assignments.isEmpty else { throw EditError("a field edit needs at least one PATH=VALUE") }
+            let most = EditRequest.maxLetters
+            if let limit, limit > most { throw EditError("a field edit takes at most \(most) dead letters at once, not \(limit)") }
+            let letters = try tx.selectDeadLetters(selection, limit: limit ?? most + 1)
+            guard letters.count <= most else {
+                throw EditError("more than \(most) dead letters match (\(selection)); a field edit takes at most \(most) at once: narrow the selection or give a limit")
+            }
+            var refused: [String] = []
+            for letter in letters {
+                guard let current = try tx.event(seq: letter.eventSeq) else {
+                    refused.append("\(letter.messageID): its event is missing")
+                    continue
+                }
+                do {
+                    let edited = try EventEdit.applying(assignments, to: current)
+                    plans.append((letter, EventEdit.changes(current, edited) ? edited : nil))
+                } catch {
+                    refused.append("\(letter.messageID): \(error)")
+                }
+            }
+            if !refused.isEmpty {
+                throw EditError("\(refused.count) of \(letters.count) dead letters cannot take the edit, so none was changed: "
+                    + refused.prefix(10).joined(separator: "; ") + (refused.count > 10 ? "; …" : ""))
+            }
+        }
+        var moved: [Int64] = []
+        for (letter, edited) in plans {
+            let seq = edited == nil ? letter.eventSeq : try tx.nextEventSeq()
+            guard try tx.redriveEdited(messageID: letter.messageID, eventSeq: letter.eventSeq, replays: letter.replays, newSeq: seq, at: now) else { continue }
+            if let edited { try tx.insertEvent(edited, seq: seq, routed: true, at: now) }
+            moved.append(letter.messageID)
+            try tx.countCause(letter.cause, by: -1, failedAgain: letter.replays > 0 ? -1 : 0, deadAt: nil)
+            let what: String
+            switch request.change {
+            case .replace: what = "payload replaced"
+            case .set(let assignments, _, _): what = "set " + assignments.map(\.description).joined(separator: " ") + (edited == nil ? " (it was so already: event unchanged)" : "")
+            }
+            try record(.edited, eventSeq: seq, queue: letter.queue, messageID: letter.messageID, attempt: letter.attempt,
+                       detail: "edited by \(request.actor) for replay \(request.replayID): \(what); the original is kept (event seq \(letter.eventSeq))")
+            try record(.redriven, eventSeq: seq, queue: letter.queue, messageID: letter.messageID, attempt: 0,
+                       detail: "replay \(request.replayID) by \(request.actor) after an edit: fresh attempt budget, new delivery")
+        }
+        try tx.appendAudit(AuditRecord(
+            at: now, actor: request.actor, action: .edit, detail: "replay \(request.replayID): \(request.change)", count: moved.count))
+        try finish()
+        return MutationResult(messageIDs: moved)
     }
 
     // MARK: Records

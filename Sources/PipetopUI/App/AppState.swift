@@ -25,6 +25,23 @@ public enum Effect: Equatable, Sendable {
     /// writer (absent under `--read-only`) and answered like a read, success or not.
     case mutate(StoreMutation, for: ScreenID)
     case loadTheme(String, save: Bool)
+    /// The user's editor on a dead letter's envelope: the runner hands the terminal over (the
+    /// screen is left, the editor runs and exits, the screen is drawn again) and answers with
+    /// `StoreAnswer.editorClosed` to the screen named. Nothing is stored by this effect.
+    case edit(EditSession, for: ScreenID)
+}
+
+/// A dead letter being edited: the letter as read, and the text the editor opens on (its
+/// envelope, or what the user saved last time when an edit was refused and is tried again).
+public struct EditSession: Equatable, Sendable {
+    public var letter: DeadLetter
+    public var text: String
+    public init(letter: DeadLetter, text: String? = nil) {
+        self.letter = letter
+        self.text = text ?? EventEdit.editableText(letter.event)
+    }
+    /// The name of the file the editor opens.
+    public var fileName: String { "dead-letter-\(letter.messageID).json" }
 }
 
 /// Reads a screen asks for once (the poll's reads are `DataNeed`s).
@@ -54,6 +71,8 @@ public enum StoreMutation: Equatable, Sendable {
     /// A bulk replay, as a job in the store (its set fixed now; a runner moves it at its rate).
     case createReplayJob(ReplayJobRequest)
     case controlReplayJob(Int64, ReplayJobControl)
+    /// Edit dead letters, then replay them (one transaction, see `EditRequest`).
+    case edit(EditRequest)
 }
 
 /// What a dead-letter action does (for its confirmation and its result).
@@ -77,6 +96,9 @@ public enum StoreAnswer: Sendable {
     case exported(path: String, Result<Int, MutationFailure>)
     /// A replay job created or changed (as it is now), or the change refused.
     case replayJobChanged(StoreMutation, Result<ReplayJob, MutationFailure>)
+    /// The editor of an `Effect.edit` exited: the text as saved, or why there is none (the
+    /// editor failed or could not be run).
+    case editorClosed(EditSession, Result<String, MutationFailure>)
 }
 
 /// What the confirmation of a dead-letter action shows, read from the store.
@@ -149,7 +171,7 @@ extension StoreMutation {
         guard let writer else {
             let failure = MutationFailure("the store is open read-only: nothing was changed")
             switch self {
-            case .redrive, .delete: return .mutated(self, .failure(failure))
+            case .redrive, .delete, .edit: return .mutated(self, .failure(failure))
             case .createReplayJob, .controlReplayJob: return .replayJobChanged(self, .failure(failure))
             }
         }
@@ -161,11 +183,13 @@ extension StoreMutation {
             case .createReplayJob(let request): return .replayJobChanged(self, .success(try writer.createReplayJob(request, at: time)))
             case .controlReplayJob(let id, let control):
                 return .replayJobChanged(self, .success(try writer.controlReplayJob(id, control, by: .current, at: time)))
+            // One transaction: an edit is checked as a whole (at most `EditRequest.maxLetters`).
+            case .edit(let request): return .mutated(self, .success(try writer.edit(request, at: time)))
             }
         } catch {
             let failure = MutationFailure("\(error)".terminalSafe)
             switch self {
-            case .redrive, .delete: return .mutated(self, .failure(failure))
+            case .redrive, .delete, .edit: return .mutated(self, .failure(failure))
             case .createReplayJob, .controlReplayJob: return .replayJobChanged(self, .failure(failure))
             }
         }

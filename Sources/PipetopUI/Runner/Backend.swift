@@ -17,6 +17,9 @@ public protocol TerminalBackend: AnyObject {
     func setBase(_ style: Style)
     /// Shows `grid` (a real terminal writes only the cells that changed).
     func flush(_ grid: Grid)
+    /// Gives the terminal to another program (the user's editor) for the time `body` runs, then
+    /// takes it back and draws the next frame whole. Keys typed meanwhile are the other program's.
+    func suspend<T>(_ body: () throws -> T) rethrows -> T
     /// Gives the terminal back (idempotent).
     func close()
 }
@@ -127,6 +130,15 @@ public final class TestBackend: TerminalBackend, @unchecked Sendable {
             frames.append(grid)
             condition.broadcast()
         }
+    }
+
+    /// How often the terminal was handed to another program.
+    public var suspensions: Int { condition.withLock { suspended } }
+    private var suspended = 0
+
+    public func suspend<T>(_ body: () throws -> T) rethrows -> T {
+        condition.withLock { suspended += 1 }
+        return try body()
     }
 
     public func close() { condition.withLock { closed = true } }

@@ -19,9 +19,11 @@ public final class DashboardLoop {
         public var themes: ThemeService
         /// Seconds east of UTC for the times shown (nil: the system's local time).
         public var utcOffset: Int?
+        /// The editor `e` runs on a dead letter (nil: `$VISUAL`, else `$EDITOR`, else vi).
+        public var editor: String?
 
         public init(store: ReadableStore, writer: Store? = nil, storeLocation: String, readOnly: Bool, runtimeName: String?, refresh: Duration, capacity: Int,
-                    theme: String?, themes: ThemeService = ThemeService(), utcOffset: Int? = nil) {
+                    theme: String?, themes: ThemeService = ThemeService(), utcOffset: Int? = nil, editor: String? = nil) {
             self.store = store
             self.writer = writer
             self.storeLocation = storeLocation
@@ -32,6 +34,7 @@ public final class DashboardLoop {
             self.theme = theme
             self.themes = themes
             self.utcOffset = utcOffset
+            self.editor = editor
         }
     }
 
@@ -76,7 +79,17 @@ public final class DashboardLoop {
         }
         jobs?.startCarrying()
         defer { jobs?.stop() }
-        let runner = EffectRunner(reader: reader, themes: options.themes)
+        let backend = self.backend
+        let command = options.editor ?? ExternalEditor.command()
+        // The editor gets the terminal: the screen is left and drawn again around it, and the
+        // store is not polled meanwhile.
+        let runner = EffectRunner(reader: reader, themes: options.themes) { text, name in
+            reader.paused {
+                backend.suspend {
+                    Result { try ExternalEditor.edit(text, name: name, command: command, stderrToTerminal: true) }.mapError { MutationFailure("\($0)".terminalSafe) }
+                }
+            }
+        }
 
         backend.setBase(state.theme[.base])
         backend.flush(Dashboard.render(state))

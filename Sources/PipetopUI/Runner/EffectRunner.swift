@@ -3,13 +3,19 @@ import Foundation
 /// The one place effects are carried out. Whatever an effect yields comes back as messages for
 /// the update function: nothing an effect produces is dropped.
 public final class EffectRunner {
+    /// Runs the user's editor on a text (its file name given) with the terminal handed over,
+    /// and returns what was saved: the dashboard loop's suspends the backend around it.
+    public typealias TextEditor = (_ text: String, _ fileName: String) -> Result<String, MutationFailure>
+
     let reader: StoreReader
     let themes: ThemeService
+    let editor: TextEditor?
     public private(set) var quitRequested = false
 
-    public init(reader: StoreReader, themes: ThemeService) {
+    public init(reader: StoreReader, themes: ThemeService, editor: TextEditor? = nil) {
         self.reader = reader
         self.themes = themes
+        self.editor = editor
     }
 
     /// Runs one effect; the messages it produced at once (a theme loaded) are returned, the
@@ -27,6 +33,10 @@ public final class EffectRunner {
             return []
         case .loadTheme(let name, let save):
             return themes.load(name, save: save)
+        case .edit(let session, let screen):
+            // Synchronous: the dashboard waits while the user edits (its terminal is the editor's).
+            let saved = editor.map { $0(session.text, session.fileName) } ?? .failure(MutationFailure("this dashboard has no editor to run"))
+            return [.answer(.editorClosed(session, saved), for: screen)]
         }
     }
 

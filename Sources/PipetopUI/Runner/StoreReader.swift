@@ -23,6 +23,8 @@ public final class StoreReader: @unchecked Sendable {
     private var mutations: [(StoreMutation, ScreenID)] = []
     private var needs: Set<DataNeed>
     private var stopped = false
+    /// While the terminal is another program's: no polls (nothing would be drawn from them).
+    private var paused = false
     private let signal = DispatchSemaphore(value: 0)
     private var thread: Thread?
     /// Where the log was read up to (nil: not yet), and whether the last poll read it.
@@ -52,6 +54,17 @@ public final class StoreReader: @unchecked Sendable {
     public func stop() {
         lock.withLock { stopped = true }
         signal.signal()
+    }
+
+    /// Holds the polls for the time `body` runs (the user's editor has the terminal), then reads
+    /// at once. One-off reads and mutations asked meanwhile wait too.
+    public func paused<T>(_ body: () throws -> T) rethrows -> T {
+        lock.withLock { paused = true }
+        defer {
+            lock.withLock { paused = false }
+            signal.signal()
+        }
+        return try body()
     }
 
     /// Messages read so far (the UI loop drains them after a wake).
@@ -90,6 +103,10 @@ public final class StoreReader: @unchecked Sendable {
 
     private func loop() {
         while true {
+            if lock.withLock({ paused && !stopped }) {
+                _ = signal.wait(timeout: .now() + .milliseconds(250))
+                continue
+            }
             let (isStopped, pending, changes, needs) = lock.withLock { () -> (Bool, [(StoreRequest, ScreenID)], [(StoreMutation, ScreenID)], Set<DataNeed>) in
                 defer {
                     requests.removeAll()

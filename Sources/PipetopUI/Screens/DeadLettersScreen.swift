@@ -45,6 +45,8 @@ public struct DeadLettersScreen: Screen {
 
     /// A confirmation being answered (y/n, or the count typed).
     public var confirmation: Confirmation?
+    /// An edit on its way (`e`: see DeadLettersScreen+Edit.swift).
+    public var edit: EditState?
 
     /// Replay jobs, newest first (read at every poll while the screen shows), and the one selected in `J`.
     public private(set) var jobs: [ReplayJob]?
@@ -141,6 +143,26 @@ public struct DeadLettersScreen: Screen {
             shared.notice = Notice(text: s.marked.isEmpty ? "unmarked" : "marked the \(s.marked.count) read so far\(more)", isError: false)
             return []
         },
+        Binding([.char("r")], help: ("r", "replay the selected dead letter, or the marked"), hint: ("r", "replay"), mutates: true) { s, _, shared in
+            s.act(.replay, everything: false, &shared)
+        },
+        Binding([.char("R")], help: ("R", "replay every dead letter of the group or filter"), hint: ("R", "replay all"), mutates: true) { s, _, shared in
+            s.act(.replay, everything: true, &shared)
+        },
+        editKey,
+        Binding([.char("d")], help: ("d", "delete the selected dead letter, or the marked"), hint: ("d", "delete"), mutates: true) { s, _, shared in
+            s.act(.delete, everything: false, &shared)
+        },
+        Binding([.char("J")], help: ("J", "replay jobs: progress, pause, resume, cancel, rate (esc: back)"), hint: ("J", "jobs")) { s, _, _ in
+            if s.level == .jobs {
+                s.level = s.levelBeforeJobs
+            } else {
+                s.levelBeforeJobs = s.level
+                s.level = .jobs
+                s.jobsStale = true
+            }
+            return []
+        },
         Binding([.char("x")], help: ("x", "export the marked, the group, the list or the letter to a JSON-lines file (0600) here"), hint: ("x", "export")) { s, _, shared in
             guard let selection = s.exportSelection() else { return [] }
             let path = "pipetop-dead-letters-\(DeadLettersView.fileStamp(shared.now)).jsonl"
@@ -155,25 +177,6 @@ public struct DeadLettersScreen: Screen {
             }
             shared.notice = Notice(text: "the flow of dead letter \(letter.messageID): corr:\(correlation.terminalSafe) (esc clears)", isError: false)
             return [.show(.events, filter: Filter("corr:" + correlation))]
-        },
-        Binding([.char("r")], help: ("r", "replay the selected dead letter, or the marked"), hint: ("r", "replay"), mutates: true) { s, _, shared in
-            s.act(.replay, everything: false, &shared)
-        },
-        Binding([.char("R")], help: ("R", "replay every dead letter of the group or filter"), hint: ("R", "replay all"), mutates: true) { s, _, shared in
-            s.act(.replay, everything: true, &shared)
-        },
-        Binding([.char("d")], help: ("d", "delete the selected dead letter, or the marked"), hint: ("d", "delete"), mutates: true) { s, _, shared in
-            s.act(.delete, everything: false, &shared)
-        },
-        Binding([.char("J")], help: ("J", "replay jobs: progress, pause, resume, cancel, rate (esc: back)"), hint: ("J", "jobs")) { s, _, _ in
-            if s.level == .jobs {
-                s.level = s.levelBeforeJobs
-            } else {
-                s.levelBeforeJobs = s.level
-                s.level = .jobs
-                s.jobsStale = true
-            }
-            return []
         },
         Binding([.char("p")], help: ("p", "in the jobs: pause or resume the selected job"), mutates: true) { s, _, shared in
             guard let job = s.selectedJob(&shared) else { return [] }
@@ -296,9 +299,10 @@ public struct DeadLettersScreen: Screen {
 
     // MARK: Confirmation
 
-    public var capturesKeys: Bool { confirmation != nil }
+    public var capturesKeys: Bool { confirmation != nil || edit != nil }
 
     public mutating func captured(_ key: Key, shared: inout Shared) -> [Navigation] {
+        if edit != nil { return capturedEdit(key, shared: &shared) }
         guard var confirmation else { return [] }
         let preview = confirmation.preview
         let go: Bool
@@ -512,9 +516,11 @@ public struct DeadLettersScreen: Screen {
             stale = true
             switch result {
             case .failure(let failure):
-                shared.notice = Notice(text: "\(mutation.action.rawValue) failed: \(failure.message)", isError: true)
+                shared.notice = Notice(text: "\(mutation.name) failed: \(failure.message)", isError: true)
             case .success(let done):
                 marked = []
+                // The letter whose detail is open was moved by this: back to the list (the notice says what happened).
+                if level == .detail, let id = selectedLetter?.messageID, done.messageIDs.contains(id) { level = .list }
                 let plural = done.count == 1 ? "" : "s"
                 switch mutation {
                 case .redrive:
@@ -524,8 +530,12 @@ public struct DeadLettersScreen: Screen {
                     shared.notice = Notice(text: "deleted \(done.count) dead letter\(plural)", isError: false)
                 case .createReplayJob, .controlReplayJob:
                     break  // answered as .replayJobChanged
+                case .edit(let request):
+                    shared.notice = Self.edited(request, done, shared)
                 }
             }
+        case .editorClosed(let session, let saved):
+            editorClosed(session, saved, &shared)
         case .history, .latest:
             break
         }
@@ -559,10 +569,14 @@ public struct DeadLettersScreen: Screen {
 }
 
 extension StoreMutation {
-    var action: DeadLetterAction {
+    /// What it does, in a word (for its notice).
+    var name: String {
         switch self {
-        case .redrive, .createReplayJob, .controlReplayJob: .replay
-        case .delete: .delete
+        case .redrive: "replay"
+        case .delete: "delete"
+        case .edit: "edit"
+        case .createReplayJob: "replay job"
+        case .controlReplayJob(_, let control): "\(control)"
         }
     }
 

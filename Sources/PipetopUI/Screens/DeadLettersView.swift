@@ -78,6 +78,7 @@ enum DeadLettersView {
         case .jobs: break
         }
         if let confirmation = screen.confirmation { drawConfirmation(confirmation, shared, into: &grid, body) }
+        if let edit = screen.edit { DeadLettersEditView.draw(edit, shared, into: &grid, body) }
     }
 
     static func header(_ text: String, _ shared: Shared, into grid: inout Grid, _ rect: Rect) {
