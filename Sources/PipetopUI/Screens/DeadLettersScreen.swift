@@ -121,7 +121,7 @@ public struct DeadLettersScreen: Screen {
             s.open()
             return []
         },
-        Binding([.char("L")], help: ("L", "groups by cause / flat list of all"), hint: ("L", "groups/list")) { s, _, _ in
+        Binding([.char("L")], help: ("L", "groups by cause / flat list of all"), hint: ("L", "list")) { s, _, _ in
             s.grouped.toggle()
             s.group = nil
             s.level = s.grouped ? .groups : .list
@@ -146,7 +146,7 @@ public struct DeadLettersScreen: Screen {
         Binding([.char("r")], help: ("r", "replay the selected dead letter, or the marked"), hint: ("r", "replay"), mutates: true) { s, _, shared in
             s.act(.replay, everything: false, &shared)
         },
-        Binding([.char("R")], help: ("R", "replay every dead letter of the group or filter"), hint: ("R", "replay all"), mutates: true) { s, _, shared in
+        Binding([.char("R")], help: ("R", "replay every dead letter of the group or filter"), hint: ("R", "all"), mutates: true) { s, _, shared in
             s.act(.replay, everything: true, &shared)
         },
         editKey,
@@ -163,13 +163,13 @@ public struct DeadLettersScreen: Screen {
             }
             return []
         },
-        Binding([.char("x")], help: ("x", "export the marked, the group, the list or the letter to a JSON-lines file (0600) here"), hint: ("x", "export")) { s, _, shared in
+        Binding([.char("x")], help: ("x", "export the marked, the group, the list or the letter to a JSON-lines file (0600) here")) { s, _, shared in
             guard let selection = s.exportSelection() else { return [] }
             let path = "pipetop-dead-letters-\(DeadLettersView.fileStamp(shared.now)).jsonl"
             shared.notice = Notice(text: "exporting to \(path)…", isError: false)
             return [.run(.read(.exportDeadLetters(selection, path: path), for: Self.id))]
         },
-        Binding([.char("t")], help: ("t", "the selected dead letter's flow (its correlation id) in Events"), hint: ("t", "trace")) { s, _, shared in
+        Binding([.char("t")], help: ("t", "the selected dead letter's flow (its correlation id) in Events")) { s, _, shared in
             guard s.level == .list || s.level == .detail, let letter = s.selectedLetter else { return [] }
             guard let correlation = letter.event.correlationID else {
                 shared.notice = Notice(text: "this dead letter's event has no correlation id", isError: true)
