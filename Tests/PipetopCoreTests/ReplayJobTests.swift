@@ -213,3 +213,24 @@ extension StoreHarness {
         return now
     }
 }
+
+/// Dead letters made per cause and minute: counted when they die, never taken back, kept a day.
+@Suite struct DeadLetterArrivalTests {
+    @Test(arguments: StoreFactory.all) func arrivalsAreCountedPerMinuteKeptADayAndSurviveAReplay(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        _ = try h.deadLetters(3, prefix: "a", at: h.t0)
+        _ = try h.deadLetters(2, prefix: "b", at: h.t0 + .seconds(120))
+        var arrivals = try h.store.deadLetterArrivals(since: h.t0 - .seconds(60))
+        #expect(arrivals.map(\.count) == [3, 2] && arrivals.allSatisfy { $0.queue == "q" && $0.fingerprint == "malformed" })
+        #expect(arrivals[1].minute.micros - arrivals[0].minute.micros == 120_000_000)
+        _ = try h.store.redrive(RedriveRequest(selection: .all), at: h.t0 + .seconds(130))
+        #expect(try h.store.deadLetterArrivals(since: h.t0 - .seconds(60)).map(\.count) == [3, 2], "history: a replay does not take them back")
+        let group = DeadLetterGroup(queue: "q", type: "listing.uploaded", fingerprint: "malformed", count: 0, firstDeadAt: h.t0, lastDeadAt: h.t0, failedAgain: 0)
+        let series = DeadLetterArrivals.series(arrivals, of: group, end: h.t0 + .seconds(180), buckets: 3, width: .seconds(60))
+        #expect(series == [3, 0, 2])
+        // A day later, the old minutes are forgotten when new letters die.
+        _ = try h.deadLetters(1, prefix: "c", at: h.t0 + .seconds(86_400 + 300))
+        arrivals = try h.store.deadLetterArrivals(since: h.t0 - .seconds(60))
+        #expect(arrivals.map(\.count) == [1])
+    }
+}

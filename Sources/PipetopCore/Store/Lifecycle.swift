@@ -522,6 +522,39 @@ public struct DeadLetterGroup: Sendable, Equatable {
     public var selection: DeadLetterSelection { DeadLetterSelection(queue: queue, type: type, fingerprint: fingerprint) }
 }
 
+/// How many dead letters of one cause (queue, type, fingerprint) were made in one minute.
+/// Arrivals are history: a replay or delete does not take them back.
+public struct DeadLetterArrivals: Sendable, Equatable {
+    /// How long arrivals are kept.
+    public static let keptMinutes: Int64 = 24 * 60
+
+    public var queue: String
+    public var type: String
+    public var fingerprint: String
+    /// The minute's start.
+    public var minute: Timestamp
+    public var count: Int
+
+    public init(queue: String, type: String, fingerprint: String, minute: Timestamp, count: Int) {
+        self.queue = queue
+        self.type = type
+        self.fingerprint = fingerprint
+        self.minute = minute
+        self.count = count
+    }
+
+    /// Per-bucket counts of one group's arrivals over `buckets` of `width` ending at `end`, oldest first.
+    public static func series(_ arrivals: [DeadLetterArrivals], of group: DeadLetterGroup, end: Timestamp, buckets: Int, width: Duration) -> [Double] {
+        var series = [Double](repeating: 0, count: buckets)
+        let start = end.micros - Int64(buckets) * width.micros
+        for a in arrivals where a.queue == group.queue && a.type == group.type && a.fingerprint == group.fingerprint {
+            guard a.minute.micros >= start, a.minute.micros < end.micros else { continue }
+            series[Int((a.minute.micros - start) / width.micros)] += Double(a.count)
+        }
+        return series
+    }
+}
+
 /// Moving dead letters back to be delivered again: their source queue, or `to`. The event (id,
 /// correlation, causation) is unchanged; the message gets a fresh attempt budget and its next
 /// claim is a new delivery. One transaction: a dead letter is moved by exactly one redrive, however

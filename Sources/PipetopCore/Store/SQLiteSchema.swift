@@ -262,6 +262,23 @@ enum SQLiteSchema {
                 CREATE INDEX replay_job_items_undecided ON replay_job_items(job, seq) WHERE state = 1;
                 """)
         }
+        migrator.registerMigration("v8-dead-letter-arrivals") { db in
+            try db.execute(sql: """
+                -- Dead letters made per cause and minute (DeadLetterArrivals), kept a day: the groups' sparklines.
+                CREATE TABLE dead_letter_arrivals (
+                    queue TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    fingerprint TEXT NOT NULL,
+                    minute INTEGER NOT NULL,        -- dead_at / 60 s
+                    count INTEGER NOT NULL,
+                    PRIMARY KEY (queue, type, fingerprint, minute)
+                ) WITHOUT ROWID;
+                CREATE INDEX dead_letter_arrivals_by_minute ON dead_letter_arrivals(minute);
+                INSERT INTO dead_letter_arrivals
+                    SELECT m.queue, e.type, m.fingerprint, m.dead_at / 60000000, count(*)
+                    FROM messages m JOIN events e ON e.seq = m.event_seq WHERE m.state = 3 GROUP BY 1, 2, 3, 4;
+                """)
+        }
         return migrator
     }
 }

@@ -92,6 +92,8 @@ struct SQLiteTransaction: StoreTransaction {
     var logRows: [LogRow] = []
     /// Causes dead letters were removed from: their first and last are worked out again by `finish`.
     var removedCauses: Set<DeadLetterCause> = []
+    /// Arrivals before this minute are forgotten by `finish` (set when letters died).
+    var oldestArrival: Int64?
     /// The next event seq, message id and log row seq, read at the first insert of the transaction.
     var nextIDs: (event: Int64, message: Int64, log: Int64)?
 
@@ -258,6 +260,15 @@ struct SQLiteTransaction: StoreTransaction {
                 last_dead_at = max(last_dead_at, coalesce(excluded.last_dead_at, last_dead_at))
             """).execute(arguments: [cause.queue, cause.type, cause.fingerprint, count, failedAgain, deadAt ?? Timestamp(micros: .max), deadAt ?? Timestamp(micros: .min)])
         if deadAt == nil { removedCauses.insert(cause) }
+        if let deadAt, count > 0 {
+            // Arrivals per minute (for the groups' sparklines), kept a day: history, never decremented.
+            let minute = deadAt.micros / 60_000_000
+            try db.cachedStatement(sql: """
+                INSERT INTO dead_letter_arrivals (queue, type, fingerprint, minute, count) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (queue, type, fingerprint, minute) DO UPDATE SET count = count + excluded.count
+                """).execute(arguments: [cause.queue, cause.type, cause.fingerprint, minute, count])
+            oldestArrival = max(oldestArrival ?? .min, minute - DeadLetterArrivals.keptMinutes)
+        }
     }
 
     mutating func removeReady(messageID: Int64) throws {
@@ -401,6 +412,10 @@ struct SQLiteTransaction: StoreTransaction {
                 """).execute(arguments: [cause.queue, cause.type, cause.fingerprint])
         }
         removedCauses.removeAll()
+        if let oldestArrival {
+            try db.cachedStatement(sql: "DELETE FROM dead_letter_arrivals WHERE minute < ?").execute(arguments: [oldestArrival])
+            self.oldestArrival = nil
+        }
         for (queue, delta) in counters {
             try db.cachedStatement(sql: """
                 INSERT INTO queue_counters (queue, enqueued, claimed, succeeded, failed, retried, dead_lettered, duplicates)

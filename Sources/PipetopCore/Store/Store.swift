@@ -43,6 +43,8 @@ public protocol StoreSnapshot {
     func messages(queue: String, state: MessageState, page: PageRequest) throws -> Page<MessageInfo>
     /// Audit records, newest first, a page at a time.
     func audit(page: PageRequest) throws -> Page<AuditRecord>
+    /// Dead letters made per cause and minute since `since` (kept a day), oldest first.
+    func deadLetterArrivals(since: Timestamp) throws -> [DeadLetterArrivals]
     /// Replay jobs, newest first, a page at a time.
     func replayJobs(page: PageRequest) throws -> Page<ReplayJob>
     func replayJob(id: Int64) throws -> ReplayJob?
@@ -137,6 +139,7 @@ extension ReadableStore {
     }
     public func audit(page: PageRequest) throws -> Page<AuditRecord> { try read { try $0.audit(page: page) } }
     public func replayJobs(page: PageRequest) throws -> Page<ReplayJob> { try read { try $0.replayJobs(page: page) } }
+    public func deadLetterArrivals(since: Timestamp) throws -> [DeadLetterArrivals] { try read { try $0.deadLetterArrivals(since: since) } }
     public func replayJob(id: Int64) throws -> ReplayJob? { try read { try $0.replayJob(id: id) } }
     public func cpuSamples(since: Timestamp) throws -> [CPUSample] { try read { try $0.cpuSamples(since: since) } }
     public func runtimes() throws -> [RuntimeInfo] { try read { try $0.runtimes() } }

@@ -97,7 +97,8 @@ protocol StoreTransaction {
     mutating func deadLetterReady(messageID: Int64, at: Timestamp, reason: DeadLetterReason, error: String, fingerprint: String) throws -> Int
     /// Adds `count` dead letters (negative: removes) to a cause's totals, `failedAgain` of them
     /// replayed before; `deadAt` is when the added ones died (nil for a removal: the backend works
-    /// out the cause's first and last again by `finish`).
+    /// out the cause's first and last again by `finish`). Added ones also count as arrivals in
+    /// their minute (`DeadLetterArrivals`), kept `DeadLetterArrivals.keptMinutes`.
     mutating func countCause(_ cause: DeadLetterCause, by count: Int, failedAgain: Int, deadAt: Timestamp?) throws
     mutating func removeReady(messageID: Int64) throws
 

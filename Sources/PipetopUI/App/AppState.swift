@@ -58,6 +58,8 @@ public enum StoreRequest: Equatable, Sendable {
     case deadLetterPreview(DeadLetterSelection, DeadLetterAction)
     /// The newest replay jobs.
     case replayJobs(limit: Int)
+    /// Dead letters made per cause and minute since then (the groups' sparklines).
+    case deadLetterArrivals(since: Timestamp)
     /// One message's replays (when, by whom, what came of each), from its flow's log.
     case messageReplays(messageID: Int64, correlationID: String)
     /// Writes the dead letters of `selection` to a new JSON-lines file (`DeadLetterExport`).
@@ -91,6 +93,7 @@ public enum StoreAnswer: Sendable {
     /// A mutation done (the messages it changed) or refused (the store's error, or no writer).
     case mutated(StoreMutation, Result<MutationResult, MutationFailure>)
     case replayJobs([ReplayJob])
+    case deadLetterArrivals([DeadLetterArrivals], since: Timestamp)
     case messageReplays([MessageReplay], messageID: Int64)
     /// The export written (its full path and how many), or why not.
     case exported(path: String, Result<Int, MutationFailure>)
@@ -152,6 +155,8 @@ extension StoreRequest {
             })
         case .replayJobs(let limit):
             return .replayJobs(try store.replayJobs(page: PageRequest(limit: limit)).items)
+        case .deadLetterArrivals(let since):
+            return .deadLetterArrivals(try store.deadLetterArrivals(since: since), since: since)
         case .exportDeadLetters(let selection, let path):
             let full = URL(fileURLWithPath: path).path
             do {

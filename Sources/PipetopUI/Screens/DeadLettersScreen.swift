@@ -26,6 +26,10 @@ public struct DeadLettersScreen: Screen {
     public var group: DeadLetterGroup?
 
     public private(set) var groups: [DeadLetterGroup]?
+    /// Arrivals per cause and minute over the last hour, read with the groups (their sparklines).
+    public private(set) var arrivals: [DeadLetterArrivals] = []
+    public private(set) var arrivalsEnd: Timestamp?
+    static let arrivalWindow: Duration = .seconds(3_600)
     public private(set) var groupsSelection: DeadLetterSelection?
     public var groupIndex = 0
     var groupTop = 0
@@ -409,7 +413,9 @@ public struct DeadLettersScreen: Screen {
             guard (stale || groupsSelection != selection), askedGroups != selection else { return [] }
             askedGroups = selection
             stale = false
-            return [.read(.deadLetterGroups(selection), for: Self.id)]
+            // The hour up to the current minute's end, so the newest minute is in it.
+            let end = Timestamp(micros: (shared.now.micros / 60_000_000 + 1) * 60_000_000)
+            return [.read(.deadLetterGroups(selection), for: Self.id), .read(.deadLetterArrivals(since: end - Self.arrivalWindow), for: Self.id)]
         }
         let selection = listSelection
         if (stale || lettersSelection != selection) && askedFirst != selection {
@@ -480,6 +486,9 @@ public struct DeadLettersScreen: Screen {
         case .messageReplays(let items, let id):
             if askedReplays == id { askedReplays = nil }
             replays = (id, items)
+        case .deadLetterArrivals(let read, let since):
+            arrivals = read
+            arrivalsEnd = since + Self.arrivalWindow
         case .replayJobs(let read):
             askedJobs = false
             let selected = jobs.flatMap { $0.indices.contains(jobIndex) ? $0[jobIndex].id : nil }

@@ -10,6 +10,7 @@ enum DeadLettersView {
         Column("TYPE", min: 10, max: 24, priority: 1),
         Column("FIRST", min: 14, max: 14, priority: 3),
         Column("LAST", min: 14, max: 14, priority: 2),
+        Column("LAST HOUR", min: 12, max: 12, priority: 3),
         Column("AGAIN", min: 5, priority: 2, align: .right),
         Column("CAUSE", min: 16, priority: 0, flexible: true),
     ]
@@ -108,6 +109,7 @@ enum DeadLettersView {
                 TableCell(g.type.terminalSafe),
                 TableCell(when(g.firstDeadAt, shared.utcOffset), style: theme[.muted]),
                 TableCell(when(g.lastDeadAt, shared.utcOffset), style: theme[.muted]),
+                TableCell(sparkline(screen, g), style: theme[.deadLetter]),
                 TableCell(g.failedAgain > 0 ? Format.count(g.failedAgain) : "0", style: g.failedAgain > 0 ? theme[.warning] : theme[.muted]),
                 TableCell(g.fingerprint.terminalSafe, style: theme[.error]),
             ]
@@ -115,6 +117,14 @@ enum DeadLettersView {
         var table = Table(columns: groupColumns, rows: rows, selected: screen.groupIndex - top)
         table.top = 0
         table.render(into: &grid, rect, header: theme[.tableHeader], row: theme[.tableRow], selected: theme[.tableSelected])
+    }
+
+    /// Arrivals over the last hour, five minutes a cell (blank: none).
+    static func sparkline(_ screen: DeadLettersScreen, _ group: DeadLetterGroup) -> String {
+        guard let end = screen.arrivalsEnd else { return "" }
+        let series = DeadLetterArrivals.series(screen.arrivals, of: group, end: end, buckets: 12, width: .seconds(300))
+        guard let peak = series.max(), peak > 0 else { return String(repeating: " ", count: 12) }
+        return String(Sparkline.glyphs(series, width: 12, maximum: peak).map { $0.1 > 0 ? $0.0 : " " })
     }
 
     static func drawList(_ screen: DeadLettersScreen, _ shared: Shared, into grid: inout Grid, _ headerRect: Rect, _ rect: Rect) {
