@@ -60,6 +60,8 @@ public enum StoreRequest: Equatable, Sendable {
     case replayJobs(limit: Int)
     /// Dead letters made per cause and minute since then (the groups' sparklines).
     case deadLetterArrivals(since: Timestamp)
+    /// One flow's tree, built from its events and log records (one consistent read).
+    case trace(correlationID: String)
     /// One message's replays (when, by whom, what came of each), from its flow's log.
     case messageReplays(messageID: Int64, correlationID: String)
     /// Writes the dead letters of `selection` to a new JSON-lines file (`DeadLetterExport`).
@@ -94,6 +96,7 @@ public enum StoreAnswer: Sendable {
     case mutated(StoreMutation, Result<MutationResult, MutationFailure>)
     case replayJobs([ReplayJob])
     case deadLetterArrivals([DeadLetterArrivals], since: Timestamp)
+    case trace(Trace)
     case messageReplays([MessageReplay], messageID: Int64)
     /// The export written (its full path and how many), or why not.
     case exported(path: String, Result<Int, MutationFailure>)
@@ -155,6 +158,9 @@ extension StoreRequest {
             })
         case .replayJobs(let limit):
             return .replayJobs(try store.replayJobs(page: PageRequest(limit: limit)).items)
+        case .trace(let id):
+            let (events, records) = try store.read { snapshot in (try snapshot.events(correlationID: id), try snapshot.trace(correlationID: id)) }
+            return .trace(Trace.build(correlationID: id, events: events, records: records))
         case .deadLetterArrivals(let since):
             return .deadLetterArrivals(try store.deadLetterArrivals(since: since), since: since)
         case .exportDeadLetters(let selection, let path):

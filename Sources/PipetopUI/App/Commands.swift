@@ -45,10 +45,10 @@ public enum Commands {
         },
     ]
 
+    /// `:NAME` shows a screen; `:NAME TEXT` shows it with TEXT as its filter (`:trace ID`, `:dlq queue:parse`).
     static let screens: [PromptCommand] = ScreenID.allCases.map { id in
-        PromptCommand([id.type.commands[0]], aliases: Array(id.type.commands.dropFirst())) { state, _ in
-            state.switchTo(id)
-            return []
+        PromptCommand([id.type.commands[0]], aliases: Array(id.type.commands.dropFirst())) { state, argument in
+            state.follow([.show(id, filter: argument.isEmpty ? nil : Filter(argument))])
         }
     }
 

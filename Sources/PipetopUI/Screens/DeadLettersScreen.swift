@@ -173,14 +173,13 @@ public struct DeadLettersScreen: Screen {
             shared.notice = Notice(text: "exporting to \(path)…", isError: false)
             return [.run(.read(.exportDeadLetters(selection, path: path), for: Self.id))]
         },
-        Binding([.char("t")], help: ("t", "the selected dead letter's flow (its correlation id) in Events")) { s, _, shared in
+        Binding([.char("t")], help: ("t", "the selected dead letter's trace (its flow, from the store)")) { s, _, shared in
             guard s.level == .list || s.level == .detail, let letter = s.selectedLetter else { return [] }
             guard let correlation = letter.event.correlationID else {
                 shared.notice = Notice(text: "this dead letter's event has no correlation id", isError: true)
                 return []
             }
-            shared.notice = Notice(text: "the flow of dead letter \(letter.messageID): corr:\(correlation.terminalSafe) (esc clears)", isError: false)
-            return [.show(.events, filter: Filter("corr:" + correlation))]
+            return [.show(.trace, filter: Filter(correlation))]
         },
         Binding([.char("p")], help: ("p", "in the jobs: pause or resume the selected job"), mutates: true) { s, _, shared in
             guard let job = s.selectedJob(&shared) else { return [] }
@@ -545,7 +544,7 @@ public struct DeadLettersScreen: Screen {
             }
         case .editorClosed(let session, let saved):
             editorClosed(session, saved, &shared)
-        case .history, .latest:
+        case .history, .latest, .trace:
             break
         }
         return []

@@ -3,13 +3,14 @@
 /// The one switch that names every screen type; the compiler makes it exhaustive, so a new
 /// screen is a new case here plus its `Screen` type, and nothing else in the dashboard changes.
 public enum ScreenID: String, CaseIterable, Sendable {
-    case overview, events, deadLetters
+    case overview, events, deadLetters, trace
 
     public var type: any Screen.Type {
         switch self {
         case .overview: OverviewScreen.self
         case .events: EventsScreen.self
         case .deadLetters: DeadLettersScreen.self
+        case .trace: TraceScreen.self
         }
     }
 
