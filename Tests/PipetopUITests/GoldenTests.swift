@@ -132,6 +132,33 @@ import Testing
         try Golden.check(grid, name("dlq-edit-confirm", size))
     }
 
+    /// The flow of a listing whose index hop retried and died, with its held batch hop: `:trace ID`.
+    func traced(_ size: Size, _ keys: [Key]) throws -> (Grid, AppState) {
+        var (state, fixture) = try Fixture.state(size: size)
+        let letter = try #require(try fixture.store.deadLetters(DeadLetterSelection(queue: "index"), page: PageRequest(limit: 1)).items.first)
+        let id = try #require(letter.event.correlationID)
+        for key in [.char(":")] + Key.typing("trace \(id)") + [.enter] + keys { _ = try settle(&state, state.update(.key(key)), store: fixture.store) }
+        return (Dashboard.render(state), state)
+    }
+
+    @Test(arguments: sizes) func traceWithRetriesABatchHopAndADeadBranch(size: Size) throws {
+        let (grid, state) = try traced(size, [])
+        #expect(state.view == .trace)
+        let trace = try #require(state.traceScreen.trace)
+        let hops = trace.nodes.flatMap(\.hops)
+        #expect(hops.contains { $0.state == .dead && $0.attempts.count > 1 }, "the index hop retried, then died")
+        #expect(hops.contains { $0.queue == "index-batch" }, "the batch hop")
+        #expect(grid.text.contains("trace listing-"))
+        try Golden.check(grid, name("trace", size))
+    }
+
+    @Test(arguments: sizes) func traceHopDetail(size: Size) throws {
+        let (grid, state) = try traced(size, [.char("j"), .enter])
+        #expect(state.traceScreen.detail)
+        #expect(grid.text.contains("envelope") && grid.text.contains("attempt 1"))
+        try Golden.check(grid, name("trace-detail", size))
+    }
+
     @Test(arguments: [Size(width: 79, height: 24), Size(width: 40, height: 12)]) func tooSmall(size: Size) throws {
         let grid = try screen(size)
         #expect(grid.text.contains("terminal too small"))

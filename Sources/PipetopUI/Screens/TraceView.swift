@@ -111,13 +111,17 @@ enum TraceView {
         // The axis: its start, the gaps it compressed, its end.
         grid.put(DisplayWidth.pad("event / queue", to: labelWidth), x: area.x, y: area.y, style: theme[.tableHeader])
         var axisLine = [Character](repeating: "─", count: barWidth)
+        let endLabel = Array("+" + Trace.durationText(trace.end - trace.start))
+        let labelled = axis.segments.filter(\.compressed).map { $0.x + $0.width }.max() ?? 0
+        if barWidth - endLabel.count > labelled {
+            for (i, c) in endLabel.enumerated() { axisLine[barWidth - endLabel.count + i] = c }
+        }
+        // Compressed gaps are labelled with their length (over the end label if they meet).
         for s in axis.segments where s.compressed {
             let label = Array("≈" + Trace.durationText(.microseconds(s.to - s.from)))
             for (i, c) in label.prefix(s.width).enumerated() { axisLine[s.x + i] = c }
         }
         grid.put(String(axisLine), x: barX, y: area.y, style: theme[.muted], maxX: area.maxX)
-        let endLabel = "+" + Trace.durationText(trace.end - trace.start)
-        grid.put(endLabel, x: max(barX, area.maxX - DisplayWidth.of(endLabel)), y: area.y, style: theme[.muted], maxX: area.maxX)
 
         let rows = screen.rows
         let visible = max(1, area.height - 3)
@@ -180,28 +184,38 @@ enum TraceView {
             let a = axis.column(from.micros), b = max(a, axis.column(to.micros))
             grid.put(String(repeating: glyph, count: b - a + 1), x: barX + a, y: y, style: style)
         }
+        // Waits first, then the runs and markers over them (a run of a few ms is one cell).
         var since = hop.enqueuedAt
+        var afterFailure = false
         if let released = hop.releasedAt {
             paint(hop.enqueuedAt, released, "▒", theme[.warning])
             since = released
         }
         for attempt in hop.attempts {
-            if attempt.claimedAt > since { paint(since, attempt.claimedAt, since == hop.enqueuedAt || hop.replays.contains(since) ? "░" : "·", theme[.muted]) }
+            if attempt.claimedAt > since { paint(since, attempt.claimedAt, afterFailure ? "·" : "░", theme[.muted]) }
             let end = attempt.finishedAt ?? trace.end
-            switch attempt.outcome {
-            case .succeeded, .running: paint(attempt.claimedAt, end, "█", theme[.ok])
-            case .failed, .leaseExpired:
-                paint(attempt.claimedAt, end, "█", theme[.error])
-                grid.put("✕", x: barX + axis.column(end.micros), y: y, style: theme[.error])
-            }
+            afterFailure = attempt.outcome != .succeeded && attempt.outcome != .running
             since = end
             // A replay after this attempt starts a new wait from the replay.
-            if let replay = hop.replays.first(where: { $0 >= end }) { since = replay }
+            if let replay = hop.replays.first(where: { $0 >= end }) {
+                since = replay
+                afterFailure = false
+            }
         }
         if hop.attempts.isEmpty && hop.state == .held {
             paint(hop.enqueuedAt, trace.end, "▒", theme[.warning])
         } else if hop.state == .waiting || hop.state == .retrying, since < trace.end {
             paint(since, trace.end, hop.state == .retrying ? "·" : "░", theme[.muted])
+        }
+        for attempt in hop.attempts {
+            let end = attempt.finishedAt ?? trace.end
+            switch attempt.outcome {
+            case .succeeded, .running: paint(attempt.claimedAt, end, "█", theme[.ok])
+            case .failed, .leaseExpired:
+                paint(attempt.claimedAt, end, "█", theme[.error])
+                let a = axis.column(attempt.claimedAt.micros), b = axis.column(end.micros)
+                grid.put("✕", x: barX + (b > a ? b : min(axis.width - 1, b + 1)), y: y, style: theme[.error])
+            }
         }
         for replay in hop.replays { grid.put("↺", x: barX + axis.column(replay.micros), y: y, style: theme[.accent]) }
         for edit in hop.edits { grid.put("✎", x: barX + axis.column(edit.micros), y: y, style: theme[.accent]) }
