@@ -108,6 +108,24 @@ struct Bench: ParsableCommand {
             let raw = try store.tailRate(path: path)
             measured(Figure("log tail the dashboard can follow", value: follow.rate, unit: "records/s", target: 200_000,
                             note: "\(Figure.grouped(follow.records)) records: reader + update; the store's tail alone \(Figure.format(raw)) records/s"))
+            // Flows looked up by correlation id, with time-ordered ids (this store) and random ones (UUIDv4).
+            let events = Int(try openReader(url: path).publishedTotal())
+            let ordered = try TraceFigures.lookups(path: path, ids: (1...max(1, events)).map { "listing-\($0)" })
+            measured(Figure("trace lookup, time-ordered correlation ids (p99)", value: ordered.p99, unit: "ms", target: 5, .below,
+                            note: "\(size); events + records in one read, built into the tree; p50 \(Figure.format(ordered.p50)) ms"))
+            var uuids: [String] = []
+            let randomPath = try store.makeStore(name: "large-uuid", records: records) { _ in
+                let id = UUID().uuidString.lowercased()
+                uuids.append(id)
+                return id
+            }
+            let random = try TraceFigures.lookups(path: randomPath, ids: uuids)
+            measured(Figure("trace lookup, random (UUIDv4) correlation ids (p99)", value: random.p99, unit: "ms", target: 5, .below,
+                            note: "\(Figure.grouped(try store.recordCount(randomPath))) records; p50 \(Figure.format(random.p50)) ms"))
+            try? FileManager.default.removeItem(atPath: randomPath)
+            let big = try TraceFigures(scratch: scratch).bigTraceFrame(events: 5_000, frames: quick ? 40 : 500)
+            measured(Figure("Trace frame, a 5,000-event flow, 200×60 (median)", value: big.median, unit: "ms", target: 10, .below,
+                            note: "\(Figure.grouped(big.events)) events, one hop each; p99 \(Figure.format(big.p99)) ms; scrolling a row a frame"))
             let probe = try AttachProbe.run(storePath: path)
             measured(Figure("dashboard peak memory attached to the store", value: probe.peakMiB, unit: "MiB", target: 64, .below,
                             note: "\(size); a child process attaches, draws, follows, scrolls back; its VmHWM"))

@@ -8,7 +8,7 @@ struct StoreFigures {
     /// Fills a store with at least `records` lifecycle records through the store's own write path
     /// (`apply`, batches of 2,000 events: publish with direct dispatch, then the acks; every 50th
     /// event fails once first) and returns its path.
-    func makeStore(name: String, records: Int) throws -> String {
+    func makeStore(name: String, records: Int, correlation: (Int) -> String = { "listing-\($0)" }) throws -> String {
         let path = scratch.appendingPathComponent("\(name).sqlite").path
         let store = try openStore(url: path, readOnly: false)
         let queues = ["parse", "enrich", "index", "notify", "index-batch"]
@@ -24,7 +24,7 @@ struct StoreFigures {
                 number += 1
                 let event = CloudEvent(
                     id: "listing-\(number)", source: "/scraper/autosite", type: "listing.uploaded", time: clock,
-                    subject: "L\(number)", data: .json(Data(#"{"make":"Volvo","price":18500}"#.utf8)), correlationID: "listing-\(number)")
+                    subject: "L\(number)", data: .json(Data(#"{"make":"Volvo","price":18500}"#.utf8)), correlationID: correlation(number))
                 publish.publishes.append(RoutedEvent(event: event, targets: [Target(queue: queues[number % queues.count], held: false)]))
             }
             let claimed = try store.apply(publish).claimed

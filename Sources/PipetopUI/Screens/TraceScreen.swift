@@ -14,14 +14,23 @@ public struct TraceScreen: Screen {
     public static let filterTerms = "a correlation id (or corr:ID)"
 
     public var filter = Filter("")
-    public private(set) var trace: Trace?
+    public private(set) var trace: Trace? {
+        didSet { prepare() }
+    }
+    /// Worked out once per read (and per fold), not per frame: a flow can have thousands of events.
+    public private(set) var rows: [Row] = []
+    private(set) var summary = ""
+    /// Every time the waterfall marks, sorted, distinct: its axis.
+    private(set) var axisPoints: [Int64] = []
     /// The id the trace shown was read for, and when.
     var readAt: Timestamp?
     var asked: String?
     /// The selected row (of `rows`), the first one shown, the folded events (by id).
     public var selected = 0
     var top = 0
-    public var folded: Set<String> = []
+    public var folded: Set<String> = [] {
+        didSet { rows = Self.rows(trace, folded) }
+    }
     /// `enter`: the selected hop's envelope, payload and attempts.
     public var detail = false
     public var detailScroll = 0
@@ -59,8 +68,32 @@ public struct TraceScreen: Screen {
         }
     }
 
+    mutating func prepare() {
+        rows = Self.rows(trace, folded)
+        summary = trace?.summary ?? ""
+        guard let trace else { axisPoints = []; return }
+        var points: [Int64] = [trace.start.micros, trace.end.micros]
+        for node in trace.nodes {
+            if let p = node.publishedAt { points.append(p.micros) }
+            for hop in node.hops {
+                points.append(hop.enqueuedAt.micros)
+                if let r = hop.releasedAt { points.append(r.micros) }
+                for a in hop.attempts {
+                    points.append(a.claimedAt.micros)
+                    if let f = a.finishedAt { points.append(f.micros) }
+                }
+                points += hop.replays.map(\.micros)
+            }
+        }
+        points.sort()
+        var distinct: [Int64] = []
+        distinct.reserveCapacity(points.count)
+        for p in points where p != distinct.last { distinct.append(p) }
+        axisPoints = distinct
+    }
+
     /// The tree's rows, folded subtrees left out.
-    public var rows: [Row] {
+    static func rows(_ trace: Trace?, _ folded: Set<String>) -> [Row] {
         guard let trace else { return [] }
         var rows: [Row] = []
         rows.reserveCapacity(trace.nodes.count * 2)

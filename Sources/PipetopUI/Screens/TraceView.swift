@@ -14,9 +14,9 @@ enum TraceView {
         var segments: [Segment] = []
         var width: Int
 
-        init(points: [Int64], width: Int) {
+        /// `sorted`: distinct times, ascending.
+        init(sorted: [Int64], width: Int) {
             self.width = max(1, width)
-            let sorted = Array(Set(points)).sorted()
             guard let first = sorted.first, let last = sorted.last, last > first else {
                 let at = sorted.first ?? 0
                 segments = [Segment(from: at, to: at + 1, x: 0, width: self.width, compressed: false)]
@@ -77,7 +77,7 @@ enum TraceView {
             grid.put("no events with correlation id \(id.terminalSafe) in the store", x: inner.x + 1, y: inner.y + 1, style: theme[.muted], maxX: inner.maxX)
             return
         }
-        let header = "trace \(id.terminalSafe) · \(trace.summary.terminalSafe)"
+        let header = "trace \(id.terminalSafe) · \(screen.summary.terminalSafe)"
         let headerLines = WrappedText.lines(header, width: inner.width).prefix(2)
         for (n, line) in headerLines.enumerated() { grid.put(line, x: inner.x, y: inner.y + n, style: theme[.title], maxX: inner.maxX) }
         let top = inner.y + headerLines.count
@@ -94,20 +94,7 @@ enum TraceView {
         let labelWidth = min(56, max(28, area.width * 2 / 5))
         let barX = area.x + labelWidth + 1
         let barWidth = max(1, area.maxX - barX)
-        var points: [Int64] = [trace.start.micros, trace.end.micros]
-        for node in trace.nodes {
-            if let p = node.publishedAt { points.append(p.micros) }
-            for hop in node.hops {
-                points.append(hop.enqueuedAt.micros)
-                if let r = hop.releasedAt { points.append(r.micros) }
-                for a in hop.attempts {
-                    points.append(a.claimedAt.micros)
-                    if let f = a.finishedAt { points.append(f.micros) }
-                }
-                points += hop.replays.map(\.micros)
-            }
-        }
-        let axis = Axis(points: points, width: barWidth)
+        let axis = Axis(sorted: screen.axisPoints, width: barWidth)
         // The axis: its start, the gaps it compressed, its end.
         grid.put(DisplayWidth.pad("event / queue", to: labelWidth), x: area.x, y: area.y, style: theme[.tableHeader])
         var axisLine = [Character](repeating: "─", count: barWidth)
