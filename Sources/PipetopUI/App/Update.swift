@@ -85,11 +85,11 @@ extension AppState {
             }
             return []
         },
-        Binding([.escape], help: ("esc", "clear the filter, then back")) { state, _ in
-            if !state.filter.isEmpty {
-                state.filter = Filter("")
-            } else if state.screens[state.view]!.back(shared: &state.shared) {
+        Binding([.escape], help: ("esc", "back a level inside the screen, then clear the filter, then back")) { state, _ in
+            if state.screens[state.view]!.back(shared: &state.shared) {
                 return []
+            } else if !state.filter.isEmpty {
+                state.filter = Filter("")
             } else if let previous = state.previousView {
                 state.switchTo(previous)
             }
