@@ -226,6 +226,23 @@ enum SQLiteSchema {
                     FROM messages m JOIN events e ON e.seq = m.event_seq WHERE m.state = 3 GROUP BY m.queue, e.type, m.fingerprint;
                 """)
         }
+        migrator.registerMigration("v6-dead-letter-text") { db in
+            // The dead letters' text, searchable (DeadLetterSelection.errorText/payloadText): FTS5
+            // with the trigram tokenizer, so any run of three or more characters is found, case
+            // folded, through the index. One row per dead letter, its rowid the message id: every
+            // attempt's error, one per line, and the payload when it is JSON (1) or text (3), the
+            // first 16,384 characters of each. detail=full (the positions) makes a text longer than
+            // three characters a phrase of trigrams; columnsize=0: nothing is ranked. Kept in step by
+            // the transactions that make, replay and delete dead letters.
+            try db.execute(sql: """
+                CREATE VIRTUAL TABLE dead_letter_text USING fts5(errors, payload, tokenize = 'trigram', columnsize = 0);
+                INSERT INTO dead_letter_text (rowid, errors, payload)
+                    SELECT m.id,
+                        substr((SELECT group_concat(json_extract(a.value, '$.error'), char(10)) FROM json_each(m.errors) a), 1, 16384),
+                        CASE WHEN e.data_kind IN (1, 3) THEN substr(CAST(e.data AS TEXT), 1, 16384) END
+                    FROM messages m JOIN events e ON e.seq = m.event_seq WHERE m.state = 3;
+                """)
+        }
         return migrator
     }
 }

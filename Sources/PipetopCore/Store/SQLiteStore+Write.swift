@@ -260,6 +260,16 @@ struct SQLiteTransaction: StoreTransaction {
         try db.cachedStatement(sql: "DELETE FROM messages WHERE id = ?").execute(arguments: [messageID])
     }
 
+    // MARK: The dead letters' text index
+
+    mutating func indexDeadLetterText(messageID: Int64) throws {
+        try db.cachedStatement(sql: DeadLetterText.insert).execute(arguments: [messageID])
+    }
+
+    mutating func unindexDeadLetterText(messageID: Int64) throws {
+        try db.cachedStatement(sql: DeadLetterText.delete).execute(arguments: [messageID])
+    }
+
     // MARK: Batch windows and leases
 
     mutating func releaseHeld(queue: String, at: Timestamp) throws -> [(messageID: Int64, eventSeq: Int64)] {
@@ -293,7 +303,7 @@ struct SQLiteTransaction: StoreTransaction {
     // MARK: Dead letters
 
     mutating func selectDeadLetters(_ selection: DeadLetterSelection, limit: Int?) throws -> [SelectedDeadLetter] {
-        let (conditions, binds) = DeadLetterQuery.conditions(selection)
+        let (conditions, binds) = try DeadLetterQuery.conditions(selection)
         let statement = try RawStatement(cached: db.cachedStatement(sql: """
             SELECT m.id, m.queue, m.attempt, m.event_seq, e.type, m.fingerprint, m.replays FROM messages m JOIN events e ON e.seq = m.event_seq
             WHERE \(conditions) ORDER BY m.dead_at, m.id LIMIT ?
