@@ -82,18 +82,18 @@ struct DeadLetterFigures {
         return (ms, count)
     }
 
-    func groups(_ store: ReadableStore) throws -> (ms: Double, groups: Int) {
-        var groups = 0
-        let ms = try Self.time(runs: 3) { groups = try store.deadLetterGroups(.all).count }
-        return (ms, groups)
+    func groups(_ store: ReadableStore, _ selection: DeadLetterSelection = .all) throws -> (ms: Double, groups: Int, letters: Int) {
+        var groups: [DeadLetterGroup] = []
+        let ms = try Self.time(runs: 3) { groups = try store.deadLetterGroups(selection) }
+        return (ms, groups.count, groups.reduce(0) { $0 + $1.count })
     }
 
     /// Replays every dead letter of one queue, unthrottled, in transactions of 1,000 (as a job
     /// moves them), every lifecycle and audit record written; dead letters per second.
-    func bulkReplay(path: String, queue: String) throws -> (rate: Double, moved: Int) {
+    func bulkReplay(path: String, queue: String) throws -> (rate: Double, moved: Int, cpuPerLetter: Double) {
         let store = try openStore(url: path, readOnly: false)
-        let started = Date()
+        let (started, startedCPU) = (Date(), ProcessCPU.now())
         let moved = try store.redriveInBatches(RedriveRequest(selection: DeadLetterSelection(queue: queue), replayID: "bench"), batch: 1_000).count
-        return (Double(moved) / Date().timeIntervalSince(started), moved)
+        return (Double(moved) / Date().timeIntervalSince(started), moved, (ProcessCPU.now() - startedCPU) / Double(max(moved, 1)) * 1_000_000)
     }
 }

@@ -273,16 +273,17 @@ enum DeadLetterQuery {
 enum DeadLetterText {
     static let table = "dead_letter_text"
 
-    /// Indexes one dead letter (binding its message id): every attempt's error, one per line, and
-    /// the payload when it is JSON or text, each up to `indexedTextLength` characters. OR REPLACE:
-    /// a letter is never indexed twice, even past a row left by a bug.
-    static let insert = """
-        INSERT OR REPLACE INTO \(table) (rowid, errors, payload)
-        SELECT m.id,
-            substr((SELECT group_concat(json_extract(a.value, '$.error'), char(10)) FROM json_each(m.errors) a), 1, \(DeadLetterSelection.indexedTextLength)),
+    /// What is indexed of one dead letter (binding its message id): every attempt's error, one per
+    /// line, and the payload when it is JSON or text, each up to `indexedTextLength` characters.
+    static let text = """
+        SELECT substr((SELECT group_concat(json_extract(a.value, '$.error'), char(10)) FROM json_each(m.errors) a), 1, \(DeadLetterSelection.indexedTextLength)),
             CASE WHEN e.data_kind IN (\(DataKind.json.rawValue), \(DataKind.text.rawValue)) THEN substr(CAST(e.data AS TEXT), 1, \(DeadLetterSelection.indexedTextLength)) END
         FROM messages m JOIN events e ON e.seq = m.event_seq WHERE m.id = ?
         """
+
+    /// Binds the message id and its `text`. OR REPLACE: a letter is never indexed twice, even past
+    /// a row left by a bug (a failed insert would fail the whole tick, again and again).
+    static let insert = "INSERT OR REPLACE INTO \(table) (rowid, errors, payload) VALUES (?, ?, ?)"
 
     static let delete = "DELETE FROM \(table) WHERE rowid = ?"
 

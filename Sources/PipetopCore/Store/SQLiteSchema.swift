@@ -4,7 +4,8 @@ import GRDB
 ///
 /// Every query the dashboard and the CLI make has its index: the log by `seq` (the primary key) and
 /// by event (for traces, through events by correlation id); messages by queue/state/ready time (claims, depth and lease expiry) and, for
-/// dead letters, by queue and time; events by correlation id; unrouted events by `seq`.
+/// dead letters, by queue and time (and their text, by the trigram index `dead_letter_text`);
+/// events by correlation id; unrouted events by `seq`.
 enum SQLiteSchema {
     // Message states are `MessageState` raw values; migrations are history and keep the SQL
     // they were released with, literals included.

@@ -164,11 +164,25 @@ struct SQLiteSnapshot: StoreSnapshot {
             binds.append { $0.bind(after.key) }
             binds.append { $0.bind(after.tiebreak) }
         }
-        let query = try RawStatement(cached: db.cachedStatement(sql: """
-            SELECT \(MessageColumn.list("m")), \(EventColumn.list("e"))
-            FROM messages m JOIN events e ON e.seq = m.event_seq
-            WHERE \(conditions) ORDER BY m.dead_at DESC, m.id DESC LIMIT ?
-            """), in: db)
+        let order = "ORDER BY m.dead_at DESC, m.id DESC"
+        let sql: String
+        if selection.hasText {
+            // The text index hands over every match: the page is chosen by (dead_at, id) alone, and
+            // only its rows are read in full (sorting whole rows, payloads and all, cost twice as much).
+            let from = selection.type == nil ? "messages m" : "messages m JOIN events e ON e.seq = m.event_seq"
+            sql = """
+                SELECT \(MessageColumn.list("m")), \(EventColumn.list("e"))
+                FROM messages m JOIN events e ON e.seq = m.event_seq
+                WHERE m.id IN (SELECT m.id FROM \(from) WHERE \(conditions) \(order) LIMIT ?) \(order)
+                """
+        } else {
+            sql = """
+                SELECT \(MessageColumn.list("m")), \(EventColumn.list("e"))
+                FROM messages m JOIN events e ON e.seq = m.event_seq
+                WHERE \(conditions) \(order) LIMIT ?
+                """
+        }
+        let query = try RawStatement(cached: db.cachedStatement(sql: sql), in: db)
         for bind in binds { bind(query) }
         query.bind(page.limit + 1)
         var letters: [DeadLetter] = []

@@ -99,9 +99,10 @@ protocol StoreTransaction {
     mutating func countCause(_ cause: DeadLetterCause, by count: Int, failedAgain: Int, deadAt: Timestamp?) throws
     mutating func removeReady(messageID: Int64) throws
 
-    // The dead letters' text index (what `DeadLetterSelection.errorText`/`payloadText` search).
-    /// Indexes a message that just became a dead letter, as it is now: every attempt's error and
-    /// its payload when JSON or text (each up to `DeadLetterSelection.indexedTextLength`).
+    // The dead letters' text index (what `DeadLetterSelection.errorText`/`payloadText` search);
+    // a backend may apply these as the transaction commits, in order.
+    /// Indexes a message that just became a dead letter, as the transaction leaves it: every
+    /// attempt's error and its payload when JSON or text (each up to `DeadLetterSelection.indexedTextLength`).
     mutating func indexDeadLetterText(messageID: Int64) throws
     /// Takes a message out of the index (it was replayed or deleted); nothing if it was not in it.
     mutating func unindexDeadLetterText(messageID: Int64) throws
