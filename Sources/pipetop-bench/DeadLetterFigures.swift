@@ -82,20 +82,21 @@ struct DeadLetterFigures {
         return (ms, count)
     }
 
-    func groups(_ store: ReadableStore) throws -> (ms: Double, groups: Int) {
-        var groups = 0
-        let ms = try Self.time(runs: 3) { groups = try store.deadLetterGroups(.all).count }
-        return (ms, groups)
+    func groups(_ store: ReadableStore, _ selection: DeadLetterSelection = .all) throws -> (ms: Double, groups: Int, letters: Int) {
+        var groups: [DeadLetterGroup] = []
+        let ms = try Self.time(runs: 3) { groups = try store.deadLetterGroups(selection) }
+        return (ms, groups.count, groups.reduce(0) { $0 + $1.count })
     }
 
     /// Replays every dead letter of one queue as `dlq replay --all-matching --rate 0` does: a
     /// replay job (its set fixed in one transaction) run to the end in steps of 1,000, every
-    /// lifecycle, item and audit record written; dead letters per second, set fixing included.
-    func bulkReplay(path: String, queue: String) throws -> (rate: Double, moved: Int) {
+    /// lifecycle, item and audit record written, each letter out of the text index; dead letters
+    /// per second (set fixing included) and CPU per letter.
+    func bulkReplay(path: String, queue: String) throws -> (rate: Double, moved: Int, cpuPerLetter: Double) {
         let store = try openStore(url: path, readOnly: false)
-        let started = Date()
+        let (started, startedCPU) = (Date(), ProcessCPU.now())
         let job = try store.createReplayJob(ReplayJobRequest(selection: DeadLetterSelection(queue: queue), rate: 0), at: .now())
-        let done = try ReplayJobRunner(store: store, name: "bench").run(job.id)
-        return (Double(done.moved) / Date().timeIntervalSince(started), done.moved)
+        let moved = try ReplayJobRunner(store: store, name: "bench").run(job.id).moved
+        return (Double(moved) / Date().timeIntervalSince(started), moved, (ProcessCPU.now() - startedCPU) / Double(max(moved, 1)) * 1_000_000)
     }
 }

@@ -10,7 +10,9 @@ struct DeadLetters: ParsableCommand {
         discussion: """
             A dead letter's cause is its fingerprint: the last error with numbers, ids, hex, quoted values, \
             paths and URLs folded (`dlq groups` lists them). Filters combine; every count is a true total \
-            read from the store. Replay keeps the event (id, correlation, causation, time) and gives it a \
+            read from the store. --error and --payload find text anywhere in any attempt's error or in the \
+            payload (JSON or text as stored; binary payloads are not searched), case-insensitively, through \
+            the store's trigram index: 3 characters or more, taken literally (quotes, `*`, `AND` are text). Replay keeps the event (id, correlation, causation, time) and gives it a \
             new delivery with a fresh attempt budget; each replay or delete is one transaction with an audit \
             record, and a dead letter is moved once however many replays run at once.
             """,
@@ -28,6 +30,15 @@ struct DeadLetters: ParsableCommand {
         @Option(help: ArgumentHelp("Only this cause (a fingerprint as `dlq groups` prints it).", valueName: "text"))
         var fingerprint: String?
 
+        @Option(help: ArgumentHelp(
+            "Only those with this text in any attempt's error (case-insensitive, 3 characters or more).", valueName: "text"))
+        var error: String?
+
+        @Option(help: ArgumentHelp(
+            "Only those with this text in the payload, JSON or text as stored (case-insensitive, 3 characters or more; binary payloads are not searched).",
+            valueName: "text"))
+        var payload: String?
+
         @Option(help: ArgumentHelp("Only those dead at or after (RFC 3339, or a duration ago: 10m).", valueName: "time"))
         var since: String?
 
@@ -43,11 +54,14 @@ struct DeadLetters: ParsableCommand {
         func selection(ids: [Int64]? = nil) throws -> DeadLetterSelection {
             if failedAgain && neverReplayed { throw BadInput("--failed-again and --never-replayed exclude each other") }
             let now = Timestamp.now()
-            return DeadLetterSelection(
+            let selection = DeadLetterSelection(
                 queue: queue, messageIDs: ids, type: type, fingerprint: fingerprint,
                 failedAgain: failedAgain ? true : neverReplayed ? false : nil,
                 deadSince: try since.map { try Events.time($0, option: "--since", now: now) },
-                deadUntil: try until.map { try Events.time($0, option: "--until", now: now) })
+                deadUntil: try until.map { try Events.time($0, option: "--until", now: now) },
+                errorText: error, payloadText: payload)
+            if let problem = selection.problem { throw BadInput("--" + problem) }
+            return selection
         }
     }
 

@@ -94,9 +94,10 @@ struct Events: ParsableCommand {
 
     /// An RFC 3339 time, or a duration before `now`.
     static func time(_ text: String, option: String, now: Timestamp) throws -> Timestamp {
-        if let time = Timestamp(rfc3339: text) { return time }
-        if let ago = Duration(parsing: text) { return now - ago }
-        throw BadInput("\(option) takes an RFC 3339 time (2026-12-01T10:00:00Z) or a duration ago (10m, 2h), not '\(text.terminalSafe)'")
+        guard let time = Timestamp(timeOrAgo: text, now: now) else {
+            throw BadInput("\(option) takes \(Timestamp.timeOrAgoForms), not '\(text.terminalSafe)'")
+        }
+        return time
     }
 
     /// One envelope per line, or the batch format's array, built as it goes.

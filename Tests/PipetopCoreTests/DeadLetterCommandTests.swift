@@ -65,6 +65,64 @@ import Testing
         #expect(missing.status == 2 && missing.stderr.contains("no dead letter with id 999999"))
     }
 
+    /// `--error` and `--payload` on every dlq command that filters: literal text, case-insensitive,
+    /// any attempt's error; too short a text is bad input.
+    @Test func errorAndPayloadTextFilterEveryCommand() throws {
+        try db.store.declare(
+            queues: [QueueSpec("q")], rules: [], runtime: RuntimeInfo(name: "t", pid: 1, host: "h", store: db.path, startedAt: t0, heartbeatAt: t0))
+        let letters: [(id: String, payload: String, errors: [String])] = [
+            ("a", #"{"dealer":"D-17","price":"call for price"}"#, ["connection refused by pricing", "gave up"]),
+            ("b", #"{"dealer":"D-18","price":12000}"#, ["gave up"]),
+            ("c", #"{"dealer":"D-17","note":"say \"AND\" *"}"#, [#"odd "AND" * text"#]),
+        ]
+        for (n, letter) in letters.enumerated() {
+            var now = t0 + .seconds(Int64(n * 10))
+            var batch = WriteBatch(now: now)
+            batch.publishes = [RoutedEvent(event: CloudEvent(id: letter.id, source: "/s", type: "t", data: .json(Data(letter.payload.utf8))), targets: [Target(queue: "q", held: false)])]
+            _ = try db.store.apply(batch)
+            for (k, error) in letter.errors.enumerated() {
+                var claim = WriteBatch(now: now)
+                claim.claims = [ClaimRequest(queue: "q", limit: 10, lease: .seconds(30), maxAttempts: 5)]
+                let message = try db.store.apply(claim).claimed
+                try #require(message.count == 1)
+                var fail = WriteBatch(now: now)
+                fail.outcomes = [Outcome(claim: message[0].claim, duration: .zero, finishedAt: now,
+                                         result: k == letter.errors.count - 1 ? .deadLetter(error: error, reason: .nonRetryable) : .retry(error: error, at: now))]
+                _ = try db.store.apply(fail)
+                now = now + .seconds(1)
+            }
+        }
+        func ids(_ arguments: [String]) throws -> [String] {
+            let out = try run(["dlq", "ls", "--json"] + arguments)
+            #expect(out.status == 0, "\(out.stderr)")
+            return out.stdout.split(separator: "\n").compactMap {
+                (((try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any])?["event"] as? [String: Any])?["id"] as? String
+            }.sorted()
+        }
+        #expect(try ids(["--error", "CONNECTION REFUSED"]) == ["a"], "an earlier attempt's error, any case")
+        #expect(try ids(["--payload", "d-17"]) == ["a", "c"])
+        #expect(try ids(["--payload", "d-17", "--error", "gave up"]) == ["a"])
+        #expect(try ids(["--error", #""AND" *"#]) == ["c"], "quotes and operators are text")
+        #expect(try ids(["--payload", #""price":12000"#]) == ["b"], "the JSON as stored")
+        let list = try run(["dlq", "ls", "--payload", "call for price"])
+        #expect(list.stdout.contains(#"1 of 1 dead letter (payload text "call for price")"#), "\(list.stdout)")
+        let groups = try run(["dlq", "groups", "--error", "gave up"])
+        #expect(groups.status == 0 && groups.stdout.contains("2 dead letters in 1 group"), "\(groups.stdout)")
+        let dry = try run(["dlq", "replay", "--all-matching", "--payload", "D-17", "--dry-run"])
+        #expect(dry.status == 0 && dry.stdout.contains("dry run: would replay 2 dead letters"), "\(dry.stdout)")
+        // Too short, or empty: exit 2 with why, nothing read or changed.
+        for arguments in [["dlq", "ls", "--error", "ab"], ["dlq", "groups", "--payload", ""], ["dlq", "rm", "--all-matching", "--error", "é", "--yes"]] {
+            let refused = try run(arguments)
+            #expect(refused.status == 2 && refused.stderr.contains("text takes at least 3 characters"), "\(arguments): \(refused.stderr)")
+        }
+        let removed = try run(["dlq", "rm", "--all-matching", "--error", "connection refused", "--yes"])
+        #expect(removed.status == 0 && removed.stdout.contains("deleted 1 dead letter"), "\(removed.stdout) \(removed.stderr)")
+        let replayed = try run(["dlq", "replay", "--all-matching", "--payload", "d-17", "--yes"])
+        #expect(replayed.status == 0 && replayed.stdout.contains("done · 1 of 1 moved"), "\(replayed.stdout) \(replayed.stderr)")
+        #expect(try ids([]) == ["b"])
+        #expect(try ids(["--payload", "dealer"]) == ["b"], "replayed and deleted letters are no longer found")
+    }
+
     /// Two processes replay the same 3,000 dead letters at once, in batches: each letter is moved
     /// by exactly one of them (one redriven record each, the audits add up to the total).
     @Test func twoProcessesReplayingTheSameLettersMoveEachOnce() throws {

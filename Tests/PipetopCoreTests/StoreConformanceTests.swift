@@ -625,6 +625,144 @@ import Testing
         #expect(try h.store.delete(DeleteRequest(selection: .all), at: now).count == 0, "deleted once")
     }
 
+    // MARK: Dead letters by text
+
+    /// Kills one message of `queue` with `payload`: it fails with each of `errors` in turn (the
+    /// last one dead-letters it), one tick a second from `at`; returns its message id and the time after.
+    @discardableResult
+    static func kill(
+        _ h: StoreHarness, _ id: String, payload: Payload?, errors: [String], queue: String = "q", type: String = "listing.uploaded", at: Timestamp
+    ) throws -> (id: Int64, next: Timestamp) {
+        var now = at
+        try h.publish([CloudEvent(id: id, source: "/test", type: type, time: h.t0, data: payload, correlationID: "flow-\(id)")], to: queue, at: now)
+        var messageID: Int64 = 0
+        for (n, error) in errors.enumerated() {
+            let message = try h.claim(now, h.request(queue, maxAttempts: 10))
+            try #require(message.count == 1)
+            messageID = message[0].claim.messageID
+            let last = n == errors.count - 1
+            try h.finish(message[0], at: now, last ? .deadLetter(error: error, reason: .nonRetryable) : .retry(error: error, at: now))
+            now = now + .seconds(1)
+        }
+        return (messageID, now)
+    }
+
+    @Test(arguments: backends) func deadLettersAreFoundByAnyAttemptsErrorAndByTheirPayloadText(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        var now = h.t0
+        func kill(_ id: String, _ payload: Payload?, _ errors: [String], queue: String = "q") throws {
+            now = try Self.kill(h, id, payload: payload, errors: errors, queue: queue, at: now).next
+        }
+        try kill("a", try .json(object: ["listing": "L-7"]), ["Connection refused by pricing", "upstream timeout", "gave up: HTTP 503"])
+        try kill("b", try .json(object: ["listing": "Ölwagen 42", "price": "call for price"]), ["malformed price"])
+        try kill("c", .text("plain text: CALL FOR PRICE"), ["malformed price"], queue: "r")
+        try kill("d", .binary(Data("binary call for price".utf8)), ["bad bytes: call for price"])
+        try kill("e", nil, ["no payload at all"])
+        func ids(_ selection: DeadLetterSelection) throws -> [String] {
+            try h.store.deadLetters(selection, page: PageRequest(limit: 100)).items.map(\.event.id).sorted()
+        }
+        func count(_ selection: DeadLetterSelection) throws -> Int { try h.store.deadLetterCount(selection) }
+        // Any attempt's error, not only the last; case-insensitive substrings.
+        #expect(try ids(DeadLetterSelection(errorText: "connection REFUSED")) == ["a"])
+        #expect(try ids(DeadLetterSelection(errorText: "upstream")) == ["a"])
+        #expect(try ids(DeadLetterSelection(errorText: "http 503")) == ["a"])
+        #expect(try ids(DeadLetterSelection(errorText: "MALFORMED")) == ["b", "c"])
+        #expect(try count(DeadLetterSelection(errorText: "MALFORMED")) == 2)
+        // The payload: JSON as stored, or text; a binary payload is not searched (its error is).
+        #expect(try ids(DeadLetterSelection(payloadText: "call for price")) == ["b", "c"])
+        #expect(try count(DeadLetterSelection(payloadText: "call for price")) == 2)
+        #expect(try ids(DeadLetterSelection(payloadText: "öLWAGEN")) == ["b"], "case folding beyond ASCII")
+        #expect(try ids(DeadLetterSelection(payloadText: #""listing":"L-7""#)) == ["a"], "the JSON text, quotes and all")
+        #expect(try ids(DeadLetterSelection(errorText: "call for price")) == ["d"])
+        #expect(try ids(DeadLetterSelection(errorText: "Ölwagen")) == [], "an error search does not look in payloads")
+        #expect(try ids(DeadLetterSelection(payloadText: "payload")) == [])
+        // With other conditions, and both texts at once (all must hold).
+        #expect(try ids(DeadLetterSelection(queue: "q", payloadText: "call for price")) == ["b"])
+        #expect(try count(DeadLetterSelection(queue: "r", payloadText: "call for price")) == 1)
+        #expect(try ids(DeadLetterSelection(errorText: "malformed", payloadText: "ölwagen")) == ["b"])
+        #expect(try count(DeadLetterSelection(errorText: "refused", payloadText: "ölwagen")) == 0)
+        // Groups and counts are of the matching letters only (not the kept counts by cause).
+        let groups = try h.store.deadLetterGroups(DeadLetterSelection(errorText: "malformed"))
+        #expect(groups.map(\.count) == [1, 1] && Set(groups.map(\.queue)) == ["q", "r"])
+        #expect(try h.store.deadLetterGroups(DeadLetterSelection(errorText: "nothing like it")).isEmpty)
+        // Paged newest first with a cursor, as without text.
+        let first = try h.store.deadLetters(DeadLetterSelection(errorText: "price"), page: PageRequest(limit: 2))
+        let cursor = try #require(first.next)
+        let second = try h.store.deadLetters(DeadLetterSelection(errorText: "price"), page: PageRequest(limit: 2, after: cursor))
+        #expect(first.items.map(\.event.id) == ["d", "c"] && second.items.map(\.event.id) == ["b"] && second.next == nil)
+    }
+
+    @Test(arguments: backends) func searchTextIsLiteralWhateverItHolds(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        let weird = #"weird "quoted" AND x* NEAR(a b) {errors}: col OR -z ^start"#
+        var now = try Self.kill(h, "w", payload: .text(#"say "hi" * AND"#), errors: [weird], at: h.t0).next
+        now = try Self.kill(h, "n", payload: .text("and or not"), errors: ["plain and simple"], at: now).next
+        func ids(_ selection: DeadLetterSelection) throws -> [String] {
+            try h.store.deadLetters(selection, page: PageRequest(limit: 100)).items.map(\.event.id).sorted()
+        }
+        // What would be FTS syntax unquoted is text here: operators, stars, quotes, columns, parentheses.
+        for text in [#""quoted" AND"#, "x* NEAR(", "NEAR(a b)", "{errors}: col", "OR -z ^start", "\"\"\"", "AND x*"] {
+            let expected = weird.lowercased().contains(text.lowercased()) ? ["w"] : []
+            #expect(try ids(DeadLetterSelection(errorText: text)) == expected, "\(text)")
+            #expect(try h.store.deadLetterCount(DeadLetterSelection(errorText: text)) == expected.count, "\(text)")
+        }
+        #expect(try ids(DeadLetterSelection(errorText: "AND")) == ["n", "w"], "a word of the query syntax is text, case-insensitive")
+        #expect(try ids(DeadLetterSelection(payloadText: #""hi" * AND"#)) == ["w"])
+        #expect(try ids(DeadLetterSelection(errorText: #"quoted" OR "plain"#)) == [], "no operator inside the text")
+        // Shorter than three characters: refused in words, by every operation, nothing changed.
+        let letters = try h.store.deadLetterCount(.all)
+        for selection in [DeadLetterSelection(errorText: "ab"), DeadLetterSelection(payloadText: "é"), DeadLetterSelection(errorText: ""),
+                          DeadLetterSelection(queue: "q", errorText: "abc", payloadText: "xy")] {
+            let message = try #require(selection.problem)
+            #expect(message.contains("at least 3 characters"), "\(message)")
+            #expect(throws: StoreError(message)) { try h.store.deadLetters(selection, page: PageRequest(limit: 10)) }
+            #expect(throws: StoreError(message)) { try h.store.deadLetterCount(selection) }
+            #expect(throws: StoreError(message)) { try h.store.deadLetterGroups(selection) }
+            #expect(throws: StoreError(message)) { try h.store.redrive(RedriveRequest(selection: selection), at: now) }
+            #expect(throws: StoreError(message)) { try h.store.delete(DeleteRequest(selection: selection), at: now) }
+        }
+        #expect(DeadLetterSelection(errorText: "ééé").problem == nil, "characters, not bytes")
+        let nul = DeadLetterSelection(errorText: "abc\u{0}def")
+        #expect(nul.problem == "error text cannot hold a NUL character")
+        #expect(throws: StoreError("error text cannot hold a NUL character")) { try h.store.deadLetterCount(nul) }
+        #expect(try h.store.deadLetterCount(.all) == letters)
+    }
+
+    @Test(arguments: backends) func theTextIndexFollowsReplaysDeathsAgainAndDeletes(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        var (id, now) = try Self.kill(h, "a", payload: try .json(object: ["part": "gearbox"]), errors: ["alpha failure"], at: h.t0)
+        now = try Self.kill(h, "other", payload: nil, errors: ["unrelated"], at: now).next
+        let alpha = DeadLetterSelection(errorText: "alpha"), beta = DeadLetterSelection(errorText: "beta"), gearbox = DeadLetterSelection(payloadText: "gearbox")
+        func count(_ selection: DeadLetterSelection) throws -> Int { try h.store.deadLetterCount(selection) }
+        #expect(try count(alpha) == 1 && count(gearbox) == 1)
+        // Replayed: no longer a dead letter, so no longer found (the count reads the index alone).
+        #expect(try h.store.redrive(RedriveRequest(selection: gearbox), at: now).messageIDs == [id])
+        #expect(try count(alpha) == 0 && count(gearbox) == 0)
+        #expect(try h.store.deadLetterGroups(alpha).isEmpty)
+        // Dead again: found again, by its new error and by the one before the replay.
+        let again = try h.claim(now, h.request(maxAttempts: 10))
+        try #require(again.map(\.claim.messageID) == [id])
+        try h.finish(again[0], at: now, .deadLetter(error: "beta failure", reason: .nonRetryable))
+        #expect(try count(alpha) == 1 && count(beta) == 1 && count(gearbox) == 1)
+        let letter = try #require(try h.store.deadLetters(beta, page: PageRequest(limit: 10)).items.first)
+        #expect(letter.messageID == id && letter.replays == 1 && letter.errors.map(\.error) == ["alpha failure", "beta failure"])
+        // Deleted: gone from the index too.
+        #expect(try h.store.delete(DeleteRequest(selection: beta), at: now).messageIDs == [id])
+        #expect(try count(alpha) == 0 && count(beta) == 0 && count(gearbox) == 0)
+        #expect(try count(DeadLetterSelection(errorText: "unrelated")) == 1, "the other letter is still there")
+        // Dead-lettered at a claim (attempts spent by lease expiries): indexed with every error.
+        try h.publish([h.event("lease")], at: now)
+        for _ in 1...2 {
+            _ = try h.claim(now, h.request(lease: .seconds(1), maxAttempts: 2))
+            now = now + .seconds(1)
+            try h.tick(now) { $0.expireLeases = ["q"] }
+        }
+        #expect(try h.claim(now, h.request(maxAttempts: 2)).isEmpty)
+        #expect(try count(DeadLetterSelection(errorText: "no attempts left")) == 1)
+        #expect(try count(DeadLetterSelection(errorText: "lease expired: no ack by")) == 1, "an earlier attempt's error")
+        #expect(try h.store.deadLetters(DeadLetterSelection(payloadText: #""n":"lease""#), page: PageRequest(limit: 1)).items.map(\.event.id) == ["lease"])
+    }
+
     @Test(arguments: backends) func auditRecordsPageNewestFirst(_ factory: StoreFactory) throws {
         let h = try StoreHarness(factory)
         for n in 0..<5 { try h.store.publishUnrouted([h.event("p\(n)")], at: h.t0 + .seconds(Int64(n))) }
@@ -710,6 +848,15 @@ final class Results: @unchecked Sendable {
             #expect(kept.sorted { key($0) < key($1) } == counted.sorted { key($0) < key($1) }, "round \(round)")
             #expect(try h.store.deadLetterCount(.all) == counted.reduce(0) { $0 + $1.count })
             #expect(try h.store.deadLetterCount(DeadLetterSelection(type: "t1")) == counted.filter { $0.type == "t1" }.reduce(0) { $0 + $1.count })
+            // The text index too: a text's count (the index alone) is that of the letters whose errors hold it.
+            let letters = try h.store.deadLetters(.all, page: PageRequest(limit: 10_000)).items
+            for text in ["timeout", "BAD PRICE", "gone", "after 5s"] {
+                let holding = letters.filter { $0.errors.contains { $0.error.lowercased().contains(text.lowercased()) } }
+                #expect(try h.store.deadLetterCount(DeadLetterSelection(errorText: text)) == holding.count, "round \(round): \(text)")
+                #expect(try h.store.deadLetters(DeadLetterSelection(errorText: text), page: PageRequest(limit: 10_000)).items.map(\.messageID)
+                        == holding.map(\.messageID), "round \(round): \(text)")
+            }
+            #expect(try h.store.deadLetterCount(DeadLetterSelection(payloadText: #""n":"e"#)) == letters.count)
         }
     }
 }

@@ -75,6 +75,59 @@ func settle(_ state: inout AppState, _ effects: [Effect], store: SQLiteStore, wr
         #expect(DeadLetterFilter("queue:a what").unknown == ["what"])
     }
 
+    @Test func textAndTimeTermsParseIntoASelection() throws {
+        let now = Fixture.t0
+        let f = DeadLetterFilter(#"error:"shard 3" PAYLOAD:L12 since:10m until:2027-01-15T08:00:00Z q:index"#, now: now)
+        #expect(f.error == nil)
+        #expect(f.selection == DeadLetterSelection(
+            queue: "index", deadSince: now - .seconds(600), deadUntil: Timestamp(rfc3339: "2027-01-15T08:00:00Z"), errorText: "shard 3", payloadText: "L12"))
+        // Inside quotes \" is a quote and \\ a backslash; everything else is the text, FTS syntax included.
+        #expect(DeadLetterFilter(#"payload:"say \"hi\" \\ AND *""#).selection.payloadText == #"say "hi" \ AND *"#)
+        #expect(DeadLetterFilter(#"error:NEAR("#).selection.errorText == "NEAR(")
+        #expect(DeadLetterFilter(#"error:"" again"#).error?.contains("error text takes at least 3 characters") == true)
+        // fp: still takes the rest of the line, after the other terms.
+        #expect(DeadLetterFilter(#"error:"a b c" fp:timeout after <n>s"#).selection == DeadLetterSelection(fingerprint: "timeout after <n>s", errorText: "a b c"))
+        // What cannot be read is refused in words (nothing is read).
+        #expect(DeadLetterFilter("error:ab").error?.contains("error text takes at least 3 characters (the text index holds runs of three); 'ab' has 2") == true)
+        #expect(DeadLetterFilter(#"error:"unclosed text"#).error?.contains(#"error:"… has no closing quote"#) == true)
+        #expect(DeadLetterFilter(#"payload:"abc"def"#).error?.contains("a quoted value ends its term") == true)
+        #expect(DeadLetterFilter("since:yesterday", now: now).error?.contains("since: takes an RFC 3339 time (2026-12-01T10:00:00Z) or a duration ago (10m, 2h), not 'yesterday'") == true)
+        #expect(DeadLetterFilter("until:soon").selection.deadUntil == nil)
+        let hostile = try #require(DeadLetterFilter("error:\u{1B}[2J payload:\u{9B}x").error)
+        #expect(!hostile.contains("\u{1B}") && !hostile.contains("\u{9B}"), "the user's text is escaped: \(hostile)")
+        #expect(DeadLettersScreen.filterTerms.contains("error:TEXT") && DeadLettersScreen.filterTerms.contains("since:"))
+    }
+
+    @Test func textAndTimeFiltersRunInTheStore() throws {
+        var (s, fixture) = try Fixture.state(size: size)
+        _ = try press(&s, fixture, [.char("3"), .char("/")] + Key.typing(#"error:"SHARD 3 unavailable (attempt 2""#) + [.enter])
+        // An earlier attempt's error (the letters died with "index shard 3 unavailable").
+        let byError = DeadLetterSelection(errorText: "SHARD 3 unavailable (attempt 2")
+        let groups = try #require(s.deadLetters.groups)
+        #expect(!groups.isEmpty && groups.allSatisfy { $0.queue == "index" })
+        #expect(groups == (try fixture.store.deadLetterGroups(byError)))
+        _ = try press(&s, fixture, [.enter])
+        #expect(s.deadLetters.total == groups[0].count)
+        // The flat list by payload text: the enriched events are the index queue's.
+        _ = try press(&s, fixture, [.escape, .char("L"), .char("/")] + Array(repeating: Key.backspace, count: 40) + Key.typing("payload:ENRICHED") + [.enter])
+        let byPayload = DeadLetterSelection(payloadText: "ENRICHED")
+        #expect(s.deadLetters.lettersSelection == byPayload)
+        #expect(s.deadLetters.total == (try fixture.store.deadLetterCount(byPayload)))
+        #expect(s.deadLetters.letters.map(\.messageID) == (try fixture.store.deadLetters(byPayload, page: PageRequest(limit: 100)).items.map(\.messageID)))
+        #expect(s.deadLetters.letters.allSatisfy { $0.queue == "index" } && !s.deadLetters.letters.isEmpty)
+        // A duration counts back from the dashboard's clock when the filter was typed, and stays put.
+        _ = try press(&s, fixture, [.char("/")] + Array(repeating: Key.backspace, count: 40) + Key.typing("since:4s") + [.enter])
+        let typedAt = s.shared.now
+        #expect(s.deadLetters.lettersSelection == DeadLetterSelection(deadSince: typedAt - .seconds(4)))
+        #expect(s.deadLetters.total == (try fixture.store.deadLetterCount(DeadLetterSelection(deadSince: typedAt - .seconds(4)))))
+        let later = s.update(.tick(typedAt + .seconds(30)))
+        #expect(later.isEmpty, "the clock moving does not change the selection: nothing read again")
+        // Too short a text: refused on screen, nothing read.
+        _ = try press(&s, fixture, [.char("/")] + Array(repeating: Key.backspace, count: 40) + Key.typing("error:ab") + [.enter])
+        #expect(s.update(.key(.char("j"))).isEmpty)
+        #expect(Dashboard.render(s).text.contains("error text takes at least 3 characters"))
+    }
+
     @Test func markedReplayAsksForTheCountTypedAndReplaysExactlyThose() throws {
         var (s, fixture) = try Fixture.state(size: size)
         _ = try press(&s, fixture, [.char("3"), .char("L")])

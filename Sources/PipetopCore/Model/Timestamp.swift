@@ -117,6 +117,21 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     static let earliest = Timestamp(micros: -62_167_219_200_000_000)
     static let latest = Timestamp(micros: 253_402_300_799_999_999)
 
+    /// A time as the CLI's `--since`/`--until` and the dashboard's `since:`/`until:` take it: an
+    /// RFC 3339 time, or a duration (`Duration(parsing:)`) before `now`. Nil for anything else.
+    public init?(timeOrAgo text: String, now: Timestamp) {
+        if let time = Timestamp(rfc3339: text) {
+            self = time
+        } else if let ago = Duration(parsing: text) {
+            self = now - ago
+        } else {
+            return nil
+        }
+    }
+
+    /// What `init(timeOrAgo:now:)` takes, for messages that refuse other text.
+    public static let timeOrAgoForms = "an RFC 3339 time (2026-12-01T10:00:00Z) or a duration ago (10m, 2h)"
+
     static func days(inMonth month: Int, of year: Int) -> Int {
         switch month {
         case 2: return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28

@@ -453,6 +453,13 @@ public struct Page<Item: Sendable>: Sendable {
 }
 
 /// Which dead letters an operation reads or changes: every condition given must hold.
+///
+/// `errorText` and `payloadText` are case-insensitive substrings, found through the store's text
+/// index (a trigram index: every run of three characters), so each takes at least
+/// `minimumTextLength` characters (`problem` says so; the store refuses such a selection rather
+/// than read every dead letter). The error text is every attempt's error of the dead letter, one
+/// per line; the payload text is the event's data as stored, when it is JSON or text (a binary
+/// payload is not searchable). Of each, the first `indexedTextLength` characters are indexed.
 public struct DeadLetterSelection: Sendable, Equatable, CustomStringConvertible {
     /// The source queue.
     public var queue: String?
@@ -468,10 +475,14 @@ public struct DeadLetterSelection: Sendable, Equatable, CustomStringConvertible 
     public var deadSince: Timestamp?
     /// Dead before.
     public var deadUntil: Timestamp?
+    /// Text in any attempt's error (case-insensitive).
+    public var errorText: String?
+    /// Text in the payload, JSON or text (case-insensitive).
+    public var payloadText: String?
 
     public init(
         queue: String? = nil, messageIDs: [Int64]? = nil, type: String? = nil, fingerprint: String? = nil, failedAgain: Bool? = nil,
-        deadSince: Timestamp? = nil, deadUntil: Timestamp? = nil
+        deadSince: Timestamp? = nil, deadUntil: Timestamp? = nil, errorText: String? = nil, payloadText: String? = nil
     ) {
         self.queue = queue
         self.messageIDs = messageIDs
@@ -480,9 +491,33 @@ public struct DeadLetterSelection: Sendable, Equatable, CustomStringConvertible 
         self.failedAgain = failedAgain
         self.deadSince = deadSince
         self.deadUntil = deadUntil
+        self.errorText = errorText
+        self.payloadText = payloadText
     }
 
     public static let all = DeadLetterSelection()
+
+    /// The fewest characters (Unicode scalars) a text condition takes: the index holds runs of three.
+    public static let minimumTextLength = 3
+    /// How much of a dead letter's error text and of its payload is indexed, in characters.
+    public static let indexedTextLength = 16_384
+
+    /// Whether a text condition is given (the store then reads its text index).
+    public var hasText: Bool { errorText != nil || payloadText != nil }
+
+    /// Why this selection cannot be run, in words (a text condition too short, or holding a NUL);
+    /// nil when it can.
+    public var problem: String? {
+        for (name, text) in [("error", errorText), ("payload", payloadText)] {
+            guard let text else { continue }
+            if text.unicodeScalars.count < Self.minimumTextLength {
+                let got = text.isEmpty ? "it is empty" : "'\(text)' has \(text.unicodeScalars.count)"
+                return "\(name) text takes at least \(Self.minimumTextLength) characters (the text index holds runs of three); \(got)"
+            }
+            if text.unicodeScalars.contains("\u{0}") { return "\(name) text cannot hold a NUL character" }
+        }
+        return nil
+    }
 
     public var description: String {
         var parts: [String] = []
@@ -490,6 +525,8 @@ public struct DeadLetterSelection: Sendable, Equatable, CustomStringConvertible 
         if let messageIDs { parts.append("messages \(messageIDs.map(String.init).joined(separator: ","))") }
         if let type { parts.append("type \(type)") }
         if let fingerprint { parts.append("fingerprint \(fingerprint)") }
+        if let errorText { parts.append("error text \(JSONText.quote(errorText))") }
+        if let payloadText { parts.append("payload text \(JSONText.quote(payloadText))") }
         if let failedAgain { parts.append(failedAgain ? "failed again after a replay" : "never replayed") }
         if let deadSince { parts.append("dead since \(deadSince.rfc3339)") }
         if let deadUntil { parts.append("dead before \(deadUntil.rfc3339)") }

@@ -224,9 +224,24 @@ enum DeadLetterQuery {
     /// and fingerprint only (other conditions read the dead letters themselves).
     static func byCause(_ selection: DeadLetterSelection) -> Bool {
         selection.messageIDs == nil && selection.deadSince == nil && selection.deadUntil == nil && selection.failedAgain == nil
+            && !selection.hasText
     }
 
-    static func conditions(_ selection: DeadLetterSelection) -> (sql: String, binds: [(RawStatement) -> Void]) {
+    /// Whether the text index alone answers a count: a text condition and no other.
+    static func byTextOnly(_ selection: DeadLetterSelection) -> Bool {
+        var rest = selection
+        rest.errorText = nil
+        rest.payloadText = nil
+        return selection.hasText && rest == .all
+    }
+
+    /// Throws the selection's `problem` (a text too short for the index), so it is never run.
+    static func check(_ selection: DeadLetterSelection) throws {
+        if let problem = selection.problem { throw StoreError(problem) }
+    }
+
+    static func conditions(_ selection: DeadLetterSelection) throws -> (sql: String, binds: [(RawStatement) -> Void]) {
+        try check(selection)
         var conditions = ["m.state = \(MessageState.dead.sql)"]
         var binds: [(RawStatement) -> Void] = []
         func add(_ condition: String, _ bind: @escaping (RawStatement) -> Void) {
@@ -243,8 +258,47 @@ enum DeadLetterQuery {
         if let failedAgain = selection.failedAgain { conditions.append(failedAgain ? "m.replays > 0" : "m.replays = 0") }
         if let since = selection.deadSince { add("m.dead_at >= ?") { $0.bind(since.micros) } }
         if let until = selection.deadUntil { add("m.dead_at < ?") { $0.bind(until.micros) } }
+        if let match = DeadLetterText.match(selection) {
+            // The index drives: it hands over the matching ids, each looked up by primary key.
+            add("m.id IN (SELECT rowid FROM \(DeadLetterText.table) WHERE \(DeadLetterText.table) MATCH ?)") { $0.bind(match) }
+        }
         return (conditions.joined(separator: " AND "), binds)
     }
+}
+
+/// `dead_letter_text`: the text index of the dead letters (FTS5, trigram tokenizer), one row per
+/// dead letter with the message id as its rowid, kept in step by the transactions that make a
+/// dead letter and that replay or delete one. Its own copy of the text (not an external-content
+/// table): a row leaves by its rowid alone, whatever has happened to the message and event since.
+enum DeadLetterText {
+    static let table = "dead_letter_text"
+
+    /// What is indexed of one dead letter (binding its message id): every attempt's error, one per
+    /// line, and the payload when it is JSON or text, each up to `indexedTextLength` characters.
+    static let text = """
+        SELECT substr((SELECT group_concat(json_extract(a.value, '$.error'), char(10)) FROM json_each(m.errors) a), 1, \(DeadLetterSelection.indexedTextLength)),
+            CASE WHEN e.data_kind IN (\(DataKind.json.rawValue), \(DataKind.text.rawValue)) THEN substr(CAST(e.data AS TEXT), 1, \(DeadLetterSelection.indexedTextLength)) END
+        FROM messages m JOIN events e ON e.seq = m.event_seq WHERE m.id = ?
+        """
+
+    /// Binds the message id and its `text`. OR REPLACE: a letter is never indexed twice, even past
+    /// a row left by a bug (a failed insert would fail the whole tick, again and again).
+    static let insert = "INSERT OR REPLACE INTO \(table) (rowid, errors, payload) VALUES (?, ?, ?)"
+
+    static let delete = "DELETE FROM \(table) WHERE rowid = ?"
+
+    /// The FTS5 query of the selection's text conditions, nil without any: each text one phrase
+    /// in its column. Inside a phrase nothing is syntax (`AND`, `*`, `NEAR(`, `:` are text) but
+    /// the closing quote, so a `"` is doubled; with the trigram tokenizer a phrase is a
+    /// case-insensitive substring.
+    static func match(_ selection: DeadLetterSelection) -> String? {
+        var phrases: [String] = []
+        if let text = selection.errorText { phrases.append("{errors} : " + phrase(text)) }
+        if let text = selection.payloadText { phrases.append("{payload} : " + phrase(text)) }
+        return phrases.isEmpty ? nil : phrases.joined(separator: " AND ")
+    }
+
+    static func phrase(_ text: String) -> String { "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
 }
 
 /// What a claim reads of a message (the event's columns follow).

@@ -4,7 +4,8 @@ import GRDB
 ///
 /// Every query the dashboard and the CLI make has its index: the log by `seq` (the primary key) and
 /// by event (for traces, through events by correlation id); messages by queue/state/ready time (claims, depth and lease expiry) and, for
-/// dead letters, by queue and time; events by correlation id; unrouted events by `seq`.
+/// dead letters, by queue and time (and their text, by the trigram index `dead_letter_text`);
+/// events by correlation id; unrouted events by `seq`.
 enum SQLiteSchema {
     // Message states are `MessageState` raw values; migrations are history and keep the SQL
     // they were released with, literals included.
@@ -224,6 +225,23 @@ enum SQLiteSchema {
                 INSERT INTO dead_letter_causes
                     SELECT m.queue, e.type, m.fingerprint, count(*), sum(m.replays > 0), min(m.dead_at), max(m.dead_at)
                     FROM messages m JOIN events e ON e.seq = m.event_seq WHERE m.state = 3 GROUP BY m.queue, e.type, m.fingerprint;
+                """)
+        }
+        migrator.registerMigration("v6-dead-letter-text") { db in
+            // The dead letters' text, searchable (DeadLetterSelection.errorText/payloadText): FTS5
+            // with the trigram tokenizer, so any run of three or more characters is found, case
+            // folded, through the index. One row per dead letter, its rowid the message id: every
+            // attempt's error, one per line, and the payload when it is JSON (1) or text (3), the
+            // first 16,384 characters of each. detail=full (the positions) makes a text longer than
+            // three characters a phrase of trigrams; columnsize=0: nothing is ranked. Kept in step by
+            // the transactions that make, replay and delete dead letters.
+            try db.execute(sql: """
+                CREATE VIRTUAL TABLE dead_letter_text USING fts5(errors, payload, tokenize = 'trigram', columnsize = 0);
+                INSERT INTO dead_letter_text (rowid, errors, payload)
+                    SELECT m.id,
+                        substr((SELECT group_concat(json_extract(a.value, '$.error'), char(10)) FROM json_each(m.errors) a), 1, 16384),
+                        CASE WHEN e.data_kind IN (1, 3) THEN substr(CAST(e.data AS TEXT), 1, 16384) END
+                    FROM messages m JOIN events e ON e.seq = m.event_seq WHERE m.state = 3;
                 """)
         }
         migrator.registerMigration("v7-replay-jobs") { db in

@@ -158,17 +158,31 @@ struct SQLiteSnapshot: StoreSnapshot {
 
     /// Newest dead first: keyset (dead_at, id) descending, along `messages_dead_by_time`.
     func deadLetters(_ selection: DeadLetterSelection, page: PageRequest) throws -> Page<DeadLetter> {
-        var (conditions, binds) = DeadLetterQuery.conditions(selection)
+        var (conditions, binds) = try DeadLetterQuery.conditions(selection)
         if let after = page.after {
             conditions += " AND (m.dead_at, m.id) < (?, ?)"
             binds.append { $0.bind(after.key) }
             binds.append { $0.bind(after.tiebreak) }
         }
-        let query = try RawStatement(cached: db.cachedStatement(sql: """
-            SELECT \(MessageColumn.list("m")), \(EventColumn.list("e"))
-            FROM messages m JOIN events e ON e.seq = m.event_seq
-            WHERE \(conditions) ORDER BY m.dead_at DESC, m.id DESC LIMIT ?
-            """), in: db)
+        let order = "ORDER BY m.dead_at DESC, m.id DESC"
+        let sql: String
+        if selection.hasText {
+            // The text index hands over every match: the page is chosen by (dead_at, id) alone, and
+            // only its rows are read in full (sorting whole rows, payloads and all, cost twice as much).
+            let from = selection.type == nil ? "messages m" : "messages m JOIN events e ON e.seq = m.event_seq"
+            sql = """
+                SELECT \(MessageColumn.list("m")), \(EventColumn.list("e"))
+                FROM messages m JOIN events e ON e.seq = m.event_seq
+                WHERE m.id IN (SELECT m.id FROM \(from) WHERE \(conditions) \(order) LIMIT ?) \(order)
+                """
+        } else {
+            sql = """
+                SELECT \(MessageColumn.list("m")), \(EventColumn.list("e"))
+                FROM messages m JOIN events e ON e.seq = m.event_seq
+                WHERE \(conditions) \(order) LIMIT ?
+                """
+        }
+        let query = try RawStatement(cached: db.cachedStatement(sql: sql), in: db)
         for bind in binds { bind(query) }
         query.bind(page.limit + 1)
         var letters: [DeadLetter] = []
@@ -187,11 +201,21 @@ struct SQLiteSnapshot: StoreSnapshot {
 
     func deadLetterCount(_ selection: DeadLetterSelection) throws -> Int {
         if DeadLetterQuery.byCause(selection) { return try deadLetterGroups(selection).reduce(0) { $0 + $1.count } }
-        let (conditions, binds) = DeadLetterQuery.conditions(selection)
-        // The events join only when the selection reads the event's type.
-        let from = selection.type == nil ? "messages m" : "messages m JOIN events e ON e.seq = m.event_seq"
-        let query = try RawStatement(cached: db.cachedStatement(sql: "SELECT count(*) FROM \(from) WHERE \(conditions)"), in: db)
-        for bind in binds { bind(query) }
+        let query: RawStatement
+        if DeadLetterQuery.byTextOnly(selection), let match = DeadLetterText.match(selection) {
+            try DeadLetterQuery.check(selection)
+            // The index holds exactly the dead letters (kept in step with them): its matches are the count.
+            query = try RawStatement(cached: db.cachedStatement(sql: """
+                SELECT count(*) FROM \(DeadLetterText.table) WHERE \(DeadLetterText.table) MATCH ?
+                """), in: db)
+            query.bind(match)
+        } else {
+            let (conditions, binds) = try DeadLetterQuery.conditions(selection)
+            // The events join only when the selection reads the event's type.
+            let from = selection.type == nil ? "messages m" : "messages m JOIN events e ON e.seq = m.event_seq"
+            query = try RawStatement(cached: db.cachedStatement(sql: "SELECT count(*) FROM \(from) WHERE \(conditions)"), in: db)
+            for bind in binds { bind(query) }
+        }
         var count = 0
         try query.query { count = $0.int(0) }
         return count
@@ -217,7 +241,7 @@ struct SQLiteSnapshot: StoreSnapshot {
             for bind in binds { bind(query) }
             return try Self.groups(query)
         }
-        let (conditions, binds) = DeadLetterQuery.conditions(selection)
+        let (conditions, binds) = try DeadLetterQuery.conditions(selection)
         let query = try RawStatement(cached: db.cachedStatement(sql: """
             SELECT m.queue, e.type, m.fingerprint, count(*), min(m.dead_at), max(m.dead_at), sum(m.replays > 0)
             FROM messages m JOIN events e ON e.seq = m.event_seq

@@ -30,7 +30,7 @@ extension SQLiteTransaction: ReplayJobTransaction {
         var created = job
         created.id = db.lastInsertedRowID
         // The fixed set, in the order it is moved (oldest dead first), numbered 1...n.
-        let (conditions, binds) = DeadLetterQuery.conditions(selection)
+        let (conditions, binds) = try DeadLetterQuery.conditions(selection)
         let insert = try RawStatement(cached: db.cachedStatement(sql: """
             INSERT INTO replay_job_items (job, seq, message_id)
             SELECT ?, row_number() OVER (ORDER BY m.dead_at, m.id), m.id

@@ -10,6 +10,7 @@ extension SQLiteStore {
             try db.inTransaction(.immediate) {
                 var tick = Tick(SQLiteTransaction(db: db, sql: try writerStatements(db)), now: now)
                 value = try body(&tick)
+                try tick.tx.writeTextIndex()
                 return .commit
             }
             return value!
@@ -94,6 +95,8 @@ struct SQLiteTransaction: StoreTransaction {
     var removedCauses: Set<DeadLetterCause> = []
     /// Arrivals before this minute are forgotten by `finish` (set when letters died).
     var oldestArrival: Int64?
+    /// Messages to index (true) or take out of the text index, in order (see `writeTextIndex`).
+    var textIndex: [(messageID: Int64, index: Bool)] = []
     /// The next event seq, message id and log row seq, read at the first insert of the transaction.
     var nextIDs: (event: Int64, message: Int64, log: Int64)?
 
@@ -275,6 +278,39 @@ struct SQLiteTransaction: StoreTransaction {
         try db.cachedStatement(sql: "DELETE FROM messages WHERE id = ?").execute(arguments: [messageID])
     }
 
+    // MARK: The dead letters' text index
+
+    /// Buffered, and written by `writeTextIndex` when everything else is (see there).
+    mutating func indexDeadLetterText(messageID: Int64) throws { textIndex.append((messageID, true)) }
+
+    mutating func unindexDeadLetterText(messageID: Int64) throws { textIndex.append((messageID, false)) }
+
+    /// Writes the buffered changes of the text index, in order, as the last statements of the
+    /// transaction. FTS5 flushes what it holds in memory to a new segment of its index whenever
+    /// a later statement of the transaction opens a statement journal (an UPDATE … RETURNING, an
+    /// upsert, an INSERT … SELECT): interleaved with the rest of a tick, every dead letter became
+    /// a segment of its own, and merging them cost several times the rest of the write (measured).
+    /// Written last, the index gets one segment per transaction. The text is read as the
+    /// transaction left the message (dead, its last error appended); single-row INSERT … VALUES.
+    mutating func writeTextIndex() throws {
+        guard !textIndex.isEmpty else { return }
+        let read = try RawStatement(cached: db.cachedStatement(sql: DeadLetterText.text), in: db)
+        let insert = try db.cachedStatement(sql: DeadLetterText.insert)
+        let delete = try db.cachedStatement(sql: DeadLetterText.delete)
+        for (messageID, index) in textIndex {
+            guard index else {
+                try delete.execute(arguments: [messageID])
+                continue
+            }
+            var text: (errors: String?, payload: String?)?
+            read.bind(messageID)
+            try read.query { row in text = (row.string(0), row.string(1)) }
+            guard let text else { continue }
+            try insert.execute(arguments: [messageID, text.errors, text.payload])
+        }
+        textIndex.removeAll()
+    }
+
     // MARK: Batch windows and leases
 
     mutating func releaseHeld(queue: String, at: Timestamp) throws -> [(messageID: Int64, eventSeq: Int64)] {
@@ -308,7 +344,7 @@ struct SQLiteTransaction: StoreTransaction {
     // MARK: Dead letters
 
     mutating func selectDeadLetters(_ selection: DeadLetterSelection, limit: Int?) throws -> [SelectedDeadLetter] {
-        let (conditions, binds) = DeadLetterQuery.conditions(selection)
+        let (conditions, binds) = try DeadLetterQuery.conditions(selection)
         let statement = try RawStatement(cached: db.cachedStatement(sql: """
             SELECT m.id, m.queue, m.attempt, m.event_seq, e.type, m.fingerprint, m.replays, json_array_length(m.errors) FROM messages m JOIN events e ON e.seq = m.event_seq
             WHERE \(conditions) ORDER BY m.dead_at, m.id LIMIT ?

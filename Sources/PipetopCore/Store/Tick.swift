@@ -102,6 +102,14 @@ protocol StoreTransaction {
     mutating func countCause(_ cause: DeadLetterCause, by count: Int, failedAgain: Int, deadAt: Timestamp?) throws
     mutating func removeReady(messageID: Int64) throws
 
+    // The dead letters' text index (what `DeadLetterSelection.errorText`/`payloadText` search);
+    // a backend may apply these as the transaction commits, in order.
+    /// Indexes a message that just became a dead letter, as the transaction leaves it: every
+    /// attempt's error and its payload when JSON or text (each up to `DeadLetterSelection.indexedTextLength`).
+    mutating func indexDeadLetterText(messageID: Int64) throws
+    /// Takes a message out of the index (it was replayed or deleted); nothing if it was not in it.
+    mutating func unindexDeadLetterText(messageID: Int64) throws
+
     // Batch windows and leases.
     /// Held messages of `queue` become ready at `at`; returns them (id, event seq) in id order.
     mutating func releaseHeld(queue: String, at: Timestamp) throws -> [(messageID: Int64, eventSeq: Int64)]
@@ -287,6 +295,7 @@ struct Tick<Transaction: StoreTransaction> {
             guard let replays = try tx.deadLetterInFlight(
                 messageID: claim.messageID, delivery: claim.delivery, at: at, reason: reason, error: error, fingerprint: fingerprint)
             else { return false }
+            try tx.indexDeadLetterText(messageID: claim.messageID)
             try tx.countCause(DeadLetterCause(queue: claim.queue, type: claim.eventType, fingerprint: fingerprint), by: 1, failedAgain: replays > 0 ? 1 : 0, deadAt: at)
             try record(.failed, claim: claim, at: at, duration: outcome.duration, error: error)
             try record(.deadLettered, claim: claim, at: at, error: error, detail: reason.rawValue)
@@ -345,6 +354,7 @@ struct Tick<Transaction: StoreTransaction> {
                 if request.policy.keepsDeadLetters {
                     let fingerprint = FailureFingerprint.of(error)
                     let replays = try tx.deadLetterReady(messageID: claim.messageID, at: now, reason: reason, error: error, fingerprint: fingerprint)
+                    try tx.indexDeadLetterText(messageID: claim.messageID)
                     try tx.countCause(
                         DeadLetterCause(queue: claim.queue, type: claim.eventType, fingerprint: fingerprint), by: 1, failedAgain: replays > 0 ? 1 : 0,
                         deadAt: now)
@@ -387,6 +397,7 @@ struct Tick<Transaction: StoreTransaction> {
     mutating func redrive(_ letter: SelectedDeadLetter, to queue: String?, as what: String) throws -> Bool {
         let queue = queue ?? letter.queue
         guard try tx.redrive(messageID: letter.messageID, to: queue, at: now) else { return false }
+        try tx.unindexDeadLetterText(messageID: letter.messageID)
         try tx.countCause(letter.cause, by: -1, failedAgain: letter.replays > 0 ? -1 : 0, deadAt: nil)
         let from = queue == letter.queue ? "" : " from \(letter.queue)"
         try record(.redriven, eventSeq: letter.eventSeq, queue: queue, messageID: letter.messageID, attempt: 0,
@@ -398,6 +409,7 @@ struct Tick<Transaction: StoreTransaction> {
         var deleted: [Int64] = []
         for letter in try tx.selectDeadLetters(request.selection, limit: request.limit) {
             guard try tx.deleteDeadLetter(messageID: letter.messageID) else { continue }
+            try tx.unindexDeadLetterText(messageID: letter.messageID)
             deleted.append(letter.messageID)
             try tx.countCause(letter.cause, by: -1, failedAgain: letter.replays > 0 ? -1 : 0, deadAt: nil)
             try record(.deleted, eventSeq: letter.eventSeq, queue: letter.queue, messageID: letter.messageID, attempt: letter.attempt,
@@ -456,6 +468,8 @@ struct Tick<Transaction: StoreTransaction> {
             let seq = edited == nil ? letter.eventSeq : try tx.nextEventSeq()
             guard try tx.redriveEdited(messageID: letter.messageID, eventSeq: letter.eventSeq, replays: letter.replays, newSeq: seq, at: now) else { continue }
             if let edited { try tx.insertEvent(edited, seq: seq, routed: true, at: now) }
+            // No longer a dead letter: out of the text index (if it dies again, its edited text goes in).
+            try tx.unindexDeadLetterText(messageID: letter.messageID)
             moved.append(letter.messageID)
             try tx.countCause(letter.cause, by: -1, failedAgain: letter.replays > 0 ? -1 : 0, deadAt: nil)
             let what: String

@@ -12,8 +12,13 @@ public struct Filter: Equatable, Sendable {
 
     public var source: String
     public var terms: [Term]
+    /// The dashboard's clock when the text was typed: what a screen counts durations back from
+    /// (the Dead letters screen's `since:10m`), so the filter means the same while it is shown.
+    /// Nil for a filter made by code, not typed.
+    public var enteredAt: Timestamp?
 
-    public init(_ source: String) {
+    public init(_ source: String, enteredAt: Timestamp? = nil) {
+        self.enteredAt = enteredAt
         self.source = source.trimmingCharacters(in: .whitespaces)
         terms = self.source.split(separator: " ").map { word in
             let lower = word.lowercased()

@@ -126,7 +126,7 @@ extension AppState {
         case .filter(var editor):
             switch key {
             case .enter:
-                filter = Filter(editor.text)
+                filter = Filter(editor.text, enteredAt: shared.now)
                 mode = .normal
                 screens[view]!.filterCommitted()
             case .escape:
@@ -136,7 +136,7 @@ extension AppState {
                 edit(&editor, key)
                 mode = .filter(editor)
                 // Filter as you type.
-                filter = Filter(editor.text)
+                filter = Filter(editor.text, enteredAt: shared.now)
             }
             return []
         case .normal:

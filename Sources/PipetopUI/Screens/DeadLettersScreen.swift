@@ -89,7 +89,8 @@ public struct DeadLettersScreen: Screen {
 
     // MARK: Selections
 
-    public var filterParsed: DeadLetterFilter { DeadLetterFilter(filter.source) }
+    /// The filter's selection; its durations (`since:10m`) count back from when it was typed.
+    public var filterParsed: DeadLetterFilter { DeadLetterFilter(filter.source, now: filter.enteredAt ?? .now()) }
 
     /// What the list shows: the group's dead letters narrowed by the filter, or all the filter matches.
     public var listSelection: DeadLetterSelection {

@@ -1,0 +1,82 @@
+import Foundation
+import GRDB
+import Testing
+@testable import PipetopCore
+
+/// What is specific to SQLite's text index of the dead letters (`dead_letter_text`, FTS5 trigram):
+/// the migration that builds it for a store with dead letters, its rows in step with the letters,
+/// and the FTS5 query a text becomes. The behaviour itself is in `StoreConformanceTests`.
+@Suite struct DeadLetterTextTests {
+    /// A store of schema v5 with dead letters (JSON, text, binary and no payload; several errors
+    /// each) and a live message: v6 indexes the dead letters as they are, and only them.
+    @Test func aVersion5StoreHasItsDeadLettersIndexedWhenMigrated() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pipetop-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("old.sqlite").path
+        do {
+            let queue = try DatabaseQueue(path: path)
+            try SQLiteSchema.migrator.migrate(queue, upTo: "v5-dead-letter-causes")
+            try queue.write { db in
+                try db.execute(sql: """
+                    INSERT INTO events (seq, id, source, type, data, data_kind, published_at, routed) VALUES
+                        (1, 'json', '/s', 't', CAST('{"listing":"L-9","price":"call for price"}' AS BLOB), 1, 10, 1),
+                        (2, 'text', '/s', 't', CAST('plain Text payload' AS BLOB), 3, 10, 1),
+                        (3, 'binary', '/s', 't', CAST('binary payload text' AS BLOB), 2, 10, 1),
+                        (4, 'none', '/s', 't', NULL, 0, 10, 1),
+                        (5, 'live', '/s', 't', CAST('{"listing":"L-9"}' AS BLOB), 1, 10, 1);
+                    INSERT INTO messages (id, queue, event_seq, state, ready_at, enqueued_at, attempt, deliveries, errors, dead_at, reason, fingerprint) VALUES
+                        (1, 'q', 1, 3, 20, 10, 2, 2, '[{"attempt":1,"at":15,"error":"Connection refused"},{"attempt":2,"at":20,"error":"gave up"}]', 20, 'max-attempts', 'gave up'),
+                        (2, 'q', 2, 3, 21, 10, 1, 1, '[{"attempt":1,"at":21,"error":"malformed"}]', 21, 'non-retryable', 'malformed'),
+                        (3, 'q', 3, 3, 22, 10, 1, 1, '[{"attempt":1,"at":22,"error":"malformed"}]', 22, 'non-retryable', 'malformed'),
+                        (4, 'q', 4, 3, 23, 10, 1, 1, '[{"attempt":1,"at":23,"error":"empty"}]', 23, 'non-retryable', 'empty'),
+                        (5, 'q', 5, 1, 24, 10, 1, 1, '[{"attempt":1,"at":24,"error":"connection refused"}]', NULL, NULL, NULL);
+                    """)
+            }
+        }
+        let store = try SQLiteStore(path: path)
+        func ids(_ selection: DeadLetterSelection) throws -> [String] {
+            try store.deadLetters(selection, page: PageRequest(limit: 10)).items.map(\.event.id).sorted()
+        }
+        #expect(try ids(DeadLetterSelection(errorText: "connection refused")) == ["json"], "an earlier attempt's error; not the live message")
+        #expect(try ids(DeadLetterSelection(errorText: "gave up")) == ["json"])
+        #expect(try ids(DeadLetterSelection(errorText: "malformed")) == ["binary", "text"])
+        #expect(try ids(DeadLetterSelection(payloadText: "L-9")) == ["json"])
+        #expect(try ids(DeadLetterSelection(payloadText: "text payload")) == ["text"], "a binary payload is not indexed")
+        #expect(try store.deadLetterCount(DeadLetterSelection(payloadText: "payload")) == 1)
+        #expect(try store.database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM dead_letter_text") } == 4)
+    }
+
+    /// After dead-lettering, replays, deaths again and deletes, the index holds one row per dead
+    /// letter, and no other.
+    @Test func theIndexHoldsExactlyTheDeadLetters() throws {
+        let db = try TestStore()
+        var now = Timestamp(micros: 1_800_000_000_000_000)
+        for round in 0..<6 {
+            var batch = WriteBatch(now: now)
+            batch.claims = [ClaimRequest(queue: "q", limit: 100, lease: .seconds(30), maxAttempts: 3)]
+            batch.publishes = (0..<20).map { RoutedEvent(event: CloudEvent(id: "e\(round)-\($0)", source: "/s", type: "t"), targets: [Target(queue: "q", held: false)]) }
+            let claimed = try db.store.apply(batch).claimed
+            var fail = WriteBatch(now: now)
+            fail.outcomes = claimed.enumerated().map { n, message in
+                Outcome(claim: message.claim, duration: .zero, finishedAt: now,
+                        result: n % 3 == 0 ? .succeeded(children: []) : .deadLetter(error: "boom \(n)", reason: .nonRetryable))
+            }
+            _ = try db.store.apply(fail)
+            _ = try db.store.redrive(RedriveRequest(selection: .all, limit: 5), at: now)
+            _ = try db.store.delete(DeleteRequest(selection: .all, limit: 3), at: now)
+            now = now + .seconds(1)
+            let dead = try db.count("SELECT count(*) FROM messages WHERE state = \(MessageState.dead.rawValue)")
+            #expect(try db.count("SELECT count(*) FROM dead_letter_text") == dead, "round \(round)")
+            #expect(try db.count("""
+                SELECT count(*) FROM dead_letter_text t JOIN messages m ON m.id = t.rowid WHERE m.state = \(MessageState.dead.rawValue)
+                """) == dead, "round \(round): the rows are the dead letters'")
+        }
+    }
+
+    @Test func aTextBecomesOnePhrasePerColumnWithItsQuotesDoubled() {
+        #expect(DeadLetterText.match(.all) == nil)
+        #expect(DeadLetterText.match(DeadLetterSelection(errorText: #"say "hi" AND *"#)) == #"{errors} : "say ""hi"" AND *""#)
+        #expect(DeadLetterText.match(DeadLetterSelection(errorText: "abc", payloadText: "\"\"")) == #"{errors} : "abc" AND {payload} : """""""#)
+    }
+}
