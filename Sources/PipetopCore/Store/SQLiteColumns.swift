@@ -344,6 +344,23 @@ enum LogColumn: Int32, ColumnSet {
     /// points at (`events.log_seq`), so a delivered event adds one index entry, not two.
     static let laterRows = "steps & \(1 << LifecycleKind.published.step) = 0"
 
+    /// The steps of trouble and of operators' actions: failures, retries, dead letters, lease
+    /// expiries, duplicates, rejections, redrives, edits and deletes. Rare in a healthy pipeline,
+    /// and what on-call filters for, so `log_rare_steps` indexes the rows that have one: a row of
+    /// the common steps (published to succeeded, batch-released) adds nothing to it.
+    static let rareSteps = [LifecycleKind.rejected, .duplicate, .redriven, .leaseExpired, .failed, .retryScheduled, .deadLettered, .deleted, .edited]
+        .reduce(0) { $0 | 1 << $1.step }
+    /// The rows `log_rare_steps` indexes (the literal its definition and every query using it share).
+    static let hasRareStep = "steps & \(rareSteps) != 0"
+
+    /// Which steps of a row have its queue, its error and its detail, as `LifecycleRow.forEachEntry`
+    /// hands them out: a row of one step gives that step every field; in a row of several, the
+    /// queue goes to the message's steps and the error and detail to the steps they name.
+    static let stepsWithQueue = "CASE WHEN l.steps & (l.steps - 1) = 0 THEN l.steps ELSE l.steps & \(messageSteps) END"
+    static let stepsWithError = "CASE WHEN l.steps & (l.steps - 1) = 0 THEN l.steps ELSE l.error_steps END"
+    static let stepsWithDetail = "CASE WHEN l.steps & (l.steps - 1) = 0 THEN l.steps ELSE l.detail_steps END"
+    private static let messageSteps = LifecycleKind.allCases.filter { $0.scope != .event }.reduce(0) { $0 | 1 << $1.step }
+
     /// How many records the rows hold: the sum of their steps' bits (SQLite has no popcount).
     static let recordCount = "sum(" + (0..<LifecycleKind.allCases.count).map { "(steps >> \($0) & 1)" }.joined(separator: " + ") + ")"
 }

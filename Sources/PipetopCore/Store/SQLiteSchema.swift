@@ -3,7 +3,8 @@ import GRDB
 /// The SQLite schema, as versioned migrations. Times are microseconds since the epoch.
 ///
 /// Every query the dashboard and the CLI make has its index: the log by `seq` (the primary key) and
-/// by event (for traces, through events by correlation id); messages by queue/state/ready time (claims, depth and lease expiry) and, for
+/// by event (for traces, through events by correlation id), and its rows with a rare step (failures,
+/// dead letters, operators' actions: the Events filter's `kind:`); messages by queue/state/ready time (claims, depth and lease expiry) and, for
 /// dead letters, by queue and time (and their text, by the trigram index `dead_letter_text`);
 /// events by correlation id; unrouted events by `seq`.
 enum SQLiteSchema {
@@ -296,6 +297,13 @@ enum SQLiteSchema {
                     SELECT m.queue, e.type, m.fingerprint, m.dead_at / 60000000, count(*)
                     FROM messages m JOIN events e ON e.seq = m.event_seq WHERE m.state = 3 GROUP BY 1, 2, 3, 4;
                 """)
+        }
+        migrator.registerMigration("v9-log-rare-steps") { db in
+            // The rows with a rare step (LogColumn.rareSteps), in log order with their steps: a filter
+            // for failures, dead letters or an operator's actions reads these, not the whole log, and
+            // counts them from the index alone. Rows of the common steps add no entry (the no-op path).
+            // Queries name the same condition (LogColumn.hasRareStep, checked against this by a test).
+            try db.execute(sql: "CREATE INDEX log_rare_steps ON log(seq, steps) WHERE steps & 31948 != 0")
         }
         return migrator
     }

@@ -28,6 +28,15 @@ public protocol StoreSnapshot {
     func history(before seq: Int64, limit: Int) throws -> [LifecycleRecord]
     /// Every log record of one business flow, oldest first.
     func trace(correlationID: String) throws -> [LifecycleRecord]
+    /// Log records matching `query` with `seq < before`, newest first: up to `limit`, searched
+    /// along the query's index, or over at most `span` rows of the log (nil: the backend's
+    /// choice) when none narrows it. Read on from `next` until `reachedEnd`.
+    func log(matching query: LogQuery, before seq: Int64, limit: Int, span: Int?) throws -> LogMatches
+    /// Log records matching `query` with `seq > after`, oldest first (following, paging on), as above.
+    func log(matching query: LogQuery, after seq: Int64, limit: Int, span: Int?) throws -> LogMatches
+    /// How many log records match `query` with `seq < before`, counted as `log(matching:before:…)`
+    /// searches: the counts from `next` on add up to the true total once one `reachedEnd`.
+    func logCount(matching query: LogQuery, before seq: Int64, span: Int?) throws -> LogCount
     /// Log records in the store (every step, however many rows hold them): a true total, read by
     /// counting, so for tools and the bench, not for every poll.
     func logTotal() throws -> Int64
@@ -124,6 +133,15 @@ extension ReadableStore {
     public func history(before seq: Int64, limit: Int) throws -> [LifecycleRecord] { try read { try $0.history(before: seq, limit: limit) } }
     public func trace(correlationID: String) throws -> [LifecycleRecord] { try read { try $0.trace(correlationID: correlationID) } }
     public func logTotal() throws -> Int64 { try read { try $0.logTotal() } }
+    public func log(matching query: LogQuery, before seq: Int64, limit: Int, span: Int? = nil) throws -> LogMatches {
+        try read { try $0.log(matching: query, before: seq, limit: limit, span: span) }
+    }
+    public func log(matching query: LogQuery, after seq: Int64, limit: Int, span: Int? = nil) throws -> LogMatches {
+        try read { try $0.log(matching: query, after: seq, limit: limit, span: span) }
+    }
+    public func logCount(matching query: LogQuery, before seq: Int64 = .max, span: Int? = nil) throws -> LogCount {
+        try read { try $0.logCount(matching: query, before: seq, span: span) }
+    }
     public func queueStats(now: Timestamp) throws -> [QueueStats] { try read { try $0.queueStats(now: now) } }
     /// The newest `limit` dead letters, optionally of one queue.
     public func deadLetters(queue: String?, limit: Int) throws -> [DeadLetter] {

@@ -50,6 +50,11 @@ public enum StoreRequest: Equatable, Sendable {
     case history(before: Int64, limit: Int)
     /// The newest records, to follow again after a scroll back.
     case latest(limit: Int)
+    /// Log records matching a filter below `before`, newest first, from one bounded search of the
+    /// store (`LogMatches`); with `counting`, the count of the same rows too. With the log's newest seq.
+    case logMatches(LogQuery, before: Int64, limit: Int, counting: Bool)
+    /// The next part of the count of a filter's matches below `before`.
+    case logCount(LogQuery, before: Int64)
     /// The dead letters of `selection` by cause, and their true count.
     case deadLetterGroups(DeadLetterSelection)
     /// A page of the dead letters of `selection`, with the selection's true count (one read).
@@ -89,6 +94,9 @@ public enum StoreAnswer: Sendable {
     case history([LifecycleRecord], requested: Int)
     /// The newest records, oldest first.
     case latest([LifecycleRecord])
+    /// A search of the log, the count of its rows if asked, and the log's newest record seq then.
+    case logMatches(LogMatches, count: LogCount?, newest: Int64, for: StoreRequest)
+    case logCount(LogCount, for: StoreRequest)
     case deadLetterGroups([DeadLetterGroup], for: DeadLetterSelection)
     case deadLetters(Page<DeadLetter>, total: Int, for: DeadLetterSelection, after: PageCursor?)
     case deadLetterPreview(DeadLetterPreview)
@@ -142,6 +150,15 @@ extension StoreRequest {
             return .history(try store.history(before: before, limit: limit), requested: limit)
         case .latest(let limit):
             return .latest(try store.history(before: .max, limit: limit).reversed())
+        case .logMatches(let query, let before, let limit, let counting):
+            return try store.read { snapshot in
+                .logMatches(
+                    try snapshot.log(matching: query, before: before, limit: limit, span: nil),
+                    count: counting ? try snapshot.logCount(matching: query, before: before, span: nil) : nil,
+                    newest: try snapshot.history(before: .max, limit: 1).first?.seq ?? 0, for: self)
+            }
+        case .logCount(let query, let before):
+            return .logCount(try store.logCount(matching: query, before: before), for: self)
         case .deadLetterGroups(let selection):
             return .deadLetterGroups(try store.deadLetterGroups(selection), for: selection)
         case .deadLetters(let selection, let page):

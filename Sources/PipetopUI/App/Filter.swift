@@ -2,9 +2,10 @@ import Foundation
 import PipetopCore
 
 /// The `/` filter: whitespace-separated terms that must all match. `kind:failed`, `queue:enrich`,
-/// `corr:ID` (prefix of the correlation id), `type:…`; any other word matches as text in the
-/// event type, event id, queue, error or detail (case-insensitive). `kind:` takes a prefix too,
-/// so `kind:dead` finds `dead-lettered`.
+/// `corr:ID` (prefix of the correlation id, as stored: case counts), `type:…`; any other word
+/// matches as text in the event type, event id, correlation id, queue, error, detail or kind.
+/// `kind:` takes a prefix, so `kind:dead` finds `dead-lettered`. Text compares as stored with
+/// ASCII letters in either case (`LogQuery`), which is what the store can search for.
 public struct Filter: Equatable, Sendable {
     public enum Term: Equatable, Sendable {
         case kind(String), queue(String), correlation(String), type(String), text(String)
@@ -16,44 +17,43 @@ public struct Filter: Equatable, Sendable {
     /// (the Dead letters screen's `since:10m`), so the filter means the same while it is shown.
     /// Nil for a filter made by code, not typed.
     public var enteredAt: Timestamp?
+    /// The terms as a read of the log: `matches` here and in the store.
+    public let query: LogQuery
 
     public init(_ source: String, enteredAt: Timestamp? = nil) {
         self.enteredAt = enteredAt
         self.source = source.trimmingCharacters(in: .whitespaces)
         terms = self.source.split(separator: " ").map { word in
-            let lower = word.lowercased()
-            func value(_ prefix: String) -> String? { lower.hasPrefix(prefix) ? String(lower.dropFirst(prefix.count)) : nil }
-            if let v = value("kind:") { return .kind(v) }
-            if let v = value("queue:") ?? value("q:") { return .queue(v) }
+            func value(_ prefix: String) -> String? {
+                word.lowercased().hasPrefix(prefix) ? String(word.dropFirst(prefix.count)) : nil
+            }
+            if let v = value("kind:") { return .kind(ASCIIFold.lowered(v)) }
+            if let v = value("queue:") ?? value("q:") { return .queue(ASCIIFold.lowered(v)) }
             if let v = value("corr:") ?? value("correlation:") { return .correlation(v) }
-            if let v = value("type:") { return .type(v) }
-            return .text(lower)
+            if let v = value("type:") { return .type(ASCIIFold.lowered(v)) }
+            return .text(ASCIIFold.lowered(String(word)))
         }
+        query = LogQuery(terms.map { term in
+            switch term {
+            case .kind(let prefix): return .kinds(LifecycleKind.named(prefix: prefix))
+            case .queue(let name): return .queue(name)
+            case .correlation(let prefix): return .correlationPrefix(prefix)
+            case .type(let text): return .type(text)
+            case .text(let text): return .text(text)
+            }
+        })
     }
 
     public var isEmpty: Bool { terms.isEmpty }
 
-    public func matches(_ record: LifecycleRecord) -> Bool {
-        for term in terms {
-            switch term {
-            case .kind(let k): if !record.kind.rawValue.hasPrefix(k) { return false }
-            case .queue(let q): if (record.queue ?? "").lowercased() != q { return false }
-            case .correlation(let c): if !(record.correlationID ?? "").lowercased().hasPrefix(c) { return false }
-            case .type(let t): if !(record.eventType ?? "").lowercased().contains(t) { return false }
-            case .text(let t):
-                let fields = [record.eventType, record.eventID, record.queue, record.error, record.detail, record.correlationID, record.kind.rawValue]
-                if !fields.contains(where: { ($0 ?? "").lowercased().contains(t) }) { return false }
-            }
-        }
-        return true
-    }
+    public func matches(_ record: LifecycleRecord) -> Bool { query.matches(record) }
 
     /// Queue terms also filter the Overview's queue table.
     public func matches(queue: QueueStats) -> Bool {
         for term in terms {
             switch term {
-            case .queue(let q): if queue.name.lowercased() != q { return false }
-            case .text(let t): if !queue.name.lowercased().contains(t) && !queue.modeName.lowercased().contains(t) { return false }
+            case .queue(let q): if !ASCIIFold.equals(queue.name, q) { return false }
+            case .text(let t): if !ASCIIFold.contains(queue.name, t) && !ASCIIFold.contains(queue.modeName, t) { return false }
             default: continue
             }
         }

@@ -1,19 +1,24 @@
 import DequeModule
 import PipetopCore
 
-/// The Events screen: the live tail of the event log, following or paused, filtered, and read
-/// back from the store when scrolled past the records kept in memory.
+/// The Events screen: the live tail of the event log in time order, following or paused,
+/// filtered, and read back from the store when scrolled past the records kept in memory.
+///
+/// A filter applies to the ring as it is typed. Once committed (enter, `c`, another screen's
+/// link), if the ring does not hold the whole log, its matches are read from the store
+/// (`EventsSearch`): every record of a flow, a true count, older matches paged from the store.
 public struct EventsScreen: Screen {
     public static let id = ScreenID.events
     public static let title = "Events"
     public static let commands = ["events", "e"]
     public static let needs: [DataNeed] = [StoreData.log.need]
 
-    /// The ring of the last `capacity` records, oldest first.
-    public private(set) var records: Deque<LifecycleRecord> = []
+    /// The ring: the last `capacity` records (or, scrolled back, older ones), in time order.
+    public private(set) var ring = TimeOrderedLog()
+    public var records: Deque<LifecycleRecord> { ring.records }
     public let capacity: Int
-    /// Whether the store may hold records older than the ring's first.
-    public var olderAvailable = false
+    /// Whether the store may hold records older than the ring's.
+    public var olderAvailable: Bool { !ring.isComplete }
     public var loadingHistory = false
     /// The ring was moved back in time by scrolling: newer records are not appended meanwhile.
     public var detached = false
@@ -22,17 +27,27 @@ public struct EventsScreen: Screen {
     public var logLoaded = false
 
     public var follow = true
-    /// The selected record (by seq) while paused.
-    public var cursorSeq: Int64?
-    /// First row shown (by seq) while paused.
-    public var topSeq: Int64?
+    /// The selected record (by its place in time) while paused.
+    public var cursor: RecordKey?
+    /// First row shown while paused.
+    public var top: RecordKey?
 
     public var filter = Filter("") {
-        didSet { refilter() }
+        didSet {
+            if filter.isEmpty {
+                committed = nil
+                search = nil
+            }
+            refilter()
+        }
     }
-    /// The seqs of the ring's records that match the filter (nil without one), kept up to date as
+    /// The filter last committed: read from the store while it is the one shown.
+    public private(set) var committed: Filter?
+    /// The committed filter's matches from the store (see `EventsSearch`).
+    public private(set) var search: EventsSearch?
+    /// The keys of the ring's records that match the filter (nil without one), kept up to date as
     /// records arrive and fall off, so a frame never filters the whole ring again.
-    private var matches: Deque<Int64>?
+    private var matches: Deque<RecordKey>?
 
     public init(shared: Shared) { capacity = shared.capacity }
 
@@ -75,7 +90,14 @@ public struct EventsScreen: Screen {
 
     public mutating func filterCommitted() {
         follow = true
-        cursorSeq = nil
+        cursor = nil
+        committed = filter.isEmpty ? nil : filter
+    }
+
+    /// The search whose matches are shown now (the filter's, once read).
+    var shownSearch: EventsSearch? {
+        guard let search, search.loaded, search.filter == filter, !filter.isEmpty else { return nil }
+        return search
     }
 
     // MARK: Data
@@ -83,34 +105,33 @@ public struct EventsScreen: Screen {
     public mutating func receive(_ snapshot: DataSnapshot, shared: inout Shared) {
         guard let page = snapshot[StoreData.log] else { return }
         logLoaded = true
-        if page.reset && !detached {
-            replace(with: page.records)
-        } else if detached {
+        if page.reset {
+            if detached { skippedNewer += page.records.count } else { replace(with: page.records) }
+            // The poll skipped records: a search's live matches would miss them, so it starts again.
+            if let search { self.search = EventsSearch(filter: search.filter, capacity: capacity) }
+            return
+        }
+        search?.follow(page.records)
+        if detached {
             skippedNewer += page.records.count
-        } else {
-            let lastSeq = records.last?.seq ?? 0
-            // A page continues the ring (records in seq order): only its first records can be old,
-            // so the new ones are a suffix, appended without copying the page first.
-            let fresh = page.records.drop { $0.seq <= lastSeq }
-            records.append(contentsOf: fresh)
-            if matches != nil {
-                for record in fresh where filter.matches(record) { matches!.append(record.seq) }
-            }
-            let excess = records.count - capacity
-            if excess > 0 {
-                records.removeFirst(excess)
-                olderAvailable = true
-                let first = records.first!.seq
-                if matches != nil { while let seq = matches!.first, seq < first { matches!.removeFirst() } }
-                if !follow, let cursor = cursorSeq, cursor < first { cursorSeq = first }
-            }
+            return
+        }
+        let fresh = ring.append(page.records)
+        if matches != nil {
+            for record in fresh where filter.matches(record) { Self.insert(record.key, into: &matches!) }
+        }
+        let excess = ring.records.count - capacity
+        if excess > 0, let last = ring.dropOldest(excess) {
+            if matches != nil { while let first = matches!.first, first <= last { matches!.removeFirst() } }
+            if !follow, let cursor, cursor <= last { self.cursor = ring.records.first?.key }
         }
     }
 
-    /// The ring becomes `newest` (oldest first).
+    /// The ring becomes `newest`: the last records of the log.
     mutating func replace(with newest: [LifecycleRecord]) {
-        records = Deque(newest.suffix(capacity))
-        olderAvailable = newest.count >= capacity || (newest.first.map { $0.seq > 1 } ?? false)
+        let kept = newest.suffix(capacity)
+        let oldest = kept.map(\.seq).min() ?? 1
+        ring = TimeOrderedLog(kept, from: newest.count >= capacity || oldest > 1 ? oldest : 1, newest: kept.last?.seq ?? 0)
         refilter()
     }
 
@@ -118,15 +139,15 @@ public struct EventsScreen: Screen {
         switch answer {
         case .history(let older, let requested):
             loadingHistory = false
-            if older.count < requested { olderAvailable = false }
-            let firstSeq = records.first?.seq ?? Int64.max
-            let fresh = older.filter { $0.seq < firstSeq }.reversed()
-            guard !fresh.isEmpty else { return [] }
-            records.insert(contentsOf: fresh, at: 0)
-            let excess = records.count - capacity
+            guard !older.isEmpty else {
+                ring.merge(older: [], coveredFrom: 1)
+                return []
+            }
+            ring.merge(older: older, coveredFrom: older.count < requested ? 1 : older.map(\.seq).min()!)
+            let excess = ring.records.count - capacity
             if excess > 0 {
                 // Memory stays bounded: the newest fall off; following again reloads them.
-                records.removeLast(excess)
+                ring.dropNewest(excess)
                 detached = true
             }
             refilter()
@@ -135,25 +156,51 @@ public struct EventsScreen: Screen {
             detached = false
             skippedNewer = 0
             follow = true
-            cursorSeq = nil
+            cursor = nil
+        case .logMatches, .logCount:
+            search?.receive(answer)
         default:
             break
         }
         return []
     }
 
+    /// A committed filter is read from the store when the ring does not hold the whole log.
+    public mutating func reads(_ shared: Shared) -> [Effect] {
+        if let committed, committed == filter, search?.filter != filter, olderAvailable || detached {
+            search = EventsSearch(filter: filter, capacity: capacity)
+        }
+        guard search?.filter == filter, let request = search?.nextRequest() else { return [] }
+        return [.read(request, for: Self.id)]
+    }
+
     private mutating func refilter() {
         guard !filter.isEmpty else { matches = nil; return }
-        var seqs = Deque<Int64>()
-        for record in records where filter.matches(record) { seqs.append(record.seq) }
-        matches = seqs
+        var keys = Deque<RecordKey>()
+        for record in ring.records where filter.matches(record) { keys.append(record.key) }
+        matches = keys
+    }
+
+    /// Inserts `key` in its place (almost always at the end).
+    static func insert(_ key: RecordKey, into keys: inout Deque<RecordKey>) {
+        guard let last = keys.last, key < last else { return keys.append(key) }
+        var low = 0, high = keys.count
+        while low < high {
+            let mid = (low + high) / 2
+            if keys[mid] < key { low = mid + 1 } else { high = mid }
+        }
+        keys.insert(key, at: low)
     }
 
     // MARK: Moving
 
     mutating func followAgain() -> [Navigation] {
         follow = true
-        cursorSeq = nil
+        cursor = nil
+        if let search = shownSearch, search.detached {
+            // The newest matches were dropped while scrolling back: read them again.
+            self.search = EventsSearch(filter: search.filter, capacity: capacity)
+        }
         return detached ? [.run(.read(.latest(limit: capacity), for: Self.id))] : []
     }
 
@@ -161,32 +208,38 @@ public struct EventsScreen: Screen {
         let (rows, selected) = rows(shared)
         guard !rows.isEmpty else { return [] }
         let clamped = min(max(0, target), rows.count - 1)
-        let top = self.top(rows: rows, selected: selected, shared)
+        let first = self.top(rows: rows, selected: selected, shared)
         follow = false
-        cursorSeq = rows[clamped].seq
+        cursor = rows[clamped].key
         let visible = Table.visibleRows(height: shared.size.height - 4)
-        topSeq = rows[Table.scrolled(top: top, selected: clamped, visible: visible, count: rows.count)].seq
-        if target < 0 || clamped == 0, olderAvailable, !loadingHistory, let first = records.first {
+        top = rows[Table.scrolled(top: first, selected: clamped, visible: visible, count: rows.count)].key
+        guard target < 0 || clamped == 0 else { return [] }
+        if shownSearch != nil {
+            // Older matches come from the store (`reads`).
+            if search!.olderAvailable { search!.wantsOlder = true }
+            return []
+        }
+        if olderAvailable, !loadingHistory {
             loadingHistory = true
-            return [.run(.read(.history(before: first.seq, limit: 500), for: Self.id))]
+            return [.run(.read(.history(before: ring.from, limit: 500), for: Self.id))]
         }
         return []
     }
 
-    /// The records listed after the filter, and the selected index. Without a filter this is a
-    /// view of the ring (no copy); with one, of the matching seqs kept with it.
+    /// The records listed, and the selected index: the search's matches once read; else a view
+    /// of the ring (no copy), or of the ring's matching keys.
     public func rows(_ shared: Shared) -> (rows: EventRows, selected: Int?) {
-        let rows = EventRows(records: records, matches: matches)
+        let rows = shownSearch.map { EventRows(records: $0.log.records, matches: nil) } ?? EventRows(records: ring.records, matches: matches)
         guard !rows.isEmpty else { return (rows, nil) }
-        guard !follow, let cursorSeq else { return (rows, rows.count - 1) }
-        return (rows, max(0, rows.partition(seqAtMost: cursorSeq) - 1))
+        guard !follow, let cursor else { return (rows, rows.count - 1) }
+        return (rows, max(0, rows.count(through: cursor) - 1))
     }
 
     /// Index of the first row on screen.
     public func top(rows: EventRows, selected: Int?, _ shared: Shared) -> Int {
         let visible = Table.visibleRows(height: shared.size.height - 4)
         if follow { return max(0, rows.count - visible) }
-        let stored = topSeq.map { rows.partition(seqAtMost: $0 - 1) } ?? max(0, rows.count - visible)
+        let stored = top.map { rows.count(before: $0) } ?? max(0, rows.count - visible)
         return Table.scrolled(top: stored, selected: selected, visible: visible, count: rows.count)
     }
 
@@ -204,12 +257,29 @@ public struct EventsScreen: Screen {
         if follow {
             status.left.append(StatusSegment("FOLLOW", theme[.statusAccent]))
         } else {
-            let newer = skippedNewer > 0 ? " · \(skippedNewer) newer not shown" : ""
+            let skipped = shownSearch?.newerNotShown ?? skippedNewer
+            let newer = skipped > 0 ? " · \(Format.count(skipped)) newer not shown" : ""
             status.left.append(StatusSegment("PAUSED\(newer) · G follows", theme[.statusPaused]))
         }
-        let position = selected.map { "\($0 + 1)/\(rows.count)" } ?? "0/0"
-        status.right.append(StatusSegment(position + (loadingHistory ? " loading…" : ""), theme[.status]))
+        status.right.append(StatusSegment(position(rows, selected), theme[.status]))
         return status
+    }
+
+    /// Where the selection is among the rows: among every match in the store when the filter
+    /// was read from it (or, while it is counted, how many it has at least).
+    func position(_ rows: EventRows, _ selected: Int?) -> String {
+        let here = selected.map { "\($0 + 1)/\(rows.count)" } ?? "0/0"
+        guard !filter.isEmpty, let search, search.filter == filter else { return here + (loadingHistory ? " loading…" : "") }
+        guard search.loaded else { return here + " in memory · reading the store…" }
+        var text: String
+        if search.totalIsExact {
+            // The rows hold the newest matches but those not shown (after a scroll far back).
+            let position = selected.map { max(1, search.total - search.newerNotShown - (rows.count - 1 - $0)) } ?? 0
+            text = "\(Format.count(position))/\(Format.count(search.total))"
+        } else {
+            text = "≥ \(Format.count(search.total)) · counting…"
+        }
+        return text + (search.searchingOlder ? " · searching the store…" : "")
     }
 }
 
@@ -219,39 +289,35 @@ extension AppState {
     public var eventRows: (rows: EventRows, selected: Int?) { events.rows(shared) }
 }
 
-/// The records the Events screen lists: the ring itself, or those of its records whose seqs match a filter.
+/// The records the Events screen lists, in time order: a buffer itself, or those of its records
+/// whose keys match a filter.
 public struct EventRows: RandomAccessCollection, Sendable {
     let records: Deque<LifecycleRecord>
-    let matches: Deque<Int64>?
+    let matches: Deque<RecordKey>?
 
     public var startIndex: Int { 0 }
     public var endIndex: Int { matches?.count ?? records.count }
     public subscript(index: Int) -> LifecycleRecord {
         guard let matches else { return records[index] }
-        return records[Self.position(of: matches[index], in: records)]
+        return records[TimeOrderedLog.index(of: matches[index], in: records)]
     }
 
-    /// Where the record with `seq` is in the ring (the ring is in seq order): a binary search.
-    static func position(of seq: Int64, in records: Deque<LifecycleRecord>) -> Int {
-        var low = 0, high = records.count
-        while low < high {
-            let mid = (low + high) / 2
-            if records[mid].seq < seq { low = mid + 1 } else { high = mid }
-        }
-        return low
-    }
+    /// The number of rows whose key is at most `key` (rows are in key order): a binary search.
+    public func count(through key: RecordKey) -> Int { partition { $0 <= key } }
 
-    /// The number of rows whose seq is at most `seq` (rows are in seq order): a binary search.
-    public func partition(seqAtMost seq: Int64) -> Int {
+    /// The number of rows whose key is before `key`.
+    public func count(before key: RecordKey) -> Int { partition { $0 < key } }
+
+    private func partition(_ isLow: (RecordKey) -> Bool) -> Int {
         var low = 0, high = count
         while low < high {
             let mid = (low + high) / 2
-            if seqAt(mid) <= seq { low = mid + 1 } else { high = mid }
+            if isLow(keyAt(mid)) { low = mid + 1 } else { high = mid }
         }
         return low
     }
 
-    func seqAt(_ index: Int) -> Int64 { matches?[index] ?? records[index].seq }
+    func keyAt(_ index: Int) -> RecordKey { matches?[index] ?? records[index].key }
 }
 
 /// How the Events screen draws.
@@ -271,7 +337,10 @@ enum EventsView {
         let theme = state.theme
         let (rows, selected) = events
         if rows.isEmpty {
-            let text = !screen.filter.isEmpty ? "no record matches /\(screen.filter.source) (esc clears the filter)" : state.loaded && screen.logLoaded ? "the event log is empty" : "reading the store…"
+            let searching = screen.search.map { $0.filter == screen.filter && (!$0.loaded || $0.pending != nil) } ?? false
+            let text = searching ? "searching the store for /\(screen.filter.source)…"
+                : !screen.filter.isEmpty ? "no record matches /\(screen.filter.source) (esc clears the filter)"
+                : state.loaded && screen.logLoaded ? "the event log is empty" : "reading the store…"
             grid.put(text.terminalSafe, x: body.x + 2, y: body.y + 1, style: theme[.muted])
             return
         }
