@@ -86,7 +86,7 @@ public struct QueueHealth: Sendable, Equatable {
     /// The rules, in words, for help and `pipetop queues --help`.
     public static let rules: [(Status, String)] = [
         (.stopped, "no live heartbeat from the runtime that consumes it"),
-        (.stalled, "nothing completed in 60 s while messages waited (a batch queue: its window did not release)"),
+        (.stalled, "none done in 60 s while some wait, or a batch window late"),
         (.slow, "the lag never fell in 60 s, and rose"),
         (.ok, "the lag reached 0 or fell in 60 s"),
     ]
@@ -102,9 +102,11 @@ public struct QueueHealth: Sendable, Equatable {
         case drained
         /// At the window's rates (completions outpace arrivals).
         case within(Duration)
-        /// Completions keep pace with arrivals over the window, and the lag is not rising now.
+        /// Completions keep pace with arrivals over the window, and the lag is not rising now or
+        /// nothing waits for a worker (what waits is in flight, or a retry waiting for its time).
         case steady
-        /// Arrivals keep pace with completions or outrun them and the lag is rising, or nothing completes.
+        /// Nothing completes while messages are deliverable; or arrivals keep pace with
+        /// completions or outrun them, the lag is rising and messages wait for a worker.
         case never
         /// A batch queue's held messages leave when its window closes, at this time.
         case nextWindow(Timestamp)
@@ -177,10 +179,12 @@ public struct QueueHealth: Sendable, Equatable {
             drain = .nextWindow(release)
         } else if done > arrived {
             drain = .within(.microseconds(Int64(Double(stats.lagMessages) / (completionsPerSecond - arrivalsPerSecond) * 1_000_000)))
-        } else if done == 0 || change > 0 {
-            // Arrivals keep pace with completions or outrun them, and the lag is rising: it grows.
+        } else if stats.ready + stats.inFlight > 0 && done == 0 || stats.ready > 0 && change > 0 {
+            // Nothing completes; or arrivals keep pace with completions or outrun them, the lag
+            // rises and messages wait for a worker: it grows.
             drain = .never
         } else {
+            // What waits is being worked on, or waits for its retry's time.
             drain = .steady
         }
 

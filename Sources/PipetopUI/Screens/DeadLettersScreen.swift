@@ -545,7 +545,7 @@ public struct DeadLettersScreen: Screen {
             }
         case .editorClosed(let session, let saved):
             editorClosed(session, saved, &shared)
-        case .history, .latest:
+        case .history, .latest, .queueMessages:
             break
         }
         return []
