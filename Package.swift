@@ -24,6 +24,8 @@ let package = Package(
                 // The SQLite C API, for the write path's hot statements (see RawStatement).
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "DequeModule", package: "swift-collections"),
+                // Latency percentiles per queue (LatencyBuckets: the store keeps its buckets).
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
                 "CSQLiteConfig",
             ]
         ),
@@ -78,6 +80,11 @@ let package = Package(
         ),
         // Spawning the real binaries (and tmux) for the end-to-end tests of both test targets.
         .target(name: "PipetopTestSupport", path: "Tests/PipetopTestSupport"),
-        .testTarget(name: "PipetopCoreTests", dependencies: ["PipetopCore", "PipetopDemo", "PipetopTestSupport", "pipetop", "pipetop-bench"]),
+        .testTarget(
+            name: "PipetopCoreTests",
+            dependencies: [
+                "PipetopCore", "PipetopDemo", "PipetopTestSupport", "pipetop", "pipetop-bench",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]),
     ]
 )

@@ -214,7 +214,7 @@ import Testing
         let event = CloudEvent(id: "m\(id)", source: "/t", type: "job")
         return ClaimedMessage(
             claim: Claim(messageID: id, queue: "q", delivery: 1, attempt: 1, eventSeq: id, eventID: event.id, eventType: event.type,
-                         correlationID: event.id, enqueuedAt: .now(), leaseUntil: leaseUntil),
+                         correlationID: event.id, enqueuedAt: .now(), leaseUntil: leaseUntil, publishedAt: .now(), flowStartedAt: .now()),
             event: event)
     }
 

@@ -28,6 +28,36 @@ import Testing
         try Golden.check(try screen(size, keys: [.char("s"), .char("j")]), name("overview-sorted", size))
     }
 
+    /// `enter` on a queue: its messages by state, read from the store. enrich opens on its retry
+    /// scheduled (next retry time, attempt 1/4, the timeout); parse's dead letters show their error escaped.
+    func queueMessages(_ size: Size, _ keys: [Key]) throws -> Grid {
+        var (state, fixture) = try Fixture.state(size: size)
+        for key in keys { _ = try settle(&state, state.update(.key(key)), store: fixture.store) }
+        let grid = Dashboard.render(state)
+        #expect(!grid.cells.contains { $0.character.unicodeScalars.contains { $0.value < 0x20 } })
+        return grid
+    }
+
+    @Test(arguments: sizes) func queueDrillDown(size: Size) throws {
+        let grid = try queueMessages(size, [.enter])
+        #expect(grid.text.contains("retry scheduled 1") && grid.text.contains("timeout: pricing service"))
+        #expect(grid.text.contains("1/4"))
+        try Golden.check(grid, name("queue-messages", size))
+    }
+
+    @Test(arguments: sizes) func queueDrillDownDeadLetters(size: Size) throws {
+        // parse (the last queue by name) opens on its 9 in flight; → shows its dead letters.
+        let grid = try queueMessages(size, [.char("G"), .enter, .right, .right])
+        #expect(grid.text.contains("dead 5") && grid.text.contains("malformed listing"))
+        try Golden.check(grid, name("queue-messages-dead", size))
+    }
+
+    @Test(arguments: sizes) func overviewHelp(size: Size) throws {
+        let grid = try screen(size, keys: [.char("?")])
+        #expect(grid.text.contains("STALLED"))
+        try Golden.check(grid, name("overview-help", size))
+    }
+
     @Test(arguments: sizes) func events(size: Size) throws {
         let grid = try screen(size, keys: [.char("2")])
         #expect(grid.text.contains("FOLLOW"))

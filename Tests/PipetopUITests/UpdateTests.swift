@@ -123,12 +123,6 @@ import Testing
         #expect(s.filter.source == "kind:failed")
     }
 
-    @Test func enterOnAQueueShowsItsEvents() throws {
-        var s = try state()
-        _ = press(&s, [.char("j"), .char("k"), .enter])
-        #expect(s.view == .events)
-        #expect(s.filter.source == "queue:enrich")
-    }
 
     @Test func promptCompletesCommandsThemesAndQueuesAndKeepsHistory() throws {
         var s = try state()

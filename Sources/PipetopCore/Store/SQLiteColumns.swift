@@ -44,7 +44,7 @@ extension RawStatement {
 /// `events`: every column, inserted and read in this order.
 enum EventColumn: Int32, ColumnSet {
     case seq, id, source, type, time, subject, datacontenttype, dataschema, correlationID, causationID, traceparent, extensions
-    case data, dataKind, publishedAt, routed, logSeq
+    case data, dataKind, publishedAt, routed, logSeq, flowAt
 
     var sql: String {
         switch self {
@@ -65,6 +65,7 @@ enum EventColumn: Int32, ColumnSet {
         case .publishedAt: return "published_at"
         case .routed: return "routed"
         case .logSeq: return "log_seq"
+        case .flowAt: return "flow_at"
         }
     }
 }
@@ -89,12 +90,15 @@ struct EventRow: BatchRow {
     var routed: Bool
     /// The log row that records the event's publication (set when that row is written).
     var logSeq: Int64?
+    /// A caused event: when its flow's root was published (nil: it is a root).
+    var flowAt: Int64?
 
-    init(seq: Int64, event: CloudEvent, publishedAt: Timestamp, routed: Bool) {
+    init(seq: Int64, event: CloudEvent, publishedAt: Timestamp, routed: Bool, flowAt: Timestamp? = nil) {
         self.seq = seq
         self.event = event
         self.publishedAt = publishedAt.micros
         self.routed = routed
+        self.flowAt = flowAt?.micros
         if !event.extensions.isEmpty {
             // Typed JSON (`"priority":5`, `"flag":true`): the value's CloudEvents type is kept.
             extensions = "{" + event.extensions.keys.sorted().map { JSONText.quote($0) + ":" + event.extensions[$0]!.jsonText }.joined(separator: ",") + "}"
@@ -126,6 +130,7 @@ struct EventRow: BatchRow {
         case .publishedAt: statement.bind(publishedAt)
         case .routed: statement.bind(routed ? 1 : 0)
         case .logSeq: statement.bind(logSeq)
+        case .flowAt: statement.bind(flowAt)
         }
     }
 
@@ -303,7 +308,7 @@ enum DeadLetterText {
 
 /// What a claim reads of a message (the event's columns follow).
 enum ClaimColumn: Int32, ColumnSet {
-    case id, attempt, deliveries, enqueuedAt, eventSeq
+    case id, attempt, deliveries, enqueuedAt, eventSeq, replays
 
     var sql: String {
         switch self {
@@ -312,6 +317,7 @@ enum ClaimColumn: Int32, ColumnSet {
         case .deliveries: return "deliveries"
         case .enqueuedAt: return "enqueued_at"
         case .eventSeq: return "event_seq"
+        case .replays: return "replays"
         }
     }
 }

@@ -305,6 +305,26 @@ enum SQLiteSchema {
             // Queries name the same condition (LogColumn.hasRareStep, checked against this by a test).
             try db.execute(sql: "CREATE INDEX log_rare_steps ON log(seq, steps) WHERE steps & 31948 != 0")
         }
+        migrator.registerMigration("v10-queue-seconds") { db in
+            try db.execute(sql: """
+                -- Per queue and second (QueueSecond), added to by the transactions of that second and kept
+                -- QueueSecond.kept: the backlog's arrivals and departures and the latencies of successes,
+                -- which a window's status, trend, time to drain and percentiles are read from.
+                CREATE TABLE queue_seconds (
+                    queue TEXT NOT NULL,
+                    second INTEGER NOT NULL,        -- the transaction's time / 1 s
+                    enqueued INTEGER NOT NULL,      -- joined the backlog: new messages (held or not), replays
+                    held INTEGER NOT NULL,          -- of them, held for a batch window
+                    released INTEGER NOT NULL,      -- held messages a window released
+                    done INTEGER NOT NULL,          -- left the backlog: succeeded, dead-lettered, dropped
+                    latency BLOB,                   -- published → succeeded (LatencyBuckets)
+                    flow_latency BLOB,              -- the flow's first publish → succeeded
+                    PRIMARY KEY (queue, second)
+                ) WITHOUT ROWID;
+                -- When the root of an event's causation chain was published (NULL: the event is a root).
+                ALTER TABLE events ADD COLUMN flow_at INTEGER;
+                """)
+        }
         return migrator
     }
 }

@@ -110,14 +110,16 @@ struct SQLiteSnapshot: StoreSnapshot {
         var stats: [String: QueueStats] = [:]
         func undeclared(_ name: String) -> QueueStats { QueueStats(name: name, mode: nil, concurrency: 0, maxAttempts: 0) }
         for row in try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT q.name, q.window_us, q.concurrency, q.max_attempts, c.enqueued, c.succeeded, c.failed, c.retried, c.dead_lettered,
-                c.duplicates
+            SELECT q.name, q.window_us, q.concurrency, q.max_attempts, q.runtime, q.declared_at, c.enqueued, c.succeeded, c.failed, c.retried,
+                c.dead_lettered, c.duplicates
             FROM queues q LEFT JOIN queue_counters c ON c.queue = q.name
             """)) {
             let window: Int64? = row["window_us"]
             var queue = QueueStats(
                 name: row["name"], mode: window.map { .batch(every: .microseconds($0)) } ?? .stream, concurrency: row["concurrency"],
                 maxAttempts: row["max_attempts"])
+            queue.runtime = row["runtime"]
+            queue.declaredAt = row["declared_at"]
             queue.enqueued = row["enqueued"] ?? 0
             queue.succeeded = row["succeeded"] ?? 0
             queue.failed = row["failed"] ?? 0
@@ -126,10 +128,11 @@ struct SQLiteSnapshot: StoreSnapshot {
             queue.duplicates = row["duplicates"] ?? 0
             stats[queue.name] = queue
         }
-        // Live messages: the (queue, state, ready_at) index covers all but the poison count.
+        // Live messages: the (queue, state, ready_at) index serves the counts; the poison count and
+        // the oldest enqueue read each live message's row (one pass for both).
         let live = MessageState.live.map(\.sql).joined(separator: ", ")
         for row in try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT queue, state, count(*) AS count, min(CASE WHEN ready_at <= ?1 THEN ready_at END) AS oldest, sum(ready_at > ?1) AS later,
+            SELECT queue, state, count(*) AS count, sum(ready_at > ?1) AS later, min(enqueued_at) AS oldest,
                 sum(CASE WHEN state = \(MessageState.ready.sql) THEN attempt >= 1 WHEN state = \(MessageState.inFlight.sql) THEN attempt >= 2 ELSE 0 END) AS poison
             FROM messages WHERE state IN (\(live)) GROUP BY queue, state
             """), arguments: [now]) {
@@ -137,16 +140,20 @@ struct SQLiteSnapshot: StoreSnapshot {
             var queue = stats[name] ?? undeclared(name)
             let count: Int = row["count"]
             queue.poison += row["poison"] ?? 0
+            let oldest: Timestamp? = row["oldest"]
+            if let oldest, oldest < queue.oldestEnqueuedAt ?? Timestamp(micros: .max) { queue.oldestEnqueuedAt = oldest }
             switch MessageState(rawValue: row["state"]) {
-            case .held: queue.held = count
+            case .held:
+                queue.held = count
+                queue.oldestHeldAt = oldest
             case .ready:
                 let later: Int = row["later"] ?? 0
                 queue.scheduled = later
                 queue.ready = count - later
-                if let oldest = row["oldest"] as Int64? { queue.lagSeconds = max(0, Double(now.micros - oldest) / 1_000_000) }
             case .inFlight: queue.inFlight = count
             case .dead, nil: break
             }
+            queue.lagSeconds = queue.oldestEnqueuedAt.map { max(0, (now - $0).secondsDouble) } ?? 0
             stats[name] = queue
         }
         for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT queue, count(*) AS count FROM messages WHERE state = \(MessageState.dead.sql) GROUP BY queue")) {
@@ -154,6 +161,22 @@ struct SQLiteSnapshot: StoreSnapshot {
             stats[name, default: undeclared(name)].dead = row["count"]
         }
         return stats.values.sorted { $0.name < $1.name }
+    }
+
+    /// Each queue's seconds along the primary key, from `since` (every queue written to has a counters row).
+    func queueSeconds(since: Timestamp) throws -> [QueueSecond] {
+        let query = try RawStatement(cached: db.cachedStatement(sql: """
+            SELECT s.queue, s.second, s.enqueued, s.held, s.released, s.done, s.latency, s.flow_latency
+            FROM queue_counters c JOIN queue_seconds s ON s.queue = c.queue AND s.second >= ? ORDER BY s.queue, s.second
+            """), in: db)
+        query.bind(since.micros.floorDiv(1_000_000))
+        var seconds: [QueueSecond] = []
+        try query.query { row in
+            seconds.append(QueueSecond(
+                queue: row.string(0) ?? "", second: row.int64(1), enqueued: row.int(2), held: row.int(3), released: row.int(4), done: row.int(5),
+                latency: LatencyBuckets(encoded: row.data(6) ?? Data()), flowLatency: LatencyBuckets(encoded: row.data(7) ?? Data())))
+        }
+        return seconds
     }
 
     /// Newest dead first: keyset (dead_at, id) descending, along `messages_dead_by_time`.

@@ -123,8 +123,8 @@ struct SQLiteTransaction: StoreTransaction {
     mutating func nextEventSeq() throws -> Int64 { try nextID(\.event) }
     mutating func nextMessageID() throws -> Int64 { try nextID(\.message) }
 
-    mutating func insertEvent(_ event: CloudEvent, seq: Int64, routed: Bool, at: Timestamp) throws {
-        eventRows.append(EventRow(seq: seq, event: event, publishedAt: at, routed: routed))
+    mutating func insertEvent(_ event: CloudEvent, seq: Int64, routed: Bool, at: Timestamp, flowAt: Timestamp?) throws {
+        eventRows.append(EventRow(seq: seq, event: event, publishedAt: at, routed: routed, flowAt: flowAt))
     }
 
     mutating func insertMessage(_ message: NewMessage) throws { messageRows.append(message) }
@@ -139,9 +139,8 @@ struct SQLiteTransaction: StoreTransaction {
         }
     }
 
-    mutating func markRouted(seq: Int64) throws -> Bool {
-        try db.cachedStatement(sql: "UPDATE events SET routed = 1 WHERE seq = ? AND routed = 0").execute(arguments: [seq])
-        return db.changesCount > 0
+    mutating func markRouted(seq: Int64) throws -> Timestamp? {
+        try Timestamp.fetchOne(db.cachedStatement(sql: "UPDATE events SET routed = 1 WHERE seq = ? AND routed = 0 RETURNING published_at"), arguments: [seq])
     }
 
     /// One upsert decides: it takes the row unless a row within the window is there (only then is
@@ -181,10 +180,11 @@ struct SQLiteTransaction: StoreTransaction {
         select.bind(limit)
         try select.query { row in
             let message = row.columns(ClaimColumn.self)
+            let event = row.columns(EventColumn.self, from: ClaimColumn.count)
             candidates.append(ClaimCandidate(
                 messageID: message.int64(.id), attempt: message.int(.attempt), deliveries: message.int(.deliveries),
-                enqueuedAt: message.timestamp(.enqueuedAt), eventSeq: message.int64(.eventSeq),
-                event: EventRow.decode(row.columns(EventColumn.self, from: ClaimColumn.count))))
+                enqueuedAt: message.timestamp(.enqueuedAt), eventSeq: message.int64(.eventSeq), replays: message.int(.replays),
+                publishedAt: event.timestamp(.publishedAt), flowAt: event.optionalTimestamp(.flowAt), event: EventRow.decode(event)))
         }
         return candidates
     }
@@ -426,8 +426,8 @@ struct SQLiteTransaction: StoreTransaction {
 
     mutating func upsertRuntime(_ runtime: RuntimeInfo) throws { try SQLiteStore.upsertRuntimeStatement(db, runtime) }
 
-    /// Writes the new events, messages and log records, in that order, then the counters.
-    mutating func finish(counters: [String: QueueCounters]) throws {
+    /// Writes the new events, messages and log records, in that order, then the counters and the queues' seconds.
+    mutating func finish(counters: [String: QueueCounters], backlog: [String: BacklogChange], at now: Timestamp) throws {
         try sql.events.insert(eventRows)
         try sql.messages.insert(messageRows)
         try sql.log.insert(logRows)
@@ -464,6 +464,25 @@ struct SQLiteTransaction: StoreTransaction {
                     queue, delta.enqueued, delta.claimed, delta.succeeded, delta.failed, delta.retried, delta.deadLettered, delta.duplicates,
                 ])
         }
+        guard !backlog.isEmpty else { return }
+        let second = now.micros.floorDiv(1_000_000)
+        let upsert = sql.queueSecond
+        for (queue, change) in backlog {
+            upsert.bind(queue)
+            upsert.bind(second)
+            upsert.bind(change.enqueued)
+            upsert.bind(change.held)
+            upsert.bind(change.released)
+            upsert.bind(change.done)
+            upsert.bind(change.latency.isEmpty ? nil : change.latency.buckets.encoded)
+            upsert.bind(change.flowLatency.isEmpty ? nil : change.flowLatency.buckets.encoded)
+            try upsert.execute()
+        }
+        // Seconds older than kept go, once a second (the table holds a row per queue and second).
+        if second > sql.prunedSecond {
+            sql.prunedSecond = second
+            try db.cachedStatement(sql: "DELETE FROM queue_seconds WHERE second < ?").execute(arguments: [second - QueueSecond.kept.micros / 1_000_000])
+        }
     }
 }
 
@@ -482,6 +501,9 @@ final class WriterStatements {
     let dedupAccept: RawStatement
     let dedupFind: RawStatement
     let dedupPrune: RawStatement
+    let queueSecond: RawStatement
+    /// The second `queue_seconds` was last pruned in (by this writer).
+    var prunedSecond: Int64 = .min
 
     init(_ db: Database) throws {
         let ready = MessageState.ready.sql, inFlight = MessageState.inFlight.sql
@@ -514,6 +536,14 @@ final class WriterStatements {
                 WHERE dedup.accepted_at < ?
             """)
         dedupFind = try RawStatement(db, "SELECT accepted_at, event_seq FROM dedup WHERE queue = ? AND source = ? AND id = ?")
+        // One row per queue and second; each transaction adds its part (latency buckets merged in SQL).
+        queueSecond = try RawStatement(db, """
+            INSERT INTO queue_seconds (queue, second, enqueued, held, released, done, latency, flow_latency) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (queue, second) DO UPDATE SET enqueued = enqueued + excluded.enqueued, held = held + excluded.held,
+                released = released + excluded.released, done = done + excluded.done,
+                latency = \(SQLiteStore.mergeLatency)(latency, excluded.latency),
+                flow_latency = \(SQLiteStore.mergeLatency)(flow_latency, excluded.flow_latency)
+            """)
         dedupPrune = try RawStatement(db, """
             DELETE FROM dedup WHERE (queue, source, id) IN
                 (SELECT queue, source, id FROM dedup WHERE queue = ? AND accepted_at < ? ORDER BY accepted_at LIMIT ?)

@@ -53,6 +53,14 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         return true
     }
 
+    /// `mergeLatency(a, b)`: two `LatencyBuckets` blobs (or NULLs) as one, for the writer's upsert of a queue's second.
+    static let mergeLatency = "pipetop_merge_latency"
+    private static let mergeLatencyFunction = DatabaseFunction(mergeLatency, argumentCount: 2, pure: true) { values in
+        let merged = LatencyBuckets.merged(
+            LatencyBuckets(encoded: Data.fromDatabaseValue(values[0]) ?? Data()), LatencyBuckets(encoded: Data.fromDatabaseValue(values[1]) ?? Data()))
+        return merged.isEmpty ? nil : merged.encoded
+    }
+
     /// Set once, before the first connection (SQLite reads them when it initialises).
     private static let processSettings: Void = { _ = pipetop_sqlite_disable_memstatus() }()
 
@@ -81,6 +89,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                 // a B-tree rebalance (it rekeys a page to a spare number past the end of the file),
                 // so a 64 MB cache cost the engine ~10 % more CPU per event (measured).
                 try db.execute(sql: "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -8192")
+                db.add(function: Self.mergeLatencyFunction)
             }
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }

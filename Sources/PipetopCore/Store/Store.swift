@@ -42,6 +42,8 @@ public protocol StoreSnapshot {
     func logTotal() throws -> Int64
     /// Per-queue depth, lag and lifetime counters.
     func queueStats(now: Timestamp) throws -> [QueueStats]
+    /// Every queue's seconds (`QueueSecond`) from `since` on (the store keeps `QueueSecond.kept`), by queue, oldest first.
+    func queueSeconds(since: Timestamp) throws -> [QueueSecond]
     /// Dead letters matching `selection`, newest dead first, a page at a time.
     func deadLetters(_ selection: DeadLetterSelection, page: PageRequest) throws -> Page<DeadLetter>
     /// How many dead letters match `selection` (a true count).
@@ -143,6 +145,7 @@ extension ReadableStore {
         try read { try $0.logCount(matching: query, before: seq, span: span) }
     }
     public func queueStats(now: Timestamp) throws -> [QueueStats] { try read { try $0.queueStats(now: now) } }
+    public func queueSeconds(since: Timestamp) throws -> [QueueSecond] { try read { try $0.queueSeconds(since: since) } }
     /// The newest `limit` dead letters, optionally of one queue.
     public func deadLetters(queue: String?, limit: Int) throws -> [DeadLetter] {
         try read { try $0.deadLetters(DeadLetterSelection(queue: queue), page: PageRequest(limit: limit)).items }
@@ -282,6 +285,10 @@ public struct Claim: Sendable, Equatable {
     public var enqueuedAt: Timestamp
     /// When this delivery's lease ends; a message still unstarted by then is not run.
     public var leaseUntil: Timestamp
+    /// When its event was published (a replayed message: when it was replayed, a new delivery),
+    /// and when its flow's root was: a success's latencies count from these (`QueueSecond`).
+    public var publishedAt: Timestamp
+    public var flowStartedAt: Timestamp
 }
 
 /// A message handed to a handler.
@@ -455,8 +462,15 @@ public struct QueueStats: Sendable, Equatable {
     public var dead = 0
     /// Ready or in flight with attempt ≥ 2: shown on their own, never hidden in the depth.
     public var poison = 0
-    /// Now minus the ready-since time of the oldest ready message.
+    /// Now minus the enqueue time of the oldest message not yet done (held, ready, scheduled or in
+    /// flight): a held batch message counts from its enqueue, since that wait is what the cron costs.
     public var lagSeconds: Double = 0
+    /// The enqueue time of the oldest message not yet done, and of the oldest held one.
+    public var oldestEnqueuedAt: Timestamp?
+    public var oldestHeldAt: Timestamp?
+    /// The runtime that declared the queue (its consumer), and when.
+    public var runtime: String?
+    public var declaredAt: Timestamp?
     public var enqueued: Int64 = 0
     public var succeeded: Int64 = 0
     public var failed: Int64 = 0

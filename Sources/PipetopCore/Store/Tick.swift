@@ -8,6 +8,11 @@ struct ClaimCandidate {
     var deliveries: Int
     var enqueuedAt: Timestamp
     var eventSeq: Int64
+    /// How often it was replayed (a replay restarts its latency clock).
+    var replays: Int
+    /// When its event was published, and its flow's root (nil: the event is the root).
+    var publishedAt: Timestamp
+    var flowAt: Timestamp?
     var event: CloudEvent
 }
 
@@ -62,12 +67,13 @@ protocol StoreTransaction {
     mutating func nextMessageID() throws -> Int64
 
     // Rows. Inserts and entries may be buffered until `finish`, in order.
-    mutating func insertEvent(_ event: CloudEvent, seq: Int64, routed: Bool, at: Timestamp) throws
+    /// `flowAt`: for a caused event, when its flow's root was published (nil: it is a root).
+    mutating func insertEvent(_ event: CloudEvent, seq: Int64, routed: Bool, at: Timestamp, flowAt: Timestamp?) throws
     mutating func insertMessage(_ message: NewMessage) throws
     /// A lifecycle row, complete (`Tick` groups the steps).
     mutating func append(_ row: LifecycleRow) throws
-    /// Marks an unrouted event routed; false if another runtime did first.
-    mutating func markRouted(seq: Int64) throws -> Bool
+    /// Marks an unrouted event routed and returns when it was published; nil if another runtime routed it first.
+    mutating func markRouted(seq: Int64) throws -> Timestamp?
 
     /// Deduplication: takes (queue, source, id) as accepted at `at` unless it was accepted after
     /// `cutoff`; returns that earlier acceptance (its time and event seq), or nil when accepted now.
@@ -135,8 +141,9 @@ protocol StoreTransaction {
     mutating func insertCPUSample(_ sample: CPUSample) throws
     mutating func upsertRuntime(_ runtime: RuntimeInfo) throws
 
-    /// Writes what is buffered and adds `counters` to each queue's lifetime counters.
-    mutating func finish(counters: [String: QueueCounters]) throws
+    /// Writes what is buffered, adds `counters` to each queue's lifetime counters and `backlog` to
+    /// each queue's second of `now` (`QueueSecond`), forgetting seconds older than `QueueSecond.kept`.
+    mutating func finish(counters: [String: QueueCounters], backlog: [String: BacklogChange], at now: Timestamp) throws
 }
 
 /// One write transaction, decided: the delivery state machine and the lifecycle plan (which
@@ -146,8 +153,11 @@ struct Tick<Transaction: StoreTransaction> {
     var tx: Transaction
     let now: Timestamp
     var counters: [String: QueueCounters] = [:]
-    /// Children of acked deliveries, published after the claims so they can be dispatched directly.
-    var children: [RoutedEvent] = []
+    /// What this transaction does to each queue's backlog, and its successes' latencies (`QueueSecond`).
+    var backlog: [String: BacklogChange] = [:]
+    /// Children of acked deliveries, published after the claims so they can be dispatched directly,
+    /// each with its flow's start (its parent's).
+    var children: [(event: RoutedEvent, flowStartedAt: Timestamp)] = []
     /// Claim capacity left per queue once the backlog was claimed: new messages within it are
     /// inserted already in flight, saving a claim per message.
     var direct: [String: (request: ClaimRequest, remaining: Int)] = [:]
@@ -179,12 +189,12 @@ struct Tick<Transaction: StoreTransaction> {
             // included) may new messages skip it.
             if candidates < request.limit { direct[request.queue] = (request, request.limit - claimed.count) }
         }
-        for child in children { try publish(child.event, targets: child.targets) }
+        for child in children { try publish(child.event.event, targets: child.event.targets, flowStartedAt: child.flowStartedAt) }
         for routed in batch.publishes { try publish(routed.event, targets: routed.targets) }
         for routing in batch.routings {
             // Another runtime on the same store may have routed it since it was fetched.
-            guard try tx.markRouted(seq: routing.seq) else { continue }
-            try route(seq: routing.seq, event: routing.event, targets: routing.targets)
+            guard let published = try tx.markRouted(seq: routing.seq) else { continue }
+            try route(seq: routing.seq, event: routing.event, targets: routing.targets, publishedAt: published, flowStartedAt: published)
         }
         result.claimed += directlyClaimed
         if batch.fetchUnrouted > 0 { result.unrouted = try tx.fetchUnrouted(limit: batch.fetchUnrouted) }
@@ -196,8 +206,9 @@ struct Tick<Transaction: StoreTransaction> {
     mutating func finish() throws {
         if let row = pendingRow { try tx.append(row) }
         pendingRow = nil
-        try tx.finish(counters: counters)
+        try tx.finish(counters: counters, backlog: backlog, at: now)
         counters.removeAll()
+        backlog.removeAll()
         for (queue, tick) in deduplicated {
             // Twice the pace entries were added (and a few more), so the table holds about one window.
             try tx.pruneAccepted(queue: queue, before: tick.cutoff, limit: 2 * tick.accepted + 16)
@@ -211,7 +222,7 @@ struct Tick<Transaction: StoreTransaction> {
     mutating func publishUnrouted(_ events: [CloudEvent], by actor: Operator) throws {
         for event in events {
             let seq = try tx.nextEventSeq()
-            try tx.insertEvent(event, seq: seq, routed: false, at: now)
+            try tx.insertEvent(event, seq: seq, routed: false, at: now, flowAt: nil)
             try record(.published, eventSeq: seq)
         }
         try tx.appendAudit(AuditRecord(
@@ -220,14 +231,15 @@ struct Tick<Transaction: StoreTransaction> {
         try finish()
     }
 
-    mutating func publish(_ event: CloudEvent, targets: [Target]) throws {
+    /// `flowStartedAt`: a caused event's flow start (its parent's); nil for a root, whose flow starts now.
+    mutating func publish(_ event: CloudEvent, targets: [Target], flowStartedAt: Timestamp? = nil) throws {
         let seq = try tx.nextEventSeq()
-        try tx.insertEvent(event, seq: seq, routed: true, at: now)
+        try tx.insertEvent(event, seq: seq, routed: true, at: now, flowAt: flowStartedAt)
         try record(.published, eventSeq: seq)
-        try route(seq: seq, event: event, targets: targets)
+        try route(seq: seq, event: event, targets: targets, publishedAt: now, flowStartedAt: flowStartedAt ?? now)
     }
 
-    mutating func route(seq: Int64, event: CloudEvent, targets: [Target]) throws {
+    mutating func route(seq: Int64, event: CloudEvent, targets: [Target], publishedAt: Timestamp, flowStartedAt: Timestamp) throws {
         guard !targets.isEmpty else {
             try record(.rejected, eventSeq: seq, error: "no rule matched")
             return
@@ -237,6 +249,8 @@ struct Tick<Transaction: StoreTransaction> {
             if let window = target.deduplicate, try isDuplicate(event, seq: seq, queue: target.queue, window: window) { continue }
             let id = try tx.nextMessageID()
             counters[target.queue, default: QueueCounters()].enqueued += 1
+            backlog[target.queue, default: BacklogChange()].enqueued += 1
+            if target.held { backlog[target.queue, default: BacklogChange()].held += 1 }
             if !target.held, let slot = direct[target.queue], slot.remaining > 0 {
                 // Dispatched directly: inserted in flight, attempt 1, under a lease.
                 direct[target.queue]!.remaining -= 1
@@ -245,7 +259,8 @@ struct Tick<Transaction: StoreTransaction> {
                     id: id, queue: target.queue, eventSeq: seq, state: .inFlight, readyAt: lease, enqueuedAt: now, attempt: 1, deliveries: 1))
                 let claim = Claim(
                     messageID: id, queue: target.queue, delivery: 1, attempt: 1, eventSeq: seq, eventID: event.id,
-                    eventType: event.type, correlationID: event.correlationID, enqueuedAt: now, leaseUntil: lease)
+                    eventType: event.type, correlationID: event.correlationID, enqueuedAt: now, leaseUntil: lease, publishedAt: publishedAt,
+                    flowStartedAt: flowStartedAt)
                 try record(.enqueued, eventSeq: seq, queue: target.queue, messageID: id)
                 try record(.claimed, claim: claim, at: now)
                 directlyClaimed.append(ClaimedMessage(claim: claim, event: event))
@@ -283,7 +298,8 @@ struct Tick<Transaction: StoreTransaction> {
             guard try tx.remove(messageID: claim.messageID, delivery: claim.delivery) else { return false }
             try record(.succeeded, claim: claim, at: at, duration: outcome.duration)
             counters[claim.queue, default: QueueCounters()].succeeded += 1
-            children += published
+            leaves(claim.queue, succeededAt: at, claim)
+            children += published.map { ($0, claim.flowStartedAt) }
         case .retry(let error, let readyAt):
             guard try tx.scheduleRetry(messageID: claim.messageID, delivery: claim.delivery, readyAt: readyAt, failedAt: at, error: error) else { return false }
             try record(.failed, claim: claim, at: at, duration: outcome.duration, error: error)
@@ -301,15 +317,26 @@ struct Tick<Transaction: StoreTransaction> {
             try record(.deadLettered, claim: claim, at: at, error: error, detail: reason.rawValue)
             counters[claim.queue, default: QueueCounters()].failed += 1
             counters[claim.queue, default: QueueCounters()].deadLettered += 1
+            leaves(claim.queue)
         case .drop(let error):
             guard try tx.remove(messageID: claim.messageID, delivery: claim.delivery) else { return false }
             try record(.failed, claim: claim, at: at, duration: outcome.duration, error: error)
             try record(.deleted, claim: claim, at: at, detail: "exhausted; dead-lettering is off for this queue")
             counters[claim.queue, default: QueueCounters()].failed += 1
+            leaves(claim.queue)
         case .unstarted:
             guard try tx.returnUnstarted(messageID: claim.messageID, delivery: claim.delivery, at: at) else { return false }
         }
         return true
+    }
+
+    /// A message left `queue`'s backlog (succeeded, with its latencies, or dead or dropped).
+    mutating func leaves(_ queue: String, succeededAt: Timestamp? = nil, _ claim: Claim? = nil) {
+        backlog[queue, default: BacklogChange()].done += 1
+        if let succeededAt, let claim {
+            backlog[queue]!.latency.record(succeededAt - claim.publishedAt)
+            backlog[queue]!.flowLatency.record(succeededAt - claim.flowStartedAt)
+        }
     }
 
     // MARK: Batch windows and leases
@@ -317,6 +344,7 @@ struct Tick<Transaction: StoreTransaction> {
     mutating func release(queue: String) throws {
         let released = try tx.releaseHeld(queue: queue, at: now)
         guard !released.isEmpty else { return }
+        backlog[queue, default: BacklogChange()].released += released.count
         let detail = "window released \(released.count) message\(released.count == 1 ? "" : "s")"
         for message in released {
             try record(.batchReleased, eventSeq: message.eventSeq, queue: queue, messageID: message.messageID, detail: detail)
@@ -343,10 +371,13 @@ struct Tick<Transaction: StoreTransaction> {
         var claimed: [ClaimedMessage] = []
         claimed.reserveCapacity(candidates.count)
         for candidate in candidates {
+            // A replay is a new delivery: its latency counts from the replay (its enqueue), not the first publish.
+            let published = candidate.replays > 0 ? candidate.enqueuedAt : candidate.publishedAt
             var claim = Claim(
                 messageID: candidate.messageID, queue: request.queue, delivery: candidate.deliveries + 1, attempt: candidate.attempt + 1,
                 eventSeq: candidate.eventSeq, eventID: candidate.event.id, eventType: candidate.event.type,
-                correlationID: candidate.event.correlationID, enqueuedAt: candidate.enqueuedAt, leaseUntil: now + request.lease)
+                correlationID: candidate.event.correlationID, enqueuedAt: candidate.enqueuedAt, leaseUntil: now + request.lease,
+                publishedAt: published, flowStartedAt: candidate.replays > 0 ? candidate.enqueuedAt : candidate.flowAt ?? candidate.publishedAt)
             // A message whose budget ran out by lease expiries, or that aged out, is not run again.
             if let reason = request.policy.atClaim(attempt: claim.attempt, enqueuedAt: claim.enqueuedAt, now: now) {
                 claim.attempt -= 1
@@ -364,6 +395,7 @@ struct Tick<Transaction: StoreTransaction> {
                     try tx.removeReady(messageID: claim.messageID)
                     try record(.deleted, claim: claim, at: now, error: error, detail: "dead-lettering is off for this queue")
                 }
+                leaves(request.queue)
                 continue
             }
             try tx.markClaimed(messageID: claim.messageID, attempt: claim.attempt, delivery: claim.delivery, leaseUntil: claim.leaseUntil)
@@ -398,6 +430,7 @@ struct Tick<Transaction: StoreTransaction> {
         let queue = queue ?? letter.queue
         guard try tx.redrive(messageID: letter.messageID, to: queue, at: now) else { return false }
         try tx.unindexDeadLetterText(messageID: letter.messageID)
+        backlog[queue, default: BacklogChange()].enqueued += 1
         try tx.countCause(letter.cause, by: -1, failedAgain: letter.replays > 0 ? -1 : 0, deadAt: nil)
         let from = queue == letter.queue ? "" : " from \(letter.queue)"
         try record(.redriven, eventSeq: letter.eventSeq, queue: queue, messageID: letter.messageID, attempt: 0,
@@ -467,10 +500,11 @@ struct Tick<Transaction: StoreTransaction> {
         for (letter, edited) in plans {
             let seq = edited == nil ? letter.eventSeq : try tx.nextEventSeq()
             guard try tx.redriveEdited(messageID: letter.messageID, eventSeq: letter.eventSeq, replays: letter.replays, newSeq: seq, at: now) else { continue }
-            if let edited { try tx.insertEvent(edited, seq: seq, routed: true, at: now) }
+            if let edited { try tx.insertEvent(edited, seq: seq, routed: true, at: now, flowAt: nil) }
             // No longer a dead letter: out of the text index (if it dies again, its edited text goes in).
             try tx.unindexDeadLetterText(messageID: letter.messageID)
             moved.append(letter.messageID)
+            backlog[letter.queue, default: BacklogChange()].enqueued += 1
             try tx.countCause(letter.cause, by: -1, failedAgain: letter.replays > 0 ? -1 : 0, deadAt: nil)
             let what: String
             switch request.change {

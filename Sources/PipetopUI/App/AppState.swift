@@ -71,6 +71,9 @@ public enum StoreRequest: Equatable, Sendable {
     case messageReplays(messageID: Int64, correlationID: String)
     /// Writes the dead letters of `selection` to a new JSON-lines file (`DeadLetterExport`).
     case exportDeadLetters(DeadLetterSelection, path: String)
+    /// A page of one queue's messages in one state, in delivery order (`ready` and `scheduled`
+    /// split at `now`).
+    case queueMessages(queue: String, QueueMessageState, page: PageRequest, now: Timestamp)
 }
 
 /// Changes to the store a screen asks for.
@@ -113,6 +116,8 @@ public enum StoreAnswer: Sendable {
     /// The editor of an `Effect.edit` exited: the text as saved, or why there is none (the
     /// editor failed or could not be run).
     case editorClosed(EditSession, Result<String, MutationFailure>)
+    /// A page of a queue's messages in one state (`after`: the page's cursor, as asked).
+    case queueMessages(Page<MessageInfo>, queue: String, QueueMessageState, after: PageCursor?)
 }
 
 /// What the confirmation of a dead-letter action shows, read from the store.
@@ -189,6 +194,8 @@ extension StoreRequest {
             }
         case .messageReplays(let id, let correlation):
             return .messageReplays(MessageReplay.of(messageID: id, in: try store.trace(correlationID: correlation)), messageID: id)
+        case .queueMessages(let queue, let state, let page, let now):
+            return .queueMessages(try store.messages(queue: queue, state, page: page, now: now), queue: queue, state, after: page.after)
         }
     }
 }

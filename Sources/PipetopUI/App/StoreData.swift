@@ -62,6 +62,10 @@ public enum StoreData {
     public static let runtimes = DataKey<[RuntimeInfo]>("runtimes") { store, _ in try store.runtimes() }
     public static let publishedTotal = DataKey<Int64>("published total") { store, _ in try store.publishedTotal() }
     public static let queueStats = DataKey<[QueueStats]>("queue stats") { store, context in try store.queueStats(now: context.now) }
+    /// The queues' seconds of the health window (with the queue stats and runtimes: `QueueHealth`).
+    public static let queueSeconds = DataKey<[QueueSecond]>("queue seconds") { store, context in
+        try store.queueSeconds(since: context.now - QueueHealth.window)
+    }
     public static let log = DataKey<LogPage>("log") { store, context in
         let cursor = context.log
         guard let after = cursor.after else {

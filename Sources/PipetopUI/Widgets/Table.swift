@@ -35,6 +35,9 @@ public struct TableCell: Sendable, Equatable {
         self.style = style
         width = DisplayWidth.of(text)
     }
+
+    /// Whether the cell says something a reader would miss if its column gave way (not blank, 0 or –).
+    public var isValue: Bool { !(text.isEmpty || text == "0" || text == "–") }
 }
 
 extension TableCell: ExpressibleByStringLiteral {
@@ -52,6 +55,11 @@ public struct Table: Sendable {
     public var sortColumn: Int?
     public var ascending = true
     public var gap = 2
+    /// When columns give way, the table keeps its last cell for `cutMark`: in the header, and in
+    /// every row with a value in a column that gave way (`TableCell.isValue`), so no cut value
+    /// vanishes unmarked.
+    public var marksCuts = false
+    public static let cutMark = "›"
 
     public init(columns: [Column], rows: [[TableCell]], selected: Int? = nil) {
         self.columns = columns
@@ -59,8 +67,21 @@ public struct Table: Sendable {
         self.selected = selected
     }
 
-    /// Which columns are shown and how wide, for a table `width` cells wide.
+    /// Which columns are shown and how wide, for a table `width` cells wide (less the cut mark's
+    /// cell when columns give way and `marksCuts`).
     public func layout(width: Int) -> [(column: Int, width: Int)] {
+        let all = fitted(width: width)
+        guard marksCuts, all.count < columns.count else { return all }
+        return fitted(width: width - 1)
+    }
+
+    /// The columns that gave way at `width`, in table order.
+    public func cut(width: Int) -> [Int] {
+        let kept = Set(layout(width: width).map(\.column))
+        return columns.indices.filter { !kept.contains($0) }
+    }
+
+    private func fitted(width: Int) -> [(column: Int, width: Int)] {
         var kept = Array(columns.indices)
         func needed(_ set: [Int]) -> Int { set.reduce(0) { $0 + columns[$1].minWidth } + max(0, set.count - 1) * gap }
         while needed(kept) > width, kept.count > 1 {
@@ -106,10 +127,12 @@ public struct Table: Sendable {
         return max(0, top)
     }
 
-    public func render(into grid: inout Grid, _ rect: Rect, header: Style, row rowStyle: Style, selected selectedStyle: Style) {
+    public func render(into grid: inout Grid, _ rect: Rect, header: Style, row rowStyle: Style, selected selectedStyle: Style, mark markStyle: Style? = nil) {
         guard rect.height > 0, rect.width > 0 else { return }
         let layout = self.layout(width: rect.width)
+        let cut = marksCuts && layout.count < columns.count ? columns.indices.filter { index in !layout.contains { $0.column == index } } : []
         grid.fill(Rect(x: rect.x, y: rect.y, width: rect.width, height: 1), style: header)
+        if !cut.isEmpty { grid.put(Self.cutMark, x: rect.maxX - 1, y: rect.y, style: header) }
         var x = rect.x
         for (index, width) in layout {
             var title = columns[index].title
@@ -135,6 +158,9 @@ public struct Table: Sendable {
                 grid.putPadded(cell.text, x: x, y: y, width: width, right: columns[column].alignment == .right, style: style, maxX: rect.maxX,
                                textWidth: cell.width)
                 x += width + gap
+            }
+            if cut.contains(where: { $0 < rows[index].count && rows[index][$0].isValue }) {
+                grid.put(Self.cutMark, x: rect.maxX - 1, y: y, style: isSelected ? base : markStyle ?? base)
             }
         }
     }
