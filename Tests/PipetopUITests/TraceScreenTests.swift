@@ -32,6 +32,14 @@ import Testing
         #expect(!s.traceScreen.detail && s.view == .trace, "esc leaves the detail first")
     }
 
+    @Test func tOnAnEventsRecordOpensItsTrace() throws {
+        var (s, fixture) = try Fixture.state(size: size)
+        try press(&s, fixture, [.char("2"), .char("k"), .char("t")])
+        #expect(s.view == .trace)
+        let id = try #require(s.traceScreen.correlationID)
+        #expect(s.traceScreen.trace?.correlationID == id && s.traceScreen.trace?.nodes.isEmpty == false)
+    }
+
     @Test func anUnknownFlowSaysSo() throws {
         var (s, fixture) = try Fixture.state(size: size)
         try press(&s, fixture, [.char(":")] + Key.typing("trace nothing-like-it") + [.enter])

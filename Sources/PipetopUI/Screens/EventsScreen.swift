@@ -86,6 +86,14 @@ public struct EventsScreen: Screen {
             shared.notice = Notice(text: "one flow: corr:\(correlation.terminalSafe) (esc clears)", isError: false)
             return []
         },
+        Binding([.char("t")], help: ("t", "the selected record's trace (its flow, from the store)")) { s, _, shared in
+            let (rows, selected) = s.rows(shared)
+            guard let selected, let correlation = rows[selected].correlationID else {
+                shared.notice = Notice(text: "this record has no correlation id", isError: true)
+                return []
+            }
+            return [.show(.trace, filter: Filter(correlation))]
+        },
     ])
 
     public mutating func filterCommitted() {
