@@ -16,7 +16,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print the figures as JSON instead of a table.")
     var json = false
 
-    @Option(help: ArgumentHelp("Measure only the figure groups named (throughput, floor, latency, dashboard, deadletters, live), for profiling.", valueName: "group"))
+    @Option(help: ArgumentHelp("Measure only the figure groups named (throughput, floor, latency, dashboard, queues, deadletters, live), for profiling.", valueName: "group"))
     var only: [String] = []
 
     @Option(help: .hidden)
@@ -131,6 +131,15 @@ struct Bench: ParsableCommand {
                             note: "\(size); a child process attaches, draws, follows, scrolls back; its VmHWM"))
             measured(Figure("time to first frame when attaching", value: probe.firstFrame, unit: "ms", target: 300, .below,
                             note: "\(size); open store → first 10,000 records → frame, in the attaching process"))
+        }
+        if wanted("queues") {
+            let backlog = quick ? 5_000 : 100_000, seconds = quick ? 70 : 600
+            if !json { FileHandle.standardError.write(Data("  building a store of \(Figure.grouped(backlog)) live messages and \(seconds) s of queue seconds…\n".utf8)) }
+            let figures = QueueFigures(scratch: scratch)
+            let (path, now) = try figures.makeStore(backlog: backlog, seconds: seconds)
+            let read = try figures.healthRead(path: path, now: now, runs: quick ? 5 : 41)
+            measured(Figure("Overview poll: queue stats + 60 s of seconds → status, drain, p50/p95/p99", value: read.health, unit: "ms", target: 25, .below,
+                            note: "\(Figure.grouped(read.live)) live messages in 5 queues, \(read.seconds) queue seconds read; the queue stats alone \(Figure.format(read.stats)) ms; median"))
         }
         if wanted("deadletters") {
             let total = quick ? 20_000 : 1_000_000

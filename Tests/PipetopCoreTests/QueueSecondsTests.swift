@@ -85,6 +85,9 @@ import Testing
         #expect(enrich[0].claim.publishedAt == h.t0 + .seconds(2))
         #expect(enrich[0].claim.flowStartedAt == h.t0)
         try h.finish(enrich[0], at: h.t0 + .seconds(5), .succeeded(children: []))
+        // A second's latencies are written by the writer's first transaction of a later second.
+        #expect(try h.store.queueSeconds(since: h.t0).first { $0.queue == "enrich" && $0.second == (h.t0 + .seconds(5)).micros / 1_000_000 }?.latency.isEmpty == true)
+        try h.tick(h.t0 + .seconds(6)) { _ in }
 
         func percentiles(_ queue: String, at now: Timestamp) throws -> (LatencyPercentiles?, LatencyPercentiles?) {
             let stats = try #require(try h.stats(queue, at: now))
@@ -106,9 +109,33 @@ import Testing
         let again = try h.claim(later + .seconds(10), h.request("parse"))
         #expect(again[0].claim.publishedAt == later + .seconds(10))
         try h.finish(again[0], at: later + .seconds(11), .succeeded(children: []))
+        // Stopping writes what is still pending.
+        try h.store.markStopped(runtime: "test", at: later + .seconds(11))
         let (replayed, _) = try percentiles("parse", at: later + .seconds(12))
         #expect(replayed?.count == 1)
         #expect(abs((replayed?.p50.secondsDouble ?? 0) - 1) < 0.01)
+    }
+
+    /// A transaction's latencies join the pending ones only when it commits, and what a
+    /// transaction wrote leaves them only when it commits: none lost, none written twice.
+    @Test func pendingLatenciesFollowTheirTransactions() {
+        let pending = PendingLatencies()
+        var change = BacklogChange()
+        change.latency.record(.milliseconds(5))
+        pending.stage(queue: "q", second: 10, change)
+        pending.rolledBack()
+        #expect(pending.due(before: 11).isEmpty, "a rolled-back transaction's latencies are gone")
+        pending.rolledBack()
+        pending.stage(queue: "q", second: 10, change)
+        pending.committed()
+        #expect(pending.due(before: 10).isEmpty, "not before its second is over")
+        pending.rolledBack()
+        let due = pending.due(before: 11)
+        #expect(due.count == 1 && due[0].tallies.latency.counts.values.reduce(0, +) == 1)
+        pending.rolledBack()
+        #expect(pending.due(before: 11).count == 1, "a failed write leaves them pending")
+        pending.committed()
+        #expect(pending.due(before: .max).isEmpty, "a committed write takes them")
     }
 
     @Test(arguments: backends) func secondsOlderThanKeptAreForgotten(_ factory: StoreFactory) throws {

@@ -360,8 +360,11 @@ func settle(_ state: inout AppState, _ effects: [Effect], store: SQLiteStore, wr
         #expect(s.update(.key(.char("j"))).isEmpty, "nothing changed: nothing is read again")
         var queues = s.queues
         queues[0].deadLettered += 1
-        let effects = s.update(.data(DataSnapshot(time: s.now + .seconds(1), records: [], queues: queues, runtimes: s.runtimes, published: 0)))
-        #expect(effects.contains(.read(.deadLetterGroups(.all), for: .deadLetters)) && effects.contains(.read(.replayJobs(limit: 20), for: .deadLetters)))
-        #expect(effects.count == 3, "the groups, their arrivals and the jobs: \(effects)")
+        let now = s.now + .seconds(1)
+        let effects = s.update(.data(DataSnapshot(time: now, records: [], queues: queues, runtimes: s.runtimes, published: 0)))
+        // The groups are read with their arrivals (the last hour up to the current minute's end).
+        let end = Timestamp(micros: (now.micros / 60_000_000 + 1) * 60_000_000)
+        #expect(effects == [.read(.replayJobs(limit: 20), for: .deadLetters), .read(.deadLetterGroups(.all), for: .deadLetters),
+                            .read(.deadLetterArrivals(since: end - .seconds(3_600)), for: .deadLetters)])
     }
 }

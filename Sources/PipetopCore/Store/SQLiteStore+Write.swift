@@ -7,12 +7,19 @@ extension SQLiteStore {
     func transaction<T>(at now: Timestamp, _ body: (inout Tick<SQLiteTransaction>) throws -> T) throws -> T {
         let result = try pool.writeWithoutTransaction { db in
             var value: T?
-            try db.inTransaction(.immediate) {
-                var tick = Tick(SQLiteTransaction(db: db, sql: try writerStatements(db)), now: now)
-                value = try body(&tick)
-                try tick.tx.writeTextIndex()
-                return .commit
+            let statements = try writerStatements(db)
+            do {
+                try db.inTransaction(.immediate) {
+                    var tick = Tick(SQLiteTransaction(db: db, sql: statements), now: now)
+                    value = try body(&tick)
+                    try tick.tx.writeTextIndex()
+                    return .commit
+                }
+            } catch {
+                statements.latencies.rolledBack()
+                throw error
             }
+            statements.latencies.committed()
             return value!
         }
         committed()
@@ -67,8 +74,10 @@ extension SQLiteStore {
     }
 
     public func markStopped(runtime name: String, at time: Timestamp) throws {
-        try pool.write { db in
-            try db.execute(sql: "UPDATE runtimes SET stopped_at = ?, heartbeat_at = ? WHERE name = ?", arguments: [time, time, name])
+        // The latencies of the last seconds, not yet written (see `PendingLatencies`), go with it.
+        try transaction(at: time) { tick in
+            try tick.tx.writeLatencies(before: .max)
+            try tick.tx.db.execute(sql: "UPDATE runtimes SET stopped_at = ?, heartbeat_at = ? WHERE name = ?", arguments: [time, time, name])
         }
     }
 
@@ -464,7 +473,6 @@ struct SQLiteTransaction: StoreTransaction {
                     queue, delta.enqueued, delta.claimed, delta.succeeded, delta.failed, delta.retried, delta.deadLettered, delta.duplicates,
                 ])
         }
-        guard !backlog.isEmpty else { return }
         let second = now.micros.floorDiv(1_000_000)
         let upsert = sql.queueSecond
         for (queue, change) in backlog {
@@ -474,15 +482,80 @@ struct SQLiteTransaction: StoreTransaction {
             upsert.bind(change.held)
             upsert.bind(change.released)
             upsert.bind(change.done)
-            upsert.bind(change.latency.isEmpty ? nil : change.latency.buckets.encoded)
-            upsert.bind(change.flowLatency.isEmpty ? nil : change.flowLatency.buckets.encoded)
             try upsert.execute()
+            sql.latencies.stage(queue: queue, second: second, change)
         }
+        try writeLatencies(before: second)
         // Seconds older than kept go, once a second (the table holds a row per queue and second).
         if second > sql.prunedSecond {
             sql.prunedSecond = second
             try db.cachedStatement(sql: "DELETE FROM queue_seconds WHERE second < ?").execute(arguments: [second - QueueSecond.kept.micros / 1_000_000])
         }
+    }
+
+    /// Adds the committed latencies of the seconds before `second` (`PendingLatencies`) to their rows.
+    mutating func writeLatencies(before second: Int64) throws {
+        for (key, tallies) in sql.latencies.due(before: second) {
+            let merge = sql.queueSecondLatency
+            merge.bind(key.queue)
+            merge.bind(key.second)
+            merge.bind(tallies.latency.isEmpty ? nil : tallies.latency.buckets.encoded)
+            merge.bind(tallies.flowLatency.isEmpty ? nil : tallies.flowLatency.buckets.encoded)
+            try merge.execute()
+        }
+    }
+}
+
+/// Successes' latencies on their way to the store. Writing a second's latency buckets with every
+/// transaction would rewrite its whole row (hundreds of buckets) at every tick; instead a writer
+/// keeps the latencies its committed transactions recorded, by queue and second, and its first
+/// transaction of a later second adds them to their rows (within about a second: the engine ticks
+/// at least once a second, and `markStopped` writes the rest). A transaction's own latencies join
+/// only when it commits, and what it wrote leaves only then, so none is lost or counted twice.
+/// Touched only inside the writer's transactions (serialised by the pool).
+final class PendingLatencies {
+    struct Key: Hashable {
+        var queue: String
+        var second: Int64
+    }
+
+    struct Tallies {
+        var latency = LatencyBuckets.Tally()
+        var flowLatency = LatencyBuckets.Tally()
+
+        mutating func add(_ other: Tallies) {
+            latency.counts.merge(other.latency.counts, uniquingKeysWith: +)
+            flowLatency.counts.merge(other.flowLatency.counts, uniquingKeysWith: +)
+        }
+    }
+
+    /// Committed, not yet written.
+    private var pending: [Key: Tallies] = [:]
+    /// This transaction's (pending once it commits), and what it wrote (gone once it commits).
+    private var staged: [Key: Tallies] = [:]
+    private var written: [Key] = []
+
+    func stage(queue: String, second: Int64, _ change: BacklogChange) {
+        guard !change.latency.isEmpty || !change.flowLatency.isEmpty else { return }
+        staged[Key(queue: queue, second: second), default: Tallies()].add(Tallies(latency: change.latency, flowLatency: change.flowLatency))
+    }
+
+    /// The committed latencies of seconds before `second`, marked written by this transaction.
+    func due(before second: Int64) -> [(key: Key, tallies: Tallies)] {
+        let due = pending.filter { $0.key.second < second && !written.contains($0.key) }
+        written += due.keys
+        return due.map { ($0.key, $0.value) }
+    }
+
+    func committed() {
+        for key in written { pending[key] = nil }
+        for (key, tallies) in staged { pending[key, default: Tallies()].add(tallies) }
+        rolledBack()
+    }
+
+    func rolledBack() {
+        staged.removeAll()
+        written.removeAll()
     }
 }
 
@@ -502,8 +575,10 @@ final class WriterStatements {
     let dedupFind: RawStatement
     let dedupPrune: RawStatement
     let queueSecond: RawStatement
+    let queueSecondLatency: RawStatement
     /// The second `queue_seconds` was last pruned in (by this writer).
     var prunedSecond: Int64 = .min
+    let latencies = PendingLatencies()
 
     init(_ db: Database) throws {
         let ready = MessageState.ready.sql, inFlight = MessageState.inFlight.sql
@@ -536,12 +611,16 @@ final class WriterStatements {
                 WHERE dedup.accepted_at < ?
             """)
         dedupFind = try RawStatement(db, "SELECT accepted_at, event_seq FROM dedup WHERE queue = ? AND source = ? AND id = ?")
-        // One row per queue and second; each transaction adds its part (latency buckets merged in SQL).
+        // One row per queue and second; each transaction adds its counts, and later its latencies
+        // (`PendingLatencies`; buckets merged in SQL).
         queueSecond = try RawStatement(db, """
-            INSERT INTO queue_seconds (queue, second, enqueued, held, released, done, latency, flow_latency) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO queue_seconds (queue, second, enqueued, held, released, done) VALUES (?, ?, ?, ?, ?, ?)
             ON CONFLICT (queue, second) DO UPDATE SET enqueued = enqueued + excluded.enqueued, held = held + excluded.held,
-                released = released + excluded.released, done = done + excluded.done,
-                latency = \(SQLiteStore.mergeLatency)(latency, excluded.latency),
+                released = released + excluded.released, done = done + excluded.done
+            """)
+        queueSecondLatency = try RawStatement(db, """
+            INSERT INTO queue_seconds (queue, second, enqueued, held, released, done, latency, flow_latency) VALUES (?, ?, 0, 0, 0, 0, ?, ?)
+            ON CONFLICT (queue, second) DO UPDATE SET latency = \(SQLiteStore.mergeLatency)(latency, excluded.latency),
                 flow_latency = \(SQLiteStore.mergeLatency)(flow_latency, excluded.flow_latency)
             """)
         dedupPrune = try RawStatement(db, """

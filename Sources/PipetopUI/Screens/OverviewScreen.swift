@@ -205,8 +205,8 @@ enum OverviewView {
     /// Then the depth by state (so a row still adds up to its LAG), dead and poison; rates and
     /// latencies give way first (the selected queue's detail shows them all).
     static let columns: [Column] = [
-        Column("QUEUE", min: 12, max: 24, priority: 0),
-        Column("STATUS", min: 6, priority: 0),
+        Column("QUEUE", min: 8, max: 24, priority: 0),
+        Column("STATUS", min: 7, priority: 0),
         Column("MODE", min: 6, max: 12, priority: 6),
         Column("READY", min: 5, priority: 1, align: .right),
         Column("INFL", min: 4, priority: 1, align: .right),
@@ -214,7 +214,7 @@ enum OverviewView {
         Column("HELD", min: 4, priority: 1, align: .right),
         Column("LAG", min: 5, priority: 0, align: .right),
         Column("LAG s", min: 5, priority: 0, align: .right),
-        Column("DRAIN", min: 9, max: 12, priority: 0, align: .right),
+        Column("DRAIN", min: 10, max: 12, priority: 0, align: .right),
         Column("p50", min: 5, priority: 5, align: .right),
         Column("p95", min: 5, priority: 7, align: .right),
         Column("p99", min: 5, priority: 5, align: .right),
@@ -240,6 +240,9 @@ enum OverviewView {
             return []
         }
         let tableHeight = min(shown.count + 1, max(3, body.height / 2))
+        // Names stay whole (up to 24 cells): other columns give way first.
+        var columns = Self.columns
+        columns[column("QUEUE")].minWidth = min(24, max(8, shown.map { DisplayWidth.of($0.name.terminalSafe) }.max() ?? 8))
         var table = Table(columns: columns, rows: shown.map { row($0, screen.health[$0.name], state) }, selected: screen.selectedQueueIndex(state))
         table.sortColumn = switch screen.sortKey {
         case .name: column("QUEUE")
