@@ -84,22 +84,22 @@ extension LifecycleKind {
     }
 }
 
-/// Text compared as stored, ASCII letters in either case (SQLite's `lower()` without ICU).
-enum ASCIIFold {
+/// Text compared as stored, ASCII letters in either case (what SQLite's LIKE does without ICU).
+public enum ASCIIFold {
     @inline(__always) static func fold(_ byte: UInt8) -> UInt8 { byte &- 0x41 < 26 ? byte | 0x20 : byte }
 
-    static func lowered(_ text: String) -> String {
+    public static func lowered(_ text: String) -> String {
         guard text.utf8.contains(where: { $0 &- 0x41 < 26 }) else { return text }
         return String(decoding: text.utf8.map(fold), as: UTF8.self)
     }
 
     /// `text` folded equals `folded`.
-    static func equals(_ text: String, _ folded: String) -> Bool {
+    public static func equals(_ text: String, _ folded: String) -> Bool {
         text.utf8.count == folded.utf8.count && zip(text.utf8, folded.utf8).allSatisfy { fold($0) == $1 }
     }
 
     /// `folded` occurs in `text` folded.
-    static func contains(_ text: String, _ folded: String) -> Bool {
+    public static func contains(_ text: String, _ folded: String) -> Bool {
         var text = text
         return text.withUTF8 { search($0, folded.utf8) }
     }

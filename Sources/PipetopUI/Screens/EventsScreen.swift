@@ -111,7 +111,9 @@ public struct EventsScreen: Screen {
             if let search { self.search = EventsSearch(filter: search.filter, capacity: capacity) }
             return
         }
-        search?.follow(page.records)
+        let paused = !follow && search?.filter == filter
+        search?.follow(page.records, paused: paused)
+        if !follow, let cursor, let search = shownSearch, let first = search.log.records.first?.key, cursor < first { self.cursor = first }
         if detached {
             skippedNewer += page.records.count
             return
@@ -123,7 +125,8 @@ public struct EventsScreen: Screen {
         let excess = ring.records.count - capacity
         if excess > 0, let last = ring.dropOldest(excess) {
             if matches != nil { while let first = matches!.first, first <= last { matches!.removeFirst() } }
-            if !follow, let cursor, cursor <= last { self.cursor = ring.records.first?.key }
+            // The selection, if it was in the ring and fell off, moves to the oldest left.
+            if !follow, shownSearch == nil, let cursor, cursor <= last { self.cursor = ring.records.first?.key }
         }
     }
 
@@ -214,9 +217,9 @@ public struct EventsScreen: Screen {
         let visible = Table.visibleRows(height: shared.size.height - 4)
         top = rows[Table.scrolled(top: first, selected: clamped, visible: visible, count: rows.count)].key
         guard target < 0 || clamped == 0 else { return [] }
-        if shownSearch != nil {
-            // Older matches come from the store (`reads`).
-            if search!.olderAvailable { search!.wantsOlder = true }
+        if let search, search.filter == filter, !filter.isEmpty {
+            // Older matches come from the store (`reads`), once its first read is in.
+            if !search.loaded || search.olderAvailable { self.search!.wantsOlder = true }
             return []
         }
         if olderAvailable, !loadingHistory {

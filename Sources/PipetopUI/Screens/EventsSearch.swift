@@ -104,14 +104,17 @@ public struct EventsSearch: Sendable {
     }
 
     /// New records of the log (in seq order): the matches are appended, counted, and the oldest
-    /// held dropped past the capacity. Before the first read, the read itself covers them.
-    mutating func follow(_ records: [LifecycleRecord]) {
+    /// held dropped past the capacity; while `paused`, what the view is on is kept instead, and
+    /// the newer matches are not shown (following reads them). Before the first read, the read
+    /// itself covers them.
+    mutating func follow(_ records: [LifecycleRecord], paused: Bool) {
         guard loaded else { return }
         let fresh = records.filter { $0.seq > seen && query.matches($0) }
         seen = max(seen, records.last?.seq ?? seen)
         guard !fresh.isEmpty else { return }
         live += fresh.count
-        if detached {
+        if detached || (paused && log.records.count + fresh.count > capacity) {
+            detached = true
             newerNotShown += fresh.count
             return
         }
