@@ -18,7 +18,8 @@ import Testing
         let names = figures.compactMap { $0["name"] as? String }
         for expected in [
             "runtime throughput, stream", "one retry per event", "deduplicating queue", "p99 at 1,000/s", "p50 at 10,000/s", "frame, Overview", "frame, Events",
-            "log tail", "peak memory", "time to first frame", "Overview poll: queue stats",
+            "log tail", "peak memory", "time to first frame", "Overview poll: queue stats", "Events filter from the store: first page + true count, a flow",
+            "Events filter from the store: first page + true count, a kind", "Events filter from the store: text",
             "dashboard CPU attached to a live demo, Overview", "dashboard CPU attached to a live demo, Events",
             "peak memory attached to a live demo, Overview", "peak memory attached to a live demo, Events",
         ] {

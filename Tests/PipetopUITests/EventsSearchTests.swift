@@ -85,7 +85,10 @@ import Testing
         try press(&s, fixture, [.char("c")])
         #expect(s.filter.source == "corr:" + correlation)
         #expect(shown(s) == flow, "every record of the flow, from the store")
-        // The log moves on: the ring takes 200 records of other flows; the flow stays whole.
+        // Paused on its first record, while the log moves on: the ring takes 200 records of other
+        // flows; the flow stays whole, and the selection where it was.
+        _ = s.update(.key(.char("g")))
+        #expect(s.eventRows.selected == 0)
         var seq = s.events.ring.newest
         for n in 0..<4 {
             let records = (0..<50).map { i -> LifecycleRecord in
@@ -96,6 +99,8 @@ import Testing
         }
         #expect(!s.events.records.contains { $0.correlationID == correlation }, "the ring has moved past the flow")
         #expect(shown(s) == flow)
+        #expect(s.eventRows.selected == 0, "the selection stays on the flow's first record")
+        _ = s.update(.key(.char("G")))
         // A new record of the flow is appended as it is followed, and counted.
         let late = LifecycleRecord(seq: seq + 1, time: s.now + .seconds(2), kind: .succeeded, eventID: "y", correlationID: correlation, queue: "notify")
         _ = s.update(.data(DataSnapshot(time: s.now + .seconds(2), records: [late], queues: s.queues, runtimes: s.runtimes, published: 0)))
@@ -127,9 +132,20 @@ import Testing
         try press(&s, fixture, [.char("g")])
         #expect(status(s).contains("1/\(all.count)"), "the selection is the first match of all: \(status(s))")
         #expect(status(s).contains("newer not shown"))
+        // New matches keep coming while the view is paused on the oldest: what it shows stays,
+        // the new ones are counted and not shown.
+        let before = shown(s)
+        var seq = s.events.ring.newest
+        let burst = (0..<150).map { i -> LifecycleRecord in
+            seq += 1
+            return LifecycleRecord(seq: seq, time: s.now + .milliseconds(Int64(i)), kind: .published, eventID: "n\(seq)", eventType: "listing.new")
+        }
+        _ = s.update(.data(DataSnapshot(time: s.now + .seconds(1), records: burst, queues: s.queues, runtimes: s.runtimes, published: 0)))
+        #expect(shown(s) == before)
+        #expect(status(s).contains("1/\(all.count + 150)"), "\(status(s))")
         // G follows again: the newest matches are read back.
         try press(&s, fixture, [.char("G")])
-        #expect(shown(s) == Array(all.suffix(100)))
+        #expect(shown(s) == Array(all.suffix(100)), "the store's newest (the burst was never written to it)")
         #expect(s.events.follow)
     }
 
@@ -151,6 +167,18 @@ import Testing
             #expect(shown(s) == expected, "\(filter)")
             #expect(status(s).contains("\(expected.count)/\(expected.count)") && !status(s).contains("counting"), "\(status(s))")
         }
+    }
+
+    @Test func corrIsOneFlowAndAStarMakesItAPrefix() throws {
+        var (s, fixture) = try small()
+        try press(&s, fixture, [.char("/")] + Key.typing("corr:listing-0001") + [.enter])
+        #expect(!shown(s).isEmpty && shown(s).allSatisfy { $0.correlationID == "listing-0001" }, "not listing-0010's")
+        _ = s.update(.key(.escape))
+        try press(&s, fixture, [.char("/")] + Key.typing("corr:listing-001*") + [.enter])
+        let prefixed = try matches("corr:listing-001*", fixture)
+        #expect(Set(prefixed.compactMap(\.correlationID)) == Set((10...19).map { "listing-00\($0)" }))
+        #expect(shown(s) == Array(prefixed.suffix(100)), "the newest page of them")
+        #expect(status(s).contains("\(prefixed.count)/\(prefixed.count)"), "\(status(s))")
     }
 
     @Test func aFilterOfAWholeRingNeedsNoStore() throws {

@@ -19,11 +19,11 @@ import Testing
         let stats = try #require(s.queues.first { $0.name == "enrich" })
         #expect(drill.messages.count == stats.scheduled)
         #expect(drill.messages.allSatisfy { $0.readyAt > Fixture.t0 && $0.errors.last?.error.hasPrefix("timeout") == true })
-        // enter on a message: its flow, in Events (corr:ID) until the Trace screen exists.
+        // enter on a message: its trace (the flow from the store).
         let correlation = try #require(drill.selected?.event.correlationID)
         try press(&s, fixture, [.enter])
-        #expect(s.view == .events)
-        #expect(s.filter.source == "corr:" + correlation)
+        #expect(s.view == .trace)
+        #expect(s.filter.source == correlation)
         try press(&s, fixture, [.escape, .escape])
         #expect(s.view == .overview && s.overview.drill != nil)
         try press(&s, fixture, [.escape])

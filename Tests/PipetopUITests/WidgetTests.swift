@@ -174,11 +174,25 @@ import Testing
         #expect(WrappedText.lines("abcdefghijkl x", width: 5) == ["abcde", "fghij", "kl x"])
     }
 
+    @Test func keyHintsKeepHelpAndQuitWhenTheOthersDoNotFit() {
+        let hints = [("j/k", "scroll"), ("G", "follow"), ("c", "flow"), ("enter", "trace"), ("?", "help"), ("q", "quit")].map { (key: $0.0, label: $0.1) }
+        var grid = Grid(size: Size(width: 40, height: 1))
+        KeyHints.render(hints, into: &grid, y: 0, width: 40, key: Style(), text: Style())
+        #expect(grid.row(0) == " j/k scroll  G follow  ? help  q quit   ", "the screen's hints that fit, then help and quit")
+        var wide = Grid(size: Size(width: 80, height: 1))
+        KeyHints.render(hints, into: &wide, y: 0, width: 80, key: Style(), text: Style())
+        #expect(wide.row(0).hasPrefix(" j/k scroll  G follow  c flow  enter trace  ? help  q quit  "), "all, in order")
+        var narrow = Grid(size: Size(width: 14, height: 1))
+        KeyHints.render(hints, into: &narrow, y: 0, width: 14, key: Style(), text: Style())
+        #expect(narrow.row(0) == " ? help       ", "never past the edge")
+    }
+
     @Test func filterParsesTerms() {
-        let f = Filter("kind:dead queue:Enrich corr:abc boom")
-        #expect(f.terms == [.kind("dead"), .queue("enrich"), .correlation("abc"), .text("boom")])
+        let f = Filter("kind:dead queue:Enrich corr:abc* boom")
         let r = LifecycleRecord(seq: 1, time: Timestamp(micros: 0), kind: .deadLettered, eventID: "e", correlationID: "abcdef", queue: "enrich", error: "BOOM")
-        #expect(f.matches(r))
+        #expect(f.matches(r), "corr:PREFIX* is a prefix")
+        #expect(!Filter("corr:abc").matches(r), "corr:ID is one flow exactly")
+        #expect(Filter("corr:abcdef kind:dead").matches(r))
         #expect(!Filter("kind:failed").matches(r))
     }
 }

@@ -2,10 +2,11 @@ import Foundation
 import PipetopCore
 
 /// The `/` filter: whitespace-separated terms that must all match. `kind:failed`, `queue:enrich`,
-/// `corr:ID` (prefix of the correlation id, as stored: case counts), `type:…`; any other word
-/// matches as text in the event type, event id, correlation id, queue, error, detail or kind.
-/// `kind:` takes a prefix, so `kind:dead` finds `dead-lettered`. Text compares as stored with
-/// ASCII letters in either case (`LogQuery`), which is what the store can search for.
+/// `corr:ID` (the correlation id, as stored: case counts; `corr:PREFIX*` for every id starting
+/// so), `type:…`; any other word matches as text in the event type, event id, correlation id,
+/// queue, error, detail or kind. `kind:` takes a prefix, so `kind:dead` finds `dead-lettered`.
+/// Text compares as stored with ASCII letters in either case (`LogQuery`), which is what the
+/// store can search for.
 public struct Filter: Equatable, Sendable {
     public enum Term: Equatable, Sendable {
         case kind(String), queue(String), correlation(String), type(String), text(String)
@@ -37,7 +38,8 @@ public struct Filter: Equatable, Sendable {
             switch term {
             case .kind(let prefix): return .kinds(LifecycleKind.named(prefix: prefix))
             case .queue(let name): return .queue(name)
-            case .correlation(let prefix): return .correlationPrefix(prefix)
+            // One flow exactly (`c` sets it: `corr:listing-1` is not listing-17's), or a prefix.
+            case .correlation(let id): return id.hasSuffix("*") ? .correlationPrefix(String(id.dropLast())) : .correlation(id)
             case .type(let text): return .type(text)
             case .text(let text): return .text(text)
             }

@@ -110,7 +110,7 @@ public struct DeadLettersScreen: Screen {
     // MARK: Keys
 
     public static let keymap = Keymap<ScreenAction<DeadLettersScreen>>([
-        Binding(MoveKeys.down + MoveKeys.up, help: ("j k ↑ ↓", "select (scroll in the detail)"), hint: ("j/k", "select")) { s, key, shared in
+        Binding(MoveKeys.down + MoveKeys.up, help: ("j k ↑ ↓", "select (scroll in the detail)")) { s, key, shared in
             s.move(by: MoveKeys.down.contains(key) ? 1 : -1, shared)
             return []
         },
@@ -155,7 +155,7 @@ public struct DeadLettersScreen: Screen {
             s.act(.replay, everything: true, &shared)
         },
         editKey,
-        Binding([.char("d")], help: ("d", "delete the selected dead letter, or the marked"), hint: ("d", "delete"), mutates: true) { s, _, shared in
+        Binding([.char("d")], help: ("d", "delete the selected dead letter, or the marked"), mutates: true) { s, _, shared in
             s.act(.delete, everything: false, &shared)
         },
         Binding([.char("J")], help: ("J", "replay jobs: progress, pause, resume, cancel, rate (esc: back)"), hint: ("J", "jobs")) { s, _, _ in

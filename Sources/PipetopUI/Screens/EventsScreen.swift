@@ -75,7 +75,7 @@ public struct EventsScreen: Screen {
             guard s.follow else { return s.followAgain() }
             return s.move(to: s.rows(shared).selected ?? 0, shared)
         },
-        Binding([.char("c"), .enter], help: ("c enter", "only the selected record's flow (corr:ID)"), hint: ("c", "flow")) { s, _, shared in
+        Binding([.char("c")], help: ("c", "only the selected record's flow (corr:ID)"), hint: ("c", "flow")) { s, _, shared in
             let (rows, selected) = s.rows(shared)
             guard let selected, let correlation = rows[selected].correlationID else {
                 shared.notice = Notice(text: "this record has no correlation id", isError: true)
@@ -86,7 +86,7 @@ public struct EventsScreen: Screen {
             shared.notice = Notice(text: "one flow: corr:\(correlation.terminalSafe) (esc clears)", isError: false)
             return []
         },
-        Binding([.char("t")], help: ("t", "the selected record's trace (its flow, from the store)")) { s, _, shared in
+        Binding([.enter, .char("t")], help: ("enter t", "the selected record's trace (its flow as a tree)"), hint: ("enter", "trace")) { s, _, shared in
             let (rows, selected) = s.rows(shared)
             guard let selected, let correlation = rows[selected].correlationID else {
                 shared.notice = Notice(text: "this record has no correlation id", isError: true)
@@ -119,7 +119,9 @@ public struct EventsScreen: Screen {
             if let search { self.search = EventsSearch(filter: search.filter, capacity: capacity) }
             return
         }
-        search?.follow(page.records)
+        let paused = !follow && search?.filter == filter
+        search?.follow(page.records, paused: paused)
+        if !follow, let cursor, let search = shownSearch, let first = search.log.records.first?.key, cursor < first { self.cursor = first }
         if detached {
             skippedNewer += page.records.count
             return
@@ -131,7 +133,8 @@ public struct EventsScreen: Screen {
         let excess = ring.records.count - capacity
         if excess > 0, let last = ring.dropOldest(excess) {
             if matches != nil { while let first = matches!.first, first <= last { matches!.removeFirst() } }
-            if !follow, let cursor, cursor <= last { self.cursor = ring.records.first?.key }
+            // The selection, if it was in the ring and fell off, moves to the oldest left.
+            if !follow, shownSearch == nil, let cursor, cursor <= last { self.cursor = ring.records.first?.key }
         }
     }
 
@@ -222,9 +225,9 @@ public struct EventsScreen: Screen {
         let visible = Table.visibleRows(height: shared.size.height - 4)
         top = rows[Table.scrolled(top: first, selected: clamped, visible: visible, count: rows.count)].key
         guard target < 0 || clamped == 0 else { return [] }
-        if shownSearch != nil {
-            // Older matches come from the store (`reads`).
-            if search!.olderAvailable { search!.wantsOlder = true }
+        if let search, search.filter == filter, !filter.isEmpty {
+            // Older matches come from the store (`reads`), once its first read is in.
+            if !search.loaded || search.olderAvailable { self.search!.wantsOlder = true }
             return []
         }
         if olderAvailable, !loadingHistory {

@@ -26,8 +26,9 @@ public struct EventsSearch: Sendable {
     public private(set) var pending: StoreRequest?
     /// The view is at its oldest row and wants older matches.
     public var wantsOlder = false
-    /// The newest matches were dropped (memory stays bounded while scrolling back): the view
-    /// no longer follows, and this many newer matches are not shown; following reads them again.
+    /// The view no longer follows: its newest matches were dropped (memory stays bounded while
+    /// scrolling back), or new ones came while it was paused on older rows and would not fit.
+    /// This many newer matches are not shown; following (`G`) reads them again.
     public private(set) var detached = false
     public private(set) var newerNotShown = 0
     /// The newest seq the log was followed to (records up to it were taken or counted).
@@ -43,7 +44,7 @@ public struct EventsSearch: Sendable {
     }
 
     var query: LogQuery { filter.query }
-    /// Every match in the store is counted (or held, before the first read: nothing is known).
+    /// The count has reached the log's start: `total` is every match in the store.
     public var totalIsExact: Bool { loaded && countCursor == nil }
     public var total: Int { counted + live }
     /// The store may hold older matches than those held.
@@ -104,14 +105,17 @@ public struct EventsSearch: Sendable {
     }
 
     /// New records of the log (in seq order): the matches are appended, counted, and the oldest
-    /// held dropped past the capacity. Before the first read, the read itself covers them.
-    mutating func follow(_ records: [LifecycleRecord]) {
+    /// held dropped past the capacity; while `paused`, what the view is on is kept instead, and
+    /// the newer matches are not shown (following reads them). Before the first read, the read
+    /// itself covers them.
+    mutating func follow(_ records: [LifecycleRecord], paused: Bool) {
         guard loaded else { return }
         let fresh = records.filter { $0.seq > seen && query.matches($0) }
         seen = max(seen, records.last?.seq ?? seen)
         guard !fresh.isEmpty else { return }
         live += fresh.count
-        if detached {
+        if detached || (paused && log.records.count + fresh.count > capacity) {
+            detached = true
             newerNotShown += fresh.count
             return
         }

@@ -41,7 +41,7 @@ public struct OverviewScreen: Screen {
             s.move(.by(key == .pageDown ? 10 : -10), shared)
             return []
         },
-        Binding([.enter, .char("t")], help: ("enter t", "queue → its messages by state; message → its flow"), hint: ("enter", "open")) { s, key, shared in
+        Binding([.enter, .char("t")], help: ("enter t", "queue → its messages by state; message → its trace"), hint: ("enter", "open")) { s, key, shared in
             s.open(key, &shared)
         },
         Binding([.left, .right, .char("h"), .char("l")], help: ("← → h l", "in a queue: the previous / next state")) { s, key, shared in
@@ -116,8 +116,7 @@ public struct OverviewScreen: Screen {
         return true
     }
 
-    /// `enter`: a queue opens its messages; a message (and `t`) its flow, in Events until the
-    /// Trace screen comes (`corr:ID`: the store's records of that correlation id).
+    /// `enter`: a queue opens its messages; a message (and `t`) its trace (its flow from the store).
     mutating func open(_ key: Key, _ shared: inout Shared) -> [Navigation] {
         if let drill {
             guard let message = drill.selected else { return [] }
@@ -125,8 +124,7 @@ public struct OverviewScreen: Screen {
                 shared.notice = Notice(text: "message \(message.id)'s event has no correlation id", isError: true)
                 return []
             }
-            shared.notice = Notice(text: "the flow of message \(message.id): corr:\(correlation.terminalSafe) (esc clears)", isError: false)
-            return [.show(.events, filter: Filter("corr:" + correlation))]
+            return [.show(.trace, filter: Filter(correlation))]
         }
         guard key == .enter else { return [] }
         let shown = visibleQueues(shared)

@@ -201,7 +201,7 @@ enum QueueDrillView {
         case .scheduled: when = "next retry \(clock(message.readyAt)) (in \(Format.duration(max(0, (message.readyAt - now).secondsDouble))))"
         case .dead: when = "dead letter"
         }
-        when += " · enter: its flow (Events, corr:ID) · esc: back"
+        when += " · enter: its trace · esc: back"
         var lines: [(String, Style)] = [(facts, theme[.base]), (when, theme[.muted])]
         if message.errors.isEmpty {
             lines.append(("no errors", theme[.muted]))

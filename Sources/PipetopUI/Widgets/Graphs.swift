@@ -165,15 +165,22 @@ public enum StatusBar {
 }
 
 public enum KeyHints {
-    /// `key label` pairs as far as they fit.
-    public static func render(_ hints: [(key: String, label: String)], into grid: inout Grid, y: Int, width: Int, key: Style, text: Style) {
+    /// `key label` pairs as far as they fit; the last `kept` (help and quit) are always shown, at
+    /// the end, when the others do not all fit.
+    public static func render(_ hints: [(key: String, label: String)], kept: Int = 2, into grid: inout Grid, y: Int, width: Int, key: Style, text: Style) {
         grid.fill(Rect(x: 0, y: y, width: width, height: 1), style: text)
+        func cells(_ hint: (key: String, label: String)) -> Int { DisplayWidth.of(hint.key) + 1 + DisplayWidth.of(hint.label) + 2 }
+        let tail = hints.suffix(min(kept, hints.count))
+        let reserved = tail.reduce(0) { $0 + cells($1) }
         var x = 1
-        for hint in hints {
-            let w = DisplayWidth.of(hint.key) + 1 + DisplayWidth.of(hint.label) + 2
-            guard x + w <= width else { break }
+        func put(_ hint: (key: String, label: String)) {
             x = grid.put(hint.key, x: x, y: y, style: key)
             x = grid.put(" " + hint.label + "  ", x: x, y: y, style: text)
         }
+        for hint in hints.dropLast(tail.count) {
+            guard x + cells(hint) + reserved <= width else { break }
+            put(hint)
+        }
+        for hint in tail where x + cells(hint) <= width { put(hint) }
     }
 }
