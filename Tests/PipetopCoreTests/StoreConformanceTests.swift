@@ -857,6 +857,18 @@ final class Results: @unchecked Sendable {
                         == holding.map(\.messageID), "round \(round): \(text)")
             }
             #expect(try h.store.deadLetterCount(DeadLetterSelection(payloadText: #""n":"e"#)) == letters.count)
+            // The queue stats (the live messages from their index, the dead from the counts by cause)
+            // equal the messages paged state by state.
+            for queue in ["q", "r"] {
+                let stats = try h.store.queueStats(now: now).first { $0.name == queue }
+                let ready = try h.all(queue, .ready), inFlight = try h.all(queue, .inFlight), dead = try h.all(queue, .dead)
+                #expect((stats?.ready ?? 0) + (stats?.scheduled ?? 0) == ready.count, "round \(round) \(queue)")
+                #expect((stats?.inFlight ?? 0) == inFlight.count, "round \(round) \(queue)")
+                #expect((stats?.dead ?? 0) == dead.count, "round \(round) \(queue)")
+                #expect(dead.count == letters.filter { $0.queue == queue }.count)
+                let oldest = (ready + inFlight).map(\.enqueuedAt).min()
+                #expect(stats?.oldestEnqueuedAt == oldest, "round \(round) \(queue)")
+            }
         }
     }
 }

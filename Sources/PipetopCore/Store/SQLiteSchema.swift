@@ -325,6 +325,15 @@ enum SQLiteSchema {
                 ALTER TABLE events ADD COLUMN flow_at INTEGER;
                 """)
         }
+        migrator.registerMigration("v11-live-messages-covered") { db in
+            // The queue stats' count of live messages (depth by state, retries scheduled, poison, the
+            // oldest enqueue) read from this index alone, a range per queue, not a row per message:
+            // attempt and enqueued_at join its key. Claims and lease expiry use it as before.
+            try db.execute(sql: """
+                DROP INDEX messages_by_queue_state;
+                CREATE INDEX messages_by_queue_state ON messages(queue, state, ready_at, attempt, enqueued_at);
+                """)
+        }
         return migrator
     }
 }

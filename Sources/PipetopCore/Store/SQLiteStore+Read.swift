@@ -128,13 +128,15 @@ struct SQLiteSnapshot: StoreSnapshot {
             queue.duplicates = row["duplicates"] ?? 0
             stats[queue.name] = queue
         }
-        // Live messages: the (queue, state, ready_at) index serves the counts; the poison count and
-        // the oldest enqueue read each live message's row (one pass for both).
+        // Live messages from `messages_by_queue_state` alone (it covers every column read here), a
+        // range per queue and live state: dead rows are not walked. Every queue that ever had a
+        // message has a counters row.
         let live = MessageState.live.map(\.sql).joined(separator: ", ")
         for row in try Row.fetchAll(db.cachedStatement(sql: """
             SELECT queue, state, count(*) AS count, sum(ready_at > ?1) AS later, min(enqueued_at) AS oldest,
                 sum(CASE WHEN state = \(MessageState.ready.sql) THEN attempt >= 1 WHEN state = \(MessageState.inFlight.sql) THEN attempt >= 2 ELSE 0 END) AS poison
-            FROM messages WHERE state IN (\(live)) GROUP BY queue, state
+            FROM messages INDEXED BY messages_by_queue_state
+            WHERE queue IN (SELECT queue FROM queue_counters) AND state IN (\(live)) GROUP BY queue, state
             """), arguments: [now]) {
             let name: String = row["queue"]
             var queue = stats[name] ?? undeclared(name)
@@ -156,7 +158,8 @@ struct SQLiteSnapshot: StoreSnapshot {
             queue.lagSeconds = queue.oldestEnqueuedAt.map { max(0, (now - $0).secondsDouble) } ?? 0
             stats[name] = queue
         }
-        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT queue, count(*) AS count FROM messages WHERE state = \(MessageState.dead.sql) GROUP BY queue")) {
+        // Dead letters from their counts by cause, kept by every transaction that makes or moves one.
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT queue, sum(count) AS count FROM dead_letter_causes GROUP BY queue HAVING sum(count) > 0")) {
             let name: String = row["queue"]
             stats[name, default: undeclared(name)].dead = row["count"]
         }
