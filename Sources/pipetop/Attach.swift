@@ -45,7 +45,7 @@ struct Attach: ParsableCommand {
             path = store
             guard FileManager.default.fileExists(atPath: path) else { throw Failure("no store at \(path)") }
         } else {
-            let alive = Registry.entries().filter(\.alive).map(\.runtime)
+            let alive = try Registry.entries().filter(\.alive).map(\.runtime)
             if let name {
                 guard let match = alive.first(where: { $0.name == name }) else {
                     let names = alive.map(\.name.terminalSafe).joined(separator: ", ")

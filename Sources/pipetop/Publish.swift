@@ -28,7 +28,7 @@ struct Publish: ParsableCommand {
         } catch {
             throw Failure("could not store the events in \(store.location): \(error)")
         }
-        let attached = Registry.entries().contains { $0.alive && $0.runtime.store == store.location }
+        let attached = (try? Registry.entries())?.contains { $0.alive && $0.runtime.store == store.location } ?? false
         let ids = events.prefix(3).map(\.id.terminalSafe).joined(separator: ", ") + (events.count > 3 ? ", …" : "")
         print("published \(events.count) event\(events.count == 1 ? "" : "s") (\(ids)) to \(store.location.terminalSafe)")
         if !attached {

@@ -20,20 +20,22 @@ struct StoreOptions: ParsableArguments {
 
     /// The path given, or the store of the only running runtime, or the demo's.
     var resolvedPath: String {
-        if let store { return store }
-        let alive = Registry.entries().filter(\.alive)
-        if alive.count == 1 { return alive[0].runtime.store }
-        return Self.demoStorePath
+        get throws {
+            if let store { return store }
+            let alive = try Registry.entries().filter(\.alive)
+            if alive.count == 1 { return alive[0].runtime.store }
+            return Self.demoStorePath
+        }
     }
 
     /// The store to write to (read-only with `--read-only`: writes are then refused by the store).
     func open() throws -> Store {
-        try Self.opening { try openStore(url: resolvedPath, readOnly: readOnly) }
+        try Self.opening { try openStore(url: try resolvedPath, readOnly: readOnly) }
     }
 
     /// A reader only: what reading commands get.
     func openReader() throws -> ReadableStore {
-        try Self.opening { try PipetopCore.openReader(url: resolvedPath) }
+        try Self.opening { try PipetopCore.openReader(url: try resolvedPath) }
     }
 
     /// A backend this build lacks is bad input (exit 2); a store that cannot be opened, a failure.

@@ -75,7 +75,7 @@ public final class Runtime: @unchecked Sendable {
     public func start() throws {
         try lock.withLock {
             guard engine == nil else { return }
-            if options.register, let other = Registry.entries().first(where: { $0.runtime.name == name && $0.alive && $0.runtime.pid != getpid() }) {
+            if options.register, let other = try Registry.entries().first(where: { $0.runtime.name == name && $0.alive && $0.runtime.pid != getpid() }) {
                 throw ConfigurationError("a runtime named '\(name)' is already running (pid \(other.runtime.pid)); choose another name")
             }
             let now = Timestamp.now()

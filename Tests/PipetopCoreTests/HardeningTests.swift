@@ -1,0 +1,100 @@
+import Foundation
+import PipetopTestSupport
+import GRDB
+import Testing
+@testable import PipetopCore
+
+/// Issue 14: what a hostile local user, a foreign file or a mistyped path could make pipetop do.
+/// Each test here failed before its fix.
+@Suite(.serialized) struct HardeningTests {
+    let db = try! TestStore()
+
+    func scratch(_ name: String) -> String { db.directory.appendingPathComponent(name).path }
+
+    func mode(_ path: String) -> mode_t {
+        var info = stat()
+        return lstat(path, &info) == 0 ? info.st_mode & 0o777 : 0
+    }
+
+    func run(_ arguments: [String], env: [String: String] = [:], stdin: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+        let base = ["XDG_RUNTIME_DIR": scratch("run"), "XDG_STATE_HOME": scratch("state"), "XDG_CONFIG_HOME": scratch("config")]
+        return try Child.run([Child.pipetop] + arguments, environment: Child.environment(adding: base.merging(env) { $1 }), stdin: stdin, in: db.directory)
+    }
+
+    func entry(_ runtime: RuntimeInfo) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try encoder.encode(runtime)
+    }
+
+    // MARK: 1. The registry
+
+    @Test func theRegistryDirectoryIsMadeOursOrRefused() throws {
+        let made = scratch("made/pipetop")
+        #expect(try Registry.checkedDirectory(made, create: true))
+        #expect(mode(made) == 0o700)
+        #expect(try !Registry.checkedDirectory(scratch("absent"), create: false), "reading never creates it")
+        #expect(!FileManager.default.fileExists(atPath: scratch("absent")))
+
+        let open = scratch("open")
+        try FileManager.default.createDirectory(atPath: open, withIntermediateDirectories: true)
+        chmod(open, 0o777)
+        #expect(throws: StoreError.self) { try Registry.checkedDirectory(open, create: true) }
+        #expect((try? Registry.entries(in: open)) == nil, "entries of a directory others may write are not read")
+
+        let link = scratch("link")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: made)
+        #expect(throws: StoreError.self) { try Registry.checkedDirectory(link, create: true) }
+
+        if getuid() == 0 {  // only root can give a directory away; as anyone else this is the same check
+            let foreign = scratch("foreign")
+            try FileManager.default.createDirectory(atPath: foreign, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            chown(foreign, 65534, 65534)
+            #expect(throws: StoreError.self) { try Registry.checkedDirectory(foreign, create: true) }
+            do { try Registry.checkedDirectory(foreign, create: true) } catch { #expect("\(error)".contains("belongs to uid 65534")) }
+        }
+    }
+
+    @Test func anEntryCountsOnlyIfItsProcessIsOursAndHoldsItsStore() throws {
+        let directory = scratch("entries")
+        try Registry.checkedDirectory(directory, create: true)
+        let now = Timestamp.now()
+        // pid 1 exists, but it does not have this store open.
+        let init1 = RuntimeInfo(name: "init", pid: 1, host: "h", store: db.path, startedAt: now, heartbeatAt: now)
+        try entry(init1).write(to: URL(fileURLWithPath: Registry.path(for: "init", in: directory)))
+        // This process holds the test store open: it is alive.
+        let me = RuntimeInfo(name: "me", pid: getpid(), host: "h", store: db.path, startedAt: now, heartbeatAt: now)
+        try Registry.write(me, in: directory)
+        #expect(mode(Registry.path(for: "me", in: directory)) == 0o600)
+        // A file another user put there (possible only as root here) is not read at all.
+        if getuid() == 0 {
+            let planted = RuntimeInfo(name: "planted", pid: getpid(), host: "h", store: db.path, startedAt: now, heartbeatAt: now)
+            let path = Registry.path(for: "planted", in: directory)
+            try entry(planted).write(to: URL(fileURLWithPath: path))
+            chown(path, 65534, 65534)
+        }
+        let entries = try Registry.entries(in: directory)
+        #expect(entries.map(\.runtime.name) == ["init", "me"])
+        #expect(entries.first { $0.runtime.name == "init" }?.alive == false)
+        #expect(entries.first { $0.runtime.name == "me" }?.alive == true)
+    }
+
+    @Test func commandsRefuseAFallbackRegistryDirectoryOthersCouldWrite() throws {
+        // No XDG_RUNTIME_DIR: the registry falls back to $TMPDIR/pipetop-<uid>, made by someone else.
+        let tmp = scratch("tmp")
+        let planted = (tmp as NSString).appendingPathComponent("pipetop-\(getuid())")
+        try FileManager.default.createDirectory(atPath: planted, withIntermediateDirectories: true)
+        chmod(planted, 0o777)
+        let attacker = scratch("attacker.sqlite")
+        _ = try SQLiteStore(path: attacker)
+        let now = Timestamp.now()
+        try entry(RuntimeInfo(name: "evil", pid: 1, host: "h", store: attacker, startedAt: now, heartbeatAt: now))
+            .write(to: URL(fileURLWithPath: (planted as NSString).appendingPathComponent("evil.json")))
+        let result = try run(["publish", #"{"specversion":"1.0","id":"card","source":"/cli","type":"t","data":"4111 1111 1111 1111"}"#],
+                             env: ["XDG_RUNTIME_DIR": "", "TMPDIR": tmp])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("may be used by other users"), "\(result.stderr)")
+        let store = try SQLiteStore(path: attacker, readOnly: true)
+        #expect(try store.tail(after: 0, limit: 10).isEmpty, "nothing reached the planted store")
+    }
+}
