@@ -45,7 +45,7 @@ struct Attach: ParsableCommand {
             path = store
             guard FileManager.default.fileExists(atPath: path) else { throw Failure("no store at \(path)") }
         } else {
-            let alive = try Registry.entries().filter(\.alive).map(\.runtime)
+            let alive = try StoreOptions.opening { try Registry.entries() }.filter(\.alive).map(\.runtime)
             if let name {
                 guard let match = alive.first(where: { $0.name == name }) else {
                     let names = alive.map(\.name.terminalSafe).joined(separator: ", ")
@@ -92,7 +92,7 @@ struct Attach: ParsableCommand {
         // The dashboard reads through a reader; replays and deletes from the Dead letters screen go
         // through a writer, opened only without --read-only (which also removes those keys).
         let store = try StoreOptions.opening { try openReader(url: path) }
-        let writer: Store? = readOnly ? nil : try StoreOptions.opening { try openStore(url: path, readOnly: false) }
+        let writer: Store? = readOnly ? nil : try StoreOptions.opening { try openStore(url: path, readOnly: false, create: false) }
         let terminal: Terminal
         do { terminal = try Terminal(logPath: logPath) } catch let error as TerminalError { throw Failure(error.description) }
         let loop = DashboardLoop(DashboardLoop.Options(

@@ -6,6 +6,9 @@ import Foundation
 @main
 enum Entry {
     static func main() {
+        // Everything this process creates (stores and their WAL, the registry, config, exports,
+        // the editor's temp files) is private: 0600 files, 0700 directories.
+        umask(0o077)
         do {
             var command = try Pipetop.parseAsRoot()
             try command.run()

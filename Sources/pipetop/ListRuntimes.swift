@@ -9,7 +9,7 @@ struct ListRuntimes: ParsableCommand {
 
     func run() throws {
         let now = Timestamp.now()
-        let entries = try Registry.entries()
+        let entries = try StoreOptions.opening { try Registry.entries() }
         if output.json {
             for (runtime, alive) in entries {
                 let object: [String: Any] = [

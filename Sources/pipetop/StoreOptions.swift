@@ -10,6 +10,9 @@ struct StoreOptions: ParsableArguments {
     @Flag(name: .long, help: "Open the store read-only: nothing is written, destructive actions are refused.")
     var readOnly = false
 
+    @Flag(name: .long, help: "Create the store if there is none (commands that write; without it a missing store is an error, so a mistyped path creates nothing). The demo's store is always created.")
+    var create = false
+
     /// The demo's store: `$XDG_STATE_HOME/pipetop/demo.sqlite`.
     static var demoStorePath: String {
         let environment = ProcessInfo.processInfo.environment
@@ -30,7 +33,10 @@ struct StoreOptions: ParsableArguments {
 
     /// The store to write to (read-only with `--read-only`: writes are then refused by the store).
     func open() throws -> Store {
-        try Self.opening { try openStore(url: try resolvedPath, readOnly: readOnly) }
+        try Self.opening {
+            let path = try resolvedPath
+            return try openStore(url: path, readOnly: readOnly, create: create || path == Self.demoStorePath)
+        }
     }
 
     /// A reader only: what reading commands get.

@@ -97,4 +97,60 @@ import Testing
         let store = try SQLiteStore(path: attacker, readOnly: true)
         #expect(try store.tail(after: 0, limit: 10).isEmpty, "nothing reached the planted store")
     }
+
+    // MARK: 2, 3, 5. Stores: private, foreign ones untouched, created only when asked
+
+    static let event = #"{"specversion":"1.0","id":"p1","source":"/cli","type":"t"}"#
+
+    @Test func aNewStoreIsPrivateWhateverTheUmask() throws {
+        let path = scratch("private/deep/s.sqlite")
+        let store = try SQLiteStore(path: path)
+        try store.publishUnrouted([CloudEvent(id: "a", source: "/t", type: "t")], at: .now())
+        #expect(mode(path) == 0o600)
+        #expect(mode(path + "-wal") == 0o600)
+        #expect(mode(path + "-shm") == 0o600)
+        #expect(mode(scratch("private")) == 0o700 && mode(scratch("private/deep")) == 0o700)
+        // The demo through the CLI: its state directory and store.
+        let demo = try run(["demo", "--headless", "--duration", "1s"])
+        #expect(demo.status == 0, "\(demo.stderr)")
+        #expect(mode(scratch("state/pipetop")) == 0o700)
+        #expect(mode(scratch("state/pipetop/demo.sqlite")) == 0o600)
+    }
+
+    @Test func anExistingStoreOpenToOthersIsMadePrivateWhenWritten() throws {
+        let path = scratch("loose.sqlite")
+        _ = try SQLiteStore(path: path)
+        chmod(path, 0o644)
+        let result = try run(["publish", "--store", path, Self.event])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(mode(path) == 0o600)
+    }
+
+    @Test func aForeignFileIsRefusedUnchanged() throws {
+        let foreign = scratch("foreign.sqlite")
+        let queue = try DatabaseQueue(path: foreign)
+        try queue.write { try $0.execute(sql: "CREATE TABLE t (x); INSERT INTO t VALUES (1)") }
+        try queue.close()
+        let text = scratch("notes.txt")
+        try Data("just some notes, not a database\n".utf8).write(to: URL(fileURLWithPath: text))
+        for (path, message) in [(foreign, "is an SQLite database but not a pipetop store"), (text, "is not an SQLite database")] {
+            let before = try Data(contentsOf: URL(fileURLWithPath: path))
+            let result = try run(["publish", "--store", path, Self.event])
+            #expect(result.status == 1)
+            #expect(result.stderr.contains(message), "\(result.stderr)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before, "\(path) unchanged (before: turned to WAL)")
+            #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+        }
+    }
+
+    @Test func aMistypedPathCreatesNothingUnlessAsked() throws {
+        let typo = scratch("stroes/typo.sqlite")
+        let result = try run(["publish", "--store", typo, Self.event])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("no store at \(typo)") && result.stderr.contains("--create"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: scratch("stroes")), "no directory made")
+        let asked = try run(["publish", "--store", typo, "--create", Self.event])
+        #expect(asked.status == 0, "\(asked.stderr)")
+        #expect(mode(typo) == 0o600 && mode(scratch("stroes")) == 0o700)
+    }
 }

@@ -169,9 +169,9 @@ struct TerminalTests {
     @Test func withSeveralRuntimesItListsThemAndAttachByNameFindsTheStore() throws {
         let fixture = try Fixture()
         let run = fixture.directory.appendingPathComponent("run/pipetop")
-        try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         for name in ["alpha", "beta"] {
-            // This test process stands in for both runtimes: the registry only checks the pid is alive.
+            // This test process stands in for both runtimes: its pid is alive and holds their store open.
             let info = RuntimeInfo(name: name, pid: getpid(), host: "h", store: fixture.path, startedAt: .now(), heartbeatAt: .now())
             try JSONEncoder().encode(info).write(to: run.appendingPathComponent(name + ".json"))
         }

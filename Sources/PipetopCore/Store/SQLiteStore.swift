@@ -64,9 +64,12 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     /// Set once, before the first connection (SQLite reads them when it initialises).
     private static let processSettings: Void = { _ = pipetop_sqlite_disable_memstatus() }()
 
-    /// Opens (creating if needed) the store at `path` and migrates it to this version's schema.
-    /// With `readOnly`, nothing is created or migrated, and the schema must already be current.
-    public init(path: String, readOnly: Bool = false) throws {
+    /// Opens the store at `path` (creating it, with `create`, if there is none) and migrates it to
+    /// this version's schema. With `readOnly`, nothing is created or migrated, and the schema must
+    /// already be current. A file that is not a pipetop store is refused before anything is written
+    /// to it. What is created is private: directories 0700, the store 0600 (its `-wal` and `-shm`
+    /// take the store's mode), and an existing store of ours open to others is made 0600.
+    public init(path: String, readOnly: Bool = false, create: Bool = true) throws {
         _ = Self.processSettings
         location = path
         var config = Configuration()
@@ -93,13 +96,15 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             }
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
-        if readOnly, !FileManager.default.fileExists(atPath: path) {
-            throw StoreError("no store at \(path)")
+        let exists = FileManager.default.fileExists(atPath: path)
+        if readOnly || !create, !exists {
+            throw StoreError("no store at \(path)" + (readOnly ? "" : " (a command creates one only with --create)"))
         }
         if !readOnly {
-            let directory = (path as NSString).deletingLastPathComponent
-            if !directory.isEmpty {
-                try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            if exists {
+                try Self.refuseForeign(path)
+            } else {
+                try Self.createPrivate(path)
             }
         }
         do {
@@ -108,6 +113,60 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             throw StoreError("cannot open the store at \(path): \(error.message ?? "\(error)")")
         }
         try checkSchema(readOnly: readOnly)
+        if !readOnly { Self.makePrivate(path) }
+    }
+
+    /// Makes the store's directories (0700, those that are missing) and the empty file (0600), so
+    /// SQLite opens a file no one else may read and gives its `-wal` and `-shm` the same mode.
+    static func createPrivate(_ path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw StoreError("cannot create the directory \(directory) for the store: \((error as NSError).localizedDescription)")
+            }
+        }
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 || errno == EEXIST else { throw StoreError("cannot create the store at \(path): \(String(cString: strerror(errno)))") }
+        if fd >= 0 { close(fd) }
+    }
+
+    /// A file that is not an SQLite database, or a database that is not a pipetop store, or one of
+    /// a newer pipetop, is refused here, read-only: opening it for writing would already turn it to
+    /// WAL mode.
+    static func refuseForeign(_ path: String) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw StoreError("cannot read the store at \(path): \(String(cString: strerror(errno)))") }
+        let header = (try? handle.read(upToCount: 16)) ?? Data()
+        try? handle.close()
+        if header.isEmpty { return }  // an empty file is an empty database
+        guard header == Data("SQLite format 3\0".utf8) else { throw StoreError("\(path) is not an SQLite database (nor a pipetop store)") }
+        var config = Configuration()
+        config.readonly = true
+        let tables: [String]
+        let superseded: Bool
+        do {
+            let probe = try DatabaseQueue(path: path, configuration: config)
+            (tables, superseded) = try probe.read { db in
+                let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+                return (tables, tables.contains("grdb_migrations") ? try SQLiteSchema.migrator.hasBeenSuperseded(db) : false)
+            }
+            try probe.close()
+        } catch let error as DatabaseError {
+            throw StoreError("cannot read the store at \(path): \(error.message ?? "\(error)")")
+        }
+        if !tables.isEmpty, !tables.contains("grdb_migrations") { throw StoreError("\(path) is an SQLite database but not a pipetop store") }
+        if superseded { throw StoreError("the store at \(path) was written by a newer pipetop; upgrade pipetop to open it") }
+    }
+
+    /// A store of ours that others may read (made by an older pipetop, or under a loose umask)
+    /// becomes 0600, with its `-wal` and `-shm`.
+    static func makePrivate(_ path: String) {
+        for file in [path, path + "-wal", path + "-shm"] {
+            var info = stat()
+            guard stat(file, &info) == 0, info.st_uid == getuid(), info.st_mode & 0o077 != 0 else { continue }
+            chmod(file, info.st_mode & 0o700)
+        }
     }
 
     private func checkSchema(readOnly: Bool) throws {

@@ -176,8 +176,9 @@ extension ReadableStore {
 /// Opens the store a URL names: a file path (or `file://` URL) is a SQLite store; `postgres://`
 /// and `postgresql://` are refused until that backend exists. With `readOnly`, the result only
 /// reads (nothing is created or migrated), which is all the dashboard and reading commands get.
-public func openStore(url: String, readOnly: Bool) throws -> any Store {
-    try openStoreBackend(url: url, readOnly: readOnly)
+/// With `create`, a missing store is made (a runtime's, the demo's); otherwise it is an error.
+public func openStore(url: String, readOnly: Bool, create: Bool = true) throws -> any Store {
+    try openStoreBackend(url: url, readOnly: readOnly, create: create)
 }
 
 /// A reader only: the dashboard and reading CLI commands.
@@ -185,7 +186,7 @@ public func openReader(url: String) throws -> any ReadableStore {
     try openStoreBackend(url: url, readOnly: true)
 }
 
-private func openStoreBackend(url: String, readOnly: Bool) throws -> SQLiteStore {
+private func openStoreBackend(url: String, readOnly: Bool, create: Bool = true) throws -> SQLiteStore {
     let lowered = url.lowercased()
     if lowered.hasPrefix("postgres://") || lowered.hasPrefix("postgresql://") {
         throw StoreError("PostgreSQL stores are not supported yet; use a SQLite file path", unsupported: true)
@@ -199,7 +200,7 @@ private func openStoreBackend(url: String, readOnly: Bool) throws -> SQLiteStore
         path = parsed.path
     }
     guard !path.isEmpty else { throw StoreError("the store path is empty") }
-    return try SQLiteStore(path: path, readOnly: readOnly)
+    return try SQLiteStore(path: path, readOnly: readOnly, create: create)
 }
 
 /// Which stored events to read (`pipetop events`): every condition given must hold.
