@@ -63,7 +63,7 @@ struct Attach: ParsableCommand {
                 runtimeName = chosen.name
             }
         }
-        let exit = try Self.runDashboard(path: path, readOnly: storeOptions.readOnly, runtimeName: runtimeName, options: dashboard, settings: settings)
+        let exit = try Self.runDashboard(path: path, readOnly: storeOptions.readOnly, busyTimeout: try storeOptions.busyWait, runtimeName: runtimeName, options: dashboard, settings: settings)
         if case .signal(let number) = exit { TerminalRestore.reraise(number) }
     }
 
@@ -88,11 +88,11 @@ struct Attach: ParsableCommand {
     }
 
     /// The one attach path: `pipetop`, `pipetop attach` and `pipetop demo` all end here.
-    static func runDashboard(path: String, readOnly: Bool, runtimeName: String?, options: DashboardOptions, settings: (refresh: Duration, buffer: Int)) throws -> DashboardExit {
+    static func runDashboard(path: String, readOnly: Bool, busyTimeout: Duration, runtimeName: String?, options: DashboardOptions, settings: (refresh: Duration, buffer: Int)) throws -> DashboardExit {
         // The dashboard reads through a reader; replays and deletes from the Dead letters screen go
         // through a writer, opened only without --read-only (which also removes those keys).
-        let store = try StoreOptions.opening { try openReader(url: path) }
-        let writer: Store? = readOnly ? nil : try StoreOptions.opening { try openStore(url: path, readOnly: false, create: false) }
+        let store = try StoreOptions.opening { try openReader(url: path, busyTimeout: busyTimeout) }
+        let writer: Store? = readOnly ? nil : try StoreOptions.opening { try openStore(url: path, readOnly: false, create: false, busyTimeout: busyTimeout) }
         let terminal: Terminal
         do { terminal = try Terminal(logPath: logPath) } catch let error as TerminalError { throw Failure(error.description) }
         let loop = DashboardLoop(DashboardLoop.Options(

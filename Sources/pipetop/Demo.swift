@@ -53,7 +53,7 @@ struct Demo: ParsableCommand {
 
         let path = storeOptions.store ?? StoreOptions.demoStorePath
         let store: Store
-        store = try StoreOptions.opening { try openStore(url: path, readOnly: false) }
+        store = try StoreOptions.opening { try openStore(url: path, readOnly: false, busyTimeout: try storeOptions.busyWait) }
         let runtime: Runtime
         do {
             runtime = try CarMarketplace.runtime(name: name, store: store, batchWindow: batchWindow)
@@ -74,7 +74,7 @@ struct Demo: ParsableCommand {
             }
             let exit: DashboardExit
             do {
-                exit = try Attach.runDashboard(path: path, readOnly: false, runtimeName: name, options: dashboard, settings: settings)
+                exit = try Attach.runDashboard(path: path, readOnly: false, busyTimeout: try storeOptions.busyWait, runtimeName: name, options: dashboard, settings: settings)
             } catch {
                 scraper.stop()
                 runtime.stop()

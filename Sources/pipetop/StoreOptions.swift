@@ -10,6 +10,19 @@ struct StoreOptions: ParsableArguments {
     @Flag(name: .long, help: "Open the store read-only: nothing is written, destructive actions are refused.")
     var readOnly = false
 
+    @Option(name: .long, help: ArgumentHelp("How long to wait for a lock another process holds on the store before giving up with an error (e.g. 10s, 500ms).", valueName: "duration"))
+    var busyTimeout = "10s"
+
+    /// `--busy-timeout`, parsed (bad input otherwise).
+    var busyWait: Duration {
+        get throws {
+            guard let parsed = Duration(parsing: busyTimeout), parsed >= .zero else {
+                throw BadInput("--busy-timeout '\(busyTimeout)' is not a duration such as 10s or 500ms")
+            }
+            return parsed
+        }
+    }
+
     @Flag(name: .long, help: "Create the store if there is none (commands that write; without it a missing store is an error, so a mistyped path creates nothing). The demo's store is always created.")
     var create = false
 
@@ -35,13 +48,13 @@ struct StoreOptions: ParsableArguments {
     func open() throws -> Store {
         try Self.opening {
             let path = try resolvedPath
-            return try openStore(url: path, readOnly: readOnly, create: create || path == Self.demoStorePath)
+            return try openStore(url: path, readOnly: readOnly, create: create || path == Self.demoStorePath, busyTimeout: try busyWait)
         }
     }
 
     /// A reader only: what reading commands get.
     func openReader() throws -> ReadableStore {
-        try Self.opening { try PipetopCore.openReader(url: try resolvedPath) }
+        try Self.opening { try PipetopCore.openReader(url: try resolvedPath, busyTimeout: try busyWait) }
     }
 
     /// A backend this build lacks is bad input (exit 2); a store that cannot be opened, a failure.

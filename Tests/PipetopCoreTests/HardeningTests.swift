@@ -153,4 +153,22 @@ import Testing
         #expect(asked.status == 0, "\(asked.stderr)")
         #expect(mode(typo) == 0o600 && mode(scratch("stroes")) == 0o700)
     }
+
+    // MARK: 9. One lock wait, a setting
+
+    @Test func aLockHeldBeyondTheBusyTimeoutIsAClearFailureAndWritesNothing() throws {
+        var config = Configuration()
+        config.allowsUnsafeTransactions = true
+        let holder = try DatabaseQueue(path: db.path, configuration: config)
+        try holder.writeWithoutTransaction { try $0.execute(sql: "BEGIN IMMEDIATE") }
+        let result = try run(["publish", "--store", db.path, "--busy-timeout", "200ms", Self.event])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("stayed locked by another writer for longer than the busy timeout (0.2s, --busy-timeout)"), "\(result.stderr)")
+        try holder.writeWithoutTransaction { try $0.execute(sql: "ROLLBACK") }
+        try holder.close()
+        #expect(try db.store.tail(after: 0, limit: 10).isEmpty, "nothing was written")
+        let bad = try run(["publish", "--store", db.path, "--busy-timeout", "soon", Self.event])
+        #expect(bad.status == 2)
+        #expect(bad.stderr == "pipetop: --busy-timeout 'soon' is not a duration such as 10s or 500ms\n")
+    }
 }

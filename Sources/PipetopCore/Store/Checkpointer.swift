@@ -25,7 +25,7 @@ final class Checkpointer: @unchecked Sendable {
 
     init(path: String) throws {
         var config = Configuration()
-        config.busyMode = SQLiteStore.busyMode
+        config.busyMode = SQLiteStore.busyMode(SQLiteStore.defaultBusyTimeout)
         config.label = "pipetop.checkpointer"
         connection = try DatabaseQueue(path: path, configuration: config)
         NamedThread.start("pipetop.ckpt") { [self] in

@@ -5,6 +5,14 @@ extension SQLiteStore {
     /// Runs one `Tick` in one write transaction (IMMEDIATE: the write lock is taken first, so what
     /// a transaction reads is what it changes, even beside a writer in another process).
     func transaction<T>(at now: Timestamp, _ body: (inout Tick<SQLiteTransaction>) throws -> T) throws -> T {
+        do {
+            return try lockedTransaction(at: now, body)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
+            throw StoreError("the store at \(location) stayed locked by another writer for longer than the busy timeout (\(String(format: "%gs", busyTimeout.secondsDouble)), --busy-timeout): nothing was written")
+        }
+    }
+
+    private func lockedTransaction<T>(at now: Timestamp, _ body: (inout Tick<SQLiteTransaction>) throws -> T) throws -> T {
         let result = try pool.writeWithoutTransaction { db in
             var value: T?
             let statements = try writerStatements(db)

@@ -1,6 +1,7 @@
 import CSQLiteConfig
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// A store that cannot be opened or used, with the reason in words.
 public struct StoreError: Error, CustomStringConvertible, Equatable {
@@ -44,14 +45,32 @@ public final class SQLiteStore: Store, @unchecked Sendable {
 
     deinit { checkpointer?.stop() }
 
-    /// Waits for a lock in 100 µs steps, for up to 10 s. SQLite's own busy timeout sleeps 1, 2, 5,
-    /// 10… 100 ms, so a lock held for a millisecond (a `pipetop publish` beside a running runtime)
-    /// could cost a commit 100 ms.
-    static let busyMode = Database.BusyMode.callback { tries in
-        guard tries < 100_000 else { return false }
-        usleep(100)
-        return true
+    /// How long a command waits for a lock held by another writer (or a reader for recovery)
+    /// before it gives up with an error: `--busy-timeout`.
+    public static let defaultBusyTimeout: Duration = .seconds(10)
+
+    /// The time a busy handler has been waiting for the present lock, by the monotonic clock.
+    final class BusyWait: @unchecked Sendable {
+        var since: ContinuousClock.Instant?
     }
+
+    /// Waits for a lock in 100 µs steps, for up to `timeout` by the monotonic clock (counting
+    /// steps waited about twice as long: each sleep overshoots). SQLite's own busy timeout sleeps
+    /// 1, 2, 5, 10… 100 ms, so a lock held for a millisecond (a `pipetop publish` beside a running
+    /// runtime) could cost a commit 100 ms. One per connection (it keeps its wait's start).
+    static func busyMode(_ timeout: Duration) -> Database.BusyMode {
+        let wait = BusyWait()
+        return .callback { tries in
+            let now = ContinuousClock.now
+            if tries == 0 || wait.since == nil { wait.since = now }
+            guard let since = wait.since, now - since < timeout else { return false }
+            usleep(100)
+            return true
+        }
+    }
+
+    /// The busy timeout this store was opened with.
+    public let busyTimeout: Duration
 
     /// `mergeLatency(a, b)`: two `LatencyBuckets` blobs (or NULLs) as one, for the writer's upsert of a queue's second.
     static let mergeLatency = "pipetop_merge_latency"
@@ -69,12 +88,13 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     /// already be current. A file that is not a pipetop store is refused before anything is written
     /// to it. What is created is private: directories 0700, the store 0600 (its `-wal` and `-shm`
     /// take the store's mode), and an existing store of ours open to others is made 0600.
-    public init(path: String, readOnly: Bool = false, create: Bool = true) throws {
+    public init(path: String, readOnly: Bool = false, create: Bool = true, busyTimeout: Duration = SQLiteStore.defaultBusyTimeout) throws {
         _ = Self.processSettings
         location = path
+        self.busyTimeout = busyTimeout
         var config = Configuration()
         config.readonly = readOnly
-        config.busyMode = Self.busyMode
+        config.busyMode = Self.busyMode(busyTimeout)
         config.label = "pipetop"
         // The schema's REFERENCES document the links, but checking them costs each log and message
         // insert a lookup in `events`: without it the engine thread's CPU per event fell ~10 %
@@ -86,6 +106,8 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             if db.configuration.readonly {
                 // Readers (the dashboard, the CLI) stay small: the dashboard's memory is bounded.
                 try db.execute(sql: "PRAGMA cache_size = -8000")
+                // And wait for a lock (a recovery) as long as the writer (GRDB gives them 10 s).
+                sqlite3_busy_timeout(db.sqliteConnection, CInt(clamping: busyTimeout.micros / 1_000))
             } else {
                 // 8 MB holds the pages a tick writes (the right edges of the log, events and message
                 // indexes). Not more: SQLite scans its whole page-cache hash table at a commit after
