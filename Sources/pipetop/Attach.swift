@@ -91,7 +91,7 @@ struct Attach: ParsableCommand {
     static func runDashboard(path: String, readOnly: Bool, busyTimeout: Duration, runtimeName: String?, options: DashboardOptions, settings: (refresh: Duration, buffer: Int)) throws -> DashboardExit {
         // The dashboard reads through a reader; replays and deletes from the Dead letters screen go
         // through a writer, opened only without --read-only (which also removes those keys).
-        let store = try StoreOptions.opening { try openReader(url: path, busyTimeout: busyTimeout) }
+        let store = try StoreOptions.opening { try openReader(url: path, busyTimeout: busyTimeout, untouched: readOnly) }
         let writer: Store? = readOnly ? nil : try StoreOptions.opening { try openStore(url: path, readOnly: false, create: false, busyTimeout: busyTimeout) }
         let terminal: Terminal
         do { terminal = try Terminal(logPath: logPath) } catch let error as TerminalError { throw Failure(error.description) }

@@ -54,7 +54,7 @@ struct StoreOptions: ParsableArguments {
 
     /// A reader only: what reading commands get.
     func openReader() throws -> ReadableStore {
-        try Self.opening { try PipetopCore.openReader(url: try resolvedPath, busyTimeout: try busyWait) }
+        try Self.opening { try PipetopCore.openReader(url: try resolvedPath, busyTimeout: try busyWait, untouched: readOnly) }
     }
 
     /// A backend this build lacks is bad input (exit 2); a store that cannot be opened, a failure.

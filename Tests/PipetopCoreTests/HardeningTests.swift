@@ -171,4 +171,76 @@ import Testing
         #expect(bad.status == 2)
         #expect(bad.stderr == "pipetop: --busy-timeout 'soon' is not a duration such as 10s or 500ms\n")
     }
+
+    // MARK: 8. --read-only is read-only
+
+    func bytes(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
+
+    /// A store as a runtime leaves it: written, stopped (its -wal and -shm kept).
+    func stoppedStore(_ name: String) throws -> String {
+        let directory = scratch(name)
+        let path = (directory as NSString).appendingPathComponent("s.sqlite")
+        let published = try run(["publish", "--store", path, "--create", Self.event])
+        #expect(published.status == 0, "\(published.stderr)")
+        return path
+    }
+
+    @Test func readOnlyWritesNothingBesideTheStore() throws {
+        let path = try stoppedStore("ro-bytes")
+        #expect(FileManager.default.fileExists(atPath: path + "-wal") && FileManager.default.fileExists(atPath: path + "-shm"),
+                "a stopped store keeps its -wal and -shm (persistent WAL)")
+        let before = [path, path + "-wal", path + "-shm"].map(bytes)
+        for command in [["tail"], ["queues"], ["events", "--all"], ["dlq", "ls"]] {
+            let result = try run(command + ["--store", path, "--read-only"])
+            #expect(result.status == 0, "\(command): \(result.stderr)")
+        }
+        #expect([path, path + "-wal", path + "-shm"].map(bytes) == before, "not a byte changed, the -shm included")
+    }
+
+    /// A read-only bind mount of a directory: where even root cannot write. Nil (with the reason
+    /// printed) where this machine does not allow one.
+    func readOnlyMount(of directory: String) -> String? {
+        guard getuid() == 0 else { print("skipped: a read-only mount needs root"); return nil }
+        let target = directory + "-ro"
+        try? FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        for arguments in [["--bind", directory, target], ["-o", "remount,bind,ro", target]] {
+            guard let result = try? Child.run(["/bin/mount"] + arguments, environment: [:], in: db.directory), result.status == 0 else {
+                print("skipped: cannot make a read-only mount here")
+                _ = try? Child.run(["/bin/umount", target], environment: [:], in: db.directory)
+                return nil
+            }
+        }
+        return target
+    }
+
+    func unmount(_ target: String) { _ = try? Child.run(["/bin/umount", target], environment: [:], in: db.directory) }
+
+    @Test func aStoreInAReadOnlyDirectoryIsReadOrTheReasonGiven() throws {
+        let path = try stoppedStore("ro-dir")
+        let directory = (path as NSString).deletingLastPathComponent
+        guard let mounted = readOnlyMount(of: directory) else { return }
+        defer { unmount(mounted) }
+        let inside = (mounted as NSString).appendingPathComponent("s.sqlite")
+        for flags in [["--read-only"], []] {
+            let result = try run(["tail", "--store", inside] + flags)
+            #expect(result.status == 0 && result.stdout.contains("published"), "\(flags): \(result.stderr)")
+        }
+        unmount(mounted)
+        // Without its -wal and -shm (a store closed by an older version): no writer can be using a
+        // store in a directory no one can write, so it is read as it is.
+        try FileManager.default.removeItem(atPath: path + "-shm")
+        let wal = try #require(bytes(path + "-wal"))
+        try Data().write(to: URL(fileURLWithPath: path + "-wal"))
+        guard let again = readOnlyMount(of: directory) else { return }
+        let clean = try run(["tail", "--store", inside, "--read-only"])
+        #expect(clean.status == 0, "\(clean.stderr)")
+        unmount(again)
+        // A log to recover and no index, where nothing can be written: the reason, not a raw error.
+        try wal.write(to: URL(fileURLWithPath: path + "-wal"))
+        guard let third = readOnlyMount(of: directory) else { return }
+        defer { unmount(third) }
+        let recover = try run(["tail", "--store", inside, "--read-only"])
+        #expect(recover.status == 1)
+        #expect(recover.stderr.contains("reading it needs write access once"), "\(recover.stderr)")
+    }
 }

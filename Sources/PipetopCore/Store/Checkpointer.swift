@@ -27,6 +27,7 @@ final class Checkpointer: @unchecked Sendable {
         var config = Configuration()
         config.busyMode = SQLiteStore.busyMode(SQLiteStore.defaultBusyTimeout)
         config.label = "pipetop.checkpointer"
+        config.prepareDatabase { SQLiteStore.keepWAL($0) }
         connection = try DatabaseQueue(path: path, configuration: config)
         NamedThread.start("pipetop.ckpt") { [self] in
             run()

@@ -88,7 +88,10 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     /// already be current. A file that is not a pipetop store is refused before anything is written
     /// to it. What is created is private: directories 0700, the store 0600 (its `-wal` and `-shm`
     /// take the store's mode), and an existing store of ours open to others is made 0600.
-    public init(path: String, readOnly: Bool = false, create: Bool = true, busyTimeout: Duration = SQLiteStore.defaultBusyTimeout) throws {
+    ///
+    /// `untouched` (`--read-only`) opens it without writing a byte: see `untouchedPath`.
+    public init(path: String, readOnly: Bool = false, create: Bool = true, busyTimeout: Duration = SQLiteStore.defaultBusyTimeout,
+                untouched: Bool = false) throws {
         _ = Self.processSettings
         location = path
         self.busyTimeout = busyTimeout
@@ -117,6 +120,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                 db.add(function: Self.mergeLatencyFunction)
             }
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
+            Self.keepWAL(db)
         }
         let exists = FileManager.default.fileExists(atPath: path)
         if readOnly || !create, !exists {
@@ -130,12 +134,53 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             }
         }
         do {
-            pool = try DatabasePool(path: path, configuration: config)
+            // A reader in a directory it cannot write to opens the store as `--read-only` does.
+            let strict = readOnly && (untouched || !Self.directoryWritable(path))
+            pool = try DatabasePool(path: strict ? try Self.untouchedPath(path) : path, configuration: config)
         } catch let error as DatabaseError {
             throw StoreError("cannot open the store at \(path): \(error.message ?? "\(error)")")
         }
         try checkSchema(readOnly: readOnly)
         if !readOnly { Self.makePrivate(path) }
+    }
+
+    /// How to open `path` so nothing is written to it or beside it. With its `-shm` there (a live
+    /// store, a crashed one, or one stopped by this version, which keeps it), the shared memory is
+    /// opened read-only too (`readonly_shm`). With neither `-wal` nor `-shm` and a directory no one
+    /// may write to, no writer can be using the store, and it is read as `immutable`. With a
+    /// directory that can be written to, SQLite makes the missing `-shm` (it must: a writer may
+    /// come); with a `-wal` to recover and no way to write its index, it cannot be read at all.
+    static func untouchedPath(_ path: String) throws -> String {
+        let manager = FileManager.default
+        let writable = directoryWritable(path)
+        let wal = (try? manager.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? nil
+        var components = URLComponents()
+        components.path = path
+        let uri = "file:" + (components.percentEncodedPath.replacingOccurrences(of: "?", with: "%3F"))
+        if manager.fileExists(atPath: path + "-shm") { return uri + "?mode=ro&readonly_shm=1" }
+        if writable { return uri + "?mode=ro" }
+        if wal == nil || wal == 0 { return uri + "?mode=ro&immutable=1" }
+        throw StoreError("the store at \(path) has a write-ahead log to recover but no -shm index, and its directory cannot be written: reading it needs write access once (open it without --read-only where it can be written, or copy it with its -wal)")
+    }
+
+    /// The -wal and -shm stay when the last connection closes (whichever it is), so a reader that
+    /// may not write (`--read-only`, a read-only directory) can open a stopped store.
+    static func keepWAL(_ db: Database) {
+        var persist: CInt = 1
+        sqlite3_file_control(db.sqliteConnection, nil, SQLITE_FCNTL_PERSIST_WAL, &persist)
+    }
+
+    /// Whether the store's directory can be written (by permission, and on its file system).
+    static func directoryWritable(_ path: String) -> Bool {
+        let directory = (path as NSString).deletingLastPathComponent
+        let dir = directory.isEmpty ? "." : directory
+        return access(dir, W_OK) == 0 && !isReadOnlyMount(dir)
+    }
+
+    /// A directory on a file system mounted read-only (where even root cannot write).
+    static func isReadOnlyMount(_ directory: String) -> Bool {
+        var info = statvfs()
+        return statvfs(directory, &info) == 0 && info.f_flag & UInt(ST_RDONLY) != 0
     }
 
     /// Makes the store's directories (0700, those that are missing) and the empty file (0600), so

@@ -177,16 +177,19 @@ extension ReadableStore {
 /// and `postgresql://` are refused until that backend exists. With `readOnly`, the result only
 /// reads (nothing is created or migrated), which is all the dashboard and reading commands get.
 /// With `create`, a missing store is made (a runtime's, the demo's); otherwise it is an error.
+/// `readOnly` opens it without writing to it or beside it (`--read-only`; see `SQLiteStore.untouchedPath`).
 public func openStore(url: String, readOnly: Bool, create: Bool = true, busyTimeout: Duration = SQLiteStore.defaultBusyTimeout) throws -> any Store {
-    try openStoreBackend(url: url, readOnly: readOnly, create: create, busyTimeout: busyTimeout)
+    try openStoreBackend(url: url, readOnly: readOnly, create: create, busyTimeout: busyTimeout, untouched: readOnly)
 }
 
 /// A reader only: the dashboard and reading CLI commands.
-public func openReader(url: String, busyTimeout: Duration = SQLiteStore.defaultBusyTimeout) throws -> any ReadableStore {
-    try openStoreBackend(url: url, readOnly: true, busyTimeout: busyTimeout)
+/// `untouched`: not a byte written to the store or beside it (`--read-only`).
+public func openReader(url: String, busyTimeout: Duration = SQLiteStore.defaultBusyTimeout, untouched: Bool = false) throws -> any ReadableStore {
+    try openStoreBackend(url: url, readOnly: true, busyTimeout: busyTimeout, untouched: untouched)
 }
 
-private func openStoreBackend(url: String, readOnly: Bool, create: Bool = true, busyTimeout: Duration = SQLiteStore.defaultBusyTimeout) throws -> SQLiteStore {
+private func openStoreBackend(url: String, readOnly: Bool, create: Bool = true, busyTimeout: Duration = SQLiteStore.defaultBusyTimeout,
+                              untouched: Bool = false) throws -> SQLiteStore {
     let lowered = url.lowercased()
     if lowered.hasPrefix("postgres://") || lowered.hasPrefix("postgresql://") {
         throw StoreError("PostgreSQL stores are not supported yet; use a SQLite file path", unsupported: true)
@@ -200,7 +203,7 @@ private func openStoreBackend(url: String, readOnly: Bool, create: Bool = true, 
         path = parsed.path
     }
     guard !path.isEmpty else { throw StoreError("the store path is empty") }
-    return try SQLiteStore(path: path, readOnly: readOnly, create: create, busyTimeout: busyTimeout)
+    return try SQLiteStore(path: path, readOnly: readOnly, create: create, busyTimeout: busyTimeout, untouched: untouched)
 }
 
 /// Which stored events to read (`pipetop events`): every condition given must hold.
