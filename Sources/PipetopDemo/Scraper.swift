@@ -24,8 +24,11 @@ public final class Scraper: @unchecked Sendable {
         next = firstNumber
     }
 
-    /// Listings published so far.
+    /// Listings published so far (handed to `publish`; refused ones are retried).
     public var published: UInt64 { lock.withLock { next - firstNumber } }
+    /// Publishes the store refused (each retried).
+    public var refusals: Int { lock.withLock { refused } }
+    private var refused = 0
 
     public func start() {
         lock.withLock { running = true }
@@ -64,7 +67,21 @@ public final class Scraper: @unchecked Sendable {
                 }
                 let now = Timestamp.now()
                 let events = (0..<UInt64(count)).map { Listing.event(number: first + $0, time: now) }
-                do { try runtime.publish(events) } catch { break }
+                // A publish the store refused is retried, the same listings, with a backoff (they
+                // were not stored: `publish` threw); only a runtime that gave up ends the scraper.
+                var backoff = 0.25
+                while true {
+                    do {
+                        try runtime.publish(events)
+                        break
+                    } catch let failure as StoreWriteFailure where failure.gaveUp {
+                        return
+                    } catch {
+                        lock.withLock { refused += 1 }
+                        if stopped.wait(timeout: .now() + backoff) == .success { return }
+                        backoff = min(backoff * 2, 5)
+                    }
+                }
             }
             if stopped.wait(timeout: .now() + tick) == .success { break }
         }

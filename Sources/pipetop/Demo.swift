@@ -35,6 +35,9 @@ struct Demo: ParsableCommand {
     @Option(help: "The runtime's name, as `pipetop ls` shows it.")
     var name = "demo"
 
+    @Option(help: ArgumentHelp("How long the store may refuse every write (a full disk, a lock held) before the runtime gives up and the demo exits 1; meanwhile it retries and says so.", valueName: "duration"))
+    var giveUpAfter = "5m"
+
     @OptionGroup var dashboard: DashboardOptions
 
     func run() throws {
@@ -50,13 +53,20 @@ struct Demo: ParsableCommand {
             throw BadInput("--window '\(window)' is not a duration of at least 100ms")
         }
         guard rate > 0, rate <= 100_000 else { throw BadInput("--rate must be between 0 and 100000") }
+        guard let giveUp = Duration(parsing: giveUpAfter), giveUp > .zero else {
+            throw BadInput("--give-up-after '\(giveUpAfter)' is not a duration such as 5m or 30s")
+        }
 
         let path = storeOptions.store ?? StoreOptions.demoStorePath
         let store: Store
         store = try StoreOptions.opening { try openStore(url: path, readOnly: false, busyTimeout: try storeOptions.busyWait) }
         let runtime: Runtime
         do {
-            runtime = try CarMarketplace.runtime(name: name, store: store, batchWindow: batchWindow)
+            var options = Runtime.Options()
+            options.giveUpAfter = giveUp
+            // Under the dashboard the header says it (stderr would write over the screen).
+            if !headless { options.onError = { _ in } }
+            runtime = try CarMarketplace.runtime(name: name, store: store, batchWindow: batchWindow, options: options)
             try runtime.start()
         } catch let error as ConfigurationError {
             throw Failure(error.description)
@@ -72,6 +82,12 @@ struct Demo: ParsableCommand {
                 DispatchQueue.global().asyncAfter(deadline: .now() + limit.secondsDouble, execute: timer)
                 return timer
             }
+            // A runtime that gave up on its store ends the demo (the dashboard showed it in red).
+            let watcher = DispatchSource.makeTimerSource(queue: .global())
+            watcher.schedule(deadline: .now() + 1, repeating: 1)
+            watcher.setEventHandler { if runtime.storeWriteFailure?.gaveUp == true { kill(getpid(), SIGTERM) } }
+            watcher.resume()
+            defer { watcher.cancel() }
             let exit: DashboardExit
             do {
                 exit = try Attach.runDashboard(path: path, readOnly: false, busyTimeout: try storeOptions.busyWait, runtimeName: name, options: dashboard, settings: settings)
@@ -81,8 +97,10 @@ struct Demo: ParsableCommand {
                 throw error
             }
             stopTimer?.cancel()
+            let failure = runtime.storeWriteFailure
             scraper.stop()
             runtime.stop()
+            if let failure, failure.gaveUp { throw Failure("the store stayed unwritable, the runtime gave up: \(failure)") }
             if case .signal(let number) = exit, number != SIGTERM || limit == nil { TerminalRestore.reraise(number) }
             return
         }
@@ -100,6 +118,17 @@ struct Demo: ParsableCommand {
             let next = started.addingTimeInterval(Double(line))
             let wait = limit.map { min(next, started.addingTimeInterval($0.secondsDouble)) } ?? next
             if interrupted.wait(until: wait) { break }
+            if let failure = runtime.storeWriteFailure {
+                // The store refuses writes: said every second, and the end if the runtime gave up.
+                print("pipetop demo: \(failure)".terminalSafe)
+                fflush(nil)
+                if failure.gaveUp {
+                    scraper.stop()
+                    runtime.stop()
+                    throw Failure("the store stayed unwritable, the runtime gave up: \(failure)")
+                }
+                continue
+            }
             if let status = try? StatusLine.render(store: store, elapsed: Date().timeIntervalSince(started)) {
                 print(status)
                 fflush(nil)  // all streams: Swift 6 forbids touching the global `stdout`

@@ -12,10 +12,13 @@ struct ListRuntimes: ParsableCommand {
         let entries = try StoreOptions.opening { try Registry.entries() }
         if output.json {
             for (runtime, alive) in entries {
-                let object: [String: Any] = [
+                var object: [String: Any] = [
                     "name": runtime.name, "pid": runtime.pid, "host": runtime.host, "store": runtime.store,
                     "started_at": runtime.startedAt.rfc3339, "heartbeat_age_s": (now - runtime.heartbeatAt).secondsDouble, "alive": alive,
                 ]
+                if let failure = runtime.storeUnwritable {
+                    object["store_unwritable"] = ["since": failure.since.rfc3339, "error": failure.error, "attempts": failure.attempts, "gave_up": failure.gaveUp]
+                }
                 print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self).jsonTerminalSafe)
             }
             return
@@ -26,7 +29,8 @@ struct ListRuntimes: ParsableCommand {
         }
         for (runtime, alive) in entries {
             let age = (now - runtime.heartbeatAt).secondsDouble
-            let state = !alive ? "gone (process exited without cleaning up)" : age > 3 ? String(format: "STALE heartbeat %.0fs ago", age) : String(format: "heartbeat %.1fs ago", age)
+            var state = !alive ? "gone (process exited without cleaning up)" : age > 3 ? String(format: "STALE heartbeat %.0fs ago", age) : String(format: "heartbeat %.1fs ago", age)
+            if alive, let failure = runtime.storeUnwritable { state = "STORE NOT WRITABLE: \(failure)".terminalSafe }
             print("\(runtime.name.terminalSafe)\tpid \(runtime.pid)\t\(runtime.store.terminalSafe)\t\(state)")
         }
     }

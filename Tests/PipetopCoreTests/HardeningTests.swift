@@ -243,4 +243,101 @@ import Testing
         #expect(recover.status == 1)
         #expect(recover.stderr.contains("reading it needs write access once"), "\(recover.stderr)")
     }
+
+    // MARK: 4. A store that refuses writes is never silent
+
+    final class Collected: @unchecked Sendable {
+        let lock = NSLock()
+        var errors: [Error] = []
+        func add(_ error: Error) { lock.withLock { errors.append(error) } }
+        var all: [Error] { lock.withLock { errors } }
+    }
+
+    /// Holds the store's write lock from another connection (what a stuck writer or a full disk
+    /// does to every commit), until `release`.
+    final class Lock {
+        let holder: DatabaseQueue
+        init(_ path: String) throws {
+            var config = Configuration()
+            config.allowsUnsafeTransactions = true
+            holder = try DatabaseQueue(path: path, configuration: config)
+            try holder.writeWithoutTransaction { try $0.execute(sql: "BEGIN IMMEDIATE") }
+        }
+        func release() throws {
+            try holder.writeWithoutTransaction { try $0.execute(sql: "ROLLBACK") }
+            try holder.close()
+        }
+    }
+
+    @Test func theRuntimeRetriesWhileTheStoreRefusesWritesAndLosesNothing() throws {
+        let store = try SQLiteStore(path: scratch("refusing.sqlite"), busyTimeout: .milliseconds(20))
+        let errors = Collected()
+        var options = Runtime.Options()
+        options.register = false
+        options.onError = { errors.add($0) }
+        options.giveUpAfter = nil
+        let runtime = try Runtime(name: "refused", store: store, queues: [QueueSpec("q", visibilityTimeout: .seconds(3_600))],
+                                  rules: [Rule("all", pattern: .type("t"), targets: ["q"])], options: options)
+        let running = DispatchSemaphore(value: 0), finish = DispatchSemaphore(value: 0)
+        runtime.handle("q") { _ in
+            running.signal()
+            finish.wait()
+        }
+        try runtime.start()
+        defer { runtime.stop() }
+        try runtime.publish(CloudEvent(id: "e1", source: "/t", type: "t"))
+        running.wait()
+        // The handler finishes while the store refuses every write: its outcome cannot be committed.
+        let lock = try Lock(store.location)
+        finish.signal()
+        #expect(eventually { runtime.storeWriteFailure != nil })
+        #expect(throws: (any Error).self, "a publish the store refused is not acknowledged") { try runtime.publish(CloudEvent(id: "e2", source: "/t", type: "t")) }
+        #expect(eventually { (runtime.storeWriteFailure?.attempts ?? 0) >= 3 })
+        let reported = errors.all.compactMap { $0 as? StoreWriteFailure }
+        #expect(reported.count == 1, "reported once, not per tick: \(reported.count)")
+        #expect(reported.first?.error.contains("stayed locked") == true)
+        try lock.release()
+        #expect(eventually { runtime.storeWriteFailure == nil })
+        #expect(errors.all.contains { $0 is StoreWritableAgain })
+        // The outcome was carried and committed: e1 succeeded at its first delivery, with no
+        // lease expiry (an hour) in between; e2 was never stored.
+        #expect(eventually { (try? store.queueStats(now: .now()).first { $0.name == "q" }?.succeeded) == 1 })
+        let kinds = try store.trace(correlationID: "e1").map(\.kind)
+        #expect(kinds.filter { $0 == .claimed }.count == 1 && kinds.contains(.succeeded), "\(kinds)")
+        #expect(try store.trace(correlationID: "e2").isEmpty)
+    }
+
+    @Test func aRuntimeGivesUpAfterItsLimitAndSaysSo() throws {
+        let store = try SQLiteStore(path: scratch("given-up.sqlite"), busyTimeout: .milliseconds(20))
+        var options = Runtime.Options()
+        options.register = false
+        options.onError = { _ in }
+        options.giveUpAfter = .milliseconds(300)
+        let runtime = try Runtime(name: "gives-up", store: store, queues: [QueueSpec("q")], rules: [], options: options)
+        try runtime.start()
+        defer { runtime.stop() }
+        let lock = try Lock(store.location)
+        defer { try? lock.release() }
+        #expect(eventually { runtime.storeWriteFailure?.gaveUp == true })
+        do {
+            try runtime.publish(CloudEvent(id: "late", source: "/t", type: "t"))
+            Issue.record("a publish after giving up was accepted")
+        } catch let failure as StoreWriteFailure {
+            #expect(failure.gaveUp && failure.description.contains("gave up"))
+        }
+    }
+
+    @Test func theDemoSaysItsStoreRefusesWritesAndExits1WhenItGivesUp() throws {
+        let path = scratch("demo-refused.sqlite")
+        let base = ["XDG_RUNTIME_DIR": scratch("run"), "XDG_STATE_HOME": scratch("state"), "XDG_CONFIG_HOME": scratch("config")]
+        let demo = try Child([Child.pipetop, "demo", "--headless", "--store", path, "--busy-timeout", "50ms", "--give-up-after", "2s"],
+                             environment: Child.environment(adding: base), in: db.directory)
+        #expect(eventually { demo.stdout.contains("published") })
+        let lock = try Lock(path)
+        defer { try? lock.release() }
+        let status = demo.wait()
+        #expect(status == 1, "\(demo.stderr)")
+        #expect(demo.stdout.contains("store not writable since"), "\(demo.stdout.suffix(600))")
+        #expect(demo.stderr.contains("the store stayed unwritable, the runtime gave up"), "\(demo.stderr)")
+    }
 }

@@ -5,6 +5,16 @@ import Testing
 
 /// Key sequences through the update function: state + message → state, effects out.
 @Suite struct UpdateTests {
+    @Test func theHeaderSaysWhenTheStoreRefusesTheRuntimesWrites() throws {
+        var (state, _) = try Fixture.state(size: Size(width: 160, height: 48))
+        let index = try #require(state.runtimes.firstIndex { $0.name == "demo" })
+        state.runtimes[index].storeUnwritable = StoreWriteFailure(since: Fixture.t0 - .seconds(30), error: "disk I/O error: disk full\u{1b}[2J", attempts: 12)
+        let header = Dashboard.render(state).row(0)
+        #expect(header.contains("STORE NOT WRITABLE since 07:59:30.000: disk I/O error: disk full\\e[2J"), "\(header)")
+        state.runtimes[index].storeUnwritable?.gaveUp = true
+        #expect(Dashboard.render(state).row(0).contains("STORE NOT WRITABLE, GAVE UP: since"))
+    }
+
     func state() throws -> AppState { try Fixture.state(size: Size(width: 100, height: 30)).0 }
 
     func press(_ state: inout AppState, _ keys: [Key]) -> [Effect] {

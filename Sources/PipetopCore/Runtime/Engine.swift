@@ -32,8 +32,11 @@ final class Engine: @unchecked Sendable {
     private let specs: [String: QueueSpec]
     private let timing: Timing
     private let onError: @Sendable (Error) -> Void
-    /// Told after each committed heartbeat (the runtime rewrites its registry file, off this thread).
+    /// Told after each committed heartbeat (the runtime rewrites its registry file, off this thread),
+    /// and while the store refuses writes (with `storeUnwritable`), since the store cannot say it.
     private let onHeartbeat: (@Sendable (RuntimeInfo) -> Void)?
+    /// How long the store may refuse writes before the engine gives up (nil: never).
+    let giveUpAfter: Duration?
     private(set) var info: RuntimeInfo
     var workers: [String: QueueWorkers] = [:]
 
@@ -45,6 +48,14 @@ final class Engine: @unchecked Sendable {
     private var draining = false
     private var exitRequested = false
     private let exited = DispatchSemaphore(value: 0)
+    /// Set while the store refuses writes; read by other threads (under `condition`).
+    private var writeFailure: StoreWriteFailure?
+
+    // A failed tick's work, carried into the next one (its transaction wrote none of it).
+    private var carriedOutcomes: [Outcome] = []
+    private var carriedSamples: [CPUSample] = []
+    /// The last failure reported through `onError` (same error: again only every 30 s).
+    private var reported: (error: String, at: Timestamp)?
 
     // Owned by the engine thread.
     private var outstanding: [String: Int] = [:]
@@ -68,8 +79,9 @@ final class Engine: @unchecked Sendable {
 
     init(
         store: Store, router: Router, specs: [QueueSpec], info: RuntimeInfo, timing: Timing,
-        onError: @escaping @Sendable (Error) -> Void, onHeartbeat: (@Sendable (RuntimeInfo) -> Void)? = nil
+        onError: @escaping @Sendable (Error) -> Void, onHeartbeat: (@Sendable (RuntimeInfo) -> Void)? = nil, giveUpAfter: Duration? = nil
     ) {
+        self.giveUpAfter = giveUpAfter
         self.store = store
         self.router = router
         self.specs = Dictionary(uniqueKeysWithValues: specs.map { ($0.name, $0) })
@@ -108,6 +120,10 @@ final class Engine: @unchecked Sendable {
             return RoutedEvent(event: event, targets: router.targets(of: event))
         })
         condition.lock()
+        if let failure = writeFailure, failure.gaveUp {
+            condition.unlock()
+            throw failure
+        }
         if draining {
             condition.unlock()
             throw ConfigurationError("the runtime is stopping; publish refused")
@@ -119,6 +135,9 @@ final class Engine: @unchecked Sendable {
         pending.committed.wait()
         if let error = pending.error { throw error }
     }
+
+    /// Whether the store refuses writes now (nil: it takes them).
+    var storeWriteFailure: StoreWriteFailure? { condition.withLock { writeFailure } }
 
     func report(_ outcome: Outcome) {
         condition.lock()
@@ -174,7 +193,7 @@ final class Engine: @unchecked Sendable {
             let exiting = exitRequested
             condition.unlock()
             tick(publishes: publishes, outcomes: finished, claiming: claiming)
-            if exiting { return }
+            if exiting || storeWriteFailure?.gaveUp == true { return }
         }
     }
 
@@ -205,6 +224,9 @@ final class Engine: @unchecked Sendable {
             let run = Double(outcome.duration.micros)
             averageRun[queue] = averageRun[queue].map { $0 * 0.9 + run * 0.1 } ?? run
         }
+        // What a failed tick could not write goes first (its outstanding counts were taken then).
+        batch.outcomes = carriedOutcomes + outcomes
+        carriedOutcomes.removeAll()
         for pending in publishes { batch.publishes += pending.events }
         if claiming {
             batch.routings = unrouted.map { ($0.seq, $0.event, router.targets(of: $0.event)) }
@@ -234,6 +256,8 @@ final class Engine: @unchecked Sendable {
             batch.cpuSamples = takeSamples(at: now)
             nextSample = max(nextSample + timing.cpuSample, now)
         }
+        batch.cpuSamples = carriedSamples + batch.cpuSamples
+        carriedSamples.removeAll()
 
         do {
             let result = try store.apply(batch)
@@ -247,17 +271,55 @@ final class Engine: @unchecked Sendable {
             }
             unrouted = result.unrouted
             for queue in batch.releases { nextRelease[queue] = specs[queue]?.mode.nextRelease(after: now) }
-            if batch.heartbeat != nil { onHeartbeat?(info) }
+            if let failure = condition.withLock({ () -> StoreWriteFailure? in defer { writeFailure = nil }; return writeFailure }) {
+                reported = nil
+                onError(StoreWritableAgain(failure: failure, at: now))
+                onHeartbeat?(info)
+            } else if batch.heartbeat != nil {
+                onHeartbeat?(info)
+            }
         } catch {
-            for pending in publishes {
-                pending.error = error
+            failed(batch, publishes: publishes, error: error, at: now)
+        }
+    }
+
+    /// A tick's transaction failed: nothing of it was written. Its publishers are told (their
+    /// events are not stored: `publish` throws); its outcomes and CPU samples are carried into the
+    /// next tick; the failure is reported (once per error and every 30 s, not per tick), shown in
+    /// the registry, and retried with a backoff up to 2 s; after `giveUpAfter` the engine stops.
+    private func failed(_ batch: WriteBatch, publishes: [PendingPublish], error: Error, at now: Timestamp) {
+        for pending in publishes {
+            pending.error = error
+            pending.committed.signal()
+        }
+        carriedOutcomes = batch.outcomes
+        // At most an hour of samples per scope waits for the store.
+        carriedSamples = Array(batch.cpuSamples.suffix(3_600 * (workers.count + 1)))
+        let message = "\(error)"
+        let failure = condition.withLock { () -> StoreWriteFailure in
+            var failure = writeFailure ?? StoreWriteFailure(since: now, error: message, attempts: 0)
+            failure.attempts += 1
+            failure.error = message
+            if let giveUpAfter, now - failure.since >= giveUpAfter { failure.gaveUp = true }
+            writeFailure = failure
+            return failure
+        }
+        if failure.gaveUp || reported?.error != message || now - (reported?.at ?? now) >= .seconds(30) {
+            reported = (message, now)
+            onError(failure)
+        }
+        var announced = info
+        announced.storeUnwritable = failure
+        onHeartbeat?(announced)
+        if failure.gaveUp {
+            // Nothing more can be stored: publishers are refused from now on (with this failure).
+            for pending in condition.withLock({ () -> [PendingPublish] in defer { inbox.removeAll() }; return inbox }) {
+                pending.error = failure
                 pending.committed.signal()
             }
-            // The outcomes are lost with the transaction; their leases will expire and the messages
-            // be delivered again (at least once). Back off so a full disk does not spin the CPU.
-            onError(error)
-            Thread.sleep(forTimeInterval: 0.1)
+            return
         }
+        Thread.sleep(forTimeInterval: min(0.1 * pow(2, Double(min(failure.attempts, 6) - 1)), 2))
     }
 
     private func takeSamples(at now: Timestamp) -> [CPUSample] {

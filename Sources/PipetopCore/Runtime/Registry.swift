@@ -110,6 +110,20 @@ public enum Registry {
         }
     }
 
+    /// `runtimes` as the store has them, with what their registry entries add: whether the store
+    /// refuses their writes (which the store itself cannot record). Cheap: no liveness check.
+    public static func annotated(_ runtimes: [RuntimeInfo], in directory: String = Registry.directory) -> [RuntimeInfo] {
+        guard runtimes.contains(where: { $0.stoppedAt == nil }), (try? checkedDirectory(directory, create: false)) == true else { return runtimes }
+        return runtimes.map { runtime in
+            guard runtime.stoppedAt == nil, let data = FileManager.default.contents(atPath: path(for: runtime.name, in: directory)),
+                  let entry = try? JSONDecoder().decode(RuntimeInfo.self, from: data), entry.pid == runtime.pid, entry.store == runtime.store
+            else { return runtime }
+            var annotated = runtime
+            annotated.storeUnwritable = entry.storeUnwritable
+            return annotated
+        }
+    }
+
     /// The process `runtime.pid` exists, is this user's, and holds `runtime.store` open (checked
     /// through `/proc` where there is one; a store that is not a file is not checked there).
     static func isRunning(_ runtime: RuntimeInfo) -> Bool {

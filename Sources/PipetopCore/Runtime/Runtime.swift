@@ -23,10 +23,16 @@ public final class Runtime: @unchecked Sendable {
         public var register = true
         /// Whether the runtime carries the store's running replay jobs (`ReplayJobRunner`).
         public var carriesReplayJobs = true
-        /// Store errors the engine met and survived (it retries; leases redeliver lost outcomes).
+        /// Store errors the engine met: a `StoreWriteFailure` when the store starts refusing writes
+        /// (again for another error, and every 30 s while it lasts; the engine retries with a
+        /// backoff, carrying the outcomes and CPU samples it could not write, and publishes
+        /// throw), `StoreWritableAgain` when it takes them again.
         public var onError: @Sendable (Error) -> Void = { error in
             FileHandle.standardError.write(Data("pipetop runtime: \(error)\n".utf8))
         }
+        /// How long the store may refuse every write before the runtime gives up: it stops
+        /// delivering, `publish` throws the failure, and `storeWriteFailure` says `gaveUp`.
+        public var giveUpAfter: Duration? = .seconds(300)
 
         public init() {}
     }
@@ -91,7 +97,8 @@ public final class Runtime: @unchecked Sendable {
                 onHeartbeat = { announcer.announce($0) }
             }
             let engine = Engine(
-                store: store, router: router, specs: queues, info: info, timing: timing, onError: options.onError, onHeartbeat: onHeartbeat)
+                store: store, router: router, specs: queues, info: info, timing: timing, onError: options.onError, onHeartbeat: onHeartbeat,
+                giveUpAfter: options.giveUpAfter)
             for spec in queues {
                 guard let handler = handlers[spec.name] else { continue }
                 engine.workers[spec.name] = QueueWorkers(
@@ -122,6 +129,9 @@ public final class Runtime: @unchecked Sendable {
     }
 
     public func publish(_ event: CloudEvent) throws { try publish([event]) }
+
+    /// Whether the store refuses this runtime's writes now (nil: it takes them, or it is not running).
+    public var storeWriteFailure: StoreWriteFailure? { lock.withLock { engine }?.storeWriteFailure }
 
     /// Stops delivering: running handlers finish (within the grace period), their outcomes are
     /// committed, unstarted messages are handed back, and the runtime is marked stopped.

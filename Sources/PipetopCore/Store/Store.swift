@@ -387,6 +387,9 @@ public struct RuntimeInfo: Sendable, Equatable, Codable {
     public var startedAt: Timestamp
     public var heartbeatAt: Timestamp
     public var stoppedAt: Timestamp?
+    /// The runtime cannot write to its store (told through the registry, since the store is what
+    /// fails; nil in the store's own rows).
+    public var storeUnwritable: StoreWriteFailure?
 
     public init(name: String, pid: Int32, host: String, store: String, startedAt: Timestamp, heartbeatAt: Timestamp, stoppedAt: Timestamp? = nil) {
         self.name = name
@@ -550,3 +553,33 @@ extension Store {
         return MutationResult(messageIDs: done)
     }
 }
+
+/// A runtime's store has refused its writes: since when, the last error, how many ticks failed,
+/// and whether the runtime gave up (`Runtime.Options.giveUpAfter`).
+public struct StoreWriteFailure: Sendable, Equatable, Codable, Error, CustomStringConvertible {
+    public var since: Timestamp
+    public var error: String
+    public var attempts: Int
+    public var gaveUp: Bool
+
+    public init(since: Timestamp, error: String, attempts: Int, gaveUp: Bool = false) {
+        self.since = since
+        self.error = error
+        self.attempts = attempts
+        self.gaveUp = gaveUp
+    }
+
+    public var description: String {
+        "store not writable since \(since.rfc3339) (\(attempts) attempt\(attempts == 1 ? "" : "s")): \(error)" + (gaveUp ? "; gave up" : "; retrying")
+    }
+}
+
+/// The store takes writes again after a `StoreWriteFailure` (told through `onError`, once).
+public struct StoreWritableAgain: Error, CustomStringConvertible {
+    public var failure: StoreWriteFailure
+    public var at: Timestamp
+    public var description: String {
+        "store writable again after \(String(format: "%.1f", (at - failure.since).secondsDouble)) s and \(failure.attempts) failed attempt\(failure.attempts == 1 ? "" : "s") (last: \(failure.error)); nothing was lost"
+    }
+}
+

@@ -59,7 +59,8 @@ public struct LogPage: Sendable {
 
 /// Every read the dashboard's screens can ask for.
 public enum StoreData {
-    public static let runtimes = DataKey<[RuntimeInfo]>("runtimes") { store, _ in try store.runtimes() }
+    /// With the registry's word on stores that refuse a runtime's writes (`Registry.annotated`).
+    public static let runtimes = DataKey<[RuntimeInfo]>("runtimes") { store, _ in Registry.annotated(try store.runtimes()) }
     public static let publishedTotal = DataKey<Int64>("published total") { store, _ in try store.publishedTotal() }
     public static let queueStats = DataKey<[QueueStats]>("queue stats") { store, context in try store.queueStats(now: context.now) }
     /// The queues' seconds of the health window (with the queue stats and runtimes: `QueueHealth`).

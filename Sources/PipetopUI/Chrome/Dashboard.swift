@@ -62,6 +62,11 @@ enum HeaderView {
         if let runtime = state.runtime {
             let label = theme[.headerLabel], value = theme[.header]
             parts.append((runtime.name.terminalSafe + " pid \(runtime.pid)", theme[.headerTitle]))
+            if let failure = runtime.storeUnwritable {
+                let since = Format.clock(failure.since, offset: state.utcOffset)
+                parts.append(((failure.gaveUp ? "STORE NOT WRITABLE, GAVE UP: since " : "STORE NOT WRITABLE since ") + since + ": " + failure.error.terminalSafe,
+                              theme[.error].withBackground(of: theme[.header]).with(.bold)))
+            }
             let age = max(0, (state.now - runtime.heartbeatAt).secondsDouble)
             if let stopped = runtime.stoppedAt {
                 parts.append(("stopped \(Format.duration(max(0, (state.now - stopped).secondsDouble))) ago", theme[.warning].withBackground(of: value)))
