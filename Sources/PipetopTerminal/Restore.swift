@@ -15,7 +15,14 @@ public enum TerminalRestore {
     nonisolated(unsafe) static var wakeFD: Int32 = -1
     nonisolated(unsafe) static var received: Int32 = 0
 
-    public static let quitSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
+    /// Every signal whose default action ends the process (besides the fatal ones below): each
+    /// ends the dashboard the same way, the terminal restored, then the signal raised again.
+    public static let quitSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM, SIGVTALRM, SIGPROF,
+                                              SIGXCPU, SIGXFSZ, SIGIO, SIGSYS, SIGSTKFLT, SIGPWR]
+    /// Job control: TSTP (Ctrl-Z sent by `kill`; the keyboard's arrives as a key in raw mode)
+    /// leaves the screen and stops; CONT redraws it.
+    nonisolated(unsafe) static var stopRequested: sig_atomic_t = 0
+    nonisolated(unsafe) static var continued: sig_atomic_t = 0
     static let fatalSignals: [Int32] = [SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP]
 
     static func install() {
@@ -33,7 +40,7 @@ public enum TerminalRestore {
         // The signals may arrive blocked from a parent (see TERMINAL-NOTES): unblock them.
         var set = sigset_t()
         sigemptyset(&set)
-        for number in quitSignals + [SIGWINCH] { sigaddset(&set, number) }
+        for number in quitSignals + [SIGWINCH, SIGTSTP, SIGCONT] { sigaddset(&set, number) }
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
@@ -53,6 +60,39 @@ public enum TerminalRestore {
                 }
             }
         }
+    }
+
+    /// TSTP and CONT reach the loop through the same pipe, as requests (see `stopSelf`).
+    static func catchJobControl() {
+        signal(SIGTSTP) { _ in
+            TerminalRestore.stopRequested = 1
+            TerminalRestore.wake()
+        }
+        signal(SIGCONT) { _ in
+            TerminalRestore.continued = 1
+            TerminalRestore.wake()
+        }
+    }
+
+    static func wake() {
+        guard TerminalRestore.wakeFD >= 0 else { return }
+        var byte: UInt8 = 1
+        _ = write(TerminalRestore.wakeFD, &byte, 1)
+    }
+
+    /// Stops this process as a shell's Ctrl-Z would (the caller has left the screen); returns
+    /// once it is continued (`fg`), its own TSTP handler back.
+    static func stopSelf() {
+        signal(SIGTSTP, SIG_DFL)
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGTSTP)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        raise(SIGTSTP)
+        // Continued.
+        stopRequested = 0
+        continued = 0
+        catchJobControl()
     }
 
     /// The signal that asked the loop to quit, if one did.

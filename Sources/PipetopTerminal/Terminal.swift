@@ -256,6 +256,28 @@ public final class Terminal: TerminalBackend {
     /// Quit signals (INT, TERM, HUP, QUIT) are routed to the loop through its wake pipe.
     public func start(wakeDescriptor: Int32) {
         TerminalRestore.catchQuitSignals(wakeFD: wakeDescriptor)
+        TerminalRestore.catchJobControl()
+    }
+
+    /// Stops the process (Ctrl-Z, or a TSTP sent to it) with the terminal given back, as any
+    /// full-screen program does; once continued the next frame is drawn whole.
+    public func stopProcess() {
+        suspend { TerminalRestore.stopSelf() }
+    }
+
+    /// A TSTP arrived: the loop should stop the process (`stopProcess`).
+    public func takeStopRequest() -> Bool {
+        defer { TerminalRestore.stopRequested = 0 }
+        return TerminalRestore.stopRequested != 0
+    }
+
+    /// A CONT arrived (after a stop the process did not ask for): the screen must be drawn whole.
+    public func takeContinued() -> Bool {
+        guard TerminalRestore.continued != 0 else { return false }
+        TerminalRestore.continued = 0
+        previous = nil
+        clearok(window, true)
+        return true
     }
 
     public var receivedSignal: Int32? { TerminalRestore.receivedSignal }

@@ -103,7 +103,7 @@ struct TerminalTests {
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("run/pipetop").path)) ?? []).isEmpty)
     }
 
-    enum Exit: String, CaseIterable { case q, ctrlC, sigterm, sighup, sigsegv }
+    enum Exit: String, CaseIterable { case q, ctrlC, sigterm, sighup, sigsegv, sigusr1, sigusr2, sigpipe, sigalrm }
 
     @Test(arguments: Exit.allCases) func everyWayOutRestoresTheTerminal(_ exit: Exit) throws {
         let (_, fixture) = try Fixture.state(size: .init(width: 100, height: 30))  // a store with queues and a log
@@ -118,8 +118,43 @@ struct TerminalTests {
         case .sighup: kill(try #require(session.pid), SIGHUP); expected = 128 + SIGHUP
         // A crash still crashes (the status says so), but in a restored terminal.
         case .sigsegv: kill(try #require(session.pid), SIGSEGV); expected = 128 + SIGSEGV
+        // Every other signal whose default ends a process ends the dashboard the same way (these
+        // left the terminal raw).
+        case .sigusr1: kill(try #require(session.pid), SIGUSR1); expected = 128 + SIGUSR1
+        case .sigusr2: kill(try #require(session.pid), SIGUSR2); expected = 128 + SIGUSR2
+        case .sigpipe: kill(try #require(session.pid), SIGPIPE); expected = 128 + SIGPIPE
+        case .sigalrm: kill(try #require(session.pid), SIGALRM); expected = 128 + SIGALRM
         }
         #expect(session.exitStatus() == expected)
+        expectRestored(session)
+    }
+
+    /// Job control in a shell that has it: Ctrl-Z (a key in raw mode) and a TSTP sent by `kill`
+    /// stop the dashboard with the shell's screen back; `fg` (CONT) draws it again.
+    @Test func ctrlZAndTSTPSuspendAndFgRedraws() throws {
+        let (_, fixture) = try Fixture.state(size: .init(width: 100, height: 30))
+        let session = try TmuxSession(width: 100, height: 30, command: ["bash", "--norc", "--noprofile", "-i"], environment: environment(fixture.directory))
+        session.type("PS1='shell$ '; \(Child.pipetop) --store \(fixture.path) --read-only")
+        session.keys("Enter")
+        #expect(session.waitFor { $0.contains("READ-ONLY") && $0.contains("parse") }, "\(session.screen())")
+        session.keys("C-z")
+        #expect(session.waitFor { $0.contains("Stopped") && !$0.contains("READ-ONLY") }, "the shell's screen: \(session.screen())")
+        session.type("fg")
+        session.keys("Enter")
+        #expect(session.waitFor { $0.contains("READ-ONLY") && $0.contains("parse") && $0.contains("q quit") }, "drawn again: \(session.screen())")
+        // The same through a TSTP from outside.
+        let found = try Child.run(["pgrep", "-f", "--", "--store \(fixture.path)"], in: fixture.directory)
+        let pid = try #require(pid_t(found.stdout.split(separator: "\n").first.map(String.init) ?? ""), "\(found)")
+        kill(pid, SIGTSTP)
+        #expect(session.waitFor { $0.contains("Stopped") && !$0.contains("READ-ONLY") }, "\(session.screen())")
+        session.type("fg")
+        session.keys("Enter")
+        #expect(session.waitFor { $0.contains("READ-ONLY") && $0.contains("q quit") }, "\(session.screen())")
+        session.keys("q")
+        #expect(session.waitFor { $0.contains("shell$ ") && !$0.contains("READ-ONLY") })
+        session.type("exit")
+        session.keys("Enter")
+        #expect(session.exitStatus() == 0)
         expectRestored(session)
     }
 

@@ -29,6 +29,8 @@ public enum Effect: Equatable, Sendable {
     /// screen is left, the editor runs and exits, the screen is drawn again) and answers with
     /// `StoreAnswer.editorClosed` to the screen named. Nothing is stored by this effect.
     case edit(EditSession, for: ScreenID)
+    /// Ctrl-Z: the process stops with the terminal given back; `fg` brings the dashboard back.
+    case suspend
 }
 
 /// A dead letter being edited: the letter as read, and the text the editor opens on (its

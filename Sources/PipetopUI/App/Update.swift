@@ -99,6 +99,9 @@ extension AppState {
             state.mode = .help
             return []
         },
+        Binding([.ctrl("z")], help: ("ctrl-z", "suspend (the shell's fg brings it back)")) { _, _ in
+            [.suspend]
+        },
         Binding([.char("q")], help: ("q ctrl-c", "quit"), hint: ("q", "quit")) { state, _ in
             state.quitting = true
             return [.quit]

@@ -22,6 +22,19 @@ public protocol TerminalBackend: AnyObject {
     func suspend<T>(_ body: () throws -> T) rethrows -> T
     /// Gives the terminal back (idempotent).
     func close()
+    /// Job control: stops the process with the terminal given back (Ctrl-Z); returns once it is
+    /// continued, the next frame to be drawn whole.
+    func stopProcess()
+    /// A TSTP signal asked the loop to stop the process.
+    func takeStopRequest() -> Bool
+    /// The process was continued after a stop it did not ask for: draw the next frame whole.
+    func takeContinued() -> Bool
+}
+
+extension TerminalBackend {
+    public func stopProcess() {}
+    public func takeStopRequest() -> Bool { false }
+    public func takeContinued() -> Bool { false }
 }
 
 /// How the dashboard ended.

@@ -83,13 +83,13 @@ public final class DashboardLoop {
         let command = options.editor ?? ExternalEditor.command()
         // The editor gets the terminal: the screen is left and drawn again around it, and the
         // store is not polled meanwhile.
-        let runner = EffectRunner(reader: reader, themes: options.themes) { text, name in
+        let runner = EffectRunner(reader: reader, themes: options.themes, editor: { text, name in
             reader.paused {
                 backend.suspend {
                     Result { try ExternalEditor.edit(text, name: name, command: command, stderrToTerminal: true) }.mapError { MutationFailure("\($0)".terminalSafe) }
                 }
             }
-        }
+        }, stopper: { reader.paused { backend.stopProcess() } })
 
         backend.setBase(state.theme[.base])
         backend.flush(Dashboard.render(state))
@@ -104,8 +104,10 @@ public final class DashboardLoop {
                 return .signal(number)
             }
             var messages: [Message] = []
+            if backend.takeStopRequest() { runner.run(.suspend) }
             let (keys, resized) = backend.readInput()
-            if resized { messages.append(.resize(backend.size)) }
+            // Back from a stop (ours or not): the terminal may have changed size meanwhile.
+            if resized || backend.takeContinued() { messages.append(.resize(backend.size)) }
             messages += keys.map { .key($0) }
             messages += reader.drain()
             if Date().timeIntervalSince(lastTick) >= 1 {

@@ -10,12 +10,15 @@ public final class EffectRunner {
     let reader: StoreReader
     let themes: ThemeService
     let editor: TextEditor?
+    /// Stops the process for job control (the loop's backend, around a paused reader).
+    let stopper: (() -> Void)?
     public private(set) var quitRequested = false
 
-    public init(reader: StoreReader, themes: ThemeService, editor: TextEditor? = nil) {
+    public init(reader: StoreReader, themes: ThemeService, editor: TextEditor? = nil, stopper: (() -> Void)? = nil) {
         self.reader = reader
         self.themes = themes
         self.editor = editor
+        self.stopper = stopper
     }
 
     /// Runs one effect; the messages it produced at once (a theme loaded) are returned, the
@@ -37,6 +40,9 @@ public final class EffectRunner {
             // Synchronous: the dashboard waits while the user edits (its terminal is the editor's).
             let saved = editor.map { $0(session.text, session.fileName) } ?? .failure(MutationFailure("this dashboard has no editor to run"))
             return [.answer(.editorClosed(session, saved), for: screen)]
+        case .suspend:
+            stopper?()
+            return []
         }
     }
 
