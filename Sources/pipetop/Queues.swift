@@ -90,7 +90,7 @@ struct Queues: ParsableCommand {
             "ready": queue.ready, "scheduled": queue.scheduled, "in_flight": queue.inFlight, "dead": queue.dead,
             "poison": queue.poison, "lag_messages": queue.lagMessages, "lag_seconds": queue.lagSeconds,
             "enqueued": queue.enqueued, "succeeded": queue.succeeded, "failed": queue.failed,
-            "retried": queue.retried, "dead_lettered": queue.deadLettered, "duplicates": queue.duplicates,
+            "retried": queue.retried, "dead_lettered": queue.deadLettered, "duplicates": queue.duplicates, "lease_expired": queue.leaseExpired,
         ]
         guard let health else { return object }
         func percentiles(_ p: LatencyPercentiles?) -> Any {

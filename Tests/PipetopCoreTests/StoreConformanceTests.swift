@@ -143,6 +143,25 @@ import Testing
         #expect(try h.kinds().filter { $0 == "succeeded" }.count == 1)
         let expired = try #require(try h.log().first { $0.kind == .leaseExpired })
         #expect(expired.attempt == 1 && expired.error?.hasPrefix("lease expired") == true)
+        // Counted apart: `failed` counts the handlers' failures (none here), as the records do.
+        try h.declare(["q"])
+        let stats = try #require(try h.stats())
+        #expect(stats.leaseExpired == 1)
+        #expect(stats.failed == Int64(try h.kinds().filter { $0 == "failed" }.count))
+        #expect(stats.failed == 0)
+    }
+
+    @Test(arguments: backends) func aDeadProcesssLeasesExpireAtOnceWithTheReason(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        try h.publish([h.event("a"), h.event("b"), h.event("c")])
+        _ = try h.claim(h.t0, h.request(limit: 1, lease: .seconds(3_600)))
+        // A living runtime's lease, taken since (it ends after the cutoff): kept.
+        _ = try h.claim(h.t0 + .seconds(1), h.request(limit: 1, lease: .seconds(3_600)))
+        try h.tick(h.t0 + .seconds(1)) { $0.expireLeasesOfTheDead = ["q": (h.t0 + .seconds(3_600) + .milliseconds(500), "runtime demo (pid 7) died")] }
+        #expect(try h.stats()?.inFlight == 1, "the dead one's returned long before its lease ends, the living one's kept")
+        #expect(try h.claim(h.t0 + .seconds(1)).map(\.claim.attempt).sorted() == [1, 2])
+        let expired = try #require(try h.log().first { $0.kind == .leaseExpired })
+        #expect(expired.error == "lease expired at once: runtime demo (pid 7) died")
     }
 
     @Test(arguments: backends) func unstartedMessagesGoBackWithTheirAttemptUnspent(_ factory: StoreFactory) throws {

@@ -87,7 +87,10 @@ public final class Runtime: @unchecked Sendable {
             let now = Timestamp.now()
             let info = RuntimeInfo(
                 name: name, pid: getpid(), host: ProcessInfo.processInfo.hostName, store: store.location, startedAt: now, heartbeatAt: now)
+            // Read before `declare` rewrites this name's row: a crashed run of this runtime is there.
+            let dead = Self.deadRuntimes(try store.runtimes(), besides: info)
             try store.declare(queues: queues, rules: rules, runtime: info)
+            if let dead { try expireLeases(of: dead, startedAt: now) }
             var timing = Engine.Timing()
             timing.cpuSample = options.cpuSampleInterval
             var onHeartbeat: (@Sendable (RuntimeInfo) -> Void)?
@@ -116,6 +119,36 @@ public final class Runtime: @unchecked Sendable {
                 runner.startCarrying()
                 replayJobs = runner
             }
+        }
+    }
+
+    /// The runtimes a crash left registered in the store, when every other runtime of the store
+    /// is such a one: not stopped, on this host, and their process gone. Nil when there are none,
+    /// or when another may be alive (it may hold leases).
+    static func deadRuntimes(_ runtimes: [RuntimeInfo], besides me: RuntimeInfo) -> [RuntimeInfo]? {
+        let others = runtimes.filter { $0.stoppedAt == nil && !($0.name == me.name && $0.pid == me.pid && $0.host == me.host) }
+        let dead = others.filter { $0.host == me.host && kill($0.pid, 0) != 0 && errno == ESRCH }
+        return dead.isEmpty || dead.count != others.count ? nil : dead
+    }
+
+    /// Returns the messages `dead` runtimes held in flight at once (they would wait out their whole
+    /// lease, 30 s by default), once each has been silent for three heartbeats (its pid gone alone
+    /// could be a runtime of the same host name in another pid namespace): now, or in a moment.
+    /// Only leases taken before this runtime started go (`expireLeasesOfTheDead`).
+    private func expireLeases(of dead: [RuntimeInfo], startedAt: Timestamp) throws {
+        let due = (dead.map(\.heartbeatAt).max() ?? startedAt) + .seconds(3)
+        let store = store, queues = queues, onError = options.onError
+        let expire = { @Sendable () throws in
+            let now = Timestamp.now()
+            let reason = dead.map { "runtime \($0.name) (pid \($0.pid) on \($0.host)) died: no heartbeat for \(Int((now - $0.heartbeatAt).secondsDouble)) s and its process is gone" }
+                .joined(separator: "; ")
+            var batch = WriteBatch(now: now)
+            for queue in queues { batch.expireLeasesOfTheDead[queue.name] = (startedAt + queue.visibilityTimeout, reason) }
+            _ = try store.apply(batch)
+        }
+        guard due > startedAt else { return try expire() }
+        DispatchQueue.global().asyncAfter(deadline: .now() + (due - startedAt).secondsDouble) {
+            do { try expire() } catch { onError(error) }
         }
     }
 

@@ -343,6 +343,7 @@ public struct QueueCounters: Sendable, Equatable {
     public var retried: Int64 = 0
     public var deadLettered: Int64 = 0
     public var duplicates: Int64 = 0
+    public var leaseExpired: Int64 = 0
 
     public init() {}
 }

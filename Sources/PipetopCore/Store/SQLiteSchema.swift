@@ -334,6 +334,11 @@ enum SQLiteSchema {
                 CREATE INDEX messages_by_queue_state ON messages(queue, state, ready_at, attempt, enqueued_at);
                 """)
         }
+        migrator.registerMigration("v14-lease-expiries") { db in
+            // Leases that ran out, counted apart: `failed` counted them too (more failures than
+            // `failed` records). Counts before this version keep them in `failed`.
+            try db.execute(sql: "ALTER TABLE queue_counters ADD COLUMN lease_expired INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 }

@@ -111,7 +111,7 @@ struct SQLiteSnapshot: StoreSnapshot {
         func undeclared(_ name: String) -> QueueStats { QueueStats(name: name, mode: nil, concurrency: 0, maxAttempts: 0) }
         for row in try Row.fetchAll(db.cachedStatement(sql: """
             SELECT q.name, q.window_us, q.concurrency, q.max_attempts, q.runtime, q.declared_at, c.enqueued, c.succeeded, c.failed, c.retried,
-                c.dead_lettered, c.duplicates
+                c.dead_lettered, c.duplicates, c.lease_expired
             FROM queues q LEFT JOIN queue_counters c ON c.queue = q.name
             """)) {
             let window: Int64? = row["window_us"]
@@ -126,6 +126,7 @@ struct SQLiteSnapshot: StoreSnapshot {
             queue.retried = row["retried"] ?? 0
             queue.deadLettered = row["dead_lettered"] ?? 0
             queue.duplicates = row["duplicates"] ?? 0
+            queue.leaseExpired = row["lease_expired"] ?? 0
             stats[queue.name] = queue
         }
         // Live messages from `messages_by_queue_state` alone (it covers every column read here), a

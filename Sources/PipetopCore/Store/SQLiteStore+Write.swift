@@ -471,14 +471,14 @@ struct SQLiteTransaction: StoreTransaction {
         }
         for (queue, delta) in counters {
             try db.cachedStatement(sql: """
-                INSERT INTO queue_counters (queue, enqueued, claimed, succeeded, failed, retried, dead_lettered, duplicates)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO queue_counters (queue, enqueued, claimed, succeeded, failed, retried, dead_lettered, duplicates, lease_expired)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(queue) DO UPDATE SET enqueued = enqueued + excluded.enqueued, claimed = claimed + excluded.claimed,
                     succeeded = succeeded + excluded.succeeded, failed = failed + excluded.failed,
                     retried = retried + excluded.retried, dead_lettered = dead_lettered + excluded.dead_lettered,
-                    duplicates = duplicates + excluded.duplicates
+                    duplicates = duplicates + excluded.duplicates, lease_expired = lease_expired + excluded.lease_expired
                 """).execute(arguments: [
-                    queue, delta.enqueued, delta.claimed, delta.succeeded, delta.failed, delta.retried, delta.deadLettered, delta.duplicates,
+                    queue, delta.enqueued, delta.claimed, delta.succeeded, delta.failed, delta.retried, delta.deadLettered, delta.duplicates, delta.leaseExpired,
                 ])
         }
         let second = now.micros.floorDiv(1_000_000)

@@ -359,6 +359,10 @@ public struct WriteBatch: Sendable {
     public var releases: [String] = []
     /// Queues whose in-flight messages with an expired lease return to ready.
     public var expireLeases: [String] = []
+    /// Queues whose in-flight messages with a lease ending before `before` return to ready now,
+    /// whatever is left of the lease, with the reason (the process holding them is known dead:
+    /// `Runtime.start`; `before` keeps the leases taken since by the living).
+    public var expireLeasesOfTheDead: [String: (before: Timestamp, reason: String)] = [:]
     public var claims: [ClaimRequest] = []
     /// Fetch up to this many unrouted events.
     public var fetchUnrouted = 0
@@ -485,6 +489,9 @@ public struct QueueStats: Sendable, Equatable {
     public var deadLettered: Int64 = 0
     /// Events not enqueued because the queue had already accepted their `source` and `id`.
     public var duplicates: Int64 = 0
+    /// Leases that ran out (a handler hung, a process died): counted apart from `failed`, which
+    /// counts handlers' failures only (the `failed` records).
+    public var leaseExpired: Int64 = 0
 
     /// The mode as shown: `stream`, `batch/15s`, or `?` for an undeclared queue.
     public var modeName: String { mode?.description ?? "?" }

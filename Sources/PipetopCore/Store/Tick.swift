@@ -180,6 +180,7 @@ struct Tick<Transaction: StoreTransaction> {
         }
         for queue in batch.releases { try release(queue: queue) }
         for queue in batch.expireLeases { try expireLeases(queue: queue) }
+        for (queue, dead) in batch.expireLeasesOfTheDead.sorted(by: { $0.key < $1.key }) { try expireLeases(queue: queue, before: dead.before, because: dead.reason) }
         // The backlog first (oldest ready first), then new messages take what capacity is left.
         for request in batch.claims {
             let (claimed, candidates, next) = try claim(request)
@@ -351,13 +352,14 @@ struct Tick<Transaction: StoreTransaction> {
         }
     }
 
-    /// In-flight messages whose lease ran out (handler hung, process died) become ready again.
-    mutating func expireLeases(queue: String) throws {
-        for expired in try tx.expiredLeases(queue: queue, now: now) {
-            let error = "lease expired: no ack by \(expired.leaseEnd.rfc3339) (handler hung or process died)"
+    /// In-flight messages whose lease ran out (handler hung, process died) become ready again;
+    /// with `reason` (their process is known dead), those whose lease ends before `before`, now.
+    mutating func expireLeases(queue: String, before: Timestamp? = nil, because reason: String? = nil) throws {
+        for expired in try tx.expiredLeases(queue: queue, now: before ?? now) where before == nil || expired.leaseEnd < before! {
+            let error = reason.map { "lease expired at once: \($0)" } ?? "lease expired: no ack by \(expired.leaseEnd.rfc3339) (handler hung or process died)"
             try tx.returnExpired(messageID: expired.messageID, at: now, error: error)
             try record(.leaseExpired, eventSeq: expired.eventSeq, queue: expired.queue, messageID: expired.messageID, attempt: expired.attempt, error: error)
-            counters[expired.queue, default: QueueCounters()].failed += 1
+            counters[expired.queue, default: QueueCounters()].leaseExpired += 1
         }
     }
 
