@@ -340,4 +340,52 @@ import Testing
         #expect(demo.stdout.contains("store not writable since"), "\(demo.stdout.suffix(600))")
         #expect(demo.stderr.contains("the store stayed unwritable, the runtime gave up"), "\(demo.stderr)")
     }
+
+    // MARK: 7. Hostile text, through every text output
+
+    /// ESC, OSC (title, OSC 52 clipboard), BEL, CR, BS, C1 (CSI as U+009B), bidi overrides and
+    /// isolates, zero-width characters, a very wide text and invalid UTF-8: never a raw byte out.
+    static let hostile = "\u{1B}[2J\u{1B}]0;pwned\u{07}\u{1B}]52;c;aGk=\u{07}\r\u{08}\u{9B}31m\u{202E}evil\u{2066}\u{200B}\u{200D}\u{FEFF}" + String(repeating: "Ｗ", count: 300)
+
+    static func unsafe(_ text: String) -> [String] {
+        text.unicodeScalars.filter { $0 != "\n" && $0.isTerminalUnsafe }.map { String(format: "U+%04X", $0.value) }
+    }
+
+    @Test func hostileTextNeverReachesTheTerminalRawFromAnyCommand() throws {
+        try db.store.declare(queues: [QueueSpec("q")], rules: [],
+                             runtime: RuntimeInfo(name: "t", pid: 1, host: "h", store: db.path, startedAt: .now(), heartbeatAt: .now()))
+        let now = Timestamp.now()
+        // Attributes may hold bidi and zero-width characters (CloudEvents forbids only controls);
+        // the payload and the handler's error may hold anything.
+        let id = "id\u{202E}\u{200B}x", correlation = "flow\u{2066}\u{202E}1"
+        let payload = Data("text ".utf8) + Data(Self.hostile.utf8) + Data([0xFF, 0xFE, 0x1B, 0x9B])  // invalid UTF-8 at the end
+        var batch = WriteBatch(now: now)
+        batch.publishes = [
+            RoutedEvent(event: CloudEvent(id: id, source: "/s\u{202E}", type: "t\u{200B}ype", datacontenttype: "text/plain",
+                                          data: .text("plain " + Self.hostile), correlationID: correlation), targets: [Target(queue: "q", held: false)]),
+            RoutedEvent(event: CloudEvent(id: id + "-bin", source: "/s", type: "t", datacontenttype: "application/octet-stream",
+                                          data: .binary(payload), correlationID: correlation), targets: [Target(queue: "q", held: false)]),
+        ]
+        batch.claims = [ClaimRequest(queue: "q", limit: 10, lease: .seconds(30), maxAttempts: 3)]
+        let claimed = try db.store.apply(batch).claimed
+        var fail = WriteBatch(now: now)
+        fail.outcomes = claimed.map { Outcome(claim: $0.claim, duration: .milliseconds(1), finishedAt: now, result: .deadLetter(error: "boom " + Self.hostile, reason: .nonRetryable)) }
+        _ = try db.store.apply(fail)
+        let letters = try db.store.deadLetters(queue: nil, limit: 10)
+        #expect(letters.count == 2)
+        let letter = try #require(letters.first)
+        let commands: [[String]] = [
+            ["tail"], ["tail", "--json"], ["tail", "--corr", correlation], ["trace", correlation], ["trace", correlation, "--json"],
+            ["dlq", "groups"], ["dlq", "ls"], ["dlq", "ls", "--json"], ["dlq", "show", "\(letter.messageID)"], ["dlq", "show", "\(letter.messageID)", "--json"],
+            ["dlq", "show", "\(letters[1].messageID)"], ["dlq", "export", "-"],
+            ["queues"], ["queues", "--json"], ["events", "--all"], ["events", "--all", "--json"],
+        ]
+        for command in commands {
+            let result = try run(command + ["--store", db.path])
+            #expect(result.status == 0, "\(command): \(result.stderr)")
+            #expect(Self.unsafe(result.stdout).isEmpty, "\(command) printed \(Self.unsafe(result.stdout))")
+            #expect(Self.unsafe(result.stderr).isEmpty, "\(command) printed on stderr \(Self.unsafe(result.stderr))")
+            #expect(!result.stdout.utf8.contains(0x1B) && !result.stdout.utf8.contains(0x07), "\(command)")
+        }
+    }
 }
