@@ -388,4 +388,34 @@ import Testing
             #expect(!result.stdout.utf8.contains(0x1B) && !result.stdout.utf8.contains(0x07), "\(command)")
         }
     }
+
+    /// A full disk, for real: a 2 MiB tmpfs (skipped, with the reason printed, where this machine
+    /// cannot mount one). The demo says the store is full, retries, gives up and exits 1; the
+    /// store is whole afterwards, every message accounted for.
+    @Test func aFullDiskIsSaidRetriedAndEndsWithStatus1() throws {
+        let directory = scratch("full")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        guard getuid() == 0, let mounted = try? Child.run(["/bin/mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", directory], environment: [:], in: db.directory),
+              mounted.status == 0 else {
+            print("skipped: cannot mount a small tmpfs here")
+            return
+        }
+        defer { unmount(directory) }
+        let path = (directory as NSString).appendingPathComponent("s.sqlite")
+        let result = try run(["demo", "--headless", "--store", path, "--rate", "500", "--give-up-after", "3s"])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("store not writable since") && result.stdout.contains("disk is full"), "\(result.stdout.suffix(400))")
+        #expect(result.stderr.contains("the store stayed unwritable, the runtime gave up") && result.stderr.contains("disk is full"), "\(result.stderr)")
+        #expect(result.stderr.components(separatedBy: "pipetop runtime: store not writable").count - 1 <= 3, "reported once (and at the end), not per tick")
+        // With room again the store is whole, and says the same in its counters, log and rows.
+        _ = try Child.run(["/bin/mount", "-o", "remount,size=64m", directory], environment: [:], in: db.directory)
+        let check = try DatabaseQueue(path: path)
+        #expect(try check.read { try String.fetchAll($0, sql: "PRAGMA integrity_check") } == ["ok"])
+        try check.close()
+        let store = try SQLiteStore(path: path, readOnly: true)
+        for queue in try store.queueStats(now: .now()) {
+            let rows = try store.database.read { try Int64.fetchOne($0, sql: "SELECT count(*) FROM messages WHERE queue = ?", arguments: [queue.name]) ?? 0 }
+            #expect(queue.enqueued == queue.succeeded + rows, "\(queue.name)")
+        }
+    }
 }
