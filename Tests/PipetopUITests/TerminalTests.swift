@@ -143,8 +143,12 @@ struct TerminalTests {
         session.keys("Enter")
         #expect(session.waitFor { $0.contains("READ-ONLY") && $0.contains("parse") && $0.contains("q quit") }, "drawn again: \(session.screen())")
         // The same through a TSTP from outside.
-        let found = try Child.run(["pgrep", "-f", "--", "--store \(fixture.path)"], in: fixture.directory)
-        let pid = try #require(pid_t(found.stdout.split(separator: "\n").first.map(String.init) ?? ""), "\(found)")
+        // Its pid: the process whose command line names this store (a /proc scan: no procps needed).
+        let pid = try #require((try FileManager.default.contentsOfDirectory(atPath: "/proc")).compactMap(pid_t.init).first { candidate in
+            guard let line = FileManager.default.contents(atPath: "/proc/\(candidate)/cmdline") else { return false }
+            let argv = line.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            return argv.first == Child.pipetop && argv.contains(fixture.path)
+        })
         kill(pid, SIGTSTP)
         #expect(session.waitFor { $0.contains("Stopped") && !$0.contains("READ-ONLY") }, "\(session.screen())")
         session.type("fg")
