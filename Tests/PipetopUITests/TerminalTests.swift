@@ -162,6 +162,43 @@ struct TerminalTests {
         expectRestored(session)
     }
 
+    /// The dashboard outlives what it watches: its runtime SIGKILLed (the heartbeat goes stale)
+    /// and started again (live again, a new pid), a storm of resizes down to 20×5 and back.
+    @Test func theDashboardSurvivesItsRuntimeDyingAndComingBackAndResizeStorms() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pipetop-survive-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let env = environment(dir)
+        let store = dir.appendingPathComponent("demo.sqlite").path
+        func runtime() throws -> Child {
+            let child = try Child([Child.pipetop, "demo", "--headless", "--store", store], environment: Child.environment(adding: env), in: dir)
+            let deadline = Date().addingTimeInterval(60)
+            while !child.stdout.contains(" published "), Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            #expect(child.stdout.contains(" published "), "\(child.stderr)")
+            return child
+        }
+        let first = try runtime()
+        let session = try TmuxSession(width: 100, height: 30, command: [Child.pipetop, "--store", store, "--read-only"], environment: env)
+        #expect(session.waitFor { $0.contains("demo pid \(first.pid)") && $0.contains("♥ ") && !$0.contains("STALE") }, "\(session.screen())")
+        first.signal(SIGKILL)
+        _ = first.wait()
+        #expect(session.waitFor { $0.contains("demo pid \(first.pid)") && $0.contains("♥ STALE") }, "the dead runtime's heartbeat goes stale: \(session.screen())")
+        let second = try runtime()
+        defer { second.signal(SIGTERM); _ = second.wait() }
+        #expect(session.waitFor { $0.contains("demo pid \(second.pid)") && !$0.contains("STALE") }, "live again: \(session.screen())")
+        for n in 0..<30 {
+            let sizes = [(20, 5), (200, 60), (80, 24), (61, 19), (120, 40)]
+            session.resize(sizes[n % sizes.count].0, sizes[n % sizes.count].1)
+        }
+        session.resize(20, 5)
+        #expect(session.waitFor { $0.contains("terminal too small") }, "\(session.screen())")
+        session.resize(100, 30)
+        #expect(session.waitFor { $0.contains("demo pid \(second.pid)") && $0.contains("index-batch") && $0.contains("q quit") }, "\(session.screen())")
+        session.keys("q")
+        #expect(session.exitStatus() == 0)
+        expectRestored(session)
+    }
+
     /// Colours follow the terminal: 256 colours under tmux-256color, the 8 basic ones under
     /// `screen`, none at all with NO_COLOR (attributes only).
     @Test(arguments: [("tmux-256color", ""), ("screen", ""), ("tmux-256color", "1")])
