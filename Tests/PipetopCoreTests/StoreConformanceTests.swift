@@ -175,6 +175,21 @@ import Testing
         #expect(try h.log().last?.detail == "delivery 2", "a redelivery within the same attempt says so")
     }
 
+    @Test(arguments: backends) func anUnstartedMessageWhoseLeaseRanOutFirstKeepsItsAttempt(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        try h.publish([h.event("a")])
+        let message = try h.claim(h.t0, h.request(lease: .seconds(5)))[0]
+        try h.tick(h.t0 + .seconds(6)) { $0.expireLeases = ["q"] }
+        // The runtime was stopping: the message never reached its handler, and is handed back late.
+        let result = try h.finish(message, at: h.t0 + .seconds(7), .unstarted)
+        #expect(result.staleOutcomes == 0)
+        let again = try h.claim(h.t0 + .seconds(7))
+        #expect(again.map(\.claim.attempt) == [1], "the attempt the expiry spent never ran (it was lost: 2)")
+        #expect(again.map(\.claim.delivery) == [2])
+        // Handed back twice, or after a new claim: nothing changes.
+        #expect(try h.finish(message, at: h.t0 + .seconds(8), .unstarted).staleOutcomes == 1)
+    }
+
     // MARK: Retries and dead letters
 
     @Test(arguments: backends) func retriesWaitForTheirTimeAndDeadLetterKeepsEveryError(_ factory: StoreFactory) throws {

@@ -258,6 +258,13 @@ struct SQLiteTransaction: StoreTransaction {
             UPDATE messages SET state = \(MessageState.ready.sql), ready_at = ?, attempt = attempt - 1
             WHERE id = ? AND state = \(MessageState.inFlight.sql) AND deliveries = ?
             """).execute(arguments: [at, messageID, delivery])
+        if db.changesCount > 0 { return true }
+        // Its lease ran out first and it is back in the ready set, not claimed since: the attempt
+        // the expiry spent never ran, so it is given back (the expiry stays in its history).
+        try db.cachedStatement(sql: """
+            UPDATE messages SET attempt = attempt - 1
+            WHERE id = ? AND state = \(MessageState.ready.sql) AND deliveries = ? AND attempt > 0
+            """).execute(arguments: [messageID, delivery])
         return db.changesCount > 0
     }
 
