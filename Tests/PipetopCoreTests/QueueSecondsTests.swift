@@ -110,7 +110,7 @@ import Testing
         #expect(again[0].claim.publishedAt == later + .seconds(10))
         try h.finish(again[0], at: later + .seconds(11), .succeeded(children: []))
         // Stopping writes what is still pending.
-        try h.store.markStopped(runtime: "test", at: later + .seconds(11))
+        try h.store.markStopped(runtime: try #require(try h.store.runtimes().first { $0.name == "test" }), at: later + .seconds(11))
         let (replayed, _) = try percentiles("parse", at: later + .seconds(12))
         #expect(replayed?.count == 1)
         #expect(abs((replayed?.p50.secondsDouble ?? 0) - 1) < 0.01)

@@ -175,6 +175,30 @@ import Testing
         #expect(try h.log().last?.detail == "delivery 2", "a redelivery within the same attempt says so")
     }
 
+    @Test(arguments: backends) func nodesOfOneNameAreApartInTheStore(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        let a = RuntimeInfo(name: "shop", pid: 100, host: "h1", store: h.store.location, startedAt: h.t0, heartbeatAt: h.t0)
+        var b = RuntimeInfo(name: "shop", pid: 200, host: "h1", store: h.store.location, startedAt: h.t0, heartbeatAt: h.t0)
+        try h.store.declare(queues: [QueueSpec("q")], rules: [], runtime: a)
+        try h.store.declare(queues: [QueueSpec("q")], rules: [], runtime: b)
+        b.heartbeatAt = h.t0 + .seconds(5)
+        try h.tick(h.t0 + .seconds(5)) { $0.heartbeat = b }
+        try h.store.markStopped(runtime: a, at: h.t0 + .seconds(6))
+        let nodes = try h.store.runtimes()
+        #expect(nodes.count == 2, "one row per node, name@host:pid")
+        #expect(nodes.first { $0.pid == 100 }?.stoppedAt == h.t0 + .seconds(6))
+        #expect(nodes.first { $0.pid == 200 }?.stoppedAt == nil, "the other node of the name still runs (it was marked stopped)")
+        #expect(nodes.first?.pid == 200, "within a name, running nodes first, the newest heartbeat first")
+        // Restarts leave the ten most recently stopped nodes of a name, no more.
+        for pid in 300..<320 {
+            let node = RuntimeInfo(name: "shop", pid: Int32(pid), host: "h1", store: h.store.location, startedAt: h.t0, heartbeatAt: h.t0)
+            try h.store.declare(queues: [QueueSpec("q")], rules: [], runtime: node)
+            try h.store.markStopped(runtime: node, at: h.t0 + .seconds(Int64(pid)))
+        }
+        #expect(try h.store.runtimes().filter { $0.stoppedAt != nil }.count <= 11)
+        #expect(try h.store.runtimes().contains { $0.pid == 200 && $0.stoppedAt == nil }, "a live node is never pruned")
+    }
+
     @Test(arguments: backends) func anUnstartedMessageWhoseLeaseRanOutFirstKeepsItsAttempt(_ factory: StoreFactory) throws {
         let h = try StoreHarness(factory)
         try h.publish([h.event("a")])

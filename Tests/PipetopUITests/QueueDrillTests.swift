@@ -91,7 +91,7 @@ import Testing
     /// The status column and the detail read the store's figures: a stopped runtime stops every queue.
     @Test func aStoppedRuntimeShowsEveryQueueStopped() throws {
         var (s, fixture) = try Fixture.state(size: Size(width: 160, height: 48))
-        try fixture.store.markStopped(runtime: "demo", at: Fixture.t0 + .seconds(1))
+        try fixture.store.markStopped(runtime: try #require(try fixture.store.runtimes().first { $0.name == "demo" }), at: Fixture.t0 + .seconds(1))
         _ = s.update(.data(try StoreReader.snapshot(store: fixture.store, after: nil, limit: 100, now: Fixture.t0 + .seconds(2))))
         #expect(s.overview.health.values.allSatisfy { $0.status == .stopped })
         #expect(Dashboard.render(s).text.contains("STOPPED · its runtime demo stopped"))

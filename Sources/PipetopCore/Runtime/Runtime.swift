@@ -47,6 +47,8 @@ public final class Runtime: @unchecked Sendable {
     private var engine: Engine?
     private var announcer: Registry.Announcer?
     private var replayJobs: ReplayJobRunner?
+    /// This run's node, as registered in the store.
+    private var info: RuntimeInfo?
     private let lock = NSLock()
 
     /// Validates the configuration: every queue and rule is checked, and an invalid pattern or
@@ -90,6 +92,7 @@ public final class Runtime: @unchecked Sendable {
             // Read before `declare` rewrites this name's row: a crashed run of this runtime is there.
             let dead = Self.deadRuntimes(try store.runtimes(), besides: info)
             try store.declare(queues: queues, rules: rules, runtime: info)
+            self.info = info
             if let dead { try expireLeases(of: dead, startedAt: now) }
             var timing = Engine.Timing()
             timing.cpuSample = options.cpuSampleInterval
@@ -145,6 +148,8 @@ public final class Runtime: @unchecked Sendable {
             var batch = WriteBatch(now: now)
             for queue in queues { batch.expireLeasesOfTheDead[queue.name] = (startedAt + queue.visibilityTimeout, reason) }
             _ = try store.apply(batch)
+            // Found dead: stopped when last heard of, so no later start counts them again.
+            for runtime in dead { try store.markStopped(runtime: runtime, at: runtime.heartbeatAt) }
         }
         guard due > startedAt else { return try expire() }
         DispatchQueue.global().asyncAfter(deadline: .now() + (due - startedAt).secondsDouble) {
@@ -175,7 +180,7 @@ public final class Runtime: @unchecked Sendable {
         }) else { return }
         replayJobs?.stop()
         engine.stop(grace: options.shutdownGrace)
-        try? store.markStopped(runtime: name, at: .now())
+        if let info = lock.withLock({ self.info }) { try? store.markStopped(runtime: info, at: .now()) }
         announcer?.withdraw(name: name)
     }
 

@@ -339,6 +339,26 @@ enum SQLiteSchema {
             // `failed` records). Counts before this version keep them in `failed`.
             try db.execute(sql: "ALTER TABLE queue_counters ADD COLUMN lease_expired INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("v15-runtime-nodes") { db in
+            // A runtime is a node, `name@host:pid`: nodes of one service share its name, each has its
+            // own row (its own heartbeat and stop), so one stopping no longer marks another stopped,
+            // and a crashed run stays visible beside the next one until it is found dead.
+            try db.execute(sql: """
+                CREATE TABLE runtime_nodes (
+                    name TEXT NOT NULL,
+                    pid INTEGER NOT NULL,
+                    host TEXT NOT NULL,
+                    store TEXT NOT NULL,
+                    started_at INTEGER NOT NULL,
+                    heartbeat_at INTEGER NOT NULL,
+                    stopped_at INTEGER,
+                    PRIMARY KEY (name, host, pid)
+                );
+                INSERT INTO runtime_nodes SELECT name, pid, host, store, started_at, heartbeat_at, stopped_at FROM runtimes;
+                DROP TABLE runtimes;
+                ALTER TABLE runtime_nodes RENAME TO runtimes;
+                """)
+        }
         return migrator
     }
 }

@@ -353,7 +353,7 @@ struct SQLiteSnapshot: StoreSnapshot {
     }
 
     func runtimes() throws -> [RuntimeInfo] {
-        try Row.fetchAll(db.cachedStatement(sql: "SELECT name, pid, host, store, started_at, heartbeat_at, stopped_at FROM runtimes ORDER BY name")).map { row in
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT name, pid, host, store, started_at, heartbeat_at, stopped_at FROM runtimes ORDER BY name, stopped_at IS NOT NULL, heartbeat_at DESC")).map { row in
             RuntimeInfo(
                 name: row["name"], pid: row["pid"], host: row["host"], store: row["store"], startedAt: row["started_at"],
                 heartbeatAt: row["heartbeat_at"], stoppedAt: row["stopped_at"])

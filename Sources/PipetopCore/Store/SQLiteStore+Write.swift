@@ -81,21 +81,29 @@ extension SQLiteStore {
         }
     }
 
-    public func markStopped(runtime name: String, at time: Timestamp) throws {
+    public func markStopped(runtime: RuntimeInfo, at time: Timestamp) throws {
         // The latencies of the last seconds, not yet written (see `PendingLatencies`), go with it.
         try transaction(at: time) { tick in
             try tick.tx.writeLatencies(before: .max)
-            try tick.tx.db.execute(sql: "UPDATE runtimes SET stopped_at = ?, heartbeat_at = ? WHERE name = ?", arguments: [time, time, name])
+            try tick.tx.db.execute(sql: "UPDATE runtimes SET stopped_at = ?, heartbeat_at = max(heartbeat_at, ?) WHERE name = ? AND host = ? AND pid = ?",
+                                   arguments: [time, time, runtime.name, runtime.host, runtime.pid])
         }
     }
 
+    /// One row per node (`name@host:pid`); a node's first heartbeat keeps the ten most recently
+    /// stopped nodes of its name and drops older ones.
     static func upsertRuntimeStatement(_ db: Database, _ runtime: RuntimeInfo) throws {
         try db.cachedStatement(sql: """
             INSERT INTO runtimes (name, pid, host, store, started_at, heartbeat_at, stopped_at)
             VALUES (?, ?, ?, ?, ?, ?, NULL)
-            ON CONFLICT(name) DO UPDATE SET pid = excluded.pid, host = excluded.host, store = excluded.store,
-                started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL
+            ON CONFLICT(name, host, pid) DO UPDATE SET store = excluded.store, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL
             """).execute(arguments: [runtime.name, runtime.pid, runtime.host, runtime.store, runtime.startedAt, runtime.heartbeatAt])
+        if runtime.heartbeatAt == runtime.startedAt {  // its registration (`declare`), not a heartbeat
+            try db.cachedStatement(sql: """
+                DELETE FROM runtimes WHERE rowid IN (
+                    SELECT rowid FROM runtimes WHERE name = ? AND stopped_at IS NOT NULL ORDER BY stopped_at DESC LIMIT -1 OFFSET 10)
+                """).execute(arguments: [runtime.name])
+        }
     }
 }
 

@@ -95,7 +95,8 @@ public protocol Store: ReadableStore {
     func declare(queues: [QueueSpec], rules: [Rule], runtime: RuntimeInfo) throws
 
     /// Marks a runtime stopped (clean exit).
-    func markStopped(runtime name: String, at time: Timestamp) throws
+    /// Marks one node (`name@host:pid`) stopped; the other nodes of its name are not touched.
+    func markStopped(runtime: RuntimeInfo, at time: Timestamp) throws
 
     /// Moves the selected dead letters back to be delivered (see `RedriveRequest`), in one
     /// transaction with their `redriven` records and an audit record. A message another redrive
