@@ -90,13 +90,28 @@ struct DeadLetterFigures {
 
     /// Replays every dead letter of one queue as `dlq replay --all-matching --rate 0` does: a
     /// replay job (its set fixed in one transaction) run to the end in steps of 1,000, every
-    /// lifecycle, item and audit record written, each letter out of the text index; dead letters
-    /// per second (set fixing included) and CPU per letter.
+    /// lifecycle, item and audit record written, each letter's text row listed stale (purged
+    /// later, see `purgeStaleText`); dead letters per second (set fixing included) and CPU per letter.
     func bulkReplay(path: String, queue: String) throws -> (rate: Double, moved: Int, cpuPerLetter: Double) {
         let store = try openStore(url: path, readOnly: false)
         let (started, startedCPU) = (Date(), ProcessCPU.now())
         let job = try store.createReplayJob(ReplayJobRequest(selection: DeadLetterSelection(queue: queue), rate: 0), at: .now())
         let moved = try ReplayJobRunner(store: store, name: "bench").run(job.id).moved
         return (Double(moved) / Date().timeIntervalSince(started), moved, (ProcessCPU.now() - startedCPU) / Double(max(moved, 1)) * 1_000_000)
+    }
+
+    /// Purges the text rows left stale by a replay as an idle runtime's writer does (ticks that
+    /// carry nothing else, 1,000 rows each) until `stale` are gone; rows per second.
+    func purgeStaleText(path: String, stale: Int) throws -> Double {
+        let store = try openStore(url: path, readOnly: false)
+        let started = Date()
+        var left = stale
+        while left > 0 {
+            var batch = WriteBatch(now: .now())
+            batch.purgeStaleText = 1_000
+            _ = try store.apply(batch)
+            left -= 1_000
+        }
+        return Double(stale) / Date().timeIntervalSince(started)
     }
 }

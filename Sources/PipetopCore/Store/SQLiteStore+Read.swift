@@ -230,11 +230,7 @@ struct SQLiteSnapshot: StoreSnapshot {
         let query: RawStatement
         if DeadLetterQuery.byTextOnly(selection), let match = DeadLetterText.match(selection) {
             try DeadLetterQuery.check(selection)
-            // The index holds exactly the dead letters (kept in step with them): its matches are the count.
-            query = try RawStatement(cached: db.cachedStatement(sql: """
-                SELECT count(*) FROM \(DeadLetterText.table) WHERE \(DeadLetterText.table) MATCH ?
-                """), in: db)
-            query.bind(match)
+            return try textCount(match)
         } else {
             let (conditions, binds) = try DeadLetterQuery.conditions(selection)
             // The events join only when the selection reads the event's type.
@@ -245,6 +241,29 @@ struct SQLiteSnapshot: StoreSnapshot {
         var count = 0
         try query.query { count = $0.int(0) }
         return count
+    }
+
+    /// The dead letters whose text matches, from the index alone: it holds the dead letters and
+    /// the stale rows listed in `dead_letter_text_stale` (letters no longer dead, not purged yet),
+    /// so the count is its matches less the listed ones'. A short list is looked up row by row
+    /// (a seek in each doclist); a long one (right after a big replay) is probed per match.
+    /// `lookUpListed` forces one way (tests compare them); nil: by the list's length.
+    func textCount(_ match: String, lookUpListed: Bool? = nil) throws -> Int {
+        func count(_ sql: String) throws -> Int {
+            let query = try RawStatement(cached: db.cachedStatement(sql: sql), in: db)
+            if sql.contains("?") { query.bind(match) }
+            var count = 0
+            try query.query { count = $0.int(0) }
+            return count
+        }
+        let (fts, stale) = (DeadLetterText.table, DeadLetterText.staleTable)
+        let listed = try count("SELECT count(*) FROM \(stale)")
+        if listed == 0 { return try count("SELECT count(*) FROM \(fts) WHERE \(fts) MATCH ?") }
+        if lookUpListed ?? (listed <= DeadLetterText.staleLookedUp) {
+            return try count("SELECT count(*) FROM \(fts) WHERE \(fts) MATCH ?")
+                - count("SELECT count(*) FROM \(stale) s CROSS JOIN \(fts) t ON t.rowid = s.id WHERE t.\(fts) MATCH ?")
+        }
+        return try count("SELECT count(*) FROM \(fts) t WHERE t.\(fts) MATCH ? AND NOT EXISTS (SELECT 1 FROM \(stale) s WHERE s.id = t.rowid)")
     }
 
     func deadLetterGroups(_ selection: DeadLetterSelection) throws -> [DeadLetterGroup] {
