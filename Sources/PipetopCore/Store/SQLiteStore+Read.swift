@@ -184,6 +184,9 @@ struct SQLiteSnapshot: StoreSnapshot {
 
     /// Newest dead first: keyset (dead_at, id) descending, along `messages_dead_by_time`.
     func deadLetters(_ selection: DeadLetterSelection, page: PageRequest) throws -> Page<DeadLetter> {
+        if selection.hasText, let letters = try newestVerified(selection, page: page) {
+            return Self.page(letters, limit: page.limit) { PageCursor(key: $0.deadAt.micros, tiebreak: $0.messageID) }
+        }
         var (conditions, binds) = try DeadLetterQuery.conditions(selection)
         if let after = page.after {
             conditions += " AND (m.dead_at, m.id) < (?, ?)"
@@ -211,6 +214,52 @@ struct SQLiteSnapshot: StoreSnapshot {
         let query = try RawStatement(cached: db.cachedStatement(sql: sql), in: db)
         for bind in binds { bind(query) }
         query.bind(page.limit + 1)
+        return Self.page(try Self.deadLetters(query), limit: page.limit) { PageCursor(key: $0.deadAt.micros, tiebreak: $0.messageID) }
+    }
+
+    /// How many of the newest candidates a text page verifies one by one before it asks the index
+    /// for all its matches, per row of the page.
+    static let verifiedPerRow = 8
+
+    /// A text page from the newest candidates (the other conditions, along (dead_at, id)), each
+    /// verified in the index by its rowid (a seek in each doclist), when at least a page's worth
+    /// is among the first `verifiedPerRow` × page: a text most letters hold (the payload's usual
+    /// words) never has the index hand over its whole doclist for a page. Nil when too few of
+    /// them match (a rarer text: its doclist is short, the caller reads it). Exact either way: the
+    /// page is the first rows in order that match, and a dead letter's row holds its text now.
+    private func newestVerified(_ selection: DeadLetterSelection, page: PageRequest) throws -> [DeadLetter]? {
+        try DeadLetterQuery.check(selection)
+        guard let match = DeadLetterText.match(selection) else { return nil }
+        var rest = selection
+        rest.errorText = nil
+        rest.payloadText = nil
+        var (conditions, binds) = try DeadLetterQuery.conditions(rest)
+        if let after = page.after {
+            conditions += " AND (m.dead_at, m.id) < (?, ?)"
+            binds.append { $0.bind(after.key) }
+            binds.append { $0.bind(after.tiebreak) }
+        }
+        let from = selection.type == nil ? "messages m" : "messages m JOIN events e ON e.seq = m.event_seq"
+        let (fts, order) = (DeadLetterText.table, "ORDER BY m.dead_at DESC, m.id DESC")
+        let query = try RawStatement(cached: db.cachedStatement(sql: """
+            SELECT \(MessageColumn.list("m")), \(EventColumn.list("e"))
+            FROM messages m JOIN events e ON e.seq = m.event_seq
+            WHERE m.id IN (
+                SELECT c.id FROM (SELECT m.id, m.dead_at FROM \(from) WHERE \(conditions) \(order) LIMIT ?) c
+                WHERE EXISTS (SELECT 1 FROM \(fts) t WHERE t.\(fts) MATCH ? AND t.rowid = c.id)
+                ORDER BY c.dead_at DESC, c.id DESC LIMIT ?)
+            \(order)
+            """), in: db)
+        for bind in binds { bind(query) }
+        query.bind((page.limit + 1) * Self.verifiedPerRow)
+        query.bind(match)
+        query.bind(page.limit + 1)
+        let letters = try Self.deadLetters(query)
+        return letters.count > page.limit ? letters : nil
+    }
+
+    /// Dead letters from rows of `MessageColumn`s then `EventColumn`s.
+    private static func deadLetters(_ query: RawStatement) throws -> [DeadLetter] {
         var letters: [DeadLetter] = []
         try query.query { row in
             let message = row.columns(MessageColumn.self)
@@ -222,7 +271,7 @@ struct SQLiteSnapshot: StoreSnapshot {
                 firstFailedAt: message.optionalTimestamp(.firstFailedAt), deadAt: message.timestamp(.deadAt),
                 fingerprint: message.string(.fingerprint) ?? "", replays: message.int(.replays)))
         }
-        return Self.page(letters, limit: page.limit) { PageCursor(key: $0.deadAt.micros, tiebreak: $0.messageID) }
+        return letters
     }
 
     func deadLetterCount(_ selection: DeadLetterSelection) throws -> Int {
