@@ -857,6 +857,17 @@ final class Results: @unchecked Sendable {
                 #expect(try h.store.deadLetterCount(DeadLetterSelection(errorText: text)) == holding.count, "round \(round): \(text)")
                 #expect(try h.store.deadLetters(DeadLetterSelection(errorText: text), page: PageRequest(limit: 10_000)).items.map(\.messageID)
                         == holding.map(\.messageID), "round \(round): \(text)")
+                // Small pages (the newest verified first, or the index's matches when too few are among them) add up to the same.
+                for queue in [nil, "q"] {
+                    let selection = DeadLetterSelection(queue: queue, errorText: text)
+                    var paged: [Int64] = [], cursor: PageCursor?
+                    repeat {
+                        let page = try h.store.deadLetters(selection, page: PageRequest(limit: 2, after: cursor))
+                        paged += page.items.map(\.messageID)
+                        cursor = page.next
+                    } while cursor != nil
+                    #expect(paged == holding.filter { queue == nil || $0.queue == queue }.map(\.messageID), "round \(round): \(text) paged, queue \(queue ?? "any")")
+                }
             }
             #expect(try h.store.deadLetterCount(DeadLetterSelection(payloadText: #""n":"e"#)) == letters.count)
             // An edited letter's payload is found by its new text only while it is dead again, never by

@@ -217,16 +217,18 @@ struct SQLiteSnapshot: StoreSnapshot {
         return Self.page(try Self.deadLetters(query), limit: page.limit) { PageCursor(key: $0.deadAt.micros, tiebreak: $0.messageID) }
     }
 
-    /// How many of the newest candidates a text page verifies one by one before it asks the index
-    /// for all its matches, per row of the page.
+    /// How many of the newest candidates a text page looks for in the index, per row of the page,
+    /// before it asks the index for all its matches.
     static let verifiedPerRow = 8
 
-    /// A text page from the newest candidates (the other conditions, along (dead_at, id)), each
-    /// verified in the index by its rowid (a seek in each doclist), when at least a page's worth
-    /// is among the first `verifiedPerRow` × page: a text most letters hold (the payload's usual
-    /// words) never has the index hand over its whole doclist for a page. Nil when too few of
-    /// them match (a rarer text: its doclist is short, the caller reads it). Exact either way: the
-    /// page is the first rows in order that match, and a dead letter's row holds its text now.
+    /// A text page from the newest candidates (the other conditions, along (dead_at, id)): the
+    /// index's matches among their ids (one range of rowids: a seek in each doclist, then the
+    /// rows of that range only), when at least a page's worth is among the first `verifiedPerRow`
+    /// × page, so a text most letters hold (the payload's usual words) never has the index hand
+    /// over its whole doclist for a page. Nil when too few of them match (a rarer text: its
+    /// doclist is short, the caller reads it) or their ids are too far apart (letters that died
+    /// again long after they were made). Exact either way: the page is the first rows in order
+    /// that match, and a dead letter's row holds its text now.
     private func newestVerified(_ selection: DeadLetterSelection, page: PageRequest) throws -> [DeadLetter]? {
         try DeadLetterQuery.check(selection)
         guard let match = DeadLetterText.match(selection) else { return nil }
@@ -240,22 +242,35 @@ struct SQLiteSnapshot: StoreSnapshot {
             binds.append { $0.bind(after.tiebreak) }
         }
         let from = selection.type == nil ? "messages m" : "messages m JOIN events e ON e.seq = m.event_seq"
-        let (fts, order) = (DeadLetterText.table, "ORDER BY m.dead_at DESC, m.id DESC")
-        let query = try RawStatement(cached: db.cachedStatement(sql: """
+        let order = "ORDER BY m.dead_at DESC, m.id DESC"
+        let probe = (page.limit + 1) * Self.verifiedPerRow
+        let newest = try RawStatement(cached: db.cachedStatement(sql: "SELECT m.id FROM \(from) WHERE \(conditions) \(order) LIMIT ?"), in: db)
+        for bind in binds { bind(newest) }
+        newest.bind(probe)
+        var candidates: [Int64] = []
+        try newest.query { candidates.append($0.int64(0)) }
+        // Fewer than a page: the caller's way costs no more.
+        guard candidates.count > page.limit, let low = candidates.min(), let high = candidates.max(),
+              high - low < Int64(probe) * Int64(Self.verifiedPerRow) else { return nil }
+        let fts = DeadLetterText.table
+        let matching = try RawStatement(cached: db.cachedStatement(sql: """
+            SELECT rowid FROM \(fts) WHERE \(fts) MATCH ? AND rowid BETWEEN ? AND ?
+            """), in: db)
+        matching.bind(match)
+        matching.bind(low)
+        matching.bind(high)
+        var matched = Set<Int64>()
+        try matching.query { matched.insert($0.int64(0)) }
+        let ids = candidates.filter(matched.contains).prefix(page.limit + 1)
+        // A full page, or every candidate seen.
+        guard ids.count > page.limit || candidates.count < probe else { return nil }
+        let rows = try RawStatement(cached: db.cachedStatement(sql: """
             SELECT \(MessageColumn.list("m")), \(EventColumn.list("e"))
             FROM messages m JOIN events e ON e.seq = m.event_seq
-            WHERE m.id IN (
-                SELECT c.id FROM (SELECT m.id, m.dead_at FROM \(from) WHERE \(conditions) \(order) LIMIT ?) c
-                WHERE EXISTS (SELECT 1 FROM \(fts) t WHERE t.\(fts) MATCH ? AND t.rowid = c.id)
-                ORDER BY c.dead_at DESC, c.id DESC LIMIT ?)
-            \(order)
+            WHERE m.id IN (SELECT value FROM json_each(?)) \(order)
             """), in: db)
-        for bind in binds { bind(query) }
-        query.bind((page.limit + 1) * Self.verifiedPerRow)
-        query.bind(match)
-        query.bind(page.limit + 1)
-        let letters = try Self.deadLetters(query)
-        return letters.count > page.limit ? letters : nil
+        rows.bind("[" + ids.map(String.init).joined(separator: ",") + "]")
+        return try Self.deadLetters(rows)
     }
 
     /// Dead letters from rows of `MessageColumn`s then `EventColumn`s.
