@@ -26,6 +26,9 @@ struct Bench: ParsableCommand {
     var dashboardChild: String?
 
     @Option(help: .hidden)
+    var deadLetterProbe: String?
+
+    @Option(help: .hidden)
     var dashboardConfig: String?
 
     /// This binary, for the child processes it runs.
@@ -40,6 +43,11 @@ struct Bench: ParsableCommand {
             // The child half of the attach figures (see AttachProbe): report, exit, be measured.
             let probe = try DashboardFigures.probe(storePath: attachProbe)
             print(probe.firstFrame, probe.peakKiB)
+            return
+        }
+        if let deadLetterProbe {
+            // The child half of the dead letters' memory figure (see DeadLetterFigures.probe).
+            print(try DeadLetterFigures.probe(storePath: deadLetterProbe))
             return
         }
         if let dashboardChild {
@@ -190,6 +198,9 @@ struct Bench: ParsableCommand {
                 measured(Figure("dead letters: first page + true count, by \(name)", value: page.ms, unit: "ms", target: 500, .below,
                                 note: "\(Figure.grouped(total)) dead letters, \(Figure.grouped(page.count)) match \(selection.description); median of 5"))
             }
+            let probe = try DeadLetterFigures.runProbe(storePath: path)
+            measured(Figure("dead letters: the screen's reads, peak memory", value: probe, unit: "MiB", target: 64, .below,
+                            note: "a child reader: groups over all, by time and by text (in every letter, 1 in 11), first page + count of each; its VmHWM"))
             let groups = try figures.groups(store)
             measured(Figure("dead letters: groups by cause over all", value: groups.ms, unit: "ms", target: 250, .below,
                             note: "\(Figure.grouped(total)) dead letters in \(groups.groups) groups; median of 3"))

@@ -82,7 +82,10 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         config.prepareDatabase { db in
             if db.configuration.readonly {
                 // Readers (the dashboard, the CLI) stay small: the dashboard's memory is bounded.
-                try db.execute(sql: "PRAGMA cache_size = -8000")
+                // Their sorts and temporary tables (the groups of a time or text filter sort every
+                // matching letter: ~120 MB for 1,000,000 in memory, measured) spill to temporary
+                // files past the cache size, not into the process.
+                try db.execute(sql: "PRAGMA cache_size = -8000; PRAGMA temp_store = FILE")
             } else {
                 // 8 MB holds the pages a tick writes (the right edges of the log, events and message
                 // indexes). Not more: SQLite scans its whole page-cache hash table at a commit after
@@ -90,8 +93,8 @@ public final class SQLiteStore: Store, @unchecked Sendable {
                 // so a 64 MB cache cost the engine ~10 % more CPU per event (measured).
                 try db.execute(sql: "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -8192")
                 db.add(function: Self.mergeLatencyFunction)
+                try db.execute(sql: "PRAGMA temp_store = MEMORY")
             }
-            try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         if readOnly, !FileManager.default.fileExists(atPath: path) {
             throw StoreError("no store at \(path)")
