@@ -97,9 +97,9 @@ import Testing
                 SELECT count(*) FROM messages m WHERE m.state = \(dead)
                     AND EXISTS (SELECT 1 FROM json_each(m.errors) a WHERE instr(json_extract(a.value, '$.error'), '\(text)'))
                 """)
-            for lookUp in [true, false] {
-                let counted = try db.store.database.read { reader throws -> Int in try SQLiteSnapshot(db: reader).textCount(match, lookUpListed: lookUp) }
-                #expect(counted == truth, "\(text), looked up: \(lookUp)")
+            for inRange in [true, false] {
+                let counted = try db.store.database.read { reader throws -> Int in try SQLiteSnapshot(db: reader).textCount(match, inRange: inRange) }
+                #expect(counted == truth, "\(text), listed rows matched as a range: \(inRange)")
             }
         }
         var purge = WriteBatch(now: now)

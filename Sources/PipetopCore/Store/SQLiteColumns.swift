@@ -285,9 +285,6 @@ enum DeadLetterText {
     static let staleTable = "dead_letter_text_stale"
     static let markStale = "INSERT OR IGNORE INTO \(staleTable) (id) VALUES (?)"
     static let unmarkStale = "DELETE FROM \(staleTable) WHERE id = ?"
-    /// Up to this many listed stale rows, a text count looks each up in the index; past it, it
-    /// probes the list once per match (see `SQLiteStore.textCount`).
-    static let staleLookedUp = 2_000
 
     /// What is indexed of one dead letter (binding its message id): every attempt's error, one per
     /// line, and the payload when it is JSON or text, each up to `indexedTextLength` characters.

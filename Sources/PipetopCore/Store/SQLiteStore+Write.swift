@@ -318,18 +318,19 @@ struct SQLiteTransaction: StoreTransaction {
             let insert = try db.cachedStatement(sql: DeadLetterText.insert)
             let stale = try db.cachedStatement(sql: DeadLetterText.markStale)
             // Only a letter replayed before can be listed as stale; one look per transaction.
-            let anyStale = try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM \(DeadLetterText.staleTable))")) ?? true
-            let fresh = anyStale ? try db.cachedStatement(sql: DeadLetterText.unmarkStale) : nil
+            var anyStale = try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM \(DeadLetterText.staleTable))")) ?? true
+            let fresh = try db.cachedStatement(sql: DeadLetterText.unmarkStale)
             for (messageID, index) in textIndex {
                 guard index else {
                     try stale.execute(arguments: [messageID])
+                    anyStale = true
                     continue
                 }
                 var text: (errors: String?, payload: String?)?
                 read.bind(messageID)
                 try read.query { row in text = (row.string(0), row.string(1)) }
                 guard let text else { continue }
-                try fresh?.execute(arguments: [messageID])
+                if anyStale { try fresh.execute(arguments: [messageID]) }
                 try insert.execute(arguments: [messageID, text.errors, text.payload])
             }
             textIndex.removeAll()
