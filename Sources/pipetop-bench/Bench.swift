@@ -26,6 +26,9 @@ struct Bench: ParsableCommand {
     var dashboardChild: String?
 
     @Option(help: .hidden)
+    var deadLetterProbe: String?
+
+    @Option(help: .hidden)
     var dashboardConfig: String?
 
     /// This binary, for the child processes it runs.
@@ -40,6 +43,11 @@ struct Bench: ParsableCommand {
             // The child half of the attach figures (see AttachProbe): report, exit, be measured.
             let probe = try DashboardFigures.probe(storePath: attachProbe)
             print(probe.firstFrame, probe.peakKiB)
+            return
+        }
+        if let deadLetterProbe {
+            // The child half of the dead letters' memory figure (see DeadLetterFigures.probe).
+            print(try DeadLetterFigures.probe(storePath: deadLetterProbe))
             return
         }
         if let dashboardChild {
@@ -190,6 +198,9 @@ struct Bench: ParsableCommand {
                 measured(Figure("dead letters: first page + true count, by \(name)", value: page.ms, unit: "ms", target: 500, .below,
                                 note: "\(Figure.grouped(total)) dead letters, \(Figure.grouped(page.count)) match \(selection.description); median of 5"))
             }
+            let probe = try DeadLetterFigures.runProbe(storePath: path)
+            measured(Figure("dead letters: the screen's reads, peak memory", value: probe, unit: "MiB", target: 64, .below,
+                            note: "a child reader: groups over all, by time and by text (in every letter, 1 in 11), first page + count of each; its VmHWM"))
             let groups = try figures.groups(store)
             measured(Figure("dead letters: groups by cause over all", value: groups.ms, unit: "ms", target: 250, .below,
                             note: "\(Figure.grouped(total)) dead letters in \(groups.groups) groups; median of 3"))
@@ -198,7 +209,20 @@ struct Bench: ParsableCommand {
                             note: "\(Figure.grouped(textGroups.letters)) matching letters counted in \(textGroups.groups) groups; median of 3"))
             let replay = try figures.bulkReplay(path: path, queue: "notify")
             measured(Figure("dead letters: bulk replay, unthrottled", value: replay.rate, unit: "dead letters/s", target: 20_000,
-                            note: "\(Figure.grouped(replay.moved)) moved by a replay job (set fixed, then steps of 1,000), every record and audit written, each out of the text index; \(Figure.format(replay.cpuPerLetter)) µs CPU/letter"))
+                            note: "\(Figure.grouped(replay.moved)) moved by a replay job (set fixed, then steps of 1,000), every record and audit written, each text row listed stale; \(Figure.format(replay.cpuPerLetter)) µs CPU/letter"))
+            // Right after the replay its letters' text rows are still in the index (listed stale): the
+            // counts stay true (the list is probed per match), then an idle runtime purges them.
+            let common = DeadLetterSelection(errorText: "connection reset")
+            let staleRead = try figures.firstPage(try openReader(url: path), common)
+            measured(Figure("dead letters: first page + true count, by error text (1 in 11), stale rows listed", value: staleRead.ms, unit: "ms",
+                            target: 500, .below,
+                            note: "right after the replay: \(Figure.grouped(replay.moved)) text rows stale, \(Figure.grouped(staleRead.count)) letters match; median of 5"))
+            let purge = try figures.purgeStaleText(path: path, stale: replay.moved)
+            measured(Figure("dead letters: stale text rows purged by an idle runtime", value: purge, unit: "rows/s",
+                            note: "\(Figure.grouped(replay.moved)) rows, 1,000 per tick that carries no other work"))
+            let purgedRead = try figures.firstPage(try openReader(url: path), common)
+            measured(Figure("dead letters: first page + true count, by error text (1 in 11), after the purge", value: purgedRead.ms, unit: "ms",
+                            target: 500, .below, note: "\(Figure.grouped(purgedRead.count)) letters match; median of 5"))
         }
         if wanted("live") {
             // The dashboard's own CPU and memory, attached to a live demo, per screen.

@@ -90,13 +90,74 @@ struct DeadLetterFigures {
 
     /// Replays every dead letter of one queue as `dlq replay --all-matching --rate 0` does: a
     /// replay job (its set fixed in one transaction) run to the end in steps of 1,000, every
-    /// lifecycle, item and audit record written, each letter out of the text index; dead letters
-    /// per second (set fixing included) and CPU per letter.
+    /// lifecycle, item and audit record written, each letter's text row listed stale (purged
+    /// later, see `purgeStaleText`); dead letters per second (set fixing included) and CPU per letter.
     func bulkReplay(path: String, queue: String) throws -> (rate: Double, moved: Int, cpuPerLetter: Double) {
         let store = try openStore(url: path, readOnly: false)
         let (started, startedCPU) = (Date(), ProcessCPU.now())
         let job = try store.createReplayJob(ReplayJobRequest(selection: DeadLetterSelection(queue: queue), rate: 0), at: .now())
         let moved = try ReplayJobRunner(store: store, name: "bench").run(job.id).moved
         return (Double(moved) / Date().timeIntervalSince(started), moved, (ProcessCPU.now() - startedCPU) / Double(max(moved, 1)) * 1_000_000)
+    }
+
+    /// Purges the text rows left stale by a replay as an idle runtime's writer does (ticks that
+    /// carry nothing else, 1,000 rows each) until `stale` are gone; rows per second.
+    func purgeStaleText(path: String, stale: Int) throws -> Double {
+        let store = try openStore(url: path, readOnly: false)
+        let started = Date()
+        var left = stale
+        while left > 0 {
+            var batch = WriteBatch(now: .now())
+            batch.purgeStaleText = 1_000
+            _ = try store.apply(batch)
+            left -= 1_000
+        }
+        return Double(stale) / Date().timeIntervalSince(started)
+    }
+
+    /// Run in a child process (`--dead-letter-probe`): what the Dead letters screen reads with
+    /// this store, through a reader as the dashboard opens it, then this process's peak resident
+    /// memory in KiB (`VmHWM`, as `DashboardFigures.probe`).
+    static func probe(storePath: String) throws -> Int {
+        let store = try openReader(url: storePath)
+        let start = Timestamp(micros: 1_800_000_000_000_000)
+        let selections = [
+            DeadLetterSelection.all, DeadLetterSelection(deadSince: start), DeadLetterSelection(deadSince: start + .seconds(10), deadUntil: start + .seconds(40)),
+            DeadLetterSelection(payloadText: "call for price"), DeadLetterSelection(errorText: "connection reset"),
+        ]
+        for selection in selections {
+            _ = try store.deadLetterGroups(selection)
+            try store.read { snapshot in
+                _ = try snapshot.deadLetters(selection, page: PageRequest(limit: 50))
+                _ = try snapshot.deadLetterCount(selection)
+            }
+        }
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+        guard let peak = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else {
+            throw BenchError.lost("no VmHWM in /proc/self/status")
+        }
+        return peak
+    }
+
+    /// Runs `probe` in a child process of this binary; its peak memory in MiB.
+    static func runProbe(storePath: String) throws -> Double {
+        let executable = Bench.executablePath
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("dead-letter-probe-\(getpid()).out").path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let arguments = [executable, "--dead-letter-probe", storePath]
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, executable, &actions, nil, argv, environ) == 0 else { throw BenchError.lost("could not start the dead-letter probe") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        let text = (try? String(contentsOfFile: output, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        guard status == 0, let peakKiB = Double(text) else { throw BenchError.lost("dead-letter probe failed (status \(status)): \(text)") }
+        return peakKiB / 1024
     }
 }

@@ -48,30 +48,65 @@ import Testing
     }
 
     /// After dead-lettering, replays, deaths again and deletes, the index holds one row per dead
-    /// letter, and no other.
-    @Test func theIndexHoldsExactlyTheDeadLetters() throws {
+    /// letter, with its text now (a letter that died again, its latest errors), and the rows of
+    /// letters no longer dead, listed stale and no other; a purge (some each tick) leaves exactly
+    /// the dead letters' rows.
+    @Test func theIndexHoldsTheDeadLettersAndTheListedStaleRows() throws {
         let db = try TestStore()
         var now = Timestamp(micros: 1_800_000_000_000_000)
-        for round in 0..<6 {
+        let dead = "\(MessageState.dead.rawValue)"
+        for round in 0..<8 {
             var batch = WriteBatch(now: now)
             batch.claims = [ClaimRequest(queue: "q", limit: 100, lease: .seconds(30), maxAttempts: 3)]
             batch.publishes = (0..<20).map { RoutedEvent(event: CloudEvent(id: "e\(round)-\($0)", source: "/s", type: "t"), targets: [Target(queue: "q", held: false)]) }
+            // From round 4 on, ticks purge a few stale rows, as the runtime's writer does.
+            batch.purgeStaleText = round >= 4 ? 3 : 0
             let claimed = try db.store.apply(batch).claimed
             var fail = WriteBatch(now: now)
             fail.outcomes = claimed.enumerated().map { n, message in
                 Outcome(claim: message.claim, duration: .zero, finishedAt: now,
-                        result: n % 3 == 0 ? .succeeded(children: []) : .deadLetter(error: "boom \(n)", reason: .nonRetryable))
+                        result: n % 3 == 0 ? .succeeded(children: []) : .deadLetter(error: "boom \(round)-\(n)", reason: .nonRetryable))
             }
             _ = try db.store.apply(fail)
             _ = try db.store.redrive(RedriveRequest(selection: .all, limit: 5), at: now)
             _ = try db.store.delete(DeleteRequest(selection: .all, limit: 3), at: now)
             now = now + .seconds(1)
-            let dead = try db.count("SELECT count(*) FROM messages WHERE state = \(MessageState.dead.rawValue)")
-            #expect(try db.count("SELECT count(*) FROM dead_letter_text") == dead, "round \(round)")
+            let letters = try db.count("SELECT count(*) FROM messages WHERE state = \(dead)")
+            let listed = try db.count("SELECT count(*) FROM dead_letter_text_stale")
+            #expect(try db.count("SELECT count(*) FROM dead_letter_text") == letters + listed, "round \(round)")
             #expect(try db.count("""
-                SELECT count(*) FROM dead_letter_text t JOIN messages m ON m.id = t.rowid WHERE m.state = \(MessageState.dead.rawValue)
-                """) == dead, "round \(round): the rows are the dead letters'")
+                SELECT count(*) FROM dead_letter_text t JOIN messages m ON m.id = t.rowid WHERE m.state = \(dead)
+                """) == letters, "round \(round): every dead letter has its row")
+            #expect(try db.count("""
+                SELECT count(*) FROM dead_letter_text_stale s JOIN messages m ON m.id = s.id WHERE m.state = \(dead)
+                """) == 0, "round \(round): no dead letter is listed stale")
+            #expect(try db.count("""
+                SELECT count(*) FROM dead_letter_text t JOIN messages m ON m.id = t.rowid
+                WHERE m.state = \(dead) AND t.errors IS NOT (SELECT group_concat(json_extract(a.value, '$.error'), char(10)) FROM json_each(m.errors) a)
+                """) == 0, "round \(round): a dead letter's row holds its errors now")
+            #expect(try db.count("""
+                SELECT count(*) FROM dead_letter_text t WHERE t.rowid NOT IN (SELECT id FROM dead_letter_text_stale)
+                    AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = t.rowid AND m.state = \(dead))
+                """) == 0, "round \(round): a row of no dead letter is listed")
         }
+        #expect(try db.count("SELECT count(*) FROM dead_letter_text_stale") > 0, "the replays and deletes left rows to purge")
+        // Both ways of leaving the listed rows out of a count give the letters'.
+        for text in ["boom", "boom 3-", "boom 7-1"] {
+            let match = try #require(DeadLetterText.match(DeadLetterSelection(errorText: text)))
+            let truth = try db.count("""
+                SELECT count(*) FROM messages m WHERE m.state = \(dead)
+                    AND EXISTS (SELECT 1 FROM json_each(m.errors) a WHERE instr(json_extract(a.value, '$.error'), '\(text)'))
+                """)
+            for inRange in [true, false] {
+                let counted = try db.store.database.read { reader throws -> Int in try SQLiteSnapshot(db: reader).textCount(match, inRange: inRange) }
+                #expect(counted == truth, "\(text), listed rows matched as a range: \(inRange)")
+            }
+        }
+        var purge = WriteBatch(now: now)
+        purge.purgeStaleText = 10_000
+        _ = try db.store.apply(purge)
+        #expect(try db.count("SELECT count(*) FROM dead_letter_text_stale") == 0)
+        #expect(try db.count("SELECT count(*) FROM dead_letter_text") == db.count("SELECT count(*) FROM messages WHERE state = \(dead)"))
     }
 
     @Test func aTextBecomesOnePhrasePerColumnWithItsQuotesDoubled() {

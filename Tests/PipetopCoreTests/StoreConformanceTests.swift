@@ -887,6 +887,8 @@ final class Results: @unchecked Sendable {
             batch.publishes = (0..<random.below(6)).map {
                 RoutedEvent(event: h.event("e\(round)-\($0)", type: random.pick(["t1", "t2"])), targets: [Target(queue: queue, held: false)])
             }
+            // The text rows of letters replayed, edited or deleted are purged a few at a time, or not at all.
+            batch.purgeStaleText = round % 3 == 0 ? random.below(3) : 0
             let claimed = try h.store.apply(batch).claimed
             var fail = WriteBatch(now: now)
             fail.outcomes = claimed.map { Outcome(claim: $0.claim, duration: .zero, finishedAt: now, result: .deadLetter(error: random.pick(errors), reason: .nonRetryable)) }
@@ -913,8 +915,25 @@ final class Results: @unchecked Sendable {
                 #expect(try h.store.deadLetterCount(DeadLetterSelection(errorText: text)) == holding.count, "round \(round): \(text)")
                 #expect(try h.store.deadLetters(DeadLetterSelection(errorText: text), page: PageRequest(limit: 10_000)).items.map(\.messageID)
                         == holding.map(\.messageID), "round \(round): \(text)")
+                // Small pages (the newest verified first, or the index's matches when too few are among them) add up to the same.
+                for queue in [nil, "q"] {
+                    let selection = DeadLetterSelection(queue: queue, errorText: text)
+                    var paged: [Int64] = [], cursor: PageCursor?
+                    repeat {
+                        let page = try h.store.deadLetters(selection, page: PageRequest(limit: 2, after: cursor))
+                        paged += page.items.map(\.messageID)
+                        cursor = page.next
+                    } while cursor != nil
+                    #expect(paged == holding.filter { queue == nil || $0.queue == queue }.map(\.messageID), "round \(round): \(text) paged, queue \(queue ?? "any")")
+                }
             }
             #expect(try h.store.deadLetterCount(DeadLetterSelection(payloadText: #""n":"e"#)) == letters.count)
+            // An edited letter's payload is found by its new text only while it is dead again, never by
+            // the text it had (its row then is replaced, or stale and not counted).
+            let fixed = letters.filter { $0.event.data.map { String(decoding: $0.bytes, as: UTF8.self).contains(#""fixed""#) } ?? false }
+            #expect(try h.store.deadLetterCount(DeadLetterSelection(payloadText: #""fixed""#)) == fixed.count, "round \(round)")
+            #expect(try h.store.deadLetters(DeadLetterSelection(payloadText: #""fixed""#), page: PageRequest(limit: 10_000)).items.map(\.messageID)
+                    == fixed.map(\.messageID), "round \(round)")
             // The queue stats (the live messages from their index, the dead from the counts by cause)
             // equal the messages paged state by state.
             for queue in ["q", "r"] {

@@ -17,6 +17,10 @@ final class Engine: @unchecked Sendable {
         /// 100 µs handlers prefetches about 20 messages per thread, one of 10 ms handlers 2.
         var prefetchWork: Duration = .milliseconds(2)
         var prefetchBounds = 2...1024
+        /// Stale rows of the dead letters' text index purged at most by a tick with no work, and
+        /// by the heartbeat's tick otherwise (`WriteBatch.purgeStaleText`).
+        var purgeIdle = 1_000
+        var purgeBusy = 200
     }
 
     /// A publish waiting for its commit, already routed (on the publisher's thread, not the engine's).
@@ -258,6 +262,13 @@ final class Engine: @unchecked Sendable {
         }
         batch.cpuSamples = carriedSamples + batch.cpuSamples
         carriedSamples.removeAll()
+        // Rows of the dead letters' text index left by replayed or deleted letters (a delete from
+        // FTS5 costs about 30 µs): many in a tick that carries no work, a few once a second otherwise.
+        if outcomes.isEmpty && publishes.isEmpty {
+            batch.purgeStaleText = timing.purgeIdle
+        } else if batch.heartbeat != nil {
+            batch.purgeStaleText = timing.purgeBusy
+        }
 
         do {
             let result = try store.apply(batch)

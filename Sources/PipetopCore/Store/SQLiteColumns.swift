@@ -272,11 +272,19 @@ enum DeadLetterQuery {
 }
 
 /// `dead_letter_text`: the text index of the dead letters (FTS5, trigram tokenizer), one row per
-/// dead letter with the message id as its rowid, kept in step by the transactions that make a
-/// dead letter and that replay or delete one. Its own copy of the text (not an external-content
-/// table): a row leaves by its rowid alone, whatever has happened to the message and event since.
+/// dead letter with the message id as its rowid, written by the transactions that make a dead
+/// letter (a letter that dies again replaces its row: its text now). A letter that is replayed,
+/// edited or deleted keeps its row for a while, listed in `dead_letter_text_stale` (deleting
+/// from FTS5 costs as much as the rest of a replay), until the runtime's writer purges it: the
+/// index holds the dead letters and the listed stale rows, never a dead letter's old text, and
+/// every query counts only the dead letters' rows (`messages.state = 3`, or not listed). Its own
+/// copy of the text (not an external-content table): a row leaves by its rowid alone, whatever
+/// has happened to the message and event since.
 enum DeadLetterText {
     static let table = "dead_letter_text"
+    static let staleTable = "dead_letter_text_stale"
+    static let markStale = "INSERT OR IGNORE INTO \(staleTable) (id) VALUES (?)"
+    static let unmarkStale = "DELETE FROM \(staleTable) WHERE id = ?"
 
     /// What is indexed of one dead letter (binding its message id): every attempt's error, one per
     /// line, and the payload when it is JSON or text, each up to `indexedTextLength` characters.

@@ -334,6 +334,15 @@ enum SQLiteSchema {
                 CREATE INDEX messages_by_queue_state ON messages(queue, state, ready_at, attempt, enqueued_at);
                 """)
         }
+        migrator.registerMigration("v12-dead-letter-text-stale") { db in
+            // A letter that leaves the dead state (replayed, edited, deleted) keeps its row in
+            // dead_letter_text for a while: taking a row out of FTS5 costs as much as the rest of
+            // its replay. Its id is noted here instead (one B-tree insert), every text query counts
+            // only rows of letters that are dead (`messages.state = 3`, or none of these ids), a
+            // letter that dies again replaces its row and leaves this list, and the runtime's
+            // writer purges the rows listed here in small batches (WriteBatch.purgeStaleText).
+            try db.execute(sql: "CREATE TABLE dead_letter_text_stale (id INTEGER PRIMARY KEY)")
+        }
         migrator.registerMigration("v14-lease-expiries") { db in
             // Leases that ran out, counted apart: `failed` counted them too (more failures than
             // `failed` records). Counts before this version keep them in `failed`.

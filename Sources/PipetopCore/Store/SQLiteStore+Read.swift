@@ -185,6 +185,9 @@ struct SQLiteSnapshot: StoreSnapshot {
 
     /// Newest dead first: keyset (dead_at, id) descending, along `messages_dead_by_time`.
     func deadLetters(_ selection: DeadLetterSelection, page: PageRequest) throws -> Page<DeadLetter> {
+        if selection.hasText, let letters = try newestVerified(selection, page: page) {
+            return Self.page(letters, limit: page.limit) { PageCursor(key: $0.deadAt.micros, tiebreak: $0.messageID) }
+        }
         var (conditions, binds) = try DeadLetterQuery.conditions(selection)
         if let after = page.after {
             conditions += " AND (m.dead_at, m.id) < (?, ?)"
@@ -212,6 +215,70 @@ struct SQLiteSnapshot: StoreSnapshot {
         let query = try RawStatement(cached: db.cachedStatement(sql: sql), in: db)
         for bind in binds { bind(query) }
         query.bind(page.limit + 1)
+        return Self.page(try Self.deadLetters(query), limit: page.limit) { PageCursor(key: $0.deadAt.micros, tiebreak: $0.messageID) }
+    }
+
+    /// How many of the newest candidates a text page looks for in the index, per row of the page,
+    /// before it asks the index for all its matches: a text in one letter of 30 or more fills a
+    /// page from them (1,632 candidates for a page of 50: a few milliseconds, measured).
+    static let verifiedPerRow = 32
+    /// How far apart the candidates' ids may be, per candidate, for one range of rowids.
+    static let idSpreadPerCandidate: Int64 = 8
+
+    /// A text page from the newest candidates (the other conditions, along (dead_at, id)): the
+    /// index's matches among their ids (one range of rowids: a seek in each doclist, then the
+    /// rows of that range only), when at least a page's worth is among the first `verifiedPerRow`
+    /// × page, so a text most letters hold (the payload's usual words) never has the index hand
+    /// over its whole doclist for a page. Nil when too few of them match (a rarer text: its
+    /// doclist is short, the caller reads it) or their ids are too far apart (letters that died
+    /// again long after they were made). Exact either way: the page is the first rows in order
+    /// that match, and a dead letter's row holds its text now.
+    private func newestVerified(_ selection: DeadLetterSelection, page: PageRequest) throws -> [DeadLetter]? {
+        try DeadLetterQuery.check(selection)
+        guard let match = DeadLetterText.match(selection) else { return nil }
+        var rest = selection
+        rest.errorText = nil
+        rest.payloadText = nil
+        var (conditions, binds) = try DeadLetterQuery.conditions(rest)
+        if let after = page.after {
+            conditions += " AND (m.dead_at, m.id) < (?, ?)"
+            binds.append { $0.bind(after.key) }
+            binds.append { $0.bind(after.tiebreak) }
+        }
+        let from = selection.type == nil ? "messages m" : "messages m JOIN events e ON e.seq = m.event_seq"
+        let order = "ORDER BY m.dead_at DESC, m.id DESC"
+        let probe = (page.limit + 1) * Self.verifiedPerRow
+        let newest = try RawStatement(cached: db.cachedStatement(sql: "SELECT m.id FROM \(from) WHERE \(conditions) \(order) LIMIT ?"), in: db)
+        for bind in binds { bind(newest) }
+        newest.bind(probe)
+        var candidates: [Int64] = []
+        try newest.query { candidates.append($0.int64(0)) }
+        // Fewer than a page: the caller's way costs no more.
+        guard candidates.count > page.limit, let low = candidates.min(), let high = candidates.max(),
+              high - low < Int64(probe) * Self.idSpreadPerCandidate else { return nil }
+        let fts = DeadLetterText.table
+        let matching = try RawStatement(cached: db.cachedStatement(sql: """
+            SELECT rowid FROM \(fts) WHERE \(fts) MATCH ? AND rowid BETWEEN ? AND ?
+            """), in: db)
+        matching.bind(match)
+        matching.bind(low)
+        matching.bind(high)
+        var matched = Set<Int64>()
+        try matching.query { matched.insert($0.int64(0)) }
+        let ids = candidates.filter(matched.contains).prefix(page.limit + 1)
+        // A full page, or every candidate seen.
+        guard ids.count > page.limit || candidates.count < probe else { return nil }
+        let rows = try RawStatement(cached: db.cachedStatement(sql: """
+            SELECT \(MessageColumn.list("m")), \(EventColumn.list("e"))
+            FROM messages m JOIN events e ON e.seq = m.event_seq
+            WHERE m.id IN (SELECT value FROM json_each(?)) \(order)
+            """), in: db)
+        rows.bind("[" + ids.map(String.init).joined(separator: ",") + "]")
+        return try Self.deadLetters(rows)
+    }
+
+    /// Dead letters from rows of `MessageColumn`s then `EventColumn`s.
+    private static func deadLetters(_ query: RawStatement) throws -> [DeadLetter] {
         var letters: [DeadLetter] = []
         try query.query { row in
             let message = row.columns(MessageColumn.self)
@@ -223,7 +290,7 @@ struct SQLiteSnapshot: StoreSnapshot {
                 firstFailedAt: message.optionalTimestamp(.firstFailedAt), deadAt: message.timestamp(.deadAt),
                 fingerprint: message.string(.fingerprint) ?? "", replays: message.int(.replays)))
         }
-        return Self.page(letters, limit: page.limit) { PageCursor(key: $0.deadAt.micros, tiebreak: $0.messageID) }
+        return letters
     }
 
     func deadLetterCount(_ selection: DeadLetterSelection) throws -> Int {
@@ -231,11 +298,7 @@ struct SQLiteSnapshot: StoreSnapshot {
         let query: RawStatement
         if DeadLetterQuery.byTextOnly(selection), let match = DeadLetterText.match(selection) {
             try DeadLetterQuery.check(selection)
-            // The index holds exactly the dead letters (kept in step with them): its matches are the count.
-            query = try RawStatement(cached: db.cachedStatement(sql: """
-                SELECT count(*) FROM \(DeadLetterText.table) WHERE \(DeadLetterText.table) MATCH ?
-                """), in: db)
-            query.bind(match)
+            return try textCount(match)
         } else {
             let (conditions, binds) = try DeadLetterQuery.conditions(selection)
             // The events join only when the selection reads the event's type.
@@ -246,6 +309,42 @@ struct SQLiteSnapshot: StoreSnapshot {
         var count = 0
         try query.query { count = $0.int(0) }
         return count
+    }
+
+    /// The dead letters whose text matches, from the index alone: it holds the dead letters and
+    /// the stale rows listed in `dead_letter_text_stale` (letters no longer dead, not purged yet),
+    /// so the count is its matches less the listed ones'. Listed ids close together (a recent
+    /// replay of a few letters) are matched as one range of rowids and subtracted; spread out,
+    /// each match is looked up in the list (~0.15-0.5 µs a match, measured). A MATCH per listed
+    /// rowid would cost milliseconds each. `inRange` forces one way (tests compare them).
+    func textCount(_ match: String, inRange: Bool? = nil) throws -> Int {
+        func count(_ sql: String, _ values: [Int64] = []) throws -> Int {
+            let query = try RawStatement(cached: db.cachedStatement(sql: sql), in: db)
+            if sql.contains("MATCH ?") { query.bind(match) }
+            for value in values { query.bind(value) }
+            var count = 0
+            try query.query { count = $0.int(0) }
+            return count
+        }
+        let (fts, stale) = (DeadLetterText.table, DeadLetterText.staleTable)
+        var listed: (low: Int64, high: Int64)?
+        let bounds = try RawStatement(cached: db.cachedStatement(sql: """
+            SELECT (SELECT min(id) FROM \(stale)), (SELECT max(id) FROM \(stale)), (SELECT max(id) FROM messages)
+            """), in: db)
+        var newest: Int64 = 0
+        try bounds.query { row in
+            if !row.isNull(0) { listed = (row.int64(0), row.int64(1)) }
+            newest = row.isNull(2) ? 0 : row.int64(2)
+        }
+        guard let listed else { return try count("SELECT count(*) FROM \(fts) WHERE \(fts) MATCH ?") }
+        if inRange ?? ((listed.high - listed.low) * 8 <= newest) {
+            return try count("SELECT count(*) FROM \(fts) WHERE \(fts) MATCH ?")
+                - count("""
+                    SELECT count(*) FROM \(fts) t WHERE t.\(fts) MATCH ? AND t.rowid BETWEEN ? AND ?
+                        AND EXISTS (SELECT 1 FROM \(stale) s WHERE s.id = t.rowid)
+                    """, [listed.low, listed.high])
+        }
+        return try count("SELECT count(*) FROM \(fts) t WHERE t.\(fts) MATCH ? AND NOT EXISTS (SELECT 1 FROM \(stale) s WHERE s.id = t.rowid)")
     }
 
     func deadLetterGroups(_ selection: DeadLetterSelection) throws -> [DeadLetterGroup] {

@@ -122,6 +122,8 @@ struct SQLiteTransaction: StoreTransaction {
     var oldestArrival: Int64?
     /// Messages to index (true) or take out of the text index, in order (see `writeTextIndex`).
     var textIndex: [(messageID: Int64, index: Bool)] = []
+    /// Stale rows of the text index to purge at most, by `writeTextIndex`.
+    var stalePurge = 0
     /// The next event seq, message id and log row seq, read at the first insert of the transaction.
     var nextIDs: (event: Int64, message: Int64, log: Int64)?
 
@@ -315,7 +317,10 @@ struct SQLiteTransaction: StoreTransaction {
     /// Buffered, and written by `writeTextIndex` when everything else is (see there).
     mutating func indexDeadLetterText(messageID: Int64) throws { textIndex.append((messageID, true)) }
 
+    /// The row stays in the index, its id noted in `dead_letter_text_stale` (see `writeTextIndex`).
     mutating func unindexDeadLetterText(messageID: Int64) throws { textIndex.append((messageID, false)) }
+
+    mutating func purgeStaleDeadLetterText(limit: Int) throws { stalePurge = max(stalePurge, limit) }
 
     /// Writes the buffered changes of the text index, in order, as the last statements of the
     /// transaction. FTS5 flushes what it holds in memory to a new segment of its index whenever
@@ -324,23 +329,52 @@ struct SQLiteTransaction: StoreTransaction {
     /// a segment of its own, and merging them cost several times the rest of the write (measured).
     /// Written last, the index gets one segment per transaction. The text is read as the
     /// transaction left the message (dead, its last error appended); single-row INSERT … VALUES.
+    ///
+    /// A letter that leaves the dead state is not deleted from the index (FTS5 reads its row back
+    /// and tokenizes it again to delete it: about as long as the rest of a replay): its id joins
+    /// `dead_letter_text_stale`, and readers count only the rows of dead letters
+    /// (`DeadLetterText`). A letter that dies again replaces its row (its text now) and leaves
+    /// the list. Stale rows are purged later, `stalePurge` at most per transaction.
     mutating func writeTextIndex() throws {
-        guard !textIndex.isEmpty else { return }
-        let read = try RawStatement(cached: db.cachedStatement(sql: DeadLetterText.text), in: db)
-        let insert = try db.cachedStatement(sql: DeadLetterText.insert)
-        let delete = try db.cachedStatement(sql: DeadLetterText.delete)
-        for (messageID, index) in textIndex {
-            guard index else {
-                try delete.execute(arguments: [messageID])
-                continue
+        if !textIndex.isEmpty {
+            let read = try RawStatement(cached: db.cachedStatement(sql: DeadLetterText.text), in: db)
+            let insert = try db.cachedStatement(sql: DeadLetterText.insert)
+            let stale = try db.cachedStatement(sql: DeadLetterText.markStale)
+            // Only a letter replayed before can be listed as stale; one look per transaction.
+            var anyStale = try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM \(DeadLetterText.staleTable))")) ?? true
+            let fresh = try db.cachedStatement(sql: DeadLetterText.unmarkStale)
+            for (messageID, index) in textIndex {
+                guard index else {
+                    try stale.execute(arguments: [messageID])
+                    anyStale = true
+                    continue
+                }
+                var text: (errors: String?, payload: String?)?
+                read.bind(messageID)
+                try read.query { row in text = (row.string(0), row.string(1)) }
+                guard let text else { continue }
+                if anyStale { try fresh.execute(arguments: [messageID]) }
+                try insert.execute(arguments: [messageID, text.errors, text.payload])
             }
-            var text: (errors: String?, payload: String?)?
-            read.bind(messageID)
-            try read.query { row in text = (row.string(0), row.string(1)) }
-            guard let text else { continue }
-            try insert.execute(arguments: [messageID, text.errors, text.payload])
+            textIndex.removeAll()
         }
-        textIndex.removeAll()
+        if stalePurge > 0 {
+            try purgeStaleText(limit: stalePurge)
+            stalePurge = 0
+        }
+    }
+
+    /// Deletes up to `limit` stale rows from the text index, oldest listed first; a listed letter
+    /// that is dead again (never so: dying again unlists it) keeps its row.
+    private func purgeStaleText(limit: Int) throws {
+        let ids = try Int64.fetchAll(db.cachedStatement(sql: """
+            SELECT s.id FROM \(DeadLetterText.staleTable) s
+            WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = s.id AND m.state = \(MessageState.dead.sql)) ORDER BY s.id LIMIT ?
+            """), arguments: [limit])
+        guard !ids.isEmpty else { return }
+        let delete = try db.cachedStatement(sql: DeadLetterText.delete)
+        for id in ids { try delete.execute(arguments: [id]) }
+        try db.cachedStatement(sql: "DELETE FROM \(DeadLetterText.staleTable) WHERE id <= ?").execute(arguments: [ids.last!])
     }
 
     // MARK: Batch windows and leases

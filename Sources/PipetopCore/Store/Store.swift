@@ -369,6 +369,9 @@ public struct WriteBatch: Sendable {
     public var fetchUnrouted = 0
     public var cpuSamples: [CPUSample] = []
     public var heartbeat: RuntimeInfo?
+    /// Rows of the dead letters' text index left by letters no longer dead (replayed, edited,
+    /// deleted) to purge, at most: the runtime's writer purges some when idle, a few otherwise.
+    public var purgeStaleText = 0
 
     public init(now: Timestamp) { self.now = now }
 }

@@ -114,7 +114,10 @@ protocol StoreTransaction {
     /// attempt's error and its payload when JSON or text (each up to `DeadLetterSelection.indexedTextLength`).
     mutating func indexDeadLetterText(messageID: Int64) throws
     /// Takes a message out of the index (it was replayed or deleted); nothing if it was not in it.
+    /// A backend may leave its row until a purge, if its text queries never count it meanwhile.
     mutating func unindexDeadLetterText(messageID: Int64) throws
+    /// Drops up to `limit` rows left by `unindexDeadLetterText` (see `WriteBatch.purgeStaleText`).
+    mutating func purgeStaleDeadLetterText(limit: Int) throws
 
     // Batch windows and leases.
     /// Held messages of `queue` become ready at `at`; returns them (id, event seq) in id order.
@@ -200,6 +203,7 @@ struct Tick<Transaction: StoreTransaction> {
         result.claimed += directlyClaimed
         if batch.fetchUnrouted > 0 { result.unrouted = try tx.fetchUnrouted(limit: batch.fetchUnrouted) }
         for sample in batch.cpuSamples { try tx.insertCPUSample(sample) }
+        if batch.purgeStaleText > 0 { try tx.purgeStaleDeadLetterText(limit: batch.purgeStaleText) }
         try finish()
         return result
     }
