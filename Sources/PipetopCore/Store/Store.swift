@@ -59,8 +59,13 @@ public protocol StoreSnapshot {
     /// Replay jobs, newest first, a page at a time.
     func replayJobs(page: PageRequest) throws -> Page<ReplayJob>
     func replayJob(id: Int64) throws -> ReplayJob?
-    /// CPU samples taken since `since`, oldest first.
+    /// CPU samples taken since `since`, oldest first (every scope; the store keeps `CPURetention`).
     func cpuSamples(since: Timestamp) throws -> [CPUSample]
+    /// CPU samples in the store (a count: for tests and tools).
+    func cpuSampleCount() throws -> Int
+    /// The handler runs that ended in `from..<to`: their `succeeded`, `failed` and `dead-lettered`
+    /// records (a queue's), oldest first, at most `limit` (the CPU screen's cursor).
+    func outcomes(from: Timestamp, to: Timestamp, limit: Int) throws -> [LifecycleRecord]
     /// Runtimes that registered in this store, with their last heartbeat.
     func runtimes() throws -> [RuntimeInfo]
     /// The events of one business flow (the root and everything it caused), oldest first. An
@@ -163,6 +168,10 @@ extension ReadableStore {
     public func deadLetterArrivals(since: Timestamp) throws -> [DeadLetterArrivals] { try read { try $0.deadLetterArrivals(since: since) } }
     public func replayJob(id: Int64) throws -> ReplayJob? { try read { try $0.replayJob(id: id) } }
     public func cpuSamples(since: Timestamp) throws -> [CPUSample] { try read { try $0.cpuSamples(since: since) } }
+    public func cpuSampleCount() throws -> Int { try read { try $0.cpuSampleCount() } }
+    public func outcomes(from: Timestamp, to: Timestamp, limit: Int) throws -> [LifecycleRecord] {
+        try read { try $0.outcomes(from: from, to: to, limit: limit) }
+    }
     public func runtimes() throws -> [RuntimeInfo] { try read { try $0.runtimes() } }
     public func events(correlationID: String) throws -> [CloudEvent] { try read { try $0.events(correlationID: correlationID) } }
     public func events(matching query: EventQuery, after seq: Int64, limit: Int) throws -> [StoredEvent] {
@@ -359,6 +368,8 @@ public struct WriteBatch: Sendable {
     /// Fetch up to this many unrouted events.
     public var fetchUnrouted = 0
     public var cpuSamples: [CPUSample] = []
+    /// Delete CPU samples older than `before` and all but the newest `keep` (`CPURetention`).
+    public var pruneCPUSamples: (before: Timestamp, keep: Int)?
     public var heartbeat: RuntimeInfo?
 
     public init(now: Timestamp) { self.now = now }
