@@ -14,8 +14,9 @@ public struct OverviewScreen: Screen {
     /// Queue stats feed the table, the trends and the header alike: the header reads them anyway,
     /// and its runtimes too; with the window's seconds they make each queue's health.
     public static let needs: [DataNeed] = [StoreData.queueStats.need, StoreData.queueSeconds.need, StoreData.runtimes.need, StoreData.cpuRecent.need]
-    /// The SHAPE column's span: the last minute's CPU samples, its sparkline 8 columns of 8 s.
-    public static let shapeWindow: Duration = .seconds(64)
+    /// The SHAPE column: the verdict over the last minute's CPU samples, and a sparkline of the
+    /// last 8 seconds (one a second, to the queue's capacity).
+    public static let shapeWindow: Duration = .seconds(60)
 
     public var filter = Filter("")
     public var selectedQueue: String?
@@ -23,7 +24,7 @@ public struct OverviewScreen: Screen {
     public var sortAscending = true
     /// Each queue's health at the last poll (`QueueHealth`, from the store's figures of that poll).
     public private(set) var health: [String: QueueHealth] = [:]
-    /// Each queue's CPU shape over the last minute, and its sparkline (cores, busiest per 8 s, of its capacity).
+    /// Each queue's CPU shape over the last minute, and its sparkline (the last 8 s, of its capacity).
     public private(set) var shapes: [String: (shape: CPUShape, spark: [Double])] = [:]
     /// The selected queue's messages, after `enter` (nil: the queue table).
     public var drill: QueueDrill?
@@ -104,7 +105,7 @@ public struct OverviewScreen: Screen {
         }
         if let name = drill?.queue { drill!.noteStats(queues.first { $0.name == name }) }
         if let samples = snapshot[StoreData.cpuRecent] {
-            let axis = CPUTimeline(window: Self.shapeWindow, end: snapshot.time, cells: 4)
+            let axis = CPUTimeline(window: .seconds(8), end: snapshot.time, cells: 4)
             var shapes: [String: (shape: CPUShape, spark: [Double])] = [:]
             for (scope, list) in CPUShape.byScope(samples) where scope != CPUSample.processScope {
                 let shape = CPUShape(scope: scope, samples: list)
@@ -234,12 +235,12 @@ enum OverviewView {
         Column("FAIL/m", min: 6, priority: 6, align: .right),
         Column("DEAD", min: 4, priority: 2, align: .right),
         Column("POISON", min: 6, priority: 2, align: .right),
-        Column("CPU SHAPE", min: 15, priority: 5),
+        Column("SHAPE", min: 15, priority: 5),
         Column("THROUGHPUT", min: 10, priority: 8, flexible: true),
     ]
     static func column(_ title: String) -> Int { columns.firstIndex { $0.title == title }! }
     static let sparkColumn = column("THROUGHPUT")
-    static let shapeColumn = column("CPU SHAPE")
+    static let shapeColumn = column("SHAPE")
 
     /// Draws the table and the selected queue's detail; returns the titles of the columns that gave way.
     static func draw(_ screen: OverviewScreen, _ state: Shared, into grid: inout Grid, _ body: Rect) -> [String] {
