@@ -35,6 +35,12 @@ struct Demo: ParsableCommand {
     @Option(help: "The runtime's name, as `pipetop ls` shows it.")
     var name = "demo"
 
+    @Option(name: .customLong("cpu-keep"), help: ArgumentHelp("How long CPU samples are kept (the runtime deletes older ones once a minute).", valueName: "duration"))
+    var cpuKeep = "24h"
+
+    @Option(name: .customLong("cpu-samples"), help: ArgumentHelp("At most this many CPU samples are kept (the oldest go first).", valueName: "count"))
+    var cpuSamples = CPURetention.default.count
+
     @OptionGroup var dashboard: DashboardOptions
 
     func run() throws {
@@ -50,13 +56,19 @@ struct Demo: ParsableCommand {
             throw BadInput("--window '\(window)' is not a duration of at least 100ms")
         }
         guard rate > 0, rate <= 100_000 else { throw BadInput("--rate must be between 0 and 100000") }
+        guard let keep = Duration(parsing: cpuKeep), keep >= .seconds(60) else {
+            throw BadInput("--cpu-keep '\(cpuKeep.terminalSafe)' is not a duration of at least 1m, such as 24h")
+        }
+        guard cpuSamples >= 100 else { throw BadInput("--cpu-samples must be at least 100") }
+        var options = Runtime.Options()
+        options.cpuRetention = CPURetention(age: keep, count: cpuSamples)
 
         let path = storeOptions.store ?? StoreOptions.demoStorePath
         let store: Store
         store = try StoreOptions.opening { try openStore(url: path, readOnly: false) }
         let runtime: Runtime
         do {
-            runtime = try CarMarketplace.runtime(name: name, store: store, batchWindow: batchWindow)
+            runtime = try CarMarketplace.runtime(name: name, store: store, batchWindow: batchWindow, options: options)
             try runtime.start()
         } catch let error as ConfigurationError {
             throw Failure(error.description)
