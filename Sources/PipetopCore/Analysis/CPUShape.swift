@@ -121,9 +121,19 @@ public struct CPUShape: Sendable, Equatable {
         }
         busyRuns = runs
         idleShare = cores.isEmpty ? 1 : Double(idle) / Double(cores.count)
-        let busy = sorted.filter { $0 >= idleBelow }
+        // The busy intervals are the sorted values from the first at or above the idle line.
+        var firstBusy = sorted.count
+        do {
+            var low = 0, high = sorted.count
+            while low < high {
+                let middle = (low + high) / 2
+                if sorted[middle] < idleBelow { low = middle + 1 } else { high = middle }
+            }
+            firstBusy = low
+        }
+        let busy = sorted[firstBusy...]
         let quartileRatio: Double = {
-            guard let _ = busy.first else { return 1 }
+            guard !busy.isEmpty else { return 1 }
             let low = Self.percentile(busy, 0.25), high = Self.percentile(busy, 0.75)
             return low > 0 ? high / low : .infinity
         }()
@@ -140,10 +150,10 @@ public struct CPUShape: Sendable, Equatable {
     }
 
     /// Nearest-rank percentile of sorted values (0 when empty).
-    static func percentile(_ sorted: [Double], _ p: Double) -> Double {
+    static func percentile(_ sorted: some RandomAccessCollection<Double>, _ p: Double) -> Double {
         guard !sorted.isEmpty else { return 0 }
         let rank = Int((p * Double(sorted.count)).rounded(.up))
-        return sorted[Swift.min(sorted.count - 1, Swift.max(0, rank - 1))]
+        return sorted[sorted.index(sorted.startIndex, offsetBy: Swift.min(sorted.count - 1, Swift.max(0, rank - 1)))]
     }
 
     /// The shapes of every scope in `samples` (any order), queues by name then the process.
@@ -162,14 +172,6 @@ public struct CPUShape: Sendable, Equatable {
     /// Queues by name, the process last.
     public static func order(_ scope: String) -> (Int, String) {
         (scope == CPUSample.processScope ? 1 : 0, scope)
-    }
-}
-
-extension CPUSample {
-    /// Cores used over the interval: CPU time ÷ its length.
-    public var cores: Double {
-        let seconds = interval.secondsDouble
-        return seconds > 0 ? cpu.secondsDouble / seconds : 0
     }
 }
 

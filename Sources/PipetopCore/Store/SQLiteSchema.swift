@@ -334,6 +334,15 @@ enum SQLiteSchema {
                 CREATE INDEX messages_by_queue_state ON messages(queue, state, ready_at, attempt, enqueued_at);
                 """)
         }
+        migrator.registerMigration("v13-cpu-samples-covered") { db in
+            // The CPU screen reads an hour of every scope's samples at once: from this index alone,
+            // a range in time order, not a table lookup per row. It replaces the index by time
+            // (retention's age bound goes along it too; its count bound along the rowid).
+            try db.execute(sql: """
+                DROP INDEX cpu_samples_by_time;
+                CREATE INDEX cpu_samples_by_time_covering ON cpu_samples(at, scope, interval_us, cpu_us, busy_us, runs, capacity);
+                """)
+        }
         return migrator
     }
 }

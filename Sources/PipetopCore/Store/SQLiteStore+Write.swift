@@ -434,7 +434,7 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     mutating func pruneCPUSamples(before: Timestamp, keep: Int) throws {
-        // By age along cpu_samples_by_time; by count along the rowid, which grows with each insert
+        // By age along cpu_samples_by_time_covering; by count along the rowid, which grows with each insert
         // (the oldest go first, so the rows left are the newest, at most `keep` of them).
         try db.cachedStatement(sql: "DELETE FROM cpu_samples WHERE at < ?").execute(arguments: [before])
         try db.cachedStatement(sql: "DELETE FROM cpu_samples WHERE rowid <= (SELECT max(rowid) FROM cpu_samples) - ?")

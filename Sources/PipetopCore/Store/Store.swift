@@ -430,23 +430,33 @@ public struct CPUSample: Sendable, Equatable {
     public var time: Timestamp
     /// A queue name, or `process`.
     public var scope: String
-    public var interval: Duration
+    public let interval: Duration
     /// Thread CPU time (queues) or user + system time (process).
-    public var cpu: Duration
+    public let cpu: Duration
     /// Wall time spent inside handlers (queues); equal to `cpu` for the process.
     public var busy: Duration
     public var runs: Int
     /// Threads that could have run: the queue's concurrency, or the machine's cores.
     public var capacity: Int
 
+    /// Cores used over the interval: CPU time ÷ its length (worked out once: screens read it per
+    /// sample per frame, and `Duration`'s arithmetic is 128-bit).
+    public let cores: Double
+
     public init(time: Timestamp, scope: String, interval: Duration, cpu: Duration, busy: Duration, runs: Int, capacity: Int) {
+        self.init(time: time, scope: scope, intervalMicros: interval.micros, cpuMicros: cpu.micros, busyMicros: busy.micros, runs: runs, capacity: capacity)
+    }
+
+    /// From the store's microseconds.
+    init(time: Timestamp, scope: String, intervalMicros: Int64, cpuMicros: Int64, busyMicros: Int64, runs: Int, capacity: Int) {
         self.time = time
         self.scope = scope
-        self.interval = interval
-        self.cpu = cpu
-        self.busy = busy
+        interval = .microseconds(intervalMicros)
+        cpu = .microseconds(cpuMicros)
+        busy = .microseconds(busyMicros)
         self.runs = runs
         self.capacity = capacity
+        cores = intervalMicros > 0 ? Double(cpuMicros) / Double(intervalMicros) : 0
     }
 
     /// CPU seconds over the seconds the capacity offered, 0...1.

@@ -184,8 +184,13 @@ public struct CPUScreen: Screen {
         let axis = timeline(shared)
         let column = axis.column(of: cursor)
         let start = axis.start(ofColumn: column), end = axis.end(ofColumn: column)
-        let inColumn = (samples[scope] ?? []).filter { $0.time > start && $0.time <= end }
-        guard let busiest = inColumn.max(by: { $0.cpu < $1.cpu }) else { return (end - .seconds(1), end) }
+        let list = samples[scope] ?? []
+        var busiest: CPUSample?
+        for sample in list[Self.firstIndex(list, after: start)...] {
+            guard sample.time <= end else { break }
+            if busiest.map({ sample.cpu > $0.cpu }) ?? true { busiest = sample }
+        }
+        guard let busiest else { return (end - .seconds(1), end) }
         return (busiest.time - busiest.interval, busiest.time)
     }
 
@@ -193,7 +198,9 @@ public struct CPUScreen: Screen {
     public func cursorScopes(_ shared: Shared) -> [CPUSample] {
         guard let second = cursorInterval(shared) else { return [] }
         return shapes.compactMap { shape in
-            samples[shape.scope]?.last { $0.time > second.from && $0.time <= second.to }
+            guard let list = samples[shape.scope] else { return nil }
+            let index = Self.firstIndex(list, after: second.from)
+            return index < list.count && list[index].time <= second.to ? list[index] : nil
         }
     }
 
@@ -253,25 +260,35 @@ public struct CPUScreen: Screen {
     /// Adds samples read from `since` on: those newer than the newest held are appended, older
     /// ones (committed late) inserted once.
     mutating func merge(_ read: [CPUSample], since: Timestamp) {
+        if samples.isEmpty {
+            // The first read of a window: each scope's list made once, at its size.
+            var counts: [String: Int] = [:]
+            for sample in read { counts[sample.scope, default: 0] += 1 }
+            for (scope, count) in counts { samples[scope] = []; samples[scope]!.reserveCapacity(count + 3600) }
+        }
         for sample in read {
-            var list = samples[sample.scope] ?? []
-            if let last = list.last, sample.time <= last.time {
-                // Binary search for its place; the same time is the same sample.
-                var low = 0, high = list.count
-                while low < high {
-                    let middle = (low + high) / 2
-                    if list[middle].time < sample.time { low = middle + 1 } else { high = middle }
-                }
-                if low < list.count && list[low].time == sample.time { continue }
-                list.insert(sample, at: low)
-            } else {
-                list.append(sample)
-            }
-            samples[sample.scope] = list
             let cores = sample.cores
             if peaks[sample.scope].map({ cores > $0.cores }) ?? true { peaks[sample.scope] = (cores, sample.time) }
+            // In place (a copy of the list per sample would copy an hour of it each time).
+            Self.insert(sample, into: &samples[sample.scope, default: []])
         }
         coveredSince = min(coveredSince ?? since, since)
+    }
+
+    /// Appends a sample newer than the newest held; inserts an older one (committed late) in its
+    /// place, once: the same scope and time is the same sample.
+    static func insert(_ sample: CPUSample, into list: inout [CPUSample]) {
+        guard let last = list.last, sample.time <= last.time else {
+            list.append(sample)
+            return
+        }
+        var low = 0, high = list.count
+        while low < high {
+            let middle = (low + high) / 2
+            if list[middle].time < sample.time { low = middle + 1 } else { high = middle }
+        }
+        if low < list.count && list[low].time == sample.time { return }
+        list.insert(sample, at: low)
     }
 
     /// The shapes over the window ending `now`; samples older than the widest window are let go.
@@ -279,14 +296,15 @@ public struct CPUScreen: Screen {
         let since = now - window
         let keepSince = now - Self.windows.last!
         var shapes: [CPUShape] = []
-        for (scope, list) in samples {
-            var list = list
-            if let first = list.first, first.time < keepSince {
-                list.removeAll { $0.time < keepSince }
-                samples[scope] = list
+        shapes.reserveCapacity(samples.count)
+        for scope in Array(samples.keys) {
+            // Let go of what is older than the widest window a minute's worth at a time (removing
+            // one from the front each second would move the whole hour each second).
+            if let list = samples[scope], list.count > 60, list[59].time <= keepSince {
+                samples[scope]!.removeFirst(Self.firstIndex(list, after: keepSince))
             }
-            let start = Self.firstIndex(list, after: since)
-            shapes.append(CPUShape(scope: scope, samples: list[start...]))
+            guard let list = samples[scope] else { continue }
+            shapes.append(CPUShape(scope: scope, samples: list[Self.firstIndex(list, after: since)...]))
         }
         coveredSince = coveredSince.map { max($0, keepSince) }
         self.shapes = shapes.sorted { CPUShape.order($0.scope) < CPUShape.order($1.scope) }

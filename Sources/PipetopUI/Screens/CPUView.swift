@@ -150,13 +150,14 @@ enum CPUView {
             let cursorCell = cursorColumn.map(cell(ofColumn:))
             for (index, line) in lines.enumerated() {
                 let level = Double(rows - index) / Double(max(1, rows))
-                let base = OverviewView.gradient(theme, level)
-                var x = area.x
-                for character in line {
-                    let c = x - area.x
-                    let style = c == cursorCell ? theme[.tableSelected] : c == peakCell ? theme[.warning] : base
-                    grid.fill(Rect(x: x, y: y + 1 + index, width: 1, height: 1), style: style, character: character)
-                    x += 1
+                let row = y + 1 + index
+                grid.put(line, x: area.x, y: row, style: OverviewView.gradient(theme, level), maxX: area.maxX)
+                // The peak's and the cursor's cells, restyled.
+                for (cell, style) in [(peakCell, theme[.warning]), (cursorCell, theme[.tableSelected])] {
+                    guard let cell, cell >= 0, cell < area.width else { continue }
+                    let scalars = line.unicodeScalars
+                    let character = Character(scalars[scalars.index(scalars.startIndex, offsetBy: cell)])
+                    grid.fill(Rect(x: area.x + cell, y: row, width: 1, height: 1), style: style, character: character)
                 }
             }
             y += perScope
