@@ -208,6 +208,13 @@ import Testing
         try Golden.check(grid, name("cpu", size))
     }
 
+    /// `?` on the CPU screen: the verdict's thresholds and the retention, in words.
+    @Test(arguments: sizes) func cpuHelp(size: Size) throws {
+        let (grid, _) = try cpu(size, [.char("?")])
+        #expect(grid.text.contains("spiky") && grid.text.contains("25 %"))
+        try Golden.check(grid, name("cpu-help", size))
+    }
+
     /// `-` to the last minute, index-batch selected, the cursor back to its window's first second:
     /// the queues that ran in it, and index-batch's runs from the log.
     @Test(arguments: sizes) func cpuCursorOnTheBatchSpike(size: Size) throws {

@@ -80,17 +80,29 @@ public struct CPUShape: Sendable, Equatable {
     public var meanUtilisation: Double { capacity > 0 ? mean / Double(capacity) : 0 }
 
     /// The shape of `samples` (one scope's, oldest first).
-    public init(scope: String, samples: some BidirectionalCollection<CPUSample>, thresholds t: Thresholds = CPUShape.thresholds) {
+    public init(scope: String, samples: [CPUSample], thresholds t: Thresholds = CPUShape.thresholds) {
+        self.init(scope: scope, samples: samples[...], thresholds: t)
+    }
+
+    /// The shape of a slice of one scope's samples, oldest first (the screen's window of what it
+    /// holds). Concrete, not generic: called from another module, a generic one ran unspecialised.
+    public init(scope: String, samples: ArraySlice<CPUSample>, thresholds t: Thresholds = CPUShape.thresholds) {
         self.scope = scope
         capacity = samples.last?.capacity ?? 0
         intervals = samples.count
-        span = samples.reduce(Duration.zero) { $0 + $1.interval }
-        runs = samples.reduce(0) { $0 + $1.runs }
+        var spanMicros: Int64 = 0, runs = 0
+        for index in samples.indices {
+            spanMicros += samples[index].interval.micros
+            runs += samples[index].runs
+        }
+        span = .microseconds(spanMicros)
+        self.runs = runs
         var cores: [Double] = []
         cores.reserveCapacity(samples.count)
         var histogram = [Int](repeating: 0, count: 10)
         var top = 0.0, topAt: Timestamp?
-        for sample in samples {
+        for index in samples.indices {
+            let sample = samples[index]
             let used = sample.cores
             cores.append(used)
             if topAt == nil || used > top { top = used; topAt = sample.time }
@@ -109,17 +121,17 @@ public struct CPUShape: Sendable, Equatable {
         let sorted = cores.sorted()
         p95 = Self.percentile(sorted, 0.95)
         let idleBelow = Swift.max(t.idleCores, t.idleOfPeak * top)
-        var idle = 0, runs = 0, inRun = false
+        var idle = 0, busyRuns = 0, inRun = false
         for used in cores {
             if used < idleBelow {
                 idle += 1
                 inRun = false
             } else {
-                if !inRun { runs += 1 }
+                if !inRun { busyRuns += 1 }
                 inRun = true
             }
         }
-        busyRuns = runs
+        self.busyRuns = busyRuns
         idleShare = cores.isEmpty ? 1 : Double(idle) / Double(cores.count)
         // The busy intervals are the sorted values from the first at or above the idle line.
         var firstBusy = sorted.count
@@ -140,7 +152,7 @@ public struct CPUShape: Sendable, Equatable {
 
         if busy.isEmpty {
             verdict = .idle
-        } else if idleShare >= t.mostlyIdle && peakToMean >= t.spikyPeakToMean && runs >= 2 {
+        } else if idleShare >= t.mostlyIdle && peakToMean >= t.spikyPeakToMean && busyRuns >= 2 {
             verdict = .spiky
         } else if idleShare >= t.steadyIdle || quartileRatio > t.steadyQuartileRatio {
             verdict = .bursty

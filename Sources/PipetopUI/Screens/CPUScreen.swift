@@ -94,14 +94,15 @@ public struct CPUScreen: Screen {
 
     static let explanations: [Binding<ScreenAction<CPUScreen>>] =
         [
-            explain("timeline", "cores used per interval, the height its share of the capacity (the queue's threads, the machine's cores); a dot column is the busiest interval it covers; the peak since attach is marked"),
+            explain("timeline", "cores per interval, the height its share of capacity (threads; cores for the process)"),
+            explain("", "a dot column: the busiest interval it covers; ▼ the peak since attach"),
             explain("SHAPE", "over the window, the first rule that holds:"),
         ]
         + CPUShape.rules().map { explain("  " + $0.0.rawValue, $0.1) }
         + [
             explain("PEAK/MEAN", "cores to provision for the busiest interval / for the mean: what the shape costs"),
             explain("p50 p95", "end to end: the flow's first publish → succeeded here, over the window (at most \(Int(QueueSecond.kept.secondsDouble / 60))m)"),
-            explain("kept", "the runtime keeps \(Format.duration(CPURetention.default.age.secondsDouble)) and at most \(Format.count(CPURetention.default.count)) samples (Runtime.Options.cpuRetention; demo --cpu-keep, --cpu-samples)"),
+            explain("kept", "the runtime keeps \(Int(CPURetention.default.age.secondsDouble / 3600)) h and at most \(CPURetention.default.count) samples (Runtime.Options.cpuRetention; demo --cpu-keep, --cpu-samples)"),
         ]
 
     static func explain(_ term: String, _ text: String) -> Binding<ScreenAction<CPUScreen>> {
