@@ -205,7 +205,7 @@ struct Bench: ParsableCommand {
             let cpu = try CPUFigures(scratch: scratch).run(queues: 20, seconds: seconds, reads: quick ? 5 : 41, frames: quick ? 40 : 1000)
             let hour = quick ? "\(seconds / 60) min" : "an hour"
             measured(Figure("CPU screen frame, \(hour) of 20 queues, 200×60 (median)", value: cpu.frameMedian, unit: "ms", target: 2, .below,
-                            note: "1 h window, every scope stacked; state → cell grid → diff after a cursor move; p99 \(Figure.format(cpu.frameP99)) ms; a refresh (merge + shapes) \(Figure.format(cpu.refreshMedian)) ms"))
+                            note: "1 h window, 21 scopes in the table, the selected one's timeline, the histogram; state → cell grid → diff after a cursor move; p99 \(Figure.format(cpu.frameP99)) ms; a refresh (merge + shapes) \(Figure.format(cpu.refreshMedian)) ms"))
             measured(Figure("CPU samples read, \(hour) of 20 queues + the process (median)", value: cpu.readMedian, unit: "ms", target: 20, .below,
                             note: "\(Figure.grouped(cpu.samples)) samples along the time index, with the queues' latency, one read; p99 \(Figure.format(cpu.readP99)) ms; thread CPU \(Figure.format(cpu.readCPUMedian)) ms"))
         }
