@@ -16,7 +16,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print the figures as JSON instead of a table.")
     var json = false
 
-    @Option(help: ArgumentHelp("Measure only the figure groups named (throughput, floor, latency, dashboard, queues, deadletters, live), for profiling.", valueName: "group"))
+    @Option(help: ArgumentHelp("Measure only the figure groups named (throughput, floor, latency, dashboard, queues, deadletters, cpu, live), for profiling.", valueName: "group"))
     var only: [String] = []
 
     @Option(help: .hidden)
@@ -223,6 +223,15 @@ struct Bench: ParsableCommand {
             let purgedRead = try figures.firstPage(try openReader(url: path), common)
             measured(Figure("dead letters: first page + true count, by error text (1 in 11), after the purge", value: purgedRead.ms, unit: "ms",
                             target: 500, .below, note: "\(Figure.grouped(purgedRead.count)) letters match; median of 5"))
+        }
+        if wanted("cpu") {
+            let seconds = quick ? 300 : 3600
+            let cpu = try CPUFigures(scratch: scratch).run(queues: 20, seconds: seconds, reads: quick ? 5 : 41, frames: quick ? 40 : 1000)
+            let hour = quick ? "\(seconds / 60) min" : "an hour"
+            measured(Figure("CPU screen frame, \(hour) of 20 queues, 200×60 (median)", value: cpu.frameMedian, unit: "ms", target: 2, .below,
+                            note: "1 h window, 21 scopes in the table, the selected one's timeline, the histogram; state → cell grid → diff after a cursor move; p99 \(Figure.format(cpu.frameP99)) ms; a refresh (merge + shapes) \(Figure.format(cpu.refreshMedian)) ms"))
+            measured(Figure("CPU samples read, \(hour) of 20 queues + the process (median)", value: cpu.readMedian, unit: "ms", target: 20, .below,
+                            note: "\(Figure.grouped(cpu.samples)) samples along the time index, with the queues' latency, one read; p99 \(Figure.format(cpu.readP99)) ms; thread CPU \(Figure.format(cpu.readCPUMedian)) ms"))
         }
         if wanted("live") {
             // The dashboard's own CPU and memory, attached to a live demo, per screen.

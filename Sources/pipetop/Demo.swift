@@ -38,6 +38,12 @@ struct Demo: ParsableCommand {
     @Option(help: ArgumentHelp("How long the store may refuse every write (a full disk, a lock held) before the runtime gives up and the demo exits 1; meanwhile it retries and says so.", valueName: "duration"))
     var giveUpAfter = "5m"
 
+    @Option(name: .customLong("cpu-keep"), help: ArgumentHelp("How long CPU samples are kept (the runtime deletes older ones once a minute).", valueName: "duration"))
+    var cpuKeep = "24h"
+
+    @Option(name: .customLong("cpu-samples"), help: ArgumentHelp("At most this many CPU samples are kept (the oldest go first).", valueName: "count"))
+    var cpuSamples = CPURetention.default.count
+
     @OptionGroup var dashboard: DashboardOptions
 
     func run() throws {
@@ -56,16 +62,21 @@ struct Demo: ParsableCommand {
         guard let giveUp = Duration(parsing: giveUpAfter), giveUp > .zero else {
             throw BadInput("--give-up-after '\(giveUpAfter)' is not a duration such as 5m or 30s")
         }
+        guard let keep = Duration(parsing: cpuKeep), keep >= .seconds(60) else {
+            throw BadInput("--cpu-keep '\(cpuKeep.terminalSafe)' is not a duration of at least 1m, such as 24h")
+        }
+        guard cpuSamples >= 100 else { throw BadInput("--cpu-samples must be at least 100") }
+        var options = Runtime.Options()
+        options.cpuRetention = CPURetention(age: keep, count: cpuSamples)
+        options.giveUpAfter = giveUp
+        // Under the dashboard the header says it (stderr would write over the screen).
+        if !headless { options.onError = { _ in } }
 
         let path = storeOptions.store ?? StoreOptions.demoStorePath
         let store: Store
         store = try StoreOptions.opening { try openStore(url: path, readOnly: false, busyTimeout: try storeOptions.busyWait) }
         let runtime: Runtime
         do {
-            var options = Runtime.Options()
-            options.giveUpAfter = giveUp
-            // Under the dashboard the header says it (stderr would write over the screen).
-            if !headless { options.onError = { _ in } }
             runtime = try CarMarketplace.runtime(name: name, store: store, batchWindow: batchWindow, options: options)
             try runtime.start()
         } catch let error as ConfigurationError {

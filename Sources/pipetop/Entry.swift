@@ -58,6 +58,6 @@ struct Pipetop: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pipetop",
         abstract: "An event runtime and the dashboard to watch it: queues, retries, dead letters, CPU shape.",
-        subcommands: [Attach.self, Demo.self, Publish.self, Events.self, Queues.self, Tail.self, TraceCommand.self, DeadLetters.self, ListRuntimes.self],
+        subcommands: [Attach.self, Demo.self, Publish.self, Events.self, Queues.self, Tail.self, TraceCommand.self, CPUCommand.self, DeadLetters.self, ListRuntimes.self],
         defaultSubcommand: Attach.self)
 }

@@ -22,6 +22,7 @@ import Testing
             "Events filter from the store: first page + true count, a kind", "Events filter from the store: text",
             "dashboard CPU attached to a live demo, Overview", "dashboard CPU attached to a live demo, Events",
             "peak memory attached to a live demo, Overview", "peak memory attached to a live demo, Events",
+            "CPU screen frame", "CPU samples read",
         ] {
             #expect(names.contains { $0.contains(expected) }, "missing figure: \(expected)")
         }

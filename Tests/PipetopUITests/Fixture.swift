@@ -99,6 +99,34 @@ final class Fixture: @unchecked Sendable {
         if !outcomes.isEmpty { try tick(time + .milliseconds(60)) { $0.outcomes = outcomes } }
     }
 
+    /// Five minutes of CPU samples ending just before `t0`, one per scope and second, with the
+    /// shapes of the demo: index-batch idle but for its 15 s window (flat out, then idle, a retry's
+    /// blip between), the stream queues steady with the scraper's burst every 12 s, the process their sum.
+    static func cpuSamples() -> [CPUSample] {
+        var samples: [CPUSample] = []
+        for i in 0..<300 {
+            let time = t0 - .seconds(Int64(300 - i)) + .milliseconds(400)
+            func add(_ scope: String, _ cores: Double, runs: Int, capacity: Int) {
+                let cpu = Duration.microseconds(Int64((cores * 1_000_000).rounded()))
+                samples.append(CPUSample(time: time, scope: scope, interval: .seconds(1), cpu: cpu, busy: cpu + cpu / 4, runs: runs, capacity: capacity))
+            }
+            let burst = i % 12 == 6 ? 4.0 : 1.0
+            let phase = (i + 4) % 15  // the last window opens 3 s before t0, as the log's release does
+            let batch = phase == 1 ? 1.92 : phase == 2 ? 1.55 : phase == 3 ? 0.62 : phase == 9 ? 0.0006 : 0
+            let parse = (0.08 + 0.02 * Double(i * 7 % 5) / 4) * burst
+            let enrich = (0.30 + 0.06 * Double(i * 3 % 7) / 6) * burst
+            let index = (0.18 + 0.04 * Double(i * 5 % 3) / 2) * burst
+            let notify = (0.010 + 0.002 * Double(i % 4) / 3) * burst
+            add("index-batch", batch, runs: batch > 0.01 ? Int(batch * 400) : batch > 0 ? 1 : 0, capacity: 2)
+            add("parse", parse, runs: Int(40 * burst), capacity: 2)
+            add("enrich", enrich, runs: Int(40 * burst), capacity: 2)
+            add("index", index, runs: Int(40 * burst), capacity: 2)
+            add("notify", notify, runs: Int(40 * burst), capacity: 1)
+            add(CPUSample.processScope, batch + parse + enrich + index + notify + 0.05, runs: 0, capacity: 2)
+        }
+        return samples
+    }
+
     /// Ten seconds of traffic ending at `t0`, with a dashboard state fed a snapshot every second
     /// (the same reads `StoreReader` makes), and a burst left unprocessed at the end.
     func run(into state: inout AppState) throws {
@@ -109,6 +137,7 @@ final class Fixture: @unchecked Sendable {
             _ = state.update(.data(s))
         }
         let start = Self.t0 - .seconds(10)
+        try tick(start - .seconds(1)) { $0.cpuSamples = Self.cpuSamples() }
         try snapshot(start - .milliseconds(500))
         for second in 0..<10 {
             let base = start + .seconds(Int64(second))

@@ -189,6 +189,45 @@ import Testing
         try Golden.check(grid, name("trace-detail", size))
     }
 
+    /// The CPU screen on the fixture's five minutes of samples: index-batch's cron against the streams.
+    func cpu(_ size: Size, _ keys: [Key]) throws -> (Grid, AppState) {
+        var (state, fixture) = try Fixture.state(size: size)
+        for key in [.char("5")] + keys { _ = try settle(&state, state.update(.key(key)), store: fixture.store) }
+        return (Dashboard.render(state), state)
+    }
+
+    @Test(arguments: sizes) func cpuShapes(size: Size) throws {
+        let (grid, state) = try cpu(size, [])
+        #expect(state.view == .cpu)
+        let shapes = Dictionary(uniqueKeysWithValues: state.cpuScreen.shapes.map { ($0.scope, $0) })
+        #expect(shapes["index-batch"]?.verdict == .spiky)
+        #expect(shapes["parse"]?.verdict == .steady && shapes["enrich"]?.verdict == .steady)
+        // The five minutes before the last read (t0 + 0.7 s): the oldest sample, at t0 − 299.6 s, is just out.
+        #expect(shapes["index-batch"]?.intervals == 299)
+        #expect(grid.text.contains("index-batch") && grid.text.contains("spiky") && grid.text.contains("90-100%"))
+        try Golden.check(grid, name("cpu", size))
+    }
+
+    /// `?` on the CPU screen: the verdict's thresholds and the retention, in words.
+    @Test(arguments: sizes) func cpuHelp(size: Size) throws {
+        let (grid, _) = try cpu(size, [.char("?")])
+        #expect(grid.text.contains("spiky") && grid.text.contains("25 %"))
+        try Golden.check(grid, name("cpu-help", size))
+    }
+
+    /// `-` to the last minute, index-batch selected, the cursor back to its window's first second:
+    /// the queues that ran in it, and index-batch's runs from the log.
+    @Test(arguments: sizes) func cpuCursorOnTheBatchSpike(size: Size) throws {
+        let (grid, state) = try cpu(size, [.char("-"), .char("j"), .char("j")] + Array(repeating: .char("h"), count: 4))
+        let screen = state.cpuScreen
+        #expect(screen.window == .seconds(60))
+        #expect(screen.selectedShape?.scope == "index-batch")
+        #expect(screen.cursor == Fixture.t0 - .seconds(2))
+        #expect(!screen.cursorRuns.isEmpty && screen.cursorRuns.allSatisfy { $0.queue == "index-batch" })
+        #expect(grid.text.contains("index-batch runs ended: \(screen.cursorRuns.count)"))
+        try Golden.check(grid, name("cpu-cursor", size))
+    }
+
     @Test(arguments: [Size(width: 79, height: 24), Size(width: 40, height: 12)]) func tooSmall(size: Size) throws {
         let grid = try screen(size)
         #expect(grid.text.contains("terminal too small"))

@@ -76,7 +76,7 @@ import Testing
             let footer = Dashboard.render(state).row(state.size.height - 1)
             for hint in id.type.hints(readOnly: false) { #expect(footer.contains(hint.key + " " + hint.label), "\(id): \(hint)") }
         }
-        #expect(Commands.names == ["dlq", "events", "help", "overview", "q", "queue", "quit", "theme", "trace"])
+        #expect(Commands.names == ["cpu", "dlq", "events", "help", "overview", "q", "queue", "quit", "theme", "trace"])
     }
 
     @Test func readOnlyRemovesMutatingBindingsFromKeysHintsAndHelp() {
@@ -95,8 +95,9 @@ import Testing
         let commands = ScreenID.allCases.map { $0.type.commands[0] }
         #expect(Set(commands).count == ScreenID.allCases.count)
         for id in ScreenID.allCases { #expect(id.type.id == id) }
-        #expect(ScreenID.overview.cycled(by: 1) == .events && ScreenID.overview.cycled(by: -1) == .trace)
+        #expect(ScreenID.overview.cycled(by: 1) == .events && ScreenID.overview.cycled(by: -1) == .cpu)
         #expect(ScreenID.deadLetters.number == 3, "Dead letters is the third view, as the design's key table has it")
+        #expect(ScreenID.cpu.number == 5, "CPU is the fifth")
     }
 
     /// The poller reads only what the visible screen (and the header) need.

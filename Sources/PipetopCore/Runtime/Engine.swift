@@ -11,6 +11,11 @@ final class Engine: @unchecked Sendable {
     struct Timing {
         var heartbeat: Duration = .seconds(1)
         var cpuSample: Duration = .seconds(1)
+        /// How long CPU samples are kept, enforced once a minute.
+        var cpuRetention = CPURetention.default
+        var cpuPrune: Duration = .seconds(60)
+        /// Samples of ticks whose commit failed, kept for the next (at most this many).
+        var unsavedSamplesLimit = 10_000
         /// How often to look for work written by others (`pipetop publish`, replays).
         var poll: Duration = .milliseconds(250)
         /// Work to keep buffered per worker thread, so workers never wait on a tick: a queue of
@@ -57,7 +62,6 @@ final class Engine: @unchecked Sendable {
 
     // A failed tick's work, carried into the next one (its transaction wrote none of it).
     private var carriedOutcomes: [Outcome] = []
-    private var carriedSamples: [CPUSample] = []
     /// The last failure reported through `onError` (same error: again only every 30 s).
     private var reported: (error: String, at: Timestamp)?
 
@@ -76,6 +80,9 @@ final class Engine: @unchecked Sendable {
     private var nextLeaseScan = Timestamp(micros: 0)
     private var lastSample: Timestamp
     private var lastProcessCPU: Duration
+    /// Samples taken but not yet committed (a failed tick's): written by the next tick.
+    private var unsavedSamples: [CPUSample] = []
+    private var nextPrune = Timestamp(micros: 0)
     private let leaseScanEvery: Duration
     /// Read once: on Linux, Foundation reads the cgroup quota files on every call, which showed
     /// as ~2 % of the engine thread's time in the throughput profile.
@@ -257,11 +264,15 @@ final class Engine: @unchecked Sendable {
             nextHeartbeat = now + timing.heartbeat
         }
         if now >= nextSample {
-            batch.cpuSamples = takeSamples(at: now)
+            unsavedSamples += takeSamples(at: now)
+            // A store that keeps failing must not make the engine grow: the oldest go first.
+            if unsavedSamples.count > timing.unsavedSamplesLimit { unsavedSamples.removeFirst(unsavedSamples.count - timing.unsavedSamplesLimit) }
             nextSample = max(nextSample + timing.cpuSample, now)
         }
-        batch.cpuSamples = carriedSamples + batch.cpuSamples
-        carriedSamples.removeAll()
+        batch.cpuSamples = unsavedSamples
+        if !batch.cpuSamples.isEmpty && now >= nextPrune {
+            batch.pruneCPUSamples = (before: now - timing.cpuRetention.age, keep: timing.cpuRetention.count)
+        }
         // Rows of the dead letters' text index left by replayed or deleted letters (a delete from
         // FTS5 costs about 30 µs): many in a tick that carries no work, a few once a second otherwise.
         if outcomes.isEmpty && publishes.isEmpty {
@@ -289,13 +300,15 @@ final class Engine: @unchecked Sendable {
             } else if batch.heartbeat != nil {
                 onHeartbeat?(info)
             }
+            unsavedSamples.removeAll()
+            if batch.pruneCPUSamples != nil { nextPrune = now + timing.cpuPrune }
         } catch {
             failed(batch, publishes: publishes, error: error, at: now)
         }
     }
 
     /// A tick's transaction failed: nothing of it was written. Its publishers are told (their
-    /// events are not stored: `publish` throws); its outcomes and CPU samples are carried into the
+    /// events are not stored: `publish` throws); its outcomes (and CPU samples) are carried into the
     /// next tick; the failure is reported (once per error and every 30 s, not per tick), shown in
     /// the registry, and retried with a backoff up to 2 s; after `giveUpAfter` the engine stops.
     private func failed(_ batch: WriteBatch, publishes: [PendingPublish], error: Error, at now: Timestamp) {
@@ -304,8 +317,8 @@ final class Engine: @unchecked Sendable {
             pending.committed.signal()
         }
         carriedOutcomes = batch.outcomes
-        // At most an hour of samples per scope waits for the store.
-        carriedSamples = Array(batch.cpuSamples.suffix(3_600 * (workers.count + 1)))
+        // The CPU samples stay in `unsavedSamples` for the next tick (bounded): the CPU was spent
+        // whether or not this commit worked.
         let message = "\(error)"
         let failure = condition.withLock { () -> StoreWriteFailure in
             var failure = writeFailure ?? StoreWriteFailure(since: now, error: message, attempts: 0)

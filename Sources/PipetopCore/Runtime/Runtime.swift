@@ -17,6 +17,8 @@ public final class Runtime: @unchecked Sendable {
     public struct Options: Sendable {
         /// How often CPU samples are taken and stored.
         public var cpuSampleInterval: Duration = .seconds(1)
+        /// How long CPU samples are kept (by age and by count), enforced by the runtime once a minute.
+        public var cpuRetention = CPURetention.default
         /// How long `stop()` waits for running handlers.
         public var shutdownGrace: Duration = .seconds(10)
         /// Whether to announce the runtime in the registry directory (for `pipetop ls` / `attach`).
@@ -96,6 +98,7 @@ public final class Runtime: @unchecked Sendable {
             if let dead { try expireLeases(of: dead, startedAt: now) }
             var timing = Engine.Timing()
             timing.cpuSample = options.cpuSampleInterval
+            timing.cpuRetention = options.cpuRetention
             var onHeartbeat: (@Sendable (RuntimeInfo) -> Void)?
             if options.register {
                 let announcer = Registry.Announcer()

@@ -343,6 +343,15 @@ enum SQLiteSchema {
             // writer purges the rows listed here in small batches (WriteBatch.purgeStaleText).
             try db.execute(sql: "CREATE TABLE dead_letter_text_stale (id INTEGER PRIMARY KEY)")
         }
+        migrator.registerMigration("v13-cpu-samples-covered") { db in
+            // The CPU screen reads an hour of every scope's samples at once: from this index alone,
+            // a range in time order, not a table lookup per row. It replaces the index by time
+            // (retention's age bound goes along it too; its count bound along the rowid).
+            try db.execute(sql: """
+                DROP INDEX cpu_samples_by_time;
+                CREATE INDEX cpu_samples_by_time_covering ON cpu_samples(at, scope, interval_us, cpu_us, busy_us, runs, capacity);
+                """)
+        }
         migrator.registerMigration("v14-lease-expiries") { db in
             // Leases that ran out, counted apart: `failed` counted them too (more failures than
             // `failed` records). Counts before this version keep them in `failed`.

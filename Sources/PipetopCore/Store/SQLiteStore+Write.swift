@@ -490,6 +490,14 @@ struct SQLiteTransaction: StoreTransaction {
             """).execute(arguments: [sample.time, sample.scope, sample.interval.micros, sample.cpu.micros, sample.busy.micros, sample.runs, sample.capacity])
     }
 
+    mutating func pruneCPUSamples(before: Timestamp, keep: Int) throws {
+        // By age along cpu_samples_by_time_covering; by count along the rowid, which grows with each insert
+        // (the oldest go first, so the rows left are the newest, at most `keep` of them).
+        try db.cachedStatement(sql: "DELETE FROM cpu_samples WHERE at < ?").execute(arguments: [before])
+        try db.cachedStatement(sql: "DELETE FROM cpu_samples WHERE rowid <= (SELECT max(rowid) FROM cpu_samples) - ?")
+            .execute(arguments: [Swift.max(keep, 0)])
+    }
+
     mutating func upsertRuntime(_ runtime: RuntimeInfo) throws { try SQLiteStore.upsertRuntimeStatement(db, runtime) }
 
     /// Writes the new events, messages and log records, in that order, then the counters and the queues' seconds.

@@ -59,8 +59,13 @@ public protocol StoreSnapshot {
     /// Replay jobs, newest first, a page at a time.
     func replayJobs(page: PageRequest) throws -> Page<ReplayJob>
     func replayJob(id: Int64) throws -> ReplayJob?
-    /// CPU samples taken since `since`, oldest first.
+    /// CPU samples taken since `since`, oldest first (every scope; the store keeps `CPURetention`).
     func cpuSamples(since: Timestamp) throws -> [CPUSample]
+    /// CPU samples in the store (a count: for tests and tools).
+    func cpuSampleCount() throws -> Int
+    /// The handler runs that ended in `from..<to`: their `succeeded`, `failed` and `dead-lettered`
+    /// records (a queue's), oldest first, at most `limit` (the CPU screen's cursor).
+    func outcomes(from: Timestamp, to: Timestamp, limit: Int) throws -> [LifecycleRecord]
     /// Runtimes that registered in this store, with their last heartbeat.
     func runtimes() throws -> [RuntimeInfo]
     /// The events of one business flow (the root and everything it caused), oldest first. An
@@ -164,6 +169,10 @@ extension ReadableStore {
     public func deadLetterArrivals(since: Timestamp) throws -> [DeadLetterArrivals] { try read { try $0.deadLetterArrivals(since: since) } }
     public func replayJob(id: Int64) throws -> ReplayJob? { try read { try $0.replayJob(id: id) } }
     public func cpuSamples(since: Timestamp) throws -> [CPUSample] { try read { try $0.cpuSamples(since: since) } }
+    public func cpuSampleCount() throws -> Int { try read { try $0.cpuSampleCount() } }
+    public func outcomes(from: Timestamp, to: Timestamp, limit: Int) throws -> [LifecycleRecord] {
+        try read { try $0.outcomes(from: from, to: to, limit: limit) }
+    }
     public func runtimes() throws -> [RuntimeInfo] { try read { try $0.runtimes() } }
     public func events(correlationID: String) throws -> [CloudEvent] { try read { try $0.events(correlationID: correlationID) } }
     public func events(matching query: EventQuery, after seq: Int64, limit: Int) throws -> [StoredEvent] {
@@ -368,6 +377,8 @@ public struct WriteBatch: Sendable {
     /// Fetch up to this many unrouted events.
     public var fetchUnrouted = 0
     public var cpuSamples: [CPUSample] = []
+    /// Delete CPU samples older than `before` and all but the newest `keep` (`CPURetention`).
+    public var pruneCPUSamples: (before: Timestamp, keep: Int)?
     public var heartbeat: RuntimeInfo?
     /// Rows of the dead letters' text index left by letters no longer dead (replayed, edited,
     /// deleted) to purge, at most: the runtime's writer purges some when idle, a few otherwise.
@@ -434,23 +445,33 @@ public struct CPUSample: Sendable, Equatable {
     public var time: Timestamp
     /// A queue name, or `process`.
     public var scope: String
-    public var interval: Duration
+    public let interval: Duration
     /// Thread CPU time (queues) or user + system time (process).
-    public var cpu: Duration
+    public let cpu: Duration
     /// Wall time spent inside handlers (queues); equal to `cpu` for the process.
     public var busy: Duration
     public var runs: Int
     /// Threads that could have run: the queue's concurrency, or the machine's cores.
     public var capacity: Int
 
+    /// Cores used over the interval: CPU time ÷ its length (worked out once: screens read it per
+    /// sample per frame, and `Duration`'s arithmetic is 128-bit).
+    public let cores: Double
+
     public init(time: Timestamp, scope: String, interval: Duration, cpu: Duration, busy: Duration, runs: Int, capacity: Int) {
+        self.init(time: time, scope: scope, intervalMicros: interval.micros, cpuMicros: cpu.micros, busyMicros: busy.micros, runs: runs, capacity: capacity)
+    }
+
+    /// From the store's microseconds.
+    init(time: Timestamp, scope: String, intervalMicros: Int64, cpuMicros: Int64, busyMicros: Int64, runs: Int, capacity: Int) {
         self.time = time
         self.scope = scope
-        self.interval = interval
-        self.cpu = cpu
-        self.busy = busy
+        interval = .microseconds(intervalMicros)
+        cpu = .microseconds(cpuMicros)
+        busy = .microseconds(busyMicros)
         self.runs = runs
         self.capacity = capacity
+        cores = intervalMicros > 0 ? Double(cpuMicros) / Double(intervalMicros) : 0
     }
 
     /// CPU seconds over the seconds the capacity offered, 0...1.

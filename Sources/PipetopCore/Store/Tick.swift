@@ -142,6 +142,8 @@ protocol StoreTransaction {
     // The rest of a tick.
     mutating func fetchUnrouted(limit: Int) throws -> [(seq: Int64, event: CloudEvent)]
     mutating func insertCPUSample(_ sample: CPUSample) throws
+    /// Deletes the CPU samples taken before `before`, and the oldest beyond the newest `keep`.
+    mutating func pruneCPUSamples(before: Timestamp, keep: Int) throws
     mutating func upsertRuntime(_ runtime: RuntimeInfo) throws
 
     /// Writes what is buffered, adds `counters` to each queue's lifetime counters and `backlog` to
@@ -204,6 +206,7 @@ struct Tick<Transaction: StoreTransaction> {
         if batch.fetchUnrouted > 0 { result.unrouted = try tx.fetchUnrouted(limit: batch.fetchUnrouted) }
         for sample in batch.cpuSamples { try tx.insertCPUSample(sample) }
         if batch.purgeStaleText > 0 { try tx.purgeStaleDeadLetterText(limit: batch.purgeStaleText) }
+        if let prune = batch.pruneCPUSamples { try tx.pruneCPUSamples(before: prune.before, keep: prune.keep) }
         try finish()
         return result
     }

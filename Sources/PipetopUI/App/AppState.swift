@@ -76,6 +76,10 @@ public enum StoreRequest: Equatable, Sendable {
     /// A page of one queue's messages in one state, in delivery order (`ready` and `scheduled`
     /// split at `now`).
     case queueMessages(queue: String, QueueMessageState, page: PageRequest, now: Timestamp)
+    /// CPU samples from `since` on (every scope), and each queue's flow latency from `latencySince` (one read).
+    case cpuSamples(since: Timestamp, latencySince: Timestamp)
+    /// The handler runs that ended in `from..<to` (the CPU screen's cursor).
+    case cpuRuns(from: Timestamp, to: Timestamp, limit: Int)
 }
 
 /// Changes to the store a screen asks for.
@@ -120,6 +124,8 @@ public enum StoreAnswer: Sendable {
     case editorClosed(EditSession, Result<String, MutationFailure>)
     /// A page of a queue's messages in one state (`after`: the page's cursor, as asked).
     case queueMessages(Page<MessageInfo>, queue: String, QueueMessageState, after: PageCursor?)
+    case cpuSamples([CPUSample], since: Timestamp, latency: [String: LatencyPercentiles], latencySince: Timestamp)
+    case cpuRuns([LifecycleRecord], from: Timestamp, to: Timestamp)
 }
 
 /// What the confirmation of a dead-letter action shows, read from the store.
@@ -198,6 +204,11 @@ extension StoreRequest {
             return .messageReplays(MessageReplay.of(messageID: id, in: try store.trace(correlationID: correlation)), messageID: id)
         case .queueMessages(let queue, let state, let page, let now):
             return .queueMessages(try store.messages(queue: queue, state, page: page, now: now), queue: queue, state, after: page.after)
+        case .cpuSamples(let since, let latencySince):
+            let (samples, seconds) = try store.read { (try $0.cpuSamples(since: since), try $0.queueSeconds(since: latencySince)) }
+            return .cpuSamples(samples, since: since, latency: CPUShapeReport.latency(seconds), latencySince: latencySince)
+        case .cpuRuns(let from, let to, let limit):
+            return .cpuRuns(try store.outcomes(from: from, to: to, limit: limit), from: from, to: to)
         }
     }
 }

@@ -67,6 +67,10 @@ public enum StoreData {
     public static let queueSeconds = DataKey<[QueueSecond]>("queue seconds") { store, context in
         try store.queueSeconds(since: context.now - QueueHealth.window)
     }
+    /// Every scope's CPU samples of the last minute (the Overview's shape column).
+    public static let cpuRecent = DataKey<[CPUSample]>("cpu recent") { store, context in
+        try store.cpuSamples(since: context.now - OverviewScreen.shapeWindow)
+    }
     public static let log = DataKey<LogPage>("log") { store, context in
         let cursor = context.log
         guard let after = cursor.after else {

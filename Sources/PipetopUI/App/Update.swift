@@ -79,7 +79,7 @@ extension AppState {
                 if number >= 1 && number <= ScreenID.allCases.count {
                     state.switchTo(ScreenID.allCases[number - 1])
                 } else {
-                    state.shared.notice = Notice(text: "view \(c): Trace and CPU arrive with their issues", isError: false)
+                    state.shared.notice = Notice(text: "no view \(c): the views are 1–\(ScreenID.allCases.count)", isError: false)
                 }
             default: break
             }

@@ -545,7 +545,7 @@ public struct DeadLettersScreen: Screen {
             }
         case .editorClosed(let session, let saved):
             editorClosed(session, saved, &shared)
-        case .history, .latest, .trace, .logMatches, .logCount, .queueMessages:
+        case .history, .latest, .trace, .logMatches, .logCount, .queueMessages, .cpuSamples, .cpuRuns:
             break
         }
         return []

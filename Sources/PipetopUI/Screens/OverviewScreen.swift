@@ -13,7 +13,10 @@ public struct OverviewScreen: Screen {
     public static let commands = ["overview", "o"]
     /// Queue stats feed the table, the trends and the header alike: the header reads them anyway,
     /// and its runtimes too; with the window's seconds they make each queue's health.
-    public static let needs: [DataNeed] = [StoreData.queueStats.need, StoreData.queueSeconds.need, StoreData.runtimes.need]
+    public static let needs: [DataNeed] = [StoreData.queueStats.need, StoreData.queueSeconds.need, StoreData.runtimes.need, StoreData.cpuRecent.need]
+    /// The SHAPE column: the verdict over the last minute's CPU samples, and a sparkline of the
+    /// last 8 seconds (one a second, to the queue's capacity).
+    public static let shapeWindow: Duration = .seconds(60)
 
     public var filter = Filter("")
     public var selectedQueue: String?
@@ -21,6 +24,8 @@ public struct OverviewScreen: Screen {
     public var sortAscending = true
     /// Each queue's health at the last poll (`QueueHealth`, from the store's figures of that poll).
     public private(set) var health: [String: QueueHealth] = [:]
+    /// Each queue's CPU shape over the last minute, and its sparkline (the last 8 s, of its capacity).
+    public private(set) var shapes: [String: (shape: CPUShape, spark: [Double])] = [:]
     /// The selected queue's messages, after `enter` (nil: the queue table).
     public var drill: QueueDrill?
 
@@ -99,6 +104,15 @@ public struct OverviewScreen: Screen {
             health = QueueHealth.of(queues, seconds: seconds, runtimes: runtimes, now: snapshot.time)
         }
         if let name = drill?.queue { drill!.noteStats(queues.first { $0.name == name }) }
+        if let samples = snapshot[StoreData.cpuRecent] {
+            let axis = CPUTimeline(window: .seconds(8), end: snapshot.time, cells: 4)
+            var shapes: [String: (shape: CPUShape, spark: [Double])] = [:]
+            for (scope, list) in CPUShape.byScope(samples) where scope != CPUSample.processScope {
+                let shape = CPUShape(scope: scope, samples: list)
+                shapes[scope] = (shape, axis.values(list).map { ($0 ?? 0) / Double(max(shape.capacity, 1)) })
+            }
+            self.shapes = shapes
+        }
     }
 
     public mutating func reads(_ shared: Shared) -> [Effect] { drill?.reads(shared) ?? [] }
@@ -221,10 +235,12 @@ enum OverviewView {
         Column("FAIL/m", min: 6, priority: 6, align: .right),
         Column("DEAD", min: 4, priority: 2, align: .right),
         Column("POISON", min: 6, priority: 2, align: .right),
+        Column("SHAPE", min: 15, priority: 5),
         Column("THROUGHPUT", min: 10, priority: 8, flexible: true),
     ]
     static func column(_ title: String) -> Int { columns.firstIndex { $0.title == title }! }
     static let sparkColumn = column("THROUGHPUT")
+    static let shapeColumn = column("SHAPE")
 
     /// Draws the table and the selected queue's detail; returns the titles of the columns that gave way.
     static func draw(_ screen: OverviewScreen, _ state: Shared, into grid: inout Grid, _ body: Rect) -> [String] {
@@ -241,7 +257,7 @@ enum OverviewView {
         // Names stay whole (up to 24 cells): other columns give way first.
         var columns = Self.columns
         columns[column("QUEUE")].minWidth = min(24, max(8, shown.map { DisplayWidth.of($0.name.terminalSafe) }.max() ?? 8))
-        var table = Table(columns: columns, rows: shown.map { row($0, screen.health[$0.name], state) }, selected: screen.selectedQueueIndex(state))
+        var table = Table(columns: columns, rows: shown.map { row($0, screen.health[$0.name], screen.shapes[$0.name]?.shape, state) }, selected: screen.selectedQueueIndex(state))
         table.sortColumn = switch screen.sortKey {
         case .name: column("QUEUE")
         case .lag: column("LAG")
@@ -266,6 +282,18 @@ enum OverviewView {
                 Sparkline.render(values, into: &grid, x: x, y: tableRect.y + 1 + line, width: layout[slot].width) { level in
                     isSelected ? theme[.tableSelected] : gradient(theme, level)
                 }
+            }
+        }
+        // The CPU shape: the last minute's sparkline (to the queue's capacity), then the verdict.
+        if let slot = layout.firstIndex(where: { $0.column == shapeColumn }) {
+            let x = tableRect.x + layout[..<slot].reduce(0) { $0 + $1.width + table.gap }
+            let first = Table.scrolled(top: 0, selected: table.selected, visible: Table.visibleRows(height: tableHeight), count: shown.count)
+            for (line, queue) in shown.dropFirst(first).prefix(Table.visibleRows(height: tableHeight)).enumerated() {
+                guard let spark = screen.shapes[queue.name]?.spark else { continue }
+                let isSelected = first + line == table.selected
+                Sparkline.render(spark, into: &grid, x: x, y: tableRect.y + 1 + line, width: 8, gradient: { level in
+                    isSelected ? theme[.tableSelected] : gradient(theme, level)
+                }, maximum: 1)
             }
         }
         if let index = screen.selectedQueueIndex(state) {
@@ -311,7 +339,7 @@ enum OverviewView {
 
     static func latency(_ value: Duration?) -> String { value.map { Format.duration($0.secondsDouble) } ?? "–" }
 
-    static func row(_ q: QueueStats, _ health: QueueHealth?, _ state: Shared) -> [TableCell] {
+    static func row(_ q: QueueStats, _ health: QueueHealth?, _ shape: CPUShape?, _ state: Shared) -> [TableCell] {
         let theme = state.theme
         let trend = state.trends[q.name]
         let lagStyle: Style? = q.lagSeconds > 10 ? theme[.warning] : nil
@@ -335,6 +363,8 @@ enum OverviewView {
             TableCell(Format.rate(trend?.failuresPerMinute), style: (trend?.failuresPerMinute ?? 0) > 0 ? theme.kind(.failed) : nil),
             TableCell(Format.count(q.dead), style: q.dead > 0 ? theme[.deadLetter] : nil),
             TableCell(Format.count(q.poison), style: q.poison > 0 ? theme[.warning] : nil),
+            // Eight cells for the sparkline, drawn over them, then the verdict.
+            TableCell(shape.map { "         " + $0.verdict.rawValue } ?? "–", style: shape.map { CPUView.verdictStyle($0.verdict, theme) }),
             TableCell(""),
         ]
     }

@@ -3,7 +3,7 @@
 /// The one switch that names every screen type; the compiler makes it exhaustive, so a new
 /// screen is a new case here plus its `Screen` type, and nothing else in the dashboard changes.
 public enum ScreenID: String, CaseIterable, Sendable {
-    case overview, events, deadLetters, trace
+    case overview, events, deadLetters, trace, cpu
 
     public var type: any Screen.Type {
         switch self {
@@ -11,6 +11,7 @@ public enum ScreenID: String, CaseIterable, Sendable {
         case .events: EventsScreen.self
         case .deadLetters: DeadLettersScreen.self
         case .trace: TraceScreen.self
+        case .cpu: CPUScreen.self
         }
     }
 
