@@ -78,6 +78,11 @@ extension SQLiteStore {
                     arguments: [rule.name, rule.pattern.source, rule.targets.joined(separator: ","), runtime.name])
             }
             try Self.upsertRuntimeStatement(db, runtime)
+            // A node's registration keeps the ten most recently stopped nodes of its name.
+            try db.execute(sql: """
+                DELETE FROM runtimes WHERE rowid IN (
+                    SELECT rowid FROM runtimes WHERE name = ? AND stopped_at IS NOT NULL ORDER BY stopped_at DESC LIMIT -1 OFFSET 10)
+                """, arguments: [runtime.name])
         }
     }
 
@@ -90,20 +95,13 @@ extension SQLiteStore {
         }
     }
 
-    /// One row per node (`name@host:pid`); a node's first heartbeat keeps the ten most recently
-    /// stopped nodes of its name and drops older ones.
+    /// One row per node (`name@host:pid`), registered by `declare`, its heartbeat moved by ticks.
     static func upsertRuntimeStatement(_ db: Database, _ runtime: RuntimeInfo) throws {
         try db.cachedStatement(sql: """
             INSERT INTO runtimes (name, pid, host, store, started_at, heartbeat_at, stopped_at)
             VALUES (?, ?, ?, ?, ?, ?, NULL)
             ON CONFLICT(name, host, pid) DO UPDATE SET store = excluded.store, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL
             """).execute(arguments: [runtime.name, runtime.pid, runtime.host, runtime.store, runtime.startedAt, runtime.heartbeatAt])
-        if runtime.heartbeatAt == runtime.startedAt {  // its registration (`declare`), not a heartbeat
-            try db.cachedStatement(sql: """
-                DELETE FROM runtimes WHERE rowid IN (
-                    SELECT rowid FROM runtimes WHERE name = ? AND stopped_at IS NOT NULL ORDER BY stopped_at DESC LIMIT -1 OFFSET 10)
-                """).execute(arguments: [runtime.name])
-        }
     }
 }
 
