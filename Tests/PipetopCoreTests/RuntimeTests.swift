@@ -155,6 +155,45 @@ import Testing
         #expect(released.first!.time >= enqueued.map(\.time).max()!)
     }
 
+    /// Routing ownership: two runtimes on one store (each with its own connection, as two
+    /// processes), each serving its queues. An event published from outside, or by either of them,
+    /// goes by the union of their rules, once; it is rejected only when neither's rules match,
+    /// and a runtime that stopped no longer routes for the rest.
+    @Test func eventsGoByTheRulesOfEveryLiveRuntimeOnTheStore() throws {
+        let db = try TestStore()
+        let shop = try Runtime(
+            name: "shop", store: db.store, queues: [QueueSpec("orders")],
+            rules: [Rule("main", pattern: .type("order"), targets: ["orders"])], options: options())
+        let search = try Runtime(
+            name: "search", store: try SQLiteStore(path: db.path), queues: [QueueSpec("index")],
+            rules: [Rule("main", pattern: .type("listing"), targets: ["index"])], options: options())
+        let handled = Locked<[String: [String]]>([:])
+        shop.handle("orders") { delivery in handled.withLock { $0["orders", default: []].append(delivery.event.id) } }
+        search.handle("index") { delivery in handled.withLock { $0["index", default: []].append(delivery.event.id) } }
+        try shop.start()
+        try search.start()
+        let cli = try SQLiteStore(path: db.path)
+        try cli.publishUnrouted([
+            CloudEvent(id: "o1", source: "/cli", type: "order"), CloudEvent(id: "l1", source: "/cli", type: "listing"),
+            CloudEvent(id: "x1", source: "/cli", type: "unknown"),
+        ], at: .now())
+        try shop.publish(CloudEvent(id: "l2", source: "/shop", type: "listing"))  // shop's own rules do not match it
+        #expect(try eventually { handled.withLock { $0 }["index"]?.sorted() == ["l1", "l2"] })
+        #expect(try eventually { handled.withLock { $0 }["orders"] == ["o1"] })
+        #expect(try eventually { try settled(db) })
+        let log = try db.log()
+        for id in ["o1", "l1", "x1"] { #expect(log.filter { $0.eventID == id && ($0.kind == .routed || $0.kind == .rejected) }.count == 1, "\(id) routed once") }
+        #expect(log.filter { $0.kind == .rejected }.map(\.eventID) == ["x1"])
+        #expect(log.first { $0.eventID == "l2" && $0.kind == .routed }?.detail == "index")
+
+        // Once search has stopped, shop rejects what only search's rules matched.
+        search.stop()
+        try cli.publishUnrouted([CloudEvent(id: "l3", source: "/cli", type: "listing")], at: .now())
+        #expect(try eventually { try db.log().contains { $0.eventID == "l3" && $0.kind == .rejected } })
+        #expect(try db.log().filter { $0.eventID == "l3" && $0.kind == .routed }.isEmpty)
+        shop.stop()
+    }
+
     @Test func cpuSamplesAreRecordedPerQueueAndForTheProcess() throws {
         let db = try TestStore()
         let runtime = try Runtime(
@@ -222,7 +261,7 @@ import Testing
     /// it goes back unstarted instead of running twice.
     @Test func aMessageWhoseLeaseEndedInTheBufferIsNotRun() throws {
         let reports = Reports()
-        let router = try Router(rules: [], queues: [QueueSpec("q")])
+        let router = FleetRouter(local: try Router(rules: [], queues: [QueueSpec("q")]), runtime: "t")
         let workers = QueueWorkers(
             spec: QueueSpec("q", concurrency: 1), handler: { _ in reports.lock.withLock { reports.runs += 1 } }, router: router,
             report: { outcome in reports.lock.withLock { reports.outcomes.append(outcome) } })

@@ -434,6 +434,64 @@ import Testing
         #expect(try h.messages("q") == 4)
     }
 
+    // MARK: Routing ownership (several runtimes on one store)
+
+    @Test(arguments: backends) func eventsGoByTheRulesOfEveryLiveRuntime(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        func node(_ name: String, pid: Int32) -> RuntimeInfo {
+            RuntimeInfo(name: name, pid: pid, host: "h", store: h.store.location, startedAt: h.t0, heartbeatAt: h.t0)
+        }
+        let shop = node("shop", pid: 10), search = node("search", pid: 20)
+        try h.store.declare(queues: [QueueSpec("orders")], rules: [Rule("main", pattern: .type("order"), targets: ["orders"])], runtime: shop)
+        // Both name their rule "main": each keeps its own.
+        try h.store.declare(
+            queues: [QueueSpec("index", mode: .batch(every: .seconds(60)), deduplicate: .seconds(30))],
+            rules: [try Rule("main", pattern: #"{"type": ["listing"]}"#, targets: ["index"])], runtime: search)
+        // A third runtime, with no rules of its own, routes by theirs.
+        let router = FleetRouter(local: try Router(rules: [], queues: []), runtime: "edge")
+        func targets(_ type: String, at now: Timestamp, refresh: Bool = false) throws -> [Target] {
+            try h.tick(now) { $0.router = router; $0.refreshRouting = refresh }
+            return router.targets(of: CloudEvent(id: "x", source: "/t", type: type))
+        }
+        #expect(try targets("order", at: h.t0) == [Target(queue: "orders", held: false)])
+        #expect(try targets("listing", at: h.t0) == [Target(queue: "index", held: true, deduplicate: .seconds(30))])
+        #expect(try targets("other", at: h.t0).isEmpty)
+
+        // A new declaration replaces the runtime's rules.
+        try h.store.declare(queues: [QueueSpec("orders")], rules: [], runtime: shop)
+        #expect(try targets("order", at: h.t0).isEmpty)
+        // A stopped runtime's rules no longer count.
+        try h.store.markStopped(runtime: search, at: h.t0 + .seconds(1))
+        #expect(try targets("listing", at: h.t0 + .seconds(1)).isEmpty)
+        // Nor those of one whose heartbeat went silent: a heartbeat tick reads them again.
+        try h.store.declare(queues: [QueueSpec("orders")], rules: [Rule("main", pattern: .type("order"), targets: ["orders"])], runtime: shop)
+        #expect(try targets("order", at: h.t0 + .seconds(2)) == [Target(queue: "orders", held: false)])
+        #expect(try targets("order", at: h.t0 + .seconds(60), refresh: true).isEmpty)
+    }
+
+    @Test(arguments: backends) func eventsRoutedByOutdatedRulesAreRoutedAgainByTheNewOnes(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        try h.declare(["q"])
+        let router = FleetRouter(local: try Router(rules: [], queues: []), runtime: "test")
+        try h.store.publishUnrouted([h.event("cli")], at: h.t0)
+        let fetched = try h.tick(h.t0) { $0.fetchUnrouted = 10; $0.router = router }.unrouted
+        #expect(router.targets(of: fetched[0].event).isEmpty)
+        // Another runtime declares its rules after this one decided (no rule matched): the
+        // transaction that stores the decision sees them and routes by them.
+        let other = try h.made.openAgain()
+        try other.declare(
+            queues: [QueueSpec("other")], rules: [Rule("r", pattern: .type("listing.uploaded"), targets: ["other"])],
+            runtime: RuntimeInfo(name: "other", pid: 2, host: "h", store: other.location, startedAt: h.t0, heartbeatAt: h.t0))
+        try h.tick(h.t0) {
+            $0.routings = fetched.map { ($0.seq, $0.event, router.targets(of: $0.event)) }
+            $0.publishes = [RoutedEvent(event: h.event("direct"), targets: router.targets(of: h.event("direct")))]
+            $0.router = router
+        }
+        #expect(try h.messages("other") == 2)
+        #expect(!(try h.kinds().contains("rejected")))
+        #expect(router.targets(of: h.event("later")) == [Target(queue: "other", held: false)])
+    }
+
     @Test(arguments: backends) func unroutedEventsAreDeduplicatedWhenARuntimeRoutesThem(_ factory: StoreFactory) throws {
         let h = try StoreHarness(factory)
         try h.store.publishUnrouted([h.event("a"), h.event("a")], at: h.t0)

@@ -31,8 +31,8 @@ struct Router: Sendable {
 
     init(rules: [Rule], queues specs: [QueueSpec]) throws {
         let queues = Set(specs.map(\.name))
-        batchQueues = Set(specs.filter { $0.mode != .stream }.map(\.name))
-        deduplicate = Dictionary(uniqueKeysWithValues: specs.compactMap { spec in spec.deduplicate.map { (spec.name, $0) } })
+        let batchQueues = Set(specs.filter { $0.mode != .stream }.map(\.name))
+        let deduplicate = Dictionary(uniqueKeysWithValues: specs.compactMap { spec in spec.deduplicate.map { (spec.name, $0) } })
         var seen = Set<String>()
         for rule in rules {
             if !seen.insert(rule.name).inserted { throw ConfigurationError("rule '\(rule.name)' is defined twice") }
@@ -41,7 +41,14 @@ struct Router: Sendable {
                 throw ConfigurationError("rule '\(rule.name)' targets unknown queue '\(target)'")
             }
         }
+        self.init(checked: rules, held: batchQueues, deduplicate: deduplicate)
+    }
+
+    /// A router over rules already checked: `held` are the batch queues, `deduplicate` the queues' windows.
+    init(checked rules: [Rule], held: Set<String>, deduplicate: [String: Duration]) {
         self.rules = rules
+        batchQueues = held
+        self.deduplicate = deduplicate
         parsesData = rules.contains { $0.pattern.examinesData }
     }
 
@@ -49,6 +56,9 @@ struct Router: Sendable {
     func targets(of event: CloudEvent) -> [Target] {
         route(event).map { Target(queue: $0, held: batchQueues.contains($0), deduplicate: deduplicate[$0]) }
     }
+
+    var heldQueues: Set<String> { batchQueues }
+    var deduplicatedQueues: [String: Duration] { deduplicate }
 
     /// The target queues of `event`, each once, in rule order.
     func route(_ event: CloudEvent) -> [String] {

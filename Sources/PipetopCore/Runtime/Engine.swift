@@ -37,7 +37,7 @@ final class Engine: @unchecked Sendable {
     }
 
     private let store: Store
-    private let router: Router
+    private let router: FleetRouter
     private let specs: [String: QueueSpec]
     private let timing: Timing
     private let onError: @Sendable (Error) -> Void
@@ -89,7 +89,7 @@ final class Engine: @unchecked Sendable {
     private let cores = ProcessInfo.processInfo.activeProcessorCount
 
     init(
-        store: Store, router: Router, specs: [QueueSpec], info: RuntimeInfo, timing: Timing,
+        store: Store, router: FleetRouter, specs: [QueueSpec], info: RuntimeInfo, timing: Timing,
         onError: @escaping @Sendable (Error) -> Void, onHeartbeat: (@Sendable (RuntimeInfo) -> Void)? = nil, giveUpAfter: Duration? = nil
     ) {
         self.giveUpAfter = giveUpAfter
@@ -128,7 +128,7 @@ final class Engine: @unchecked Sendable {
             var event = event
             // The entry point of a flow: the event is its own correlation.
             if event.correlationID == nil { event.correlationID = event.id }
-            return RoutedEvent(event: event, targets: router.targets(of: event))
+            return router.route(event)
         })
         condition.lock()
         if let failure = writeFailure, failure.gaveUp {
@@ -227,6 +227,7 @@ final class Engine: @unchecked Sendable {
     private func tick(publishes: [PendingPublish], outcomes: [Outcome], claiming: Bool) {
         let now = Timestamp.now()
         var batch = WriteBatch(now: now)
+        batch.router = router
         batch.outcomes = outcomes
         for outcome in outcomes {
             let queue = outcome.claim.queue
@@ -240,6 +241,7 @@ final class Engine: @unchecked Sendable {
         carriedOutcomes.removeAll()
         for pending in publishes { batch.publishes += pending.events }
         if claiming {
+            batch.routingsRoutedUnder = router.routingGeneration
             batch.routings = unrouted.map { ($0.seq, $0.event, router.targets(of: $0.event)) }
             unrouted.removeAll()
             // The next window is set once this release is committed; a failed tick retries it.
@@ -261,6 +263,7 @@ final class Engine: @unchecked Sendable {
         if now >= nextHeartbeat {
             info.heartbeatAt = now
             batch.heartbeat = info
+            batch.refreshRouting = true
             nextHeartbeat = now + timing.heartbeat
         }
         if now >= nextSample {
@@ -292,6 +295,7 @@ final class Engine: @unchecked Sendable {
                 workers[queue]?.enqueue(messages)
             }
             unrouted = result.unrouted
+            for problem in result.routingProblems { onError(ConfigurationError(problem)) }
             for queue in batch.releases { nextRelease[queue] = specs[queue]?.mode.nextRelease(after: now) }
             if let failure = condition.withLock({ () -> StoreWriteFailure? in defer { writeFailure = nil }; return writeFailure }) {
                 reported = nil

@@ -9,7 +9,7 @@ import Foundation
 final class QueueWorkers: @unchecked Sendable {
     let spec: QueueSpec
     private let handler: Handler
-    private let router: Router
+    private let router: FleetRouter
     private let report: @Sendable (Outcome) -> Void
 
     private let condition = NSCondition()
@@ -21,7 +21,7 @@ final class QueueWorkers: @unchecked Sendable {
     private var busy = Duration.zero
     private var runs = 0
 
-    init(spec: QueueSpec, handler: @escaping Handler, router: Router, report: @escaping @Sendable (Outcome) -> Void) {
+    init(spec: QueueSpec, handler: @escaping Handler, router: FleetRouter, report: @escaping @Sendable (Outcome) -> Void) {
         self.spec = spec
         self.handler = handler
         self.router = router
@@ -127,7 +127,7 @@ final class QueueWorkers: @unchecked Sendable {
             result = decide(failure, claim: message.claim, at: finished)
         } else {
             result = .succeeded(children: delivery.published.map { child in
-                RoutedEvent(event: child, targets: router.targets(of: child))
+                router.route(child)
             })
         }
         condition.lock()

@@ -105,6 +105,8 @@ public final class Runtime: @unchecked Sendable {
                 self.announcer = announcer
                 onHeartbeat = { announcer.announce($0) }
             }
+            // Events go by every live runtime's rules, this one's among them (routing ownership).
+            let router = FleetRouter(local: router, runtime: name)
             let engine = Engine(
                 store: store, router: router, specs: queues, info: info, timing: timing, onError: options.onError, onHeartbeat: onHeartbeat,
                 giveUpAfter: options.giveUpAfter)

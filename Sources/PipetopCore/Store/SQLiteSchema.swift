@@ -377,6 +377,26 @@ enum SQLiteSchema {
                 ALTER TABLE runtime_nodes RENAME TO runtimes;
                 """)
         }
+        migrator.registerMigration("v20-rules-per-runtime") { db in
+            // Routing ownership: an event goes by the union of the rules of the live runtimes, so each
+            // runtime's rules are its own (two runtimes may both name a rule `orders`), a declaration
+            // replaces its runtime's rules, and a generation, bumped by every declaration and stop,
+            // tells a routing runtime at the cost of one row that the rules it routes by are outdated.
+            try db.execute(sql: """
+                CREATE TABLE runtime_rules (
+                    runtime TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    pattern TEXT NOT NULL,
+                    targets TEXT NOT NULL,      -- comma-separated queue names
+                    PRIMARY KEY (runtime, name)
+                );
+                INSERT INTO runtime_rules SELECT runtime, name, pattern, targets FROM rules;
+                DROP TABLE rules;
+                ALTER TABLE runtime_rules RENAME TO rules;
+                CREATE TABLE routing_generation (id INTEGER PRIMARY KEY CHECK (id = 1), generation INTEGER NOT NULL);
+                INSERT INTO routing_generation VALUES (1, 1);
+                """)
+        }
         return migrator
     }
 }

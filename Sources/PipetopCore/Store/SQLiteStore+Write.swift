@@ -72,11 +72,14 @@ extension SQLiteStore {
                     ])
                 try db.execute(sql: "INSERT OR IGNORE INTO queue_counters (queue) VALUES (?)", arguments: [queue.name])
             }
+            // The runtime's rules are what it declares now (`DeclaredRouting`).
+            try db.execute(sql: "DELETE FROM rules WHERE runtime = ?", arguments: [runtime.name])
             for rule in rules {
                 try db.execute(
-                    sql: "INSERT OR REPLACE INTO rules (name, pattern, targets, runtime) VALUES (?, ?, ?, ?)",
-                    arguments: [rule.name, rule.pattern.source, rule.targets.joined(separator: ","), runtime.name])
+                    sql: "INSERT INTO rules (runtime, name, pattern, targets) VALUES (?, ?, ?, ?)",
+                    arguments: [runtime.name, rule.name, rule.pattern.source, rule.targets.joined(separator: ",")])
             }
+            try Self.bumpRoutingGeneration(db)
             try Self.upsertRuntimeStatement(db, runtime)
             // A node's registration keeps the ten most recently stopped nodes of its name.
             try db.execute(sql: """
@@ -92,10 +95,15 @@ extension SQLiteStore {
             try tick.tx.writeLatencies(before: .max)
             try tick.tx.db.execute(sql: "UPDATE runtimes SET stopped_at = ?, heartbeat_at = max(heartbeat_at, ?) WHERE name = ? AND host = ? AND pid = ?",
                                    arguments: [time, time, runtime.name, runtime.host, runtime.pid])
+            try Self.bumpRoutingGeneration(tick.tx.db)
         }
     }
 
     /// One row per node (`name@host:pid`), registered by `declare`, its heartbeat moved by ticks.
+    static func bumpRoutingGeneration(_ db: Database) throws {
+        try db.execute(sql: "UPDATE routing_generation SET generation = generation + 1")
+    }
+
     static func upsertRuntimeStatement(_ db: Database, _ runtime: RuntimeInfo) throws {
         try db.cachedStatement(sql: """
             INSERT INTO runtimes (name, pid, host, store, started_at, heartbeat_at, stopped_at)
@@ -482,6 +490,32 @@ struct SQLiteTransaction: StoreTransaction {
         return unrouted
     }
 
+    mutating func routingGeneration() throws -> Int64 {
+        var generation: Int64 = 0
+        try sql.routingGeneration.query { row in generation = row.int64(0) }
+        return generation
+    }
+
+    mutating func declaredRouting() throws -> DeclaredRouting {
+        var runtimes: [String: DeclaredRouting.Rules] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT runtime, name, pattern, targets FROM rules ORDER BY runtime, name") {
+            let name: String = row["runtime"]
+            let targets = (row["targets"] as String).split(separator: ",").map(String.init)
+            runtimes[name, default: DeclaredRouting.Rules(runtime: name, heartbeatAt: nil, rules: [])].rules
+                .append(DeclaredRouting.Rule(name: row["name"], pattern: row["pattern"], targets: targets))
+        }
+        for row in try Row.fetchAll(db, sql: "SELECT name, max(heartbeat_at) AS heartbeat FROM runtimes WHERE stopped_at IS NULL GROUP BY name") {
+            let name: String = row["name"]
+            runtimes[name]?.heartbeatAt = row["heartbeat"]
+        }
+        var queues: [String: DeclaredRouting.QueueRouting] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT name, window_us, deduplicate_us FROM queues") {
+            queues[row["name"]] = DeclaredRouting.QueueRouting(
+                held: (row["window_us"] as Int64?) != nil, deduplicate: (row["deduplicate_us"] as Int64?).map { Duration.microseconds($0) })
+        }
+        return DeclaredRouting(generation: try routingGeneration(), runtimes: runtimes.values.sorted { $0.runtime < $1.runtime }, queues: queues)
+    }
+
     mutating func insertCPUSample(_ sample: CPUSample) throws {
         try db.cachedStatement(sql: """
             INSERT INTO cpu_samples (at, scope, interval_us, cpu_us, busy_us, runs, capacity) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -634,6 +668,7 @@ final class WriterStatements {
     let ack: RawStatement
     let retry: RawStatement
     let unrouted: RawStatement
+    let routingGeneration: RawStatement
     let dedupAccept: RawStatement
     let dedupFind: RawStatement
     let dedupPrune: RawStatement
@@ -668,6 +703,7 @@ final class WriterStatements {
             WHERE id = ? AND state = \(inFlight) AND deliveries = ?
             """)
         unrouted = try RawStatement(db, "SELECT \(EventColumn.list("e")) FROM events e WHERE routed = 0 ORDER BY seq LIMIT ?")
+        routingGeneration = try RawStatement(db, "SELECT generation FROM routing_generation")
         dedupAccept = try RawStatement(db, """
             INSERT INTO dedup (queue, source, id, accepted_at, event_seq) VALUES (?, ?, ?, ?, ?)
             ON CONFLICT (queue, source, id) DO UPDATE SET accepted_at = excluded.accepted_at, event_seq = excluded.event_seq

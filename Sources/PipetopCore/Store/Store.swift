@@ -277,6 +277,9 @@ public struct Target: Sendable, Equatable {
 public struct RoutedEvent: Sendable {
     public var event: CloudEvent
     public var targets: [Target]
+    /// The rules' generation `targets` were decided under, by a `FleetRouter` (nil: by its own
+    /// rules before it read any): a transaction whose router is past it routes the event again.
+    var routedUnder: Int64?
 
     public init(event: CloudEvent, targets: [Target]) {
         self.event = event
@@ -376,6 +379,17 @@ public struct WriteBatch: Sendable {
     public var claims: [ClaimRequest] = []
     /// Fetch up to this many unrouted events.
     public var fetchUnrouted = 0
+    /// The router `publishes`, children and `routings` were decided by (routing ownership,
+    /// `FleetRouter`). The transaction brings it up to date when the rules the store holds moved
+    /// past it (another runtime declared or stopped), and routes again by it every event decided
+    /// under another generation than its own, so none goes by outdated rules. Nil: the targets
+    /// stand as given (tests, tools).
+    var router: FleetRouter?
+    /// The generation `routings` were decided under.
+    var routingsRoutedUnder: Int64?
+    /// Bring `router` up to date even if no rule changed: the runtime does so with each
+    /// heartbeat, so a runtime that stopped beating stops counting (`RuntimeInfo.isLive`).
+    public var refreshRouting = false
     public var cpuSamples: [CPUSample] = []
     /// Delete CPU samples older than `before` and all but the newest `keep` (`CPURetention`).
     public var pruneCPUSamples: (before: Timestamp, keep: Int)?
@@ -394,7 +408,68 @@ public struct WriteResult: Sendable {
     public var nextReady: [String: Timestamp] = [:]
     /// Outcomes that arrived after their lease was lost and were ignored.
     public var staleOutcomes = 0
+    /// Rules of other runtimes the router could not route by (`FleetRouter.update`), told once per change.
+    public var routingProblems: [String] = []
     public init() {}
+}
+
+/// The rules every runtime of a store declared, for routing ownership: an event is routed by the
+/// union of the rules of the runtimes alive now, and rejected only when none of them matches it
+/// (`FleetRouter`). `generation` grows with every declaration and every stop.
+struct DeclaredRouting: Sendable, Equatable {
+    public struct Rules: Sendable, Equatable {
+        /// The runtime's name (all its nodes declare the same rules).
+        public var runtime: String
+        /// Its newest heartbeat among its nodes not stopped; nil when every node stopped.
+        public var heartbeatAt: Timestamp?
+        /// Its rules, by name.
+        public var rules: [Rule]
+
+        public init(runtime: String, heartbeatAt: Timestamp?, rules: [Rule]) {
+            self.runtime = runtime
+            self.heartbeatAt = heartbeatAt
+            self.rules = rules
+        }
+
+        /// A node of it is running now (`RuntimeInfo.isLive`).
+        public func isLive(at now: Timestamp) -> Bool {
+            guard let heartbeatAt else { return false }
+            return RuntimeInfo(name: runtime, pid: 0, host: "", store: "", startedAt: heartbeatAt, heartbeatAt: heartbeatAt).isLive(at: now)
+        }
+    }
+
+    /// A rule as stored: its pattern is the EventBridge JSON it was declared with, parsed by the router.
+    public struct Rule: Sendable, Equatable {
+        public var name: String
+        public var pattern: String
+        public var targets: [String]
+        public init(name: String, pattern: String, targets: [String]) {
+            self.name = name
+            self.pattern = pattern
+            self.targets = targets
+        }
+    }
+
+    /// What routing needs of a declared queue: whether it holds messages for a batch window, and its deduplication window.
+    public struct QueueRouting: Sendable, Equatable {
+        public var held: Bool
+        public var deduplicate: Duration?
+        public init(held: Bool, deduplicate: Duration?) {
+            self.held = held
+            self.deduplicate = deduplicate
+        }
+    }
+
+    public var generation: Int64
+    /// By runtime name.
+    public var runtimes: [Rules]
+    public var queues: [String: QueueRouting]
+
+    public init(generation: Int64, runtimes: [Rules], queues: [String: QueueRouting]) {
+        self.generation = generation
+        self.runtimes = runtimes
+        self.queues = queues
+    }
 }
 
 /// A runtime as it announces itself.

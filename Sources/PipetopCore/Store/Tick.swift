@@ -141,6 +141,10 @@ protocol StoreTransaction {
 
     // The rest of a tick.
     mutating func fetchUnrouted(limit: Int) throws -> [(seq: Int64, event: CloudEvent)]
+    /// The declared rules' generation (`DeclaredRouting.generation`): read by every runtime's tick, so cheap.
+    mutating func routingGeneration() throws -> Int64
+    /// Every runtime's declared rules, the liveness of its nodes and the declared queues' routing.
+    mutating func declaredRouting() throws -> DeclaredRouting
     mutating func insertCPUSample(_ sample: CPUSample) throws
     /// Deletes the CPU samples taken before `before`, and the oldest beyond the newest `keep`.
     mutating func pruneCPUSamples(before: Timestamp, keep: Int) throws
@@ -171,6 +175,8 @@ struct Tick<Transaction: StoreTransaction> {
     var deduplicated: [String: (cutoff: Timestamp, accepted: Int)] = [:]
     /// The log row the next step may join (see `LifecycleRow`).
     var pendingRow: LifecycleRow?
+    /// The batch's router, up to date: an event decided under another generation is routed again by it.
+    var router: FleetRouter?
 
     init(_ tx: Transaction, now: Timestamp) {
         self.tx = tx
@@ -180,6 +186,14 @@ struct Tick<Transaction: StoreTransaction> {
     mutating func apply(_ batch: WriteBatch) throws -> WriteResult {
         var result = WriteResult()
         if let heartbeat = batch.heartbeat { try tx.upsertRuntime(heartbeat) }
+        router = batch.router
+        if let router {
+            // Routing ownership: the rules of every live runtime as this transaction sees them.
+            let generation = try tx.routingGeneration()
+            if batch.refreshRouting || generation != router.routingGeneration {
+                result.routingProblems = router.update(try tx.declaredRouting(), at: now)
+            }
+        }
         for outcome in batch.outcomes {
             if try !apply(outcome) { result.staleOutcomes += 1 }
         }
@@ -195,12 +209,14 @@ struct Tick<Transaction: StoreTransaction> {
             // included) may new messages skip it.
             if candidates < request.limit { direct[request.queue] = (request, request.limit - claimed.count) }
         }
-        for child in children { try publish(child.event.event, targets: child.event.targets, flowStartedAt: child.flowStartedAt) }
-        for routed in batch.publishes { try publish(routed.event, targets: routed.targets) }
+        for child in children { try publish(child.event, flowStartedAt: child.flowStartedAt) }
+        for routed in batch.publishes { try publish(routed) }
         for routing in batch.routings {
             // Another runtime on the same store may have routed it since it was fetched.
             guard let published = try tx.markRouted(seq: routing.seq) else { continue }
-            try route(seq: routing.seq, event: routing.event, targets: routing.targets, publishedAt: published, flowStartedAt: published)
+            try route(
+                seq: routing.seq, event: routing.event, targets: routing.targets, routedUnder: batch.routingsRoutedUnder,
+                publishedAt: published, flowStartedAt: published)
         }
         result.claimed += directlyClaimed
         if batch.fetchUnrouted > 0 { result.unrouted = try tx.fetchUnrouted(limit: batch.fetchUnrouted) }
@@ -240,14 +256,19 @@ struct Tick<Transaction: StoreTransaction> {
     }
 
     /// `flowStartedAt`: a caused event's flow start (its parent's); nil for a root, whose flow starts now.
-    mutating func publish(_ event: CloudEvent, targets: [Target], flowStartedAt: Timestamp? = nil) throws {
+    mutating func publish(_ routed: RoutedEvent, flowStartedAt: Timestamp? = nil) throws {
+        let event = routed.event
         let seq = try tx.nextEventSeq()
         try tx.insertEvent(event, seq: seq, routed: true, at: now, flowAt: flowStartedAt)
         try record(.published, eventSeq: seq)
-        try route(seq: seq, event: event, targets: targets, publishedAt: now, flowStartedAt: flowStartedAt ?? now)
+        try route(seq: seq, event: event, targets: routed.targets, routedUnder: routed.routedUnder, publishedAt: now, flowStartedAt: flowStartedAt ?? now)
     }
 
-    mutating func route(seq: Int64, event: CloudEvent, targets: [Target], publishedAt: Timestamp, flowStartedAt: Timestamp) throws {
+    mutating func route(
+        seq: Int64, event: CloudEvent, targets decided: [Target], routedUnder: Int64?, publishedAt: Timestamp, flowStartedAt: Timestamp
+    ) throws {
+        var targets = decided
+        if let router, let now = router.decideAgain(event, decidedUnder: routedUnder) { targets = now }
         guard !targets.isEmpty else {
             try record(.rejected, eventSeq: seq, error: "no rule matched")
             return
