@@ -51,8 +51,10 @@ public enum Listing {
         }
     }
 
-    /// Listing number `number` as a `listing.uploaded` event.
-    public static func event(number: UInt64, time: Timestamp = .now()) -> CloudEvent {
+    /// Listing number `number` as a `listing.uploaded` event. `run` names the demo run when several
+    /// may share a store (its id is then `listing-N@run`, so two runs' listings, and their flows,
+    /// never share an id; the same number is the same listing).
+    public static func event(number: UInt64, time: Timestamp = .now(), run: String? = nil) -> CloudEvent {
         var random = SeededRandom(seed: number)
         let (make, models) = makes[Int(random.next() % UInt64(makes.count))]
         let model = models[Int(random.next() % UInt64(models.count))]
@@ -71,7 +73,7 @@ public enum Listing {
         if fault == .poison { fields["title"] = String(repeating: "🚗 BARGAIN!!! ", count: 3000) }
         if fault == .transient { fields["dealer"] = "slow-pricing-dealer" }
         return CloudEvent(
-            id: "listing-\(number)", source: "/scraper/autosite", type: "listing.uploaded", time: time,
+            id: "listing-\(number)" + (run.map { "@\($0)" } ?? ""), source: "/scraper/autosite", type: "listing.uploaded", time: time,
             subject: "L\(number)", data: try! Payload.json(object: fields))
     }
 }

@@ -12,10 +12,12 @@ public final class Scraper: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private let lock = NSLock()
     private let firstNumber: UInt64
+    private let run: String?
     private var next: UInt64
     private var running = false
 
-    public init(runtime: Runtime, rate: Double = 40, burstEvery: Duration = .seconds(12), burstSize: Int = 250, firstNumber: UInt64 = 1) {
+    public init(runtime: Runtime, rate: Double = 40, burstEvery: Duration = .seconds(12), burstSize: Int = 250, firstNumber: UInt64 = 1, run: String? = nil) {
+        self.run = run
         self.runtime = runtime
         self.rate = rate
         self.burstEvery = burstEvery
@@ -66,7 +68,7 @@ public final class Scraper: @unchecked Sendable {
                     return next
                 }
                 let now = Timestamp.now()
-                let events = (0..<UInt64(count)).map { Listing.event(number: first + $0, time: now) }
+                let events = (0..<UInt64(count)).map { Listing.event(number: first + $0, time: now, run: run) }
                 // A publish the store refused is retried, the same listings, with a backoff (they
                 // were not stored: `publish` threw); only a runtime that gave up ends the scraper.
                 var backoff = 0.25

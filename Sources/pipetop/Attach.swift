@@ -29,7 +29,7 @@ struct DashboardOptions: ParsableArguments {
 struct Attach: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Open the dashboard on a running runtime (the default command).",
-        discussion: "With several runtimes running, name one (see `pipetop ls`). With --store PATH, attach to that store file directly, running runtime or not.")
+        discussion: "With several runtimes running, name one (see `pipetop ls`). With --store PATH (or $PIPETOP_STORE), attach to that store file directly, running runtime or not.")
 
     @Argument(help: "The runtime's name, as `pipetop ls` shows it.")
     var name: String?
@@ -41,7 +41,7 @@ struct Attach: ParsableCommand {
         let settings = try dashboard.validated()
         let path: String
         var runtimeName = name
-        if let store = storeOptions.store {
+        if let store = storeOptions.named {
             path = store
             guard FileManager.default.fileExists(atPath: path) else { throw Failure("no store at \(path)") }
         } else {
@@ -91,13 +91,17 @@ struct Attach: ParsableCommand {
     static func runDashboard(path: String, readOnly: Bool, busyTimeout: Duration, runtimeName: String?, options: DashboardOptions, settings: (refresh: Duration, buffer: Int)) throws -> DashboardExit {
         // The dashboard reads through a reader; replays and deletes from the Dead letters screen go
         // through a writer, opened only without --read-only (which also removes those keys).
-        let store = try StoreOptions.opening { try openReader(url: path, busyTimeout: busyTimeout, untouched: readOnly) }
-        let writer: Store? = readOnly ? nil : try StoreOptions.opening { try openStore(url: path, readOnly: false, create: false, busyTimeout: busyTimeout) }
+        let open: StoreReader.Reopen = {
+            let store = try StoreOptions.opening { try openReader(url: path, busyTimeout: busyTimeout, untouched: readOnly) }
+            let writer: Store? = readOnly ? nil : try StoreOptions.opening { try openStore(url: path, readOnly: false, create: false, busyTimeout: busyTimeout) }
+            return (store, writer)
+        }
+        let (store, writer) = try open()
         let terminal: Terminal
         do { terminal = try Terminal(logPath: logPath) } catch let error as TerminalError { throw Failure(error.description) }
         let loop = DashboardLoop(DashboardLoop.Options(
             store: store, writer: writer, storeLocation: path, readOnly: readOnly, runtimeName: runtimeName, refresh: settings.refresh,
-            capacity: settings.buffer, theme: options.theme), backend: terminal)
+            capacity: settings.buffer, theme: options.theme, reopen: open), backend: terminal)
         do {
             return try loop.run()
         } catch let error as LoopError {

@@ -32,8 +32,11 @@ struct Demo: ParsableCommand {
     @Option(help: ArgumentHelp("The batch queue's window (the cron interval).", valueName: "duration"))
     var window = "15s"
 
-    @Option(help: "The runtime's name, as `pipetop ls` shows it.")
+    @Option(help: "The runtime's name, as `pipetop ls` shows it. Another name than `demo` qualifies the listings' ids (listing-N@name), so demos running side by side on one store never share an id.")
     var name = "demo"
+
+    /// Listings of the default demo are `listing-N`; another run's `listing-N@name` (see `Listing.event`).
+    private var scraperRun: String? { name == "demo" ? nil : name }
 
     @Option(help: ArgumentHelp("How long the store may refuse every write (a full disk, a lock held) before the runtime gives up and the demo exits 1; meanwhile it retries and says so.", valueName: "duration"))
     var giveUpAfter = "5m"
@@ -72,7 +75,7 @@ struct Demo: ParsableCommand {
         // Under the dashboard the header says it (stderr would write over the screen).
         if !headless { options.onError = { _ in } }
 
-        let path = storeOptions.store ?? StoreOptions.demoStorePath
+        let path = storeOptions.named ?? StoreOptions.demoStorePath
         let store: Store
         store = try StoreOptions.opening { try openStore(url: path, readOnly: false, busyTimeout: try storeOptions.busyWait) }
         let runtime: Runtime
@@ -85,7 +88,7 @@ struct Demo: ParsableCommand {
         if !headless {
             // The dashboard, attached to the demo's store through the same path as `pipetop attach`.
             let settings = try dashboard.validated()
-            let scraper = Scraper(runtime: runtime, rate: rate, firstNumber: UInt64(try store.publishedTotal()) + 1)
+            let scraper = Scraper(runtime: runtime, rate: rate, firstNumber: UInt64(try store.publishedTotal()) + 1, run: scraperRun)
             scraper.start()
             // --duration ends the dashboard the way a SIGTERM would (its loop restores the terminal).
             let stopTimer = limit.map { limit in
@@ -116,7 +119,7 @@ struct Demo: ParsableCommand {
             return
         }
         let interrupted = SignalWaiter([SIGINT, SIGTERM, SIGHUP])
-        let scraper = Scraper(runtime: runtime, rate: rate, firstNumber: UInt64(try store.publishedTotal()) + 1)
+        let scraper = Scraper(runtime: runtime, rate: rate, firstNumber: UInt64(try store.publishedTotal()) + 1, run: scraperRun)
         scraper.start()
 
         print("pipetop demo: runtime '\(name.terminalSafe)' on \(path.terminalSafe)")

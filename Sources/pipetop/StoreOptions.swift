@@ -4,8 +4,15 @@ import PipetopCore
 
 /// `--store` and `--read-only`, taken by every command.
 struct StoreOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The store: a SQLite file path. Default: the one running runtime's store, else the demo's.", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("The store: a SQLite file path. Default: $PIPETOP_STORE, else the one running runtime's store, else the demo's.", valueName: "path"))
     var store: String?
+
+    /// The store named: `--store`, else `$PIPETOP_STORE` (when set and not empty).
+    var named: String? {
+        if let store { return store }
+        guard let environment = ProcessInfo.processInfo.environment["PIPETOP_STORE"], !environment.isEmpty else { return nil }
+        return environment
+    }
 
     @Flag(name: .long, help: "Open the store read-only: nothing is written, destructive actions are refused.")
     var readOnly = false
@@ -34,10 +41,10 @@ struct StoreOptions: ParsableArguments {
         return (state as NSString).appendingPathComponent("pipetop/demo.sqlite")
     }
 
-    /// The path given, or the store of the only running runtime, or the demo's.
+    /// The store named, or the store of the only running runtime, or the demo's.
     var resolvedPath: String {
         get throws {
-            if let store { return store }
+            if let named { return named }
             let alive = try Registry.entries().filter(\.alive)
             if alive.count == 1 { return alive[0].runtime.store }
             return Self.demoStorePath

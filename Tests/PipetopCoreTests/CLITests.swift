@@ -38,6 +38,21 @@ import Testing
         #expect(try db.log().map(\.kind) == [.published])
     }
 
+    @Test func pipetopStoreNamesTheStoreWhereNoStoreIsGiven() throws {
+        let envelope = #"{"specversion":"1.0","id":"env-1","source":"/cli","type":"listing.uploaded"}"#
+        let environment = Child.environment(adding: env.merging(["PIPETOP_STORE": db.path]) { $1 })
+        let published = try Child.run([Child.pipetop, "publish", envelope], environment: environment, in: db.directory)
+        #expect(published.status == 0, "\(published.stderr)")
+        #expect(try db.count("SELECT count(*) FROM events WHERE id = 'env-1'") == 1)
+        let listed = try Child.run([Child.pipetop, "events"], environment: environment, in: db.directory)
+        #expect(listed.status == 0 && listed.stdout.contains("\"env-1\""), "\(listed.stderr)")
+        // --store wins over it.
+        let other = db.directory.appendingPathComponent("other.sqlite").path
+        let explicit = try Child.run([Child.pipetop, "publish", "--store", other, "--create", envelope], environment: environment, in: db.directory)
+        #expect(explicit.status == 0 && FileManager.default.fileExists(atPath: other))
+        #expect(try db.count("SELECT count(*) FROM events") == 1)
+    }
+
     @Test func badArgumentsExitWithStatus2() throws {
         let result = try run(["demo", "--headless", "--duration", "soon", "--store", db.path])
         #expect(result.status == 2)
@@ -57,6 +72,23 @@ import Testing
 
     /// The demo, headless: queues move, retries happen, dead letters appear; SIGTERM stops it
     /// cleanly (status 0, registry file gone, runtime marked stopped).
+    /// Two demos side by side on one store (two runtimes of one fleet) never publish the same
+    /// listing id: each counted from the store's total when it started, and collided.
+    @Test func twoDemosOnOneStoreNeverShareAnEventId() throws {
+        let demos = try ["demo", "second"].map { name in
+            try Child([Child.pipetop, "demo", "--headless", "--store", db.path, "--create", "--name", name, "--rate", "200"],
+                      environment: Child.environment(adding: env), in: db.directory)
+        }
+        let both = eventually(timeout: 120) {
+            ((try? db.count("SELECT count(*) FROM events WHERE id LIKE 'listing-%@second'")) ?? 0) > 300
+                && ((try? db.count("SELECT count(*) FROM events WHERE id LIKE 'listing-%' AND id NOT LIKE '%@%'")) ?? 0) > 300
+        }
+        #expect(both, "\(demos.map(\.stderr))")
+        for demo in demos { demo.signal(SIGTERM) }
+        for demo in demos { #expect(demo.wait() == 0, "stderr: \(demo.stderr)") }
+        #expect(try db.count("SELECT count(*) FROM (SELECT id FROM events GROUP BY source, id HAVING count(*) > 1)") == 0)
+    }
+
     @Test func theHeadlessDemoMovesAndStopsOnSIGTERM() throws {
         let demo = try Child(
             [Child.pipetop, "demo", "--headless", "--store", db.path, "--rate", "200", "--window", "1s"],

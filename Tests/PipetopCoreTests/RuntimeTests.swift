@@ -269,10 +269,40 @@ import Testing
         workers.enqueue([message(1, leaseUntil: .now() - .seconds(1)), message(2, leaseUntil: .now() + .seconds(60))])
         #expect(eventually { reports.lock.withLock { reports.outcomes.count == 2 } })
         workers.stop()
-        _ = workers.join(deadline: Date().addingTimeInterval(10))
+        _ = workers.join(within: .seconds(10))
         let results = reports.lock.withLock { reports.outcomes.map { ($0.claim.messageID, "\($0.result)") } }
         #expect(results.first { $0.0 == 1 }?.1 == "unstarted")
         #expect(results.first { $0.0 == 2 }?.1.hasPrefix("succeeded") == true)
         #expect(reports.lock.withLock { reports.runs } == 1)
+    }
+}
+
+/// The runtime's timers wait on the monotonic clock (`MonotonicCondition`); what can be tested
+/// without stepping the machine's clock is that a wait ends by a signal, or when its time is up,
+/// and at once for no time at all.
+@Suite struct MonotonicConditionTests {
+    @Test func aWaitEndsWhenSignalledOrWhenItsTimeIsUp() throws {
+        let condition = MonotonicCondition()
+        condition.lock()
+        #expect(condition.wait(for: .zero) == false)
+        #expect(condition.wait(for: .milliseconds(-5)) == false)
+        let started = Monotonic.micros
+        #expect(condition.wait(for: .milliseconds(30)) == false, "nobody signalled")
+        #expect(Monotonic.micros - started >= 30_000, "it waited its time on the monotonic clock")
+        condition.unlock()
+
+        let signalled = Locked(false)
+        let thread = Thread {
+            condition.withLock {
+                signalled.withLock { $0 = true }
+                condition.signal()
+            }
+        }
+        condition.lock()
+        thread.start()
+        var woken = false
+        while !signalled.withLock({ $0 }) { woken = condition.wait(for: .seconds(60)) }
+        condition.unlock()
+        #expect(woken, "woken by the signal, not by the time")
     }
 }

@@ -56,6 +56,42 @@ import Testing
         #expect(run.backend.closed)
     }
 
+    /// A store file replaced under the dashboard (a restore: the new file moved over the old one)
+    /// is noticed, opened again and shown, not read stale from the old file without a word.
+    @Test func aReplacedStoreFileIsOpenedAgainAndSaid() throws {
+        let (_, fixture) = try Fixture.state(size: Size(width: 100, height: 30))
+        let backend = TestBackend(size: Size(width: 100, height: 30))
+        let config = fixture.directory.appendingPathComponent("config.yaml").path
+        let path = fixture.path
+        let options = DashboardLoop.Options(
+            store: try openReader(url: path), storeLocation: path, readOnly: true, runtimeName: "demo", refresh: .milliseconds(20),
+            capacity: 10_000, theme: "default", themes: ThemeService(catalog: Fixture.catalog, configPath: config), utcOffset: 0,
+            reopen: { (try openReader(url: path), nil) })
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            _ = try? DashboardLoop(options, backend: backend).run()
+            done.signal()
+        }
+        #expect(backend.waitForFrame { $0.text.contains("parse") } != nil)
+
+        // The replacement, made beside it, moved over it with its -wal and -shm.
+        let staging = fixture.directory.appendingPathComponent("staging")
+        try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
+        let newPath = staging.appendingPathComponent("store.sqlite").path
+        do {
+            let replacement = try SQLiteStore(path: newPath)
+            try replacement.declare(queues: [QueueSpec("restored-queue")], rules: [], runtime: fixture.runtime)
+        }
+        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: newPath + suffix) {
+            #expect(rename(newPath + suffix, path + suffix) == 0)
+        }
+        let shown = backend.waitForFrame { $0.text.contains("restored-queue") && $0.text.contains("store file replaced by another: opened again") }
+        #expect(shown != nil, "\(backend.lastFrame?.text ?? "no frame")")
+        #expect(!(backend.lastFrame?.text.contains("parse ") ?? true), "the old file's queues are gone from the screen")
+        backend.press([.char("q")])
+        #expect(done.wait(timeout: .now() + 10) == .success)
+    }
+
     @Test func aQuitSignalEndsTheLoopAndSaysWhich() throws {
         let run = try Run()
         #expect(run.backend.waitForFrame { $0.text.contains("parse") } != nil)

@@ -50,7 +50,7 @@ final class Engine: @unchecked Sendable {
     var workers: [String: QueueWorkers] = [:]
 
     // Shared with publishers and workers, guarded by `condition`.
-    private let condition = NSCondition()
+    private let condition = MonotonicCondition()
     private var inbox: [PendingPublish] = []
     private var inboxEvents = 0
     private var outcomes: [Outcome] = []
@@ -165,8 +165,8 @@ final class Engine: @unchecked Sendable {
         condition.signal()
         condition.unlock()
         for workers in workers.values { workers.stop() }
-        let deadline = Date().addingTimeInterval(grace.secondsDouble)
-        for workers in workers.values { _ = workers.join(deadline: deadline) }
+        let deadline = Monotonic.micros + grace.micros
+        for workers in workers.values { _ = workers.join(within: .microseconds(deadline - Monotonic.micros)) }
         condition.lock()
         exitRequested = true
         condition.signal()
@@ -180,15 +180,16 @@ final class Engine: @unchecked Sendable {
         while true {
             condition.lock()
             while inbox.isEmpty && outcomes.isEmpty && !exitRequested && unrouted.isEmpty {
-                let deadline = nextDeadline()
-                if Timestamp.now() >= deadline { break }
-                _ = condition.wait(until: deadline.date)
+                // How long until the next timer, waited on the monotonic clock (see `MonotonicCondition`).
+                let wait = nextDeadline() - Timestamp.now()
+                if wait <= .zero { break }
+                condition.wait(for: wait)
             }
             if let first = pacer.hold(lastTick: lastTickStart, now: Monotonic.micros, waiting: inboxEvents + outcomes.count) {
                 let before = inboxEvents + outcomes.count
                 var remaining: Int64? = first
                 while !exitRequested, let wait = remaining {
-                    _ = condition.wait(until: Date(timeIntervalSinceNow: Double(wait) / 1_000_000))
+                    condition.wait(for: .microseconds(wait))
                     remaining = pacer.hold(lastTick: lastTickStart, now: Monotonic.micros, waiting: inboxEvents + outcomes.count)
                 }
                 pacer.noteHold(gathered: inboxEvents + outcomes.count - before)

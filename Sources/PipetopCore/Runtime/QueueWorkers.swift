@@ -12,7 +12,7 @@ final class QueueWorkers: @unchecked Sendable {
     private let router: FleetRouter
     private let report: @Sendable (Outcome) -> Void
 
-    private let condition = NSCondition()
+    private let condition = MonotonicCondition()
     private var waiting = Deque<ClaimedMessage>()
     private var stopping = false
     private var live = 0
@@ -69,12 +69,15 @@ final class QueueWorkers: @unchecked Sendable {
         }
     }
 
-    /// Waits until every thread has finished its current run, or until `deadline`.
-    func join(deadline: Date) -> Bool {
+    /// Waits until every thread has finished its current run, or for `grace` (on the monotonic clock).
+    func join(within grace: Duration) -> Bool {
+        let deadline = Monotonic.micros + grace.micros
         condition.lock()
         defer { condition.unlock() }
         while live > 0 {
-            if !condition.wait(until: deadline) { return false }
+            let left = deadline - Monotonic.micros
+            if left <= 0 { return false }
+            condition.wait(for: .microseconds(left))
         }
         return true
     }

@@ -18,7 +18,7 @@ public final class ReplayJobRunner: @unchecked Sendable {
     public var settleFor: Duration = .seconds(600)
     public var onError: @Sendable (Error) -> Void
 
-    private let condition = NSCondition()
+    private let condition = MonotonicCondition()
     private var stopping = false
     private var thread: Thread?
     private var finished: DispatchSemaphore?
@@ -133,7 +133,7 @@ public final class ReplayJobRunner: @unchecked Sendable {
             }
             if unthrottled { continue }
             let wait = busy ? stepInterval : poll
-            condition.withLock { if !stopping { _ = condition.wait(until: Date(timeIntervalSinceNow: wait.secondsDouble)) } }
+            condition.withLock { if !stopping { condition.wait(for: wait) } }
         }
         for id in held { try? store.releaseReplayJob(id, runner: name, at: .now()) }
     }

@@ -27,6 +27,8 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     private var statements: WriterStatements?
     /// Started with the first write through this store (see `Checkpointer`).
     private var checkpointer: Checkpointer?
+    /// The file opened (device and inode), to tell when `location` names another (`locationChanged`).
+    private var opened: FileIdentity?
 
     /// The write path's prepared statements, made on the writer connection at its first use, and
     /// the background checkpointer.
@@ -145,6 +147,27 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         }
         try checkSchema(readOnly: readOnly)
         if !readOnly { Self.makePrivate(path) }
+        opened = FileIdentity(path)
+    }
+
+    /// A file as the file system knows it: another file at the same path has another identity.
+    struct FileIdentity: Equatable {
+        var device: UInt64
+        var inode: UInt64
+        init?(_ path: String) {
+            var info = stat()
+            guard stat(path, &info) == 0 else { return nil }
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+        }
+    }
+
+    /// The connections stay on the file they opened: one replaced (a restore, `mv new.sqlite`) or
+    /// removed would go on being read, silently stale. Said here so the dashboard can reopen.
+    public func locationChanged() -> String? {
+        guard let opened else { return nil }
+        guard let now = FileIdentity(location) else { return "store file removed or moved away" }
+        return now == opened ? nil : "store file replaced by another"
     }
 
     /// How to open `path` so nothing is written to it or beside it. With its `-shm` there (a live

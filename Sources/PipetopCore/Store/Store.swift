@@ -15,6 +15,15 @@ public protocol ReadableStore: AnyObject, Sendable {
     /// Runs `body` with one consistent snapshot of the store (one read transaction). The snapshot
     /// is valid only inside `body`. Readers never block the writer.
     func read<T>(_ body: (StoreSnapshot) throws -> T) throws -> T
+
+    /// Nil while `location` still names the store opened; else what happened to it (a store file
+    /// replaced or removed under it: its connections keep reading the old one). The dashboard
+    /// checks it with each poll and opens the store again.
+    func locationChanged() -> String?
+}
+
+extension ReadableStore {
+    public func locationChanged() -> String? { nil }
 }
 
 /// One consistent state of a store, for reading (see `ReadableStore.read`).

@@ -101,6 +101,8 @@ public struct DataSnapshot: Sendable {
     public var time: Timestamp
     /// Set when the store could not be read this time; there are no values then.
     public var error: String?
+    /// Something the user must hear about the store, beside the values (it was opened again).
+    public var notice: String?
     var values: [String: any Sendable] = [:]
 
     public init(time: Timestamp, error: String? = nil) {

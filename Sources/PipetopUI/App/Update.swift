@@ -42,6 +42,7 @@ extension AppState {
 
     mutating func apply(_ snapshot: DataSnapshot) {
         shared.now = max(shared.now, snapshot.time)
+        if let notice = snapshot.notice { shared.notice = Notice(text: notice, isError: true) }
         if let error = snapshot.error {
             shared.storeError = error
             return

@@ -21,9 +21,12 @@ public final class DashboardLoop {
         public var utcOffset: Int?
         /// The editor `e` runs on a dead letter (nil: `$VISUAL`, else `$EDITOR`, else vi).
         public var editor: String?
+        /// Opens the store again when its file is replaced under the dashboard (nil: it is only said).
+        public var reopen: StoreReader.Reopen?
 
         public init(store: ReadableStore, writer: Store? = nil, storeLocation: String, readOnly: Bool, runtimeName: String?, refresh: Duration, capacity: Int,
-                    theme: String?, themes: ThemeService = ThemeService(), utcOffset: Int? = nil, editor: String? = nil) {
+                    theme: String?, themes: ThemeService = ThemeService(), utcOffset: Int? = nil, editor: String? = nil, reopen: StoreReader.Reopen? = nil) {
+            self.reopen = reopen
             self.store = store
             self.writer = writer
             self.storeLocation = storeLocation
@@ -66,7 +69,8 @@ public final class DashboardLoop {
                              storeLocation: options.storeLocation, readOnly: options.readOnly, runtimeName: options.runtimeName,
                              capacity: options.capacity, utcOffset: options.utcOffset ?? Self.localOffset())
         if !notices.isEmpty { state.notice = Notice(text: notices.joined(separator: "; "), isError: true) }
-        let reader = StoreReader(store: options.store, writer: options.readOnly ? nil : options.writer, interval: options.refresh, capacity: state.capacity, needs: state.needs) {
+        let reader = StoreReader(store: options.store, writer: options.readOnly ? nil : options.writer, interval: options.refresh, capacity: state.capacity, needs: state.needs,
+                                 reopen: options.reopen) {
             var byte: UInt8 = 0
             _ = write(writeEnd, &byte, 1)
         }

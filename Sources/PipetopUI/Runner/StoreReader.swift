@@ -8,9 +8,13 @@ import PipetopCore
 /// the screens' changes to the store (`StoreMutation`) are carried out here with the writer, off
 /// the UI thread, each answered whether it worked or not.
 public final class StoreReader: @unchecked Sendable {
-    public let store: ReadableStore
+    /// Only the reader's thread changes them (`reopenIfReplaced`) once it has started.
+    public private(set) var store: ReadableStore
     /// The dashboard's writer: nil under `--read-only` (every mutation is then answered refused).
-    public let writer: Store?
+    public private(set) var writer: Store?
+    /// Opens the store again (its reader and writer), when its file was replaced under it.
+    public typealias Reopen = @Sendable () throws -> (ReadableStore, Store?)
+    private let reopen: Reopen?
     public let interval: Duration
     public let capacity: Int
     /// Called (on the reader's thread) after each message is queued: wakes the UI loop.
@@ -34,8 +38,9 @@ public final class StoreReader: @unchecked Sendable {
     public static let batchLimit = 5000
 
     public init(store: ReadableStore, writer: Store? = nil, interval: Duration = .milliseconds(250), capacity: Int = 10_000, needs: Set<DataNeed>,
-                clock: @escaping @Sendable () -> Timestamp = { .now() }, wake: @escaping @Sendable () -> Void) {
+                clock: @escaping @Sendable () -> Timestamp = { .now() }, reopen: Reopen? = nil, wake: @escaping @Sendable () -> Void) {
         self.store = store
+        self.reopen = reopen
         self.writer = writer
         self.interval = interval
         self.capacity = capacity
@@ -117,10 +122,33 @@ public final class StoreReader: @unchecked Sendable {
             // A confirmed mutation is carried out even when the dashboard is quitting.
             for (mutation, screen) in changes { post(.answer(mutation.apply(to: writer, at: clock()), for: screen)) }
             if isStopped { return }
+            if let problem = reopenIfReplaced() {
+                post(.data(DataSnapshot(time: clock(), error: problem)))
+                _ = signal.wait(timeout: .now() + .microseconds(Int(interval.micros)))
+                continue
+            }
             for (request, screen) in pending { answer(request, for: screen) }
             post(.data(poll(needs)))
             _ = signal.wait(timeout: .now() + .microseconds(Int(interval.micros)))
         }
+    }
+
+    /// A store file replaced or removed under the dashboard (a restore, a move) would go on being
+    /// read, stale, without a word: it is opened again, the log read from the new one's newest
+    /// records, and the user told. Returns what stands in the way while it cannot be (then polled again).
+    private func reopenIfReplaced() -> String? {
+        guard let change = store.locationChanged() else { return nil }
+        guard let reopen else { return change }
+        do {
+            (store, writer) = try reopen()
+        } catch {
+            return "\(change); cannot open it again: \(error)".terminalSafe
+        }
+        lastSeq = nil
+        var notice = DataSnapshot(time: clock())
+        notice.notice = "\(change): opened again, showing the new one"
+        post(.data(notice))
+        return nil
     }
 
     private func answer(_ request: StoreRequest, for screen: ScreenID) {
