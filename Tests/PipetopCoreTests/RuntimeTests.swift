@@ -194,6 +194,18 @@ import Testing
         shop.stop()
     }
 
+    @Test func aSecondLiveRegistrationOfOneNodeIsRefused() throws {
+        let db = try TestStore()
+        let first = try Runtime(name: "node", store: db.store, queues: [QueueSpec("q")], rules: [], options: options())
+        let second = try Runtime(name: "node", store: try SQLiteStore(path: db.path), queues: [QueueSpec("q")], rules: [], options: options())
+        try first.start()
+        #expect(throws: ConfigurationError.self) { try second.start() }
+        #expect(!second.isRunning)
+        first.stop()
+        try second.start()  // once the first stopped, the node may run again
+        second.stop()
+    }
+
     @Test func cpuSamplesAreRecordedPerQueueAndForTheProcess() throws {
         let db = try TestStore()
         let runtime = try Runtime(

@@ -92,7 +92,12 @@ public final class Runtime: @unchecked Sendable {
             let info = RuntimeInfo(
                 name: name, pid: getpid(), host: ProcessInfo.processInfo.hostName, store: store.location, startedAt: now, heartbeatAt: now)
             // Read before `declare` rewrites this name's row: a crashed run of this runtime is there.
-            let dead = Self.deadRuntimes(try store.runtimes(), besides: info)
+            let registered = try store.runtimes()
+            // A node is `name@host:pid`: a second live registration of one node would share its row.
+            if registered.contains(where: { $0.name == name && $0.host == info.host && $0.pid == info.pid && $0.isLive(at: now) }) {
+                throw ConfigurationError("the runtime '\(name)' is already running in this process (node \(name)@\(info.host):\(info.pid)); stop it first or choose another name")
+            }
+            let dead = Self.deadRuntimes(registered, besides: info)
             try store.declare(queues: queues, rules: rules, runtime: info)
             self.info = info
             if let dead { try expireLeases(of: dead, startedAt: now) }
