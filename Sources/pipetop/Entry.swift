@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PipetopCore
 
 /// The process entry: parse, run, and turn every failure into one line on stderr and the exit
 /// status the CLI promises (2 for bad input, 1 for other failures).
@@ -58,6 +59,10 @@ struct Pipetop: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pipetop",
         abstract: "An event runtime and the dashboard to watch it: queues, retries, dead letters, CPU shape.",
+        version: "pipetop \(Pipetop.version) (SQLite store schema \(SQLiteSchema.version.name), \(SQLiteSchema.version.migrations) migrations)",
         subcommands: [Attach.self, Demo.self, Publish.self, Events.self, Queues.self, Tail.self, TraceCommand.self, CPUCommand.self, DeadLetters.self, ListRuntimes.self],
         defaultSubcommand: Attach.self)
+
+    /// This build's version (`pipetop --version` adds the store schema it writes).
+    static let version = "0.1.0"
 }

@@ -53,6 +53,14 @@ import Testing
         #expect(try db.count("SELECT count(*) FROM events") == 1)
     }
 
+    @Test func versionNamesTheBuildAndTheStoreSchema() throws {
+        let result = try run(["--version"])
+        #expect(result.status == 0)
+        let (schema, count) = SQLiteSchema.version
+        #expect(result.stdout == "pipetop 0.1.0 (SQLite store schema \(schema), \(count) migrations)\n")
+        #expect(schema.hasPrefix("v") && count >= 16)
+    }
+
     @Test func badArgumentsExitWithStatus2() throws {
         let result = try run(["demo", "--headless", "--duration", "soon", "--store", db.path])
         #expect(result.status == 2)

@@ -25,7 +25,8 @@ func readmeExample(storePath: String) throws -> Runtime {
         // A child event: correlation and causation are set for it, and it is committed with this ack.
         delivery.publish(type: "order.confirmed", data: try .json(object: order))
     }
-    runtime.handle("emails") { delivery in
+    runtime.handle("emails") { delivery async throws in  // handlers may be async
+        try await Task.sleep(for: .milliseconds(5))  // stands in for an async mail client's send
         print("email for order \(delivery.event.subject ?? "?"), attempt \(delivery.attempt)")
     }
     try runtime.start()

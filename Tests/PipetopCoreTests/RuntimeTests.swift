@@ -206,6 +206,37 @@ import Testing
         second.stop()
     }
 
+    /// An async handler runs on the queue's own worker threads, before and after each `await`,
+    /// its errors retry as any handler's, and its CPU is the queue's.
+    @Test func asyncHandlersRunOnTheQueuesThreadsWithTheirCPUCounted() throws {
+        let db = try TestStore()
+        let runtime = try Runtime(
+            name: "async", store: db.store, queues: [QueueSpec("aq", concurrency: 2, backoff: Backoff(base: .milliseconds(5), cap: .milliseconds(20)))],
+            rules: [Rule("r", pattern: .type("job"), targets: ["aq"])], options: options())
+        let threads = Locked<Set<String>>([])
+        @Sendable func note() { threads.withLock { _ = $0.insert(Thread.current.name ?? "?") } }
+        runtime.handle("aq") { delivery async throws in
+            note()
+            try await Task.sleep(for: .milliseconds(2))
+            note()
+            await Task.yield()
+            var spin: UInt64 = 0
+            let until = CPUClock.thread() + .milliseconds(10)
+            while CPUClock.thread() < until { spin = spin &+ 1 }  // 10 ms of this thread's CPU
+            note()
+            if delivery.attempt == 1 && spin > 0 { throw PermanentFailureOnce() }
+        }
+        try runtime.start()
+        try runtime.publish((1...6).map { CloudEvent(id: "a\($0)", source: "/t", type: "job") })
+        #expect(try eventually { try db.log().filter { $0.kind == .succeeded }.count == 6 })
+        #expect(try db.log().filter { $0.kind == .retryScheduled }.count == 6, "the first attempt's error retried")
+        #expect(threads.withLock { $0 }.allSatisfy { $0.hasPrefix("aq#") }, "\(threads.withLock { $0 })")
+        #expect(try eventually { try db.store.cpuSamples(since: Timestamp(micros: 0)).filter { $0.scope == "aq" }.reduce(Duration.zero) { $0 + $1.cpu } > .milliseconds(100) })
+        runtime.stop()
+    }
+
+    struct PermanentFailureOnce: Error {}
+
     @Test func cpuSamplesAreRecordedPerQueueAndForTheProcess() throws {
         let db = try TestStore()
         let runtime = try Runtime(

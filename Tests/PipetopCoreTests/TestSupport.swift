@@ -23,18 +23,6 @@ final class TestStore: @unchecked Sendable {
     }
 }
 
-/// A value shared with handlers on the runtime's threads.
-final class Locked<Value>: @unchecked Sendable {
-    private var value: Value
-    private let lock = NSLock()
-    init(_ value: Value) { self.value = value }
-    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
-}
-
 /// Polls `condition` every 20 ms until it holds or `timeout` passes; the timeout only bounds a
 /// failing test, it is never the thing measured.
 func eventually(timeout: Double = 60, _ condition: () throws -> Bool) rethrows -> Bool {

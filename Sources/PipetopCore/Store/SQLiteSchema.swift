@@ -7,9 +7,15 @@ import GRDB
 /// dead letters, operators' actions: the Events filter's `kind:`); messages by queue/state/ready time (claims, depth and lease expiry) and, for
 /// dead letters, by queue and time (and their text, by the trigram index `dead_letter_text`);
 /// events by correlation id; unrouted events by `seq`.
-enum SQLiteSchema {
+public enum SQLiteSchema {
     // Message states are `MessageState` raw values; migrations are history and keep the SQL
     // they were released with, literals included.
+
+    /// The newest schema this build writes (its last migration), and how many migrations lead to it.
+    public static var version: (name: String, migrations: Int) {
+        let all = migrator.migrations
+        return (all.last ?? "none", all.count)
+    }
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
