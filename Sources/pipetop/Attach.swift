@@ -93,7 +93,7 @@ struct Attach: ParsableCommand {
         // through a writer, opened only without --read-only (which also removes those keys).
         let open: StoreReader.Reopen = {
             let store = try StoreOptions.opening { try openReader(url: path, busyTimeout: busyTimeout, untouched: readOnly) }
-            let writer: Store? = readOnly ? nil : try StoreOptions.opening { try openStore(url: path, readOnly: false, create: false, busyTimeout: busyTimeout) }
+            let writer: Store? = readOnly ? nil : try StoreOptions.opening { try openStore(url: path, readOnly: false, create: false, busyTimeout: busyTimeout, progress: StoreOptions.sayProgress) }
             return (store, writer)
         }
         let (store, writer) = try open()

@@ -77,7 +77,7 @@ struct Demo: ParsableCommand {
 
         let path = storeOptions.named ?? StoreOptions.demoStorePath
         let store: Store
-        store = try StoreOptions.opening { try openStore(url: path, readOnly: false, busyTimeout: try storeOptions.busyWait) }
+        store = try StoreOptions.opening { try openStore(url: path, readOnly: false, busyTimeout: try storeOptions.busyWait, progress: StoreOptions.sayProgress) }
         let runtime: Runtime
         do {
             runtime = try CarMarketplace.runtime(name: name, store: store, batchWindow: batchWindow, options: options)

@@ -55,7 +55,8 @@ struct StoreOptions: ParsableArguments {
     func open() throws -> Store {
         try Self.opening {
             let path = try resolvedPath
-            return try openStore(url: path, readOnly: readOnly, create: create || path == Self.demoStorePath, busyTimeout: try busyWait)
+            return try openStore(url: path, readOnly: readOnly, create: create || path == Self.demoStorePath, busyTimeout: try busyWait,
+                                 progress: Self.sayProgress)
         }
     }
 
@@ -63,6 +64,9 @@ struct StoreOptions: ParsableArguments {
     func openReader() throws -> ReadableStore {
         try Self.opening { try PipetopCore.openReader(url: try resolvedPath, busyTimeout: try busyWait, untouched: readOnly) }
     }
+
+    /// Long work of ours (a schema upgrade of a large store) said as it goes, on stderr.
+    static let sayProgress: @Sendable (String) -> Void = { FileHandle.standardError.write(Data("pipetop: \($0.terminalSafe)\n".utf8)) }
 
     /// A backend this build lacks is bad input (exit 2); a store that cannot be opened, a failure.
     static func opening<T>(_ open: () throws -> T) throws -> T {

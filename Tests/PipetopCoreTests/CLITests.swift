@@ -61,6 +61,27 @@ import Testing
         #expect(schema.hasPrefix("v") && count >= 16)
     }
 
+    /// A store of an older schema is upgraded by the next command that writes, which says so as it
+    /// goes (on a large store a migration can take a while): not silence.
+    @Test func aSchemaUpgradeIsSaidAsItGoes() throws {
+        let path = db.directory.appendingPathComponent("old.sqlite").path
+        do {
+            let queue = try DatabaseQueue(path: path)
+            try SQLiteSchema.migrator.migrate(queue, upTo: "v15-runtime-nodes")
+        }
+        let result = try run(["publish", "--store", path, #"{"specversion":"1.0","id":"u1","source":"/cli","type":"t"}"#])
+        #expect(result.status == 0, "\(result.stderr)")
+        let pending = SQLiteSchema.migrator.migrations.drop { $0 != "v15-runtime-nodes" }.dropFirst()
+        #expect(!pending.isEmpty)
+        for (index, migration) in pending.enumerated() {
+            #expect(result.stderr.contains("upgrading the store at \(path) to schema \(migration) (\(index + 1) of \(pending.count))…"))
+        }
+        #expect(result.stderr.contains("upgraded the store at \(path) in "))
+        // The next command has nothing to upgrade and says nothing of it.
+        let again = try run(["publish", "--store", path, #"{"specversion":"1.0","id":"u2","source":"/cli","type":"t"}"#])
+        #expect(again.status == 0 && !again.stderr.contains("upgrad"))
+    }
+
     @Test func badArgumentsExitWithStatus2() throws {
         let result = try run(["demo", "--headless", "--duration", "soon", "--store", db.path])
         #expect(result.status == 2)

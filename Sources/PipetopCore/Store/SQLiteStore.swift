@@ -92,8 +92,11 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     /// take the store's mode), and an existing store of ours open to others is made 0600.
     ///
     /// `untouched` (`--read-only`) opens it without writing a byte: see `untouchedPath`.
+    ///
+    /// `progress` hears of a schema upgrade of an existing store, migration by migration (on a
+    /// large store one can take a while): the CLI prints it, so a slow start is not silence.
     public init(path: String, readOnly: Bool = false, create: Bool = true, busyTimeout: Duration = SQLiteStore.defaultBusyTimeout,
-                untouched: Bool = false) throws {
+                untouched: Bool = false, progress: (@Sendable (String) -> Void)? = nil) throws {
         _ = Self.processSettings
         location = path
         self.busyTimeout = busyTimeout
@@ -145,7 +148,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         } catch let error as DatabaseError {
             throw StoreError("cannot open the store at \(path): \(error.message ?? "\(error)")")
         }
-        try checkSchema(readOnly: readOnly)
+        try checkSchema(readOnly: readOnly, progress: progress)
         if !readOnly { Self.makePrivate(path) }
         opened = FileIdentity(path)
     }
@@ -262,7 +265,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         }
     }
 
-    private func checkSchema(readOnly: Bool) throws {
+    private func checkSchema(readOnly: Bool, progress: (@Sendable (String) -> Void)?) throws {
         let migrator = SQLiteSchema.migrator
         do {
             let (known, superseded, tables) = try pool.read { db in
@@ -282,6 +285,17 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             if readOnly {
                 guard try pool.read({ try migrator.hasCompletedMigrations($0) }) else {
                     throw StoreError("the store at \(location) has an older schema; it is upgraded by the next command that writes to it (a runtime, `pipetop demo`, `pipetop publish`), which reading commands and --read-only never do")
+                }
+            } else if let progress, !known.isEmpty {
+                // An existing store: each migration said before it runs, and the whole when done.
+                let pending = migrator.migrations.filter { !known.contains($0) }
+                let started = Monotonic.micros
+                for (index, migration) in pending.enumerated() {
+                    progress("upgrading the store at \(location) to schema \(migration) (\(index + 1) of \(pending.count))…")
+                    try migrator.migrate(pool, upTo: migration)
+                }
+                if !pending.isEmpty {
+                    progress(String(format: "upgraded the store at %@ in %.1f s", location, Double(Monotonic.micros - started) / 1e6))
                 }
             } else {
                 try migrator.migrate(pool)

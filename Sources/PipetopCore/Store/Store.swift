@@ -197,8 +197,10 @@ extension ReadableStore {
 /// reads (nothing is created or migrated), which is all the dashboard and reading commands get.
 /// With `create`, a missing store is made (a runtime's, the demo's); otherwise it is an error.
 /// `readOnly` opens it without writing to it or beside it (`--read-only`; see `SQLiteStore.untouchedPath`).
-public func openStore(url: String, readOnly: Bool, create: Bool = true, busyTimeout: Duration = SQLiteStore.defaultBusyTimeout) throws -> any Store {
-    try openStoreBackend(url: url, readOnly: readOnly, create: create, busyTimeout: busyTimeout, untouched: readOnly)
+/// `progress` hears of a schema upgrade as it goes (see `SQLiteStore.init`).
+public func openStore(url: String, readOnly: Bool, create: Bool = true, busyTimeout: Duration = SQLiteStore.defaultBusyTimeout,
+                      progress: (@Sendable (String) -> Void)? = nil) throws -> any Store {
+    try openStoreBackend(url: url, readOnly: readOnly, create: create, busyTimeout: busyTimeout, untouched: readOnly, progress: progress)
 }
 
 /// A reader only: the dashboard and reading CLI commands.
@@ -208,7 +210,7 @@ public func openReader(url: String, busyTimeout: Duration = SQLiteStore.defaultB
 }
 
 private func openStoreBackend(url: String, readOnly: Bool, create: Bool = true, busyTimeout: Duration = SQLiteStore.defaultBusyTimeout,
-                              untouched: Bool = false) throws -> SQLiteStore {
+                              untouched: Bool = false, progress: (@Sendable (String) -> Void)? = nil) throws -> SQLiteStore {
     let lowered = url.lowercased()
     if lowered.hasPrefix("postgres://") || lowered.hasPrefix("postgresql://") {
         throw StoreError("PostgreSQL stores are not supported yet; use a SQLite file path", unsupported: true)
@@ -222,7 +224,7 @@ private func openStoreBackend(url: String, readOnly: Bool, create: Bool = true, 
         path = parsed.path
     }
     guard !path.isEmpty else { throw StoreError("the store path is empty") }
-    return try SQLiteStore(path: path, readOnly: readOnly, create: create, busyTimeout: busyTimeout, untouched: untouched)
+    return try SQLiteStore(path: path, readOnly: readOnly, create: create, busyTimeout: busyTimeout, untouched: untouched, progress: progress)
 }
 
 /// Which stored events to read (`pipetop events`): every condition given must hold.
