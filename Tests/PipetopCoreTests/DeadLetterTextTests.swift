@@ -180,6 +180,33 @@ import Testing
         }
     }
 
+    /// A replay job run in the foreground (`pipetop dlq replay`, `dlq jobs run`) purges the text
+    /// rows it left stale when it ends (and in its pauses when throttled): none is left for a
+    /// runtime, and the counts by text stay the letters' (a brute-force count).
+    @Test func aReplayJobRunInTheForegroundPurgesTheRowsItLeftStale() throws {
+        let db = try TestStore()
+        let now = Timestamp(micros: 1_800_000_000_000_000)
+        var batch = WriteBatch(now: now)
+        batch.claims = [ClaimRequest(queue: "q", limit: 100, lease: .seconds(30), maxAttempts: 3)]
+        batch.publishes = (0..<60).map { RoutedEvent(event: CloudEvent(id: "e\($0)", source: "/s", type: "t"), targets: [Target(queue: $0 % 2 == 0 ? "q" : "r", held: false)]) }
+        batch.claims.append(ClaimRequest(queue: "r", limit: 100, lease: .seconds(30), maxAttempts: 3))
+        let claimed = try db.store.apply(batch).claimed
+        var fail = WriteBatch(now: now)
+        fail.outcomes = claimed.map { Outcome(claim: $0.claim, duration: .zero, finishedAt: now, result: .deadLetter(error: "boom in \($0.claim.queue)", reason: .nonRetryable)) }
+        _ = try db.store.apply(fail)
+        let job = try db.store.createReplayJob(ReplayJobRequest(selection: DeadLetterSelection(queue: "q"), rate: 0), at: now)
+        let done = try ReplayJobRunner(store: db.store, name: "cli").run(job.id)
+        #expect(done.state == .done && done.moved == 30)
+        #expect(try db.count("SELECT count(*) FROM dead_letter_text_stale") == 0)
+        for table in DeadLetterText.tables {
+            #expect(try db.count("SELECT count(*) FROM \(table)") == 30, "\(table): the dead letters' rows only")
+        }
+        for text in ["boom", "boom in q", "boom in r"] {
+            let truth = try db.count("SELECT count(*) FROM messages WHERE state = \(MessageState.dead.rawValue) AND instr(errors, '\(text)')")
+            #expect(try db.store.deadLetterCount(DeadLetterSelection(errorText: text)) == truth, "\(text)")
+        }
+    }
+
     @Test func aTextBecomesOnePhraseInItsColumnsTableWithItsQuotesDoubled() {
         #expect(DeadLetterText.matches(.all).isEmpty)
         #expect(DeadLetterText.matches(DeadLetterSelection(errorText: #"say "hi" AND *"#))
