@@ -70,10 +70,8 @@ public final class ReplayJobRunner: @unchecked Sendable {
         func purge() {
             guard unpurged, purgeWhenIdle > 0 else { return }
             unpurged = false
-            var batch = WriteBatch(now: .now())
-            batch.purgeStaleText = purgeWhenIdle
             // A failed purge changes nothing: the rows wait for the next writer's.
-            do { _ = try store.apply(batch) } catch { onError(error) }
+            do { try store.purgeStaleText(limit: purgeWhenIdle) } catch { onError(error) }
         }
         defer { try? store.releaseReplayJob(id, runner: name, at: .now()) }
         while true {
