@@ -239,6 +239,13 @@ struct DeadLetters: ParsableCommand {
         }
     }
 
+    /// After a replay or delete of `count` letters, purges their text rows (left stale) up to
+    /// 1,000, in a transaction of its own once the command's work is done: a runtime purges the
+    /// rest when idle. A failed purge changes nothing (the caller ignores it).
+    static func purgeLeft(_ count: Int, store: Store) throws {
+        try store.purgeStaleText(limit: min(count, 1_000))
+    }
+
     /// Checks the selection, shows what it holds, and asks (or is told) to go on. Returns what was
     /// confirmed: the selection bounded to the letters dead by then, and how many (so letters that
     /// die while the user types are never swept in); nil: stop.
@@ -323,6 +330,7 @@ struct DeadLetters: ParsableCommand {
             guard self.target.allMatching else {
                 let moved = try store.redrive(RedriveRequest(selection: confirmed.selection, to: to, limit: confirmed.count), at: .now())
                 print("replayed \(moved.count) dead letter\(moved.count == 1 ? "" : "s"): new deliveries with fresh attempt budgets; ids, correlation and causation unchanged")
+                try? DeadLetters.purgeLeft(moved.count, store: store)
                 return
             }
             let job = try store.createReplayJob(
@@ -353,6 +361,7 @@ struct DeadLetters: ParsableCommand {
             guard let confirmed = try DeadLetters.confirm("delete", target: target, filter: filter, store: store) else { return }
             let deleted = try store.deleteInBatches(DeleteRequest(selection: confirmed.selection, limit: confirmed.count))
             print("deleted \(deleted.count) dead letter\(deleted.count == 1 ? "" : "s")")
+            try? DeadLetters.purgeLeft(deleted.count, store: store)
         }
     }
 }

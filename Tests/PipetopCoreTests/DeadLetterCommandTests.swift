@@ -121,6 +121,8 @@ import Testing
         #expect(replayed.status == 0 && replayed.stdout.contains("done · 1 of 1 moved"), "\(replayed.stdout) \(replayed.stderr)")
         #expect(try ids([]) == ["b"])
         #expect(try ids(["--payload", "dealer"]) == ["b"], "replayed and deleted letters are no longer found")
+        #expect(try db.count("SELECT count(*) FROM dead_letter_text_stale") == 0, "the commands purged the text rows they left stale")
+        #expect(try db.count("SELECT count(*) FROM dead_letter_errors") == 1 && db.count("SELECT count(*) FROM dead_letter_payloads") == 1)
     }
 
     /// Two processes replay the same 3,000 dead letters at once, in batches: each letter is moved

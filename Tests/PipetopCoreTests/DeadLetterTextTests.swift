@@ -3,7 +3,8 @@ import GRDB
 import Testing
 @testable import PipetopCore
 
-/// What is specific to SQLite's text index of the dead letters (`dead_letter_text`, FTS5 trigram):
+/// What is specific to SQLite's text index of the dead letters (`dead_letter_errors` and
+/// `dead_letter_payloads`, FTS5 trigram):
 /// the migration that builds it for a store with dead letters, its rows in step with the letters,
 /// and the FTS5 query a text becomes. The behaviour itself is in `StoreConformanceTests`.
 @Suite struct DeadLetterTextTests {
@@ -44,7 +45,73 @@ import Testing
         #expect(try ids(DeadLetterSelection(payloadText: "L-9")) == ["json"])
         #expect(try ids(DeadLetterSelection(payloadText: "text payload")) == ["text"], "a binary payload is not indexed")
         #expect(try store.deadLetterCount(DeadLetterSelection(payloadText: "payload")) == 1)
-        #expect(try store.database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM dead_letter_text") } == 4)
+        for table in DeadLetterText.tables {
+            #expect(try store.database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM \(table)") } == 4)
+        }
+    }
+
+    /// A store of v15 (one text table for both columns, a replayed letter's row listed stale):
+    /// v18 moves every row, the stale one too, into the table of its column; the counts by error
+    /// text, payload text and both are the letters' (as a brute-force count over the messages
+    /// finds them), before and after a purge, which empties the list from both tables.
+    @Test func aVersion15StoreHasItsTextSplitByColumnWhenMigrated() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pipetop-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("old.sqlite").path
+        do {
+            let queue = try DatabaseQueue(path: path)
+            try SQLiteSchema.migrator.migrate(queue, upTo: "v15-runtime-nodes")
+            try queue.write { db in
+                try db.execute(sql: """
+                    INSERT INTO events (seq, id, source, type, data, data_kind, published_at, routed) VALUES
+                        (1, 'a', '/s', 't', CAST('{"price":"call for price"}' AS BLOB), 1, 10, 1),
+                        (2, 'b', '/s', 't', CAST('{"price":"call for price"}' AS BLOB), 1, 10, 1),
+                        (3, 'c', '/s', 't', CAST('{"price":"123"}' AS BLOB), 1, 10, 1),
+                        (4, 'd', '/s', 't', CAST('{"price":"call for price"}' AS BLOB), 1, 10, 1);
+                    INSERT INTO messages (id, queue, event_seq, state, ready_at, enqueued_at, attempt, deliveries, errors, dead_at, reason, fingerprint) VALUES
+                        (1, 'q', 1, 3, 20, 10, 1, 1, '[{"attempt":1,"at":20,"error":"connection reset"}]', 20, 'non-retryable', 'connection reset'),
+                        (2, 'q', 2, 3, 21, 10, 1, 1, '[{"attempt":1,"at":21,"error":"price is not a number: call for price"}]', 21, 'non-retryable', 'x'),
+                        (3, 'q', 3, 3, 22, 10, 1, 1, '[{"attempt":1,"at":22,"error":"connection reset"}]', 22, 'non-retryable', 'connection reset'),
+                        (4, 'q', 4, 1, 30, 10, 0, 1, '[{"attempt":1,"at":23,"error":"connection reset"}]', NULL, NULL, 'connection reset');
+                    INSERT INTO dead_letter_text (rowid, errors, payload) VALUES
+                        (1, 'connection reset', '{"price":"call for price"}'),
+                        (2, 'price is not a number: call for price', '{"price":"call for price"}'),
+                        (3, 'connection reset', '{"price":"123"}'),
+                        (4, 'connection reset', '{"price":"call for price"}');
+                    INSERT INTO dead_letter_text_stale (id) VALUES (4);
+                    """)
+            }
+        }
+        let store = try SQLiteStore(path: path)
+        func truth(errors: String?, payload: String?) throws -> Int {
+            try store.database.read { db in
+                try Int.fetchOne(db, sql: """
+                    SELECT count(*) FROM messages m JOIN events e ON e.seq = m.event_seq WHERE m.state = 3
+                        AND (?1 IS NULL OR instr(m.errors, ?1)) AND (?2 IS NULL OR instr(CAST(e.data AS TEXT), ?2))
+                    """, arguments: [errors, payload]) ?? -1
+            }
+        }
+        func check(_ when: String) throws {
+            for (errors, payload) in [("connection reset", nil), (nil, "call for price"), ("connection reset", "call for price"), ("call for price", nil), (nil, "123")] as [(String?, String?)] {
+                let selection = DeadLetterSelection(errorText: errors, payloadText: payload)
+                #expect(try store.deadLetterCount(selection) == truth(errors: errors, payload: payload), "\(when): \(selection)")
+                #expect(try store.deadLetters(selection, page: PageRequest(limit: 10)).items.count == truth(errors: errors, payload: payload), "\(when): \(selection)")
+            }
+        }
+        #expect(try store.deadLetterCount(DeadLetterSelection(payloadText: "call for price")) == 2, "the stale row is not counted")
+        try check("migrated")
+        for table in DeadLetterText.tables {
+            #expect(try store.database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM \(table)") } == 4, "\(table): every row moved")
+        }
+        #expect(try store.database.read { try Bool.fetchOne($0, sql: "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'dead_letter_text')") } == false)
+        var purge = WriteBatch(now: Timestamp(micros: 100))
+        purge.purgeStaleText = 10
+        _ = try store.apply(purge)
+        try check("purged")
+        for table in DeadLetterText.tables + [DeadLetterText.staleTable] {
+            #expect(try store.database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM \(table) WHERE rowid = 4") } == 0, "\(table): the stale row purged")
+        }
     }
 
     /// After dead-lettering, replays, deaths again and deletes, the index holds one row per dead
@@ -73,32 +140,34 @@ import Testing
             now = now + .seconds(1)
             let letters = try db.count("SELECT count(*) FROM messages WHERE state = \(dead)")
             let listed = try db.count("SELECT count(*) FROM dead_letter_text_stale")
-            #expect(try db.count("SELECT count(*) FROM dead_letter_text") == letters + listed, "round \(round)")
-            #expect(try db.count("""
-                SELECT count(*) FROM dead_letter_text t JOIN messages m ON m.id = t.rowid WHERE m.state = \(dead)
-                """) == letters, "round \(round): every dead letter has its row")
+            for table in DeadLetterText.tables {
+                #expect(try db.count("SELECT count(*) FROM \(table)") == letters + listed, "round \(round), \(table)")
+                #expect(try db.count("""
+                    SELECT count(*) FROM \(table) t JOIN messages m ON m.id = t.rowid WHERE m.state = \(dead)
+                    """) == letters, "round \(round), \(table): every dead letter has its row")
+                #expect(try db.count("""
+                    SELECT count(*) FROM \(table) t WHERE t.rowid NOT IN (SELECT id FROM dead_letter_text_stale)
+                        AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = t.rowid AND m.state = \(dead))
+                    """) == 0, "round \(round), \(table): a row of no dead letter is listed")
+            }
             #expect(try db.count("""
                 SELECT count(*) FROM dead_letter_text_stale s JOIN messages m ON m.id = s.id WHERE m.state = \(dead)
                 """) == 0, "round \(round): no dead letter is listed stale")
             #expect(try db.count("""
-                SELECT count(*) FROM dead_letter_text t JOIN messages m ON m.id = t.rowid
+                SELECT count(*) FROM dead_letter_errors t JOIN messages m ON m.id = t.rowid
                 WHERE m.state = \(dead) AND t.errors IS NOT (SELECT group_concat(json_extract(a.value, '$.error'), char(10)) FROM json_each(m.errors) a)
                 """) == 0, "round \(round): a dead letter's row holds its errors now")
-            #expect(try db.count("""
-                SELECT count(*) FROM dead_letter_text t WHERE t.rowid NOT IN (SELECT id FROM dead_letter_text_stale)
-                    AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = t.rowid AND m.state = \(dead))
-                """) == 0, "round \(round): a row of no dead letter is listed")
         }
         #expect(try db.count("SELECT count(*) FROM dead_letter_text_stale") > 0, "the replays and deletes left rows to purge")
         // Both ways of leaving the listed rows out of a count give the letters'.
         for text in ["boom", "boom 3-", "boom 7-1"] {
-            let match = try #require(DeadLetterText.match(DeadLetterSelection(errorText: text)))
+            let matches = DeadLetterText.matches(DeadLetterSelection(errorText: text))
             let truth = try db.count("""
                 SELECT count(*) FROM messages m WHERE m.state = \(dead)
                     AND EXISTS (SELECT 1 FROM json_each(m.errors) a WHERE instr(json_extract(a.value, '$.error'), '\(text)'))
                 """)
             for inRange in [true, false] {
-                let counted = try db.store.database.read { reader throws -> Int in try SQLiteSnapshot(db: reader).textCount(match, inRange: inRange) }
+                let counted = try db.store.database.read { reader throws -> Int in try SQLiteSnapshot(db: reader).textCount(matches, inRange: inRange) }
                 #expect(counted == truth, "\(text), listed rows matched as a range: \(inRange)")
             }
         }
@@ -106,12 +175,43 @@ import Testing
         purge.purgeStaleText = 10_000
         _ = try db.store.apply(purge)
         #expect(try db.count("SELECT count(*) FROM dead_letter_text_stale") == 0)
-        #expect(try db.count("SELECT count(*) FROM dead_letter_text") == db.count("SELECT count(*) FROM messages WHERE state = \(dead)"))
+        for table in DeadLetterText.tables {
+            #expect(try db.count("SELECT count(*) FROM \(table)") == db.count("SELECT count(*) FROM messages WHERE state = \(dead)"))
+        }
     }
 
-    @Test func aTextBecomesOnePhrasePerColumnWithItsQuotesDoubled() {
-        #expect(DeadLetterText.match(.all) == nil)
-        #expect(DeadLetterText.match(DeadLetterSelection(errorText: #"say "hi" AND *"#)) == #"{errors} : "say ""hi"" AND *""#)
-        #expect(DeadLetterText.match(DeadLetterSelection(errorText: "abc", payloadText: "\"\"")) == #"{errors} : "abc" AND {payload} : """""""#)
+    /// A replay job run in the foreground (`pipetop dlq replay`, `dlq jobs run`) purges the text
+    /// rows it left stale when it ends (and in its pauses when throttled): none is left for a
+    /// runtime, and the counts by text stay the letters' (a brute-force count).
+    @Test func aReplayJobRunInTheForegroundPurgesTheRowsItLeftStale() throws {
+        let db = try TestStore()
+        let now = Timestamp(micros: 1_800_000_000_000_000)
+        var batch = WriteBatch(now: now)
+        batch.claims = [ClaimRequest(queue: "q", limit: 100, lease: .seconds(30), maxAttempts: 3)]
+        batch.publishes = (0..<60).map { RoutedEvent(event: CloudEvent(id: "e\($0)", source: "/s", type: "t"), targets: [Target(queue: $0 % 2 == 0 ? "q" : "r", held: false)]) }
+        batch.claims.append(ClaimRequest(queue: "r", limit: 100, lease: .seconds(30), maxAttempts: 3))
+        let claimed = try db.store.apply(batch).claimed
+        var fail = WriteBatch(now: now)
+        fail.outcomes = claimed.map { Outcome(claim: $0.claim, duration: .zero, finishedAt: now, result: .deadLetter(error: "boom in \($0.claim.queue)", reason: .nonRetryable)) }
+        _ = try db.store.apply(fail)
+        let job = try db.store.createReplayJob(ReplayJobRequest(selection: DeadLetterSelection(queue: "q"), rate: 0), at: now)
+        let done = try ReplayJobRunner(store: db.store, name: "cli").run(job.id)
+        #expect(done.state == .done && done.moved == 30)
+        #expect(try db.count("SELECT count(*) FROM dead_letter_text_stale") == 0)
+        for table in DeadLetterText.tables {
+            #expect(try db.count("SELECT count(*) FROM \(table)") == 30, "\(table): the dead letters' rows only")
+        }
+        for text in ["boom", "boom in q", "boom in r"] {
+            let truth = try db.count("SELECT count(*) FROM messages WHERE state = \(MessageState.dead.rawValue) AND instr(errors, '\(text)')")
+            #expect(try db.store.deadLetterCount(DeadLetterSelection(errorText: text)) == truth, "\(text)")
+        }
+    }
+
+    @Test func aTextBecomesOnePhraseInItsColumnsTableWithItsQuotesDoubled() {
+        #expect(DeadLetterText.matches(.all).isEmpty)
+        #expect(DeadLetterText.matches(DeadLetterSelection(errorText: #"say "hi" AND *"#))
+            == [DeadLetterText.Match(table: "dead_letter_errors", phrase: #""say ""hi"" AND *""#)])
+        #expect(DeadLetterText.matches(DeadLetterSelection(errorText: "abc", payloadText: "\"\""))
+            == [DeadLetterText.Match(table: "dead_letter_errors", phrase: #""abc""#), DeadLetterText.Match(table: "dead_letter_payloads", phrase: #""""""""#)])
     }
 }

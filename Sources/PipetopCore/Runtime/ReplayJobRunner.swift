@@ -17,6 +17,11 @@ public final class ReplayJobRunner: @unchecked Sendable {
     /// How long after a job finished a carrier still settles the outcomes of what it moved.
     public var settleFor: Duration = .seconds(600)
     public var onError: @Sendable (Error) -> Void
+    /// Stale rows of the text index (`WriteBatch.purgeStaleText`) `run` purges in one transaction
+    /// of their own, after it moved letters: in each pause of a throttled job and once when the job
+    /// ends. A replay from the CLI then leaves no rows for a runtime to purge (an unthrottled one
+    /// of more letters leaves the rest), and no step waits for a purge.
+    public var purgeWhenIdle = 1_000
 
     private let condition = MonotonicCondition()
     private var stopping = false
@@ -60,16 +65,31 @@ public final class ReplayJobRunner: @unchecked Sendable {
     @discardableResult
     public func run(_ id: Int64, progress: (ReplayJobStep) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> ReplayJob {
         var pacer = Pacer()
+        // Letters moved since the last purge: their text rows are listed stale.
+        var unpurged = false
+        func purge() {
+            guard unpurged, purgeWhenIdle > 0 else { return }
+            unpurged = false
+            // A failed purge changes nothing: the rows wait for the next writer's.
+            do { try store.purgeStaleText(limit: purgeWhenIdle) } catch { onError(error) }
+        }
         defer { try? store.releaseReplayJob(id, runner: name, at: .now()) }
         while true {
             guard let current = try store.replayJob(id: id) else { throw ReplayJobError("no replay job \(id) in this store") }
             let moves = current.state == .running ? pacer.allowance(rate: current.rate) : 0
             let step = try store.stepReplayJob(id, runner: name, lease: lease, moves: moves, at: .now())
             pacer.spent(step.moved)
+            if step.moved > 0 { unpurged = true }
             progress(step)
-            if shouldStop() || (step.heldBy == nil && step.job.state != .running) { return step.job }
+            if shouldStop() || (step.heldBy == nil && step.job.state != .running) {
+                purge()
+                return step.job
+            }
             if step.heldBy == nil && step.job.rate == 0 && step.moved > 0 { continue }
-            Thread.sleep(forTimeInterval: step.heldBy == nil ? stepInterval.secondsDouble : min(lease.secondsDouble / 2, 1))
+            let pause = step.heldBy == nil ? stepInterval.secondsDouble : min(lease.secondsDouble / 2, 1)
+            let idle = DispatchTime.now().uptimeNanoseconds
+            purge()
+            Thread.sleep(forTimeInterval: max(0, pause - Double(DispatchTime.now().uptimeNanoseconds - idle) / 1e9))
         }
     }
 

@@ -263,25 +263,29 @@ enum DeadLetterQuery {
         if let failedAgain = selection.failedAgain { conditions.append(failedAgain ? "m.replays > 0" : "m.replays = 0") }
         if let since = selection.deadSince { add("m.dead_at >= ?") { $0.bind(since.micros) } }
         if let until = selection.deadUntil { add("m.dead_at < ?") { $0.bind(until.micros) } }
-        if let match = DeadLetterText.match(selection) {
+        for match in DeadLetterText.matches(selection) {
             // The index drives: it hands over the matching ids, each looked up by primary key.
-            add("m.id IN (SELECT rowid FROM \(DeadLetterText.table) WHERE \(DeadLetterText.table) MATCH ?)") { $0.bind(match) }
+            add("m.id IN (SELECT rowid FROM \(match.table) WHERE \(match.table) MATCH ?)") { $0.bind(match.phrase) }
         }
         return (conditions.joined(separator: " AND "), binds)
     }
 }
 
-/// `dead_letter_text`: the text index of the dead letters (FTS5, trigram tokenizer), one row per
-/// dead letter with the message id as its rowid, written by the transactions that make a dead
-/// letter (a letter that dies again replaces its row: its text now). A letter that is replayed,
-/// edited or deleted keeps its row for a while, listed in `dead_letter_text_stale` (deleting
-/// from FTS5 costs as much as the rest of a replay), until the runtime's writer purges it: the
-/// index holds the dead letters and the listed stale rows, never a dead letter's old text, and
-/// every query counts only the dead letters' rows (`messages.state = 3`, or not listed). Its own
-/// copy of the text (not an external-content table): a row leaves by its rowid alone, whatever
-/// has happened to the message and event since.
+/// `dead_letter_errors` and `dead_letter_payloads`: the text index of the dead letters (FTS5,
+/// trigram tokenizer), a table per column so a payload text never reads the errors' trigrams
+/// (nor an error text the payloads'), each with a row per dead letter (NULL where it has no such
+/// text), the message id its rowid; written by the transactions that make a dead letter (a letter
+/// that dies again replaces its rows: its text now). A letter that is replayed, edited or deleted
+/// keeps its rows for a while, listed in `dead_letter_text_stale` (deleting from FTS5 costs as much
+/// as the rest of a replay), until a writer purges them: the index holds the dead letters and the
+/// listed stale rows, never a dead letter's old text, and every query counts only the dead
+/// letters' rows (`messages.state = 3`, or not listed). Their own copy of the text (not an
+/// external-content table): a row leaves by its rowid alone, whatever has happened to the message
+/// and event since.
 enum DeadLetterText {
-    static let table = "dead_letter_text"
+    static let errorsTable = "dead_letter_errors"
+    static let payloadsTable = "dead_letter_payloads"
+    static let tables = [errorsTable, payloadsTable]
     static let staleTable = "dead_letter_text_stale"
     static let markStale = "INSERT OR IGNORE INTO \(staleTable) (id) VALUES (?)"
     static let unmarkStale = "DELETE FROM \(staleTable) WHERE id = ?"
@@ -294,21 +298,34 @@ enum DeadLetterText {
         FROM messages m JOIN events e ON e.seq = m.event_seq WHERE m.id = ?
         """
 
-    /// Binds the message id and its `text`. OR REPLACE: a letter is never indexed twice, even past
-    /// a row left by a bug (a failed insert would fail the whole tick, again and again).
-    static let insert = "INSERT OR REPLACE INTO \(table) (rowid, errors, payload) VALUES (?, ?, ?)"
+    /// Bind the message id and its errors, or its payload. OR REPLACE: a letter is never indexed
+    /// twice, even past a row left by a bug (a failed insert would fail the whole tick, again and again).
+    static let insertErrors = "INSERT OR REPLACE INTO \(errorsTable) (rowid, errors) VALUES (?, ?)"
+    static let insertPayload = "INSERT OR REPLACE INTO \(payloadsTable) (rowid, payload) VALUES (?, ?)"
 
-    static let delete = "DELETE FROM \(table) WHERE rowid = ?"
+    static let deletes = tables.map { "DELETE FROM \($0) WHERE rowid = ?" }
 
-    /// The FTS5 query of the selection's text conditions, nil without any: each text one phrase
-    /// in its column. Inside a phrase nothing is syntax (`AND`, `*`, `NEAR(`, `:` are text) but
-    /// the closing quote, so a `"` is doubled; with the trigram tokenizer a phrase is a
-    /// case-insensitive substring.
-    static func match(_ selection: DeadLetterSelection) -> String? {
-        var phrases: [String] = []
-        if let text = selection.errorText { phrases.append("{errors} : " + phrase(text)) }
-        if let text = selection.payloadText { phrases.append("{payload} : " + phrase(text)) }
-        return phrases.isEmpty ? nil : phrases.joined(separator: " AND ")
+    /// One text condition: its table and the FTS5 query of its text.
+    struct Match: Equatable {
+        var table: String
+        var phrase: String
+    }
+
+    /// The selection's text conditions, each one phrase in its column's table. Inside a phrase
+    /// nothing is syntax (`AND`, `*`, `NEAR(`, `:` are text) but the closing quote, so a `"` is
+    /// doubled; with the trigram tokenizer a phrase is a case-insensitive substring.
+    static func matches(_ selection: DeadLetterSelection) -> [Match] {
+        var matches: [Match] = []
+        if let text = selection.errorText { matches.append(Match(table: errorsTable, phrase: phrase(text))) }
+        if let text = selection.payloadText { matches.append(Match(table: payloadsTable, phrase: phrase(text))) }
+        return matches
+    }
+
+    /// `FROM first t WHERE t.first MATCH ?`, and each other match as `t.rowid IN` its own: the rows
+    /// (as `t`) every match holds; bind the phrases in order, then what the caller adds after it.
+    static func source(_ matches: [Match]) -> String {
+        let first = matches[0].table
+        return "FROM \(first) t WHERE t.\(first) MATCH ?" + matches.dropFirst().map { " AND t.rowid IN (SELECT rowid FROM \($0.table) WHERE \($0.table) MATCH ?)" }.joined()
     }
 
     static func phrase(_ text: String) -> String { "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }

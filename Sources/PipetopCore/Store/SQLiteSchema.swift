@@ -5,7 +5,7 @@ import GRDB
 /// Every query the dashboard and the CLI make has its index: the log by `seq` (the primary key) and
 /// by event (for traces, through events by correlation id), and its rows with a rare step (failures,
 /// dead letters, operators' actions: the Events filter's `kind:`); messages by queue/state/ready time (claims, depth and lease expiry) and, for
-/// dead letters, by queue and time (and their text, by the trigram index `dead_letter_text`);
+/// dead letters, by queue and time (and their text, by the trigram indexes `dead_letter_errors` and `dead_letter_payloads`);
 /// events by correlation id; unrouted events by `seq`.
 public enum SQLiteSchema {
     // Message states are `MessageState` raw values; migrations are history and keep the SQL
@@ -381,6 +381,19 @@ public enum SQLiteSchema {
                 INSERT INTO runtime_nodes SELECT name, pid, host, store, started_at, heartbeat_at, stopped_at FROM runtimes;
                 DROP TABLE runtimes;
                 ALTER TABLE runtime_nodes RENAME TO runtimes;
+                """)
+        }
+        migrator.registerMigration("v18-dead-letter-text-by-column") { db in
+            // The text index, a table per column (DeadLetterText): in one table a payload text read
+            // the doclists of the errors' trigrams too and filtered every position by column (a
+            // payload text in every letter: twice the work). Each table keeps a row per indexed
+            // letter, as the one table did (the stale list covers both); the rows move as they are.
+            try db.execute(sql: """
+                CREATE VIRTUAL TABLE dead_letter_errors USING fts5(errors, tokenize = 'trigram', columnsize = 0);
+                CREATE VIRTUAL TABLE dead_letter_payloads USING fts5(payload, tokenize = 'trigram', columnsize = 0);
+                INSERT INTO dead_letter_errors (rowid, errors) SELECT rowid, errors FROM dead_letter_text;
+                INSERT INTO dead_letter_payloads (rowid, payload) SELECT rowid, payload FROM dead_letter_text;
+                DROP TABLE dead_letter_text;
                 """)
         }
         migrator.registerMigration("v20-rules-per-runtime") { db in

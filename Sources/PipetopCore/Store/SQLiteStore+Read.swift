@@ -235,7 +235,8 @@ struct SQLiteSnapshot: StoreSnapshot {
     /// that match, and a dead letter's row holds its text now.
     private func newestVerified(_ selection: DeadLetterSelection, page: PageRequest) throws -> [DeadLetter]? {
         try DeadLetterQuery.check(selection)
-        guard let match = DeadLetterText.match(selection) else { return nil }
+        let matches = DeadLetterText.matches(selection)
+        guard !matches.isEmpty else { return nil }
         var rest = selection
         rest.errorText = nil
         rest.payloadText = nil
@@ -256,11 +257,10 @@ struct SQLiteSnapshot: StoreSnapshot {
         // Fewer than a page: the caller's way costs no more.
         guard candidates.count > page.limit, let low = candidates.min(), let high = candidates.max(),
               high - low < Int64(probe) * Self.idSpreadPerCandidate else { return nil }
-        let fts = DeadLetterText.table
         let matching = try RawStatement(cached: db.cachedStatement(sql: """
-            SELECT rowid FROM \(fts) WHERE \(fts) MATCH ? AND rowid BETWEEN ? AND ?
+            SELECT t.rowid \(DeadLetterText.source(matches)) AND t.rowid BETWEEN ? AND ?
             """), in: db)
-        matching.bind(match)
+        for match in matches { matching.bind(match.phrase) }
         matching.bind(low)
         matching.bind(high)
         var matched = Set<Int64>()
@@ -296,9 +296,9 @@ struct SQLiteSnapshot: StoreSnapshot {
     func deadLetterCount(_ selection: DeadLetterSelection) throws -> Int {
         if DeadLetterQuery.byCause(selection) { return try deadLetterGroups(selection).reduce(0) { $0 + $1.count } }
         let query: RawStatement
-        if DeadLetterQuery.byTextOnly(selection), let match = DeadLetterText.match(selection) {
+        if DeadLetterQuery.byTextOnly(selection) {
             try DeadLetterQuery.check(selection)
-            return try textCount(match)
+            return try textCount(DeadLetterText.matches(selection))
         } else {
             let (conditions, binds) = try DeadLetterQuery.conditions(selection)
             // The events join only when the selection reads the event's type.
@@ -317,16 +317,17 @@ struct SQLiteSnapshot: StoreSnapshot {
     /// replay of a few letters) are matched as one range of rowids and subtracted; spread out,
     /// each match is looked up in the list (~0.15-0.5 µs a match, measured). A MATCH per listed
     /// rowid would cost milliseconds each. `inRange` forces one way (tests compare them).
-    func textCount(_ match: String, inRange: Bool? = nil) throws -> Int {
+    func textCount(_ matches: [DeadLetterText.Match], inRange: Bool? = nil) throws -> Int {
+        let source = DeadLetterText.source(matches)
         func count(_ sql: String, _ values: [Int64] = []) throws -> Int {
             let query = try RawStatement(cached: db.cachedStatement(sql: sql), in: db)
-            if sql.contains("MATCH ?") { query.bind(match) }
+            for match in matches { query.bind(match.phrase) }
             for value in values { query.bind(value) }
             var count = 0
             try query.query { count = $0.int(0) }
             return count
         }
-        let (fts, stale) = (DeadLetterText.table, DeadLetterText.staleTable)
+        let stale = DeadLetterText.staleTable
         var listed: (low: Int64, high: Int64)?
         let bounds = try RawStatement(cached: db.cachedStatement(sql: """
             SELECT (SELECT min(id) FROM \(stale)), (SELECT max(id) FROM \(stale)), (SELECT max(id) FROM messages)
@@ -336,15 +337,15 @@ struct SQLiteSnapshot: StoreSnapshot {
             if !row.isNull(0) { listed = (row.int64(0), row.int64(1)) }
             newest = row.isNull(2) ? 0 : row.int64(2)
         }
-        guard let listed else { return try count("SELECT count(*) FROM \(fts) WHERE \(fts) MATCH ?") }
+        guard let listed else { return try count("SELECT count(*) \(source)") }
         if inRange ?? ((listed.high - listed.low) * 8 <= newest) {
-            return try count("SELECT count(*) FROM \(fts) WHERE \(fts) MATCH ?")
+            return try count("SELECT count(*) \(source)")
                 - count("""
-                    SELECT count(*) FROM \(fts) t WHERE t.\(fts) MATCH ? AND t.rowid BETWEEN ? AND ?
+                    SELECT count(*) \(source) AND t.rowid BETWEEN ? AND ?
                         AND EXISTS (SELECT 1 FROM \(stale) s WHERE s.id = t.rowid)
                     """, [listed.low, listed.high])
         }
-        return try count("SELECT count(*) FROM \(fts) t WHERE t.\(fts) MATCH ? AND NOT EXISTS (SELECT 1 FROM \(stale) s WHERE s.id = t.rowid)")
+        return try count("SELECT count(*) \(source) AND NOT EXISTS (SELECT 1 FROM \(stale) s WHERE s.id = t.rowid)")
     }
 
     func deadLetterGroups(_ selection: DeadLetterSelection) throws -> [DeadLetterGroup] {

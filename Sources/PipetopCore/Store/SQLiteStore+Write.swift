@@ -344,7 +344,8 @@ struct SQLiteTransaction: StoreTransaction {
     mutating func writeTextIndex() throws {
         if !textIndex.isEmpty {
             let read = try RawStatement(cached: db.cachedStatement(sql: DeadLetterText.text), in: db)
-            let insert = try db.cachedStatement(sql: DeadLetterText.insert)
+            let insertErrors = try db.cachedStatement(sql: DeadLetterText.insertErrors)
+            let insertPayload = try db.cachedStatement(sql: DeadLetterText.insertPayload)
             let stale = try db.cachedStatement(sql: DeadLetterText.markStale)
             // Only a letter replayed before can be listed as stale; one look per transaction.
             var anyStale = try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM \(DeadLetterText.staleTable))")) ?? true
@@ -360,7 +361,8 @@ struct SQLiteTransaction: StoreTransaction {
                 try read.query { row in text = (row.string(0), row.string(1)) }
                 guard let text else { continue }
                 if anyStale { try fresh.execute(arguments: [messageID]) }
-                try insert.execute(arguments: [messageID, text.errors, text.payload])
+                try insertErrors.execute(arguments: [messageID, text.errors])
+                try insertPayload.execute(arguments: [messageID, text.payload])
             }
             textIndex.removeAll()
         }
@@ -378,8 +380,10 @@ struct SQLiteTransaction: StoreTransaction {
             WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = s.id AND m.state = \(MessageState.dead.sql)) ORDER BY s.id LIMIT ?
             """), arguments: [limit])
         guard !ids.isEmpty else { return }
-        let delete = try db.cachedStatement(sql: DeadLetterText.delete)
-        for id in ids { try delete.execute(arguments: [id]) }
+        for sql in DeadLetterText.deletes {
+            let delete = try db.cachedStatement(sql: sql)
+            for id in ids { try delete.execute(arguments: [id]) }
+        }
         try db.cachedStatement(sql: "DELETE FROM \(DeadLetterText.staleTable) WHERE id <= ?").execute(arguments: [ids.last!])
     }
 

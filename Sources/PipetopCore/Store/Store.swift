@@ -648,6 +648,16 @@ extension Store {
         }
     }
 
+    /// Purges up to `limit` stale rows of the dead letters' text index in a transaction of its own
+    /// (`WriteBatch.purgeStaleText`): what a writer outside a runtime does after it replayed or
+    /// deleted letters, so their rows do not wait for a runtime.
+    public func purgeStaleText(limit: Int = 1_000) throws {
+        guard limit > 0 else { return }
+        var batch = WriteBatch(now: .now())
+        batch.purgeStaleText = limit
+        _ = try apply(batch)
+    }
+
     /// A large delete as a run of transactions, as `redriveInBatches`.
     public func deleteInBatches(_ request: DeleteRequest, batch: Int = 1_000, clock: () -> Timestamp = Timestamp.now) throws -> MutationResult {
         try Self.inBatches(limit: request.limit, batch: batch) { part in
