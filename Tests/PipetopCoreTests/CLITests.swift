@@ -64,11 +64,8 @@ import Testing
     /// A store of an older schema is upgraded by the next command that writes, which says so as it
     /// goes (on a large store a migration can take a while): not silence.
     @Test func aSchemaUpgradeIsSaidAsItGoes() throws {
-        let path = db.directory.appendingPathComponent("old.sqlite").path
-        do {
-            let queue = try DatabaseQueue(path: path)
-            try SQLiteSchema.migrator.migrate(queue, upTo: "v15-runtime-nodes")
-        }
+        let old = try OldStore(upTo: "v15-runtime-nodes")
+        let path = old.path
         let result = try run(["publish", "--store", path, #"{"specversion":"1.0","id":"u1","source":"/cli","type":"t"}"#])
         #expect(result.status == 0, "\(result.stderr)")
         let pending = SQLiteSchema.migrator.migrations.drop { $0 != "v15-runtime-nodes" }.dropFirst()

@@ -11,15 +11,7 @@ import Testing
     /// A store of schema v5 with dead letters (JSON, text, binary and no payload; several errors
     /// each) and a live message: v6 indexes the dead letters as they are, and only them.
     @Test func aVersion5StoreHasItsDeadLettersIndexedWhenMigrated() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pipetop-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("old.sqlite").path
-        do {
-            let queue = try DatabaseQueue(path: path)
-            try SQLiteSchema.migrator.migrate(queue, upTo: "v5-dead-letter-causes")
-            try queue.write { db in
-                try db.execute(sql: """
+        let old = try OldStore(upTo: "v5-dead-letter-causes", rows: """
                     INSERT INTO events (seq, id, source, type, data, data_kind, published_at, routed) VALUES
                         (1, 'json', '/s', 't', CAST('{"listing":"L-9","price":"call for price"}' AS BLOB), 1, 10, 1),
                         (2, 'text', '/s', 't', CAST('plain Text payload' AS BLOB), 3, 10, 1),
@@ -33,8 +25,7 @@ import Testing
                         (4, 'q', 4, 3, 23, 10, 1, 1, '[{"attempt":1,"at":23,"error":"empty"}]', 23, 'non-retryable', 'empty'),
                         (5, 'q', 5, 1, 24, 10, 1, 1, '[{"attempt":1,"at":24,"error":"connection refused"}]', NULL, NULL, NULL);
                     """)
-            }
-        }
+        let path = old.path
         let store = try SQLiteStore(path: path)
         func ids(_ selection: DeadLetterSelection) throws -> [String] {
             try store.deadLetters(selection, page: PageRequest(limit: 10)).items.map(\.event.id).sorted()
@@ -55,15 +46,7 @@ import Testing
     /// text, payload text and both are the letters' (as a brute-force count over the messages
     /// finds them), before and after a purge, which empties the list from both tables.
     @Test func aVersion15StoreHasItsTextSplitByColumnWhenMigrated() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pipetop-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("old.sqlite").path
-        do {
-            let queue = try DatabaseQueue(path: path)
-            try SQLiteSchema.migrator.migrate(queue, upTo: "v15-runtime-nodes")
-            try queue.write { db in
-                try db.execute(sql: """
+        let old = try OldStore(upTo: "v15-runtime-nodes", rows: """
                     INSERT INTO events (seq, id, source, type, data, data_kind, published_at, routed) VALUES
                         (1, 'a', '/s', 't', CAST('{"price":"call for price"}' AS BLOB), 1, 10, 1),
                         (2, 'b', '/s', 't', CAST('{"price":"call for price"}' AS BLOB), 1, 10, 1),
@@ -81,8 +64,7 @@ import Testing
                         (4, 'connection reset', '{"price":"call for price"}');
                     INSERT INTO dead_letter_text_stale (id) VALUES (4);
                     """)
-            }
-        }
+        let path = old.path
         let store = try SQLiteStore(path: path)
         func truth(errors: String?, payload: String?) throws -> Int {
             try store.database.read { db in

@@ -139,15 +139,7 @@ import Testing
     /// A store written by the schema before rows held several steps (v3: one record per row, the
     /// kind as text) opens with every record as it was, in order, traceable.
     @Test func aVersion3LogBecomesRowsOfOneStep() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pipetop-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("old.sqlite").path
-        do {
-            let queue = try DatabaseQueue(path: path)
-            try SQLiteSchema.migrator.migrate(queue, upTo: "v3-audit")
-            try queue.write { db in
-                try db.execute(sql: """
+        let old = try OldStore(upTo: "v3-audit", rows: """
                     INSERT INTO events (seq, id, source, type, correlation_id, causation_id, data_kind, published_at, routed)
                     VALUES (1, 'a', '/s', 't', 'flow', 'a', 0, 10, 1), (2, 'b', '/s', 't', 'flow', 'a', 0, 11, 1), (3, 'c', '/s', 't', 'other', 'c', 0, 12, 1);
                     INSERT INTO log (seq, at, kind, event_seq, queue, message_id, attempt, duration_us, error, detail) VALUES
@@ -160,8 +152,7 @@ import Testing
                         (7, 14, 'failed', 1, 'q', 1, 1, 900, 'boom', NULL),
                         (8, 14, 'retry-scheduled', 1, 'q', 1, 1, NULL, NULL, 'retry in 0.100s');
                     """)
-            }
-        }
+        let path = old.path
         let store = try SQLiteStore(path: path)
         let records = try store.tail(after: 0, limit: 100)
         #expect(records.map(\.kind) == [.published, .routed, .enqueued, .published, .published, .claimed, .failed, .retryScheduled])

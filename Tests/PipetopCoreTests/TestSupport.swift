@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 @testable import PipetopCore
 
 /// A store in a fresh temporary directory, removed when the value is dropped.
@@ -21,6 +22,24 @@ final class TestStore: @unchecked Sendable {
     func count(_ sql: String) throws -> Int {
         try store.database.read { try Int.fetchOne($0, sql: sql) ?? 0 }
     }
+}
+
+/// A store file of an older schema (migrated `upTo` one of its migrations, with `rows` inserted
+/// as that schema had them) in a fresh temporary directory, removed with the value: what an
+/// upgrade starts from.
+final class OldStore {
+    let directory: URL
+    var path: String { directory.appendingPathComponent("old.sqlite").path }
+
+    init(upTo migration: String, rows sql: String? = nil) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("pipetop-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let queue = try DatabaseQueue(path: directory.appendingPathComponent("old.sqlite").path)
+        try SQLiteSchema.migrator.migrate(queue, upTo: migration)
+        if let sql { try queue.write { try $0.execute(sql: sql) } }
+    }
+
+    deinit { try? FileManager.default.removeItem(at: directory) }
 }
 
 /// Polls `condition` every 20 ms until it holds or `timeout` passes; the timeout only bounds a
