@@ -441,44 +441,11 @@ struct SQLiteSnapshot: StoreSnapshot {
         return Page(items: items, next: items.last.map(cursor))
     }
 
-    /// Along `cpu_samples_by_time_covering` (the index holds every column: an index range, no
-    /// table lookups), through the C API: an hour of 20 queues is 75,600 rows, read whole when
-    /// the CPU screen opens its hour (GRDB's `Row` cost several times more per row).
-    func cpuSamples(since: Timestamp) throws -> [CPUSample] {
-        let query = try RawStatement(cached: db.cachedStatement(sql: """
-            SELECT at, scope, interval_us, cpu_us, busy_us, runs, capacity FROM cpu_samples WHERE at >= ? ORDER BY at
-            """), in: db)
-        query.bind(since.micros)
-        var samples: [CPUSample] = []
-        samples.reserveCapacity(4096)
-        // Scopes are few and come round in the same order each tick: one String per scope, found
-        // by comparing bytes with the one after the last row's.
-        var scopes: [(bytes: [UInt8], name: String)] = []
-        var last = 0
-        try query.query { row in
-            let index: Int = row.withText(1) { text in
-                if !scopes.isEmpty {
-                    for step in 1...scopes.count {
-                        let candidate = (last + step) % scopes.count
-                        let bytes = scopes[candidate].bytes
-                        if bytes.count == text.count && bytes.withUnsafeBufferPointer({ memcmp($0.baseAddress!, text.baseAddress!, text.count) == 0 }) {
-                            return candidate
-                        }
-                    }
-                }
-                scopes.append((Array(text), String(decoding: text, as: UTF8.self)))
-                return scopes.count - 1
-            }
-            last = index
-            samples.append(CPUSample(
-                time: Timestamp(micros: row.int64(0)), scope: scopes[index].name, intervalMicros: row.int64(2), cpuMicros: row.int64(3),
-                busyMicros: row.int64(4), runs: row.int(5), capacity: row.int(6)))
-        }
-        return samples
-    }
+    /// An hour of 20 queues is 3,600 rows (`CPUTick`), read whole when the CPU screen opens its hour.
+    func cpuSamples(since: Timestamp) throws -> [CPUSample] { try CPUTick.samples(since: since, in: db) }
 
     func cpuSampleCount() throws -> Int {
-        try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM cpu_samples")) ?? 0
+        try Int.fetchOne(db.cachedStatement(sql: "SELECT coalesce(sum(count), 0) FROM cpu_ticks")) ?? 0
     }
 
     /// The log has no index by time (each index is one more write per event), but its rows are

@@ -141,8 +141,9 @@ protocol StoreTransaction {
 
     // The rest of a tick.
     mutating func fetchUnrouted(limit: Int) throws -> [(seq: Int64, event: CloudEvent)]
-    mutating func insertCPUSample(_ sample: CPUSample) throws
-    /// Deletes the CPU samples taken before `before`, and the oldest beyond the newest `keep`.
+    /// Stores the samples, those of one time together (`CPUTick`).
+    mutating func insertCPUSamples(_ samples: [CPUSample]) throws
+    /// Deletes the CPU samples taken before `before`, and the oldest beyond the newest `keep` (whole ticks).
     mutating func pruneCPUSamples(before: Timestamp, keep: Int) throws
     mutating func upsertRuntime(_ runtime: RuntimeInfo) throws
 
@@ -204,7 +205,7 @@ struct Tick<Transaction: StoreTransaction> {
         }
         result.claimed += directlyClaimed
         if batch.fetchUnrouted > 0 { result.unrouted = try tx.fetchUnrouted(limit: batch.fetchUnrouted) }
-        for sample in batch.cpuSamples { try tx.insertCPUSample(sample) }
+        try tx.insertCPUSamples(batch.cpuSamples)
         if batch.purgeStaleText > 0 { try tx.purgeStaleDeadLetterText(limit: batch.purgeStaleText) }
         if let prune = batch.pruneCPUSamples { try tx.pruneCPUSamples(before: prune.before, keep: prune.keep) }
         try finish()
