@@ -231,7 +231,7 @@ struct Bench: ParsableCommand {
             measured(Figure("CPU screen frame, \(hour) of 20 queues, 200×60 (median)", value: cpu.frameMedian, unit: "ms", target: 2, .below,
                             note: "1 h window, 21 scopes in the table, the selected one's timeline, the histogram; state → cell grid → diff after a cursor move; p99 \(Figure.format(cpu.frameP99)) ms; a refresh (merge + shapes) \(Figure.format(cpu.refreshMedian)) ms"))
             measured(Figure("CPU samples read, \(hour) of 20 queues + the process (median)", value: cpu.readMedian, unit: "ms", target: 20, .below,
-                            note: "\(Figure.grouped(cpu.samples)) samples along the time index, with the queues' latency, one read; p99 \(Figure.format(cpu.readP99)) ms; thread CPU \(Figure.format(cpu.readCPUMedian)) ms"))
+                            note: "\(Figure.grouped(cpu.samples)) samples, a row per tick along the primary key, with the queues' latency, one read; p99 \(Figure.format(cpu.readP99)) ms; thread CPU \(Figure.format(cpu.readCPUMedian)) ms"))
         }
         if wanted("live") {
             // The dashboard's own CPU and memory, attached to a live demo, per screen.

@@ -31,7 +31,7 @@ import Testing
             try db.execute(sql: """
                 CREATE TABLE failing (x);
                 INSERT INTO failing VALUES (1);
-                CREATE TRIGGER cpu_fails BEFORE INSERT ON cpu_samples WHEN EXISTS (SELECT 1 FROM failing)
+                CREATE TRIGGER cpu_fails BEFORE INSERT ON cpu_ticks WHEN EXISTS (SELECT 1 FROM failing)
                 BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END;
                 """)
         }
@@ -76,14 +76,74 @@ import Testing
         older.pruneCPUSamples = (before: t0 + .seconds(90), keep: 1_000_000)
         _ = try db.store.apply(older)
         #expect(try db.store.cpuSampleCount() == 20)
-        // The prune goes along the time index and the rowid, never a scan of the table.
+        // The count bound keeps whole ticks: at most `keep`, never a part of a tick.
+        var odd = WriteBatch(now: t0 + .seconds(100))
+        odd.pruneCPUSamples = (before: t0, keep: 7)
+        _ = try db.store.apply(odd)
+        #expect(try db.store.cpuSamples(since: Timestamp(micros: 0)).map(\.time) == [t0 + .seconds(97), t0 + .seconds(97), t0 + .seconds(98), t0 + .seconds(98), t0 + .seconds(99), t0 + .seconds(99)])
+        // The prune goes along the primary key and the seq index, the read along the primary key: never a scan of the table.
         let plan = try db.store.database.read { db in
-            try ["DELETE FROM cpu_samples WHERE at < 1", "SELECT at, scope, interval_us, cpu_us, busy_us, runs, capacity FROM cpu_samples WHERE at >= 1 ORDER BY at"].flatMap { sql in
-                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql).map { $0["detail"] as String }
+            try ["DELETE FROM cpu_ticks WHERE at < 1", "DELETE FROM cpu_ticks WHERE seq < 1", "SELECT at, scopes, samples FROM cpu_ticks WHERE at >= 1 ORDER BY at, seq"].map { sql in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql).map { $0["detail"] as String }.joined(separator: "; ")
             }
         }
-        #expect(plan.count == 2 && plan.allSatisfy { $0.contains("INDEX cpu_samples_by_time_covering") }, "\(plan)")
-        #expect(plan[1].contains("USING COVERING INDEX"), "the read never touches the table: \(plan)")
+        #expect(plan[0].contains("USING PRIMARY KEY (at<?)") && plan[2].contains("USING PRIMARY KEY (at>?)") && !plan[2].contains("TEMP B-TREE"), "\(plan)")
+        #expect(plan[1].contains("INDEX cpu_ticks_by_seq"), "\(plan)")
+    }
+
+    /// One row per time, whatever the scopes, their names and values (negative, large, empty
+    /// names, non-ASCII), read back as written; runs of a time split where the time changes.
+    @Test func ticksRoundTrip() throws {
+        let db = try TestStore()
+        let t0 = Timestamp(micros: 1_800_000_000_000_000)
+        let samples = [
+            CPUSample(time: t0, scope: "a", interval: .seconds(1), cpu: .microseconds(-5), busy: .microseconds(Int64.max / 4), runs: 0, capacity: 1),
+            CPUSample(time: t0, scope: "", interval: .zero, cpu: .zero, busy: .zero, runs: 1 << 40, capacity: 0),
+            CPUSample(time: t0, scope: "ünï\ncode", interval: .milliseconds(950), cpu: .milliseconds(3), busy: .milliseconds(4), runs: 9, capacity: 8),
+            CPUSample(time: t0 + .seconds(1), scope: "a", interval: .seconds(1), cpu: .milliseconds(1), busy: .milliseconds(2), runs: 3, capacity: 1),
+            CPUSample(time: t0, scope: "late", interval: .seconds(1), cpu: .milliseconds(1), busy: .milliseconds(2), runs: 3, capacity: 1),
+        ]
+        var batch = WriteBatch(now: t0)
+        batch.cpuSamples = samples
+        _ = try db.store.apply(batch)
+        #expect(try db.store.database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM cpu_ticks") } == 3)
+        #expect(try db.store.cpuSampleCount() == 5)
+        #expect(try db.store.cpuSamples(since: t0) == [samples[0], samples[1], samples[2], samples[4], samples[3]])
+        #expect(try db.store.cpuSamples(since: t0 + .seconds(1)) == [samples[3]])
+    }
+
+    /// A store of version 15 (a row per scope and time) opens with every sample as it was, a row per time.
+    @Test func version15SamplesBecomeTicks() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pipetop-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("old.sqlite").path
+        let t0 = Timestamp(micros: 1_800_000_000_000_000)
+        var expected: [CPUSample] = []
+        do {
+            let queue = try DatabaseQueue(path: path)
+            try SQLiteSchema.migrator.migrate(queue, upTo: "v15-runtime-nodes")
+            try queue.write { db in
+                for i in 0..<50 {
+                    for scope in ["q1", "q2", CPUSample.processScope] {
+                        let sample = CPUSample(time: t0 + .seconds(Int64(i)), scope: scope, interval: .seconds(1), cpu: .milliseconds(Int64(i)), busy: .milliseconds(Int64(2 * i)), runs: i, capacity: 2)
+                        expected.append(sample)
+                        try db.execute(sql: "INSERT INTO cpu_samples (at, scope, interval_us, cpu_us, busy_us, runs, capacity) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                       arguments: [sample.time, scope, sample.interval.micros, sample.cpu.micros, sample.busy.micros, sample.runs, sample.capacity])
+                    }
+                }
+            }
+        }
+        let store = try SQLiteStore(path: path)
+        #expect(try store.cpuSamples(since: Timestamp(micros: 0)) == expected)
+        #expect(try store.cpuSampleCount() == 150)
+        #expect(try store.database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM cpu_ticks") } == 50)
+        // The count bound goes on from the converted rows: new samples are numbered after them.
+        var batch = WriteBatch(now: t0 + .seconds(60))
+        batch.cpuSamples = [CPUSample(time: t0 + .seconds(60), scope: "q1", interval: .seconds(1), cpu: .zero, busy: .zero, runs: 0, capacity: 2)]
+        batch.pruneCPUSamples = (before: t0, keep: 4)
+        _ = try store.apply(batch)
+        #expect(try store.cpuSamples(since: Timestamp(micros: 0)) == Array(expected.suffix(3)) + batch.cpuSamples)
     }
 
     @Test func theRuntimeEnforcesItsRetention() throws {

@@ -383,6 +383,30 @@ public enum SQLiteSchema {
                 ALTER TABLE runtime_nodes RENAME TO runtimes;
                 """)
         }
+        migrator.registerMigration("v16-cpu-ticks") { db in
+            // The CPU samples of one moment in one row (CPUTick): an hour of 20 queues and the
+            // process is 3,600 rows, not 75,600, read along the primary key (time, then the
+            // number of the row's first sample). `seq` numbers the samples as written, so the
+            // count bound deletes along its index. Existing samples are converted, a row per time.
+            try db.execute(sql: """
+                CREATE TABLE cpu_ticks (
+                    at INTEGER NOT NULL,
+                    seq INTEGER NOT NULL,       -- the number of its first sample (samples numbered as written)
+                    count INTEGER NOT NULL,     -- its samples
+                    scopes BLOB NOT NULL,       -- each sample's scope: a LEB128 length and the UTF-8
+                    samples BLOB NOT NULL,      -- each sample's interval_us, cpu_us, busy_us, runs, capacity: zigzag LEB128
+                    PRIMARY KEY (at, seq)
+                ) WITHOUT ROWID;
+                CREATE INDEX cpu_ticks_by_seq ON cpu_ticks(seq, count);
+                """)
+            var old: [CPUSample] = []
+            let rows = try Row.fetchCursor(db, sql: "SELECT at, scope, interval_us, cpu_us, busy_us, runs, capacity FROM cpu_samples ORDER BY at, rowid")
+            while let row = try rows.next() {
+                old.append(CPUSample(time: row[0], scope: row[1], intervalMicros: row[2], cpuMicros: row[3], busyMicros: row[4], runs: row[5], capacity: row[6]))
+            }
+            try CPUTick.insert(old, into: db)
+            try db.execute(sql: "DROP TABLE cpu_samples")
+        }
         migrator.registerMigration("v18-dead-letter-text-by-column") { db in
             // The text index, a table per column (DeadLetterText): in one table a payload text read
             // the doclists of the errors' trigrams too and filtered every position by column (a

@@ -520,19 +520,9 @@ struct SQLiteTransaction: StoreTransaction {
         return DeclaredRouting(generation: try routingGeneration(), runtimes: runtimes.values.sorted { $0.runtime < $1.runtime }, queues: queues)
     }
 
-    mutating func insertCPUSample(_ sample: CPUSample) throws {
-        try db.cachedStatement(sql: """
-            INSERT INTO cpu_samples (at, scope, interval_us, cpu_us, busy_us, runs, capacity) VALUES (?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [sample.time, sample.scope, sample.interval.micros, sample.cpu.micros, sample.busy.micros, sample.runs, sample.capacity])
-    }
+    mutating func insertCPUSamples(_ samples: [CPUSample]) throws { try CPUTick.insert(samples, into: db) }
 
-    mutating func pruneCPUSamples(before: Timestamp, keep: Int) throws {
-        // By age along cpu_samples_by_time_covering; by count along the rowid, which grows with each insert
-        // (the oldest go first, so the rows left are the newest, at most `keep` of them).
-        try db.cachedStatement(sql: "DELETE FROM cpu_samples WHERE at < ?").execute(arguments: [before])
-        try db.cachedStatement(sql: "DELETE FROM cpu_samples WHERE rowid <= (SELECT max(rowid) FROM cpu_samples) - ?")
-            .execute(arguments: [Swift.max(keep, 0)])
-    }
+    mutating func pruneCPUSamples(before: Timestamp, keep: Int) throws { try CPUTick.prune(before: before, keep: keep, in: db) }
 
     mutating func upsertRuntime(_ runtime: RuntimeInfo) throws { try SQLiteStore.upsertRuntimeStatement(db, runtime) }
 

@@ -145,8 +145,9 @@ protocol StoreTransaction {
     mutating func routingGeneration() throws -> Int64
     /// Every runtime's declared rules, the liveness of its nodes and the declared queues' routing.
     mutating func declaredRouting() throws -> DeclaredRouting
-    mutating func insertCPUSample(_ sample: CPUSample) throws
-    /// Deletes the CPU samples taken before `before`, and the oldest beyond the newest `keep`.
+    /// Stores the samples, those of one time together (`CPUTick`).
+    mutating func insertCPUSamples(_ samples: [CPUSample]) throws
+    /// Deletes the CPU samples taken before `before`, and the oldest beyond the newest `keep` (whole ticks).
     mutating func pruneCPUSamples(before: Timestamp, keep: Int) throws
     mutating func upsertRuntime(_ runtime: RuntimeInfo) throws
 
@@ -220,7 +221,7 @@ struct Tick<Transaction: StoreTransaction> {
         }
         result.claimed += directlyClaimed
         if batch.fetchUnrouted > 0 { result.unrouted = try tx.fetchUnrouted(limit: batch.fetchUnrouted) }
-        for sample in batch.cpuSamples { try tx.insertCPUSample(sample) }
+        try tx.insertCPUSamples(batch.cpuSamples)
         if batch.purgeStaleText > 0 { try tx.purgeStaleDeadLetterText(limit: batch.purgeStaleText) }
         if let prune = batch.pruneCPUSamples { try tx.pruneCPUSamples(before: prune.before, keep: prune.keep) }
         try finish()
