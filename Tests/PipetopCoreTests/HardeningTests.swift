@@ -260,6 +260,8 @@ import Testing
         init(_ path: String) throws {
             var config = Configuration()
             config.allowsUnsafeTransactions = true
+            // The writer may be committing when the lock is taken: wait for it, do not fail.
+            config.busyMode = .timeout(30)
             holder = try DatabaseQueue(path: path, configuration: config)
             try holder.writeWithoutTransaction { try $0.execute(sql: "BEGIN IMMEDIATE") }
         }

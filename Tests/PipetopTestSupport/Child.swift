@@ -9,6 +9,9 @@ public final class Child {
     public let pid: pid_t
     public let stdoutPath: String
     public let stderrPath: String
+    /// Whether `wait` has reaped it; a child never waited for is killed when the value goes (a
+    /// failed expectation must not leave a demo running behind the tests).
+    private var reaped = false
 
     /// Starts `argv` (`argv[0]` a path, or a name looked up in PATH). `environment` replaces the
     /// inherited one when given; `stdin` is text fed on standard input (else /dev/null).
@@ -47,6 +50,13 @@ public final class Child {
         pid = child
     }
 
+    deinit {
+        guard !reaped else { return }
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+    }
+
     public var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
     public var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 
@@ -56,6 +66,7 @@ public final class Child {
     public func wait() -> Int32 {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        reaped = true
         if status & 0x7f == 0 { return (status >> 8) & 0xff }
         return 128 + (status & 0x7f)
     }
