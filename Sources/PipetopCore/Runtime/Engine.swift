@@ -72,17 +72,20 @@ final class Engine: @unchecked Sendable {
     private var nextReady: [String: Timestamp] = [:]
     private var nextRelease: [String: Timestamp] = [:]
     private var unrouted: [(seq: Int64, event: CloudEvent)] = []
-    private var nextHeartbeat = Timestamp(micros: 0)
+    // The interval timers, on the monotonic clock (`Monotonic.micros`): a wall-clock step moves
+    // neither when they fire nor how long the engine waits for them. Batch windows and scheduled
+    // retries are times in the store, on the wall clock.
+    private var nextHeartbeat: Int64 = 0
     /// When the last tick started, on the monotonic clock (for the pacer).
     private var lastTickStart: Int64 = 0
     private var pacer = CommitPacer()
-    private var nextSample: Timestamp
-    private var nextLeaseScan = Timestamp(micros: 0)
+    private var nextSample: Int64
+    private var nextLeaseScan: Int64 = 0
     private var lastSample: Timestamp
     private var lastProcessCPU: Duration
     /// Samples taken but not yet committed (a failed tick's): written by the next tick.
     private var unsavedSamples: [CPUSample] = []
-    private var nextPrune = Timestamp(micros: 0)
+    private var nextPrune: Int64 = 0
     private let leaseScanEvery: Duration
     /// Read once: on Linux, Foundation reads the cgroup quota files on every call, which showed
     /// as ~2 % of the engine thread's time in the throughput profile.
@@ -102,7 +105,7 @@ final class Engine: @unchecked Sendable {
         self.onHeartbeat = onHeartbeat
         let now = Timestamp.now()
         lastSample = now
-        nextSample = now + timing.cpuSample
+        nextSample = Monotonic.micros + timing.cpuSample.micros
         lastProcessCPU = CPUClock.process()
         // Scan for expired leases a few times per shortest visibility timeout, between 10 ms and 1 s.
         let shortest = specs.map(\.visibilityTimeout.micros).min() ?? 1_000_000
@@ -181,7 +184,7 @@ final class Engine: @unchecked Sendable {
             condition.lock()
             while inbox.isEmpty && outcomes.isEmpty && !exitRequested && unrouted.isEmpty {
                 // How long until the next timer, waited on the monotonic clock (see `MonotonicCondition`).
-                let wait = nextDeadline() - Timestamp.now()
+                let wait = nextWait()
                 if wait <= .zero { break }
                 condition.wait(for: wait)
             }
@@ -209,13 +212,16 @@ final class Engine: @unchecked Sendable {
         }
     }
 
-    private func nextDeadline() -> Timestamp {
-        var deadline = min(nextHeartbeat, nextSample, nextLeaseScan, Timestamp.now() + timing.poll)
+    /// How long until the next timer: an interval timer (monotonic), a batch window or a
+    /// scheduled retry (wall clock), at most `poll`.
+    private func nextWait() -> Duration {
+        var wait = min(Duration.microseconds(min(nextHeartbeat, nextSample, nextLeaseScan) - Monotonic.micros), timing.poll)
         if !draining {
-            for time in nextRelease.values { deadline = min(deadline, time) }
-            for (queue, time) in nextReady where freeCapacity(queue) > 0 { deadline = min(deadline, time) }
+            let now = Timestamp.now()
+            for time in nextRelease.values { wait = min(wait, time - now) }
+            for (queue, time) in nextReady where freeCapacity(queue) > 0 { wait = min(wait, time - now) }
         }
-        return deadline
+        return wait
     }
 
     private func freeCapacity(_ queue: String) -> Int {
@@ -227,6 +233,7 @@ final class Engine: @unchecked Sendable {
 
     private func tick(publishes: [PendingPublish], outcomes: [Outcome], claiming: Bool) {
         let now = Timestamp.now()
+        let clock = Monotonic.micros
         var batch = WriteBatch(now: now)
         batch.router = router
         batch.outcomes = outcomes
@@ -248,9 +255,9 @@ final class Engine: @unchecked Sendable {
             // The next window is set once this release is committed; a failed tick retries it.
             for (queue, time) in nextRelease where now >= time { batch.releases.append(queue) }
         }
-        if now >= nextLeaseScan {
+        if clock >= nextLeaseScan {
             batch.expireLeases = Array(specs.keys)
-            nextLeaseScan = now + leaseScanEvery
+            nextLeaseScan = clock + leaseScanEvery.micros
         }
         if claiming {
             for (queue, workers) in workers {
@@ -261,20 +268,20 @@ final class Engine: @unchecked Sendable {
             }
             batch.fetchUnrouted = 256
         }
-        if now >= nextHeartbeat {
+        if clock >= nextHeartbeat {
             info.heartbeatAt = now
             batch.heartbeat = info
             batch.refreshRouting = true
-            nextHeartbeat = now + timing.heartbeat
+            nextHeartbeat = clock + timing.heartbeat.micros
         }
-        if now >= nextSample {
+        if clock >= nextSample {
             unsavedSamples += takeSamples(at: now)
             // A store that keeps failing must not make the engine grow: the oldest go first.
             if unsavedSamples.count > timing.unsavedSamplesLimit { unsavedSamples.removeFirst(unsavedSamples.count - timing.unsavedSamplesLimit) }
-            nextSample = max(nextSample + timing.cpuSample, now)
+            nextSample = max(nextSample + timing.cpuSample.micros, clock)
         }
         batch.cpuSamples = unsavedSamples
-        if !batch.cpuSamples.isEmpty && now >= nextPrune {
+        if !batch.cpuSamples.isEmpty && clock >= nextPrune {
             batch.pruneCPUSamples = (before: now - timing.cpuRetention.age, keep: timing.cpuRetention.count)
         }
         // Rows of the dead letters' text index left by replayed or deleted letters (a delete from
@@ -306,7 +313,7 @@ final class Engine: @unchecked Sendable {
                 onHeartbeat?(info)
             }
             unsavedSamples.removeAll()
-            if batch.pruneCPUSamples != nil { nextPrune = now + timing.cpuPrune }
+            if batch.pruneCPUSamples != nil { nextPrune = clock + timing.cpuPrune.micros }
         } catch {
             failed(batch, publishes: publishes, error: error, at: now)
         }
