@@ -445,7 +445,7 @@ struct DeclaredRouting: Sendable, Equatable {
         /// A node of it is running now (`RuntimeInfo.isLive`).
         public func isLive(at now: Timestamp) -> Bool {
             guard let heartbeatAt else { return false }
-            return RuntimeInfo(name: runtime, pid: 0, host: "", store: "", startedAt: heartbeatAt, heartbeatAt: heartbeatAt).isLive(at: now)
+            return RuntimeInfo.heartbeatIsRecent(heartbeatAt, at: now)
         }
     }
 
@@ -511,8 +511,13 @@ extension RuntimeInfo {
     /// Running now: not stopped, and its heartbeat (once a second) is recent; one far in the
     /// future (another machine's clock, or bad data) does not count as recent.
     public func isLive(at now: Timestamp, within: Duration = .seconds(10)) -> Bool {
+        stoppedAt == nil && Self.heartbeatIsRecent(heartbeatAt, at: now, within: within)
+    }
+
+    /// A heartbeat within `within` of `now`, either way (one far in the future is not recent).
+    static func heartbeatIsRecent(_ heartbeatAt: Timestamp, at now: Timestamp, within: Duration = .seconds(10)) -> Bool {
         let age = now - heartbeatAt
-        return stoppedAt == nil && age < within && age > .zero - within
+        return age < within && age > .zero - within
     }
 }
 
