@@ -1,0 +1,39 @@
+import Foundation
+import PipetopTestSupport
+import Testing
+
+/// The throwaway PostgreSQL server the tests use (`.ci/postgres`, `TestPostgres`): each test gets
+/// a database of its own. Fails in CI when the server is missing; skipped, saying why, elsewhere.
+@Suite(.enabled("needs PostgreSQL (PIPETOP_TEST_POSTGRES)", { TestPostgres.shouldRun() }))
+struct TestPostgresTests {
+    @Test func freshDatabasesAreNewEmptyAndUsable() throws {
+        let first = try TestPostgres.freshDatabase()
+        let second = try TestPostgres.freshDatabase()
+        #expect(first != second)
+        for url in [first, second] {
+            #expect(try TestPostgres.psql("select 1", on: url).trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+            let name = try #require(URLComponents(string: url)?.path.dropFirst())
+            #expect(try TestPostgres.psql("select current_database()", on: url).trimmingCharacters(in: .whitespacesAndNewlines) == String(name))
+            // Empty: no tables of anyone else's.
+            #expect(try TestPostgres.psql("select count(*) from pg_tables where schemaname = 'public'", on: url)
+                .trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        }
+        // A table made in one is not in the other.
+        try TestPostgres.psql("create table t (x int)", on: first)
+        #expect(try TestPostgres.psql("select count(*) from pg_tables where tablename = 't'", on: second)
+            .trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+    }
+
+    @Test func errorsNeverShowThePassword() throws {
+        let server = try #require(TestPostgres.serverURL)
+        let password = try #require(URLComponents(string: server)?.password)
+        let url = try TestPostgres.freshDatabase()
+        do {
+            try TestPostgres.psql("select no_such_column", on: url)
+            Issue.record("a bad query succeeded")
+        } catch {
+            #expect("\(error)".contains("no_such_column"))
+            #expect(!"\(error)".contains(password))
+        }
+    }
+}
