@@ -69,7 +69,11 @@ public enum TestPostgres {
     }
 
     static func connection(_ url: String?) throws -> Connection {
-        guard let url else { throw Failure(description: skipReason() ?? "PIPETOP_TEST_POSTGRES is not set") }
+        guard let url else {
+            throw Failure(description: required
+                ? "PostgreSQL is required here (PIPETOP_REQUIRE_POSTGRES=1), but PIPETOP_TEST_POSTGRES is not set; `eval \"$(.ci/postgres start /tmp/pg)\"` starts a server"
+                : skipReason() ?? "PIPETOP_TEST_POSTGRES is not set")
+        }
         guard var components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme?.lowercased() ?? ""),
               let host = components.host, !host.isEmpty, let user = components.user, !user.isEmpty else {
             throw Failure(description: "PIPETOP_TEST_POSTGRES is not a postgres://user:password@host:port/db URL")
