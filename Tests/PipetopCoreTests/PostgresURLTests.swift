@@ -28,6 +28,7 @@ import Testing
             return ""
         } catch let error as StoreError {
             #expect(!error.description.contains(Self.secret), "the error shows the password: \(error)")
+            #expect(error.unsupported, "bad input (exit 2): \(error)")
             return error.description
         } catch {
             Issue.record("not a StoreError: \(error)")

@@ -84,7 +84,7 @@ public struct PostgresURL: Sendable, Equatable {
         let given = try Self.parse(url)
         let env = environment
         func fail(_ what: String) -> StoreError {
-            StoreError("invalid PostgreSQL URL '\(Self.redacting(url).terminalSafe)': \(what)")
+            Self.badInput("invalid PostgreSQL URL '\(Self.redacting(url).terminalSafe)': \(what)")
         }
         // An option left unset takes its environment variable, even an empty one (libpq's
         // conninfo_add_defaults); an empty value then means the built-in default.
@@ -240,6 +240,10 @@ public struct PostgresURL: Sendable, Equatable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// Every error here is the input's: a `StoreError` flagged `unsupported`, which the CLI
+    /// reports as bad input (exit 2).
+    static func badInput(_ message: String) -> StoreError { StoreError(message, unsupported: true) }
+
     // MARK: - Parsing the URI (libpq's conninfo_uri_parse_options)
 
     struct Given {
@@ -252,11 +256,11 @@ public struct PostgresURL: Sendable, Equatable {
         let bytes = Array(url.utf8)
         guard let schemeLength = schemeLength(bytes) else {
             let scheme = url.range(of: "://").map { String(url[..<$0.lowerBound]) }
-            throw StoreError(scheme.map { "'\($0.terminalSafe)://' is not a PostgreSQL URL (postgres:// or postgresql://)" }
+            throw badInput(scheme.map { "'\($0.terminalSafe)://' is not a PostgreSQL URL (postgres:// or postgresql://)" }
                 ?? "not a PostgreSQL URL: it must start with postgres:// or postgresql://")
         }
         func fail(_ what: String) -> StoreError {
-            StoreError("invalid PostgreSQL URL '\(redacting(url).terminalSafe)': \(what)")
+            badInput("invalid PostgreSQL URL '\(redacting(url).terminalSafe)': \(what)")
         }
         func decoded(_ range: Range<Int>, _ what: String, secret: Bool = false) throws -> String {
             do {
@@ -289,7 +293,7 @@ public struct PostgresURL: Sendable, Equatable {
         // port or database, and an error or log line showing those would show part of the
         // password. Refused without echoing anything.
         if bytes[p...].prefix(while: { $0 != UInt8(ascii: "?") }).contains(UInt8(ascii: "@")) {
-            throw StoreError("invalid PostgreSQL URL: it has an '@' after the one that ends the user and password; a user or password holding '@' or '/' must percent-encode them (%40, %2F), and so must a host or database name holding '@'")
+            throw badInput("invalid PostgreSQL URL: it has an '@' after the one that ends the user and password; a user or password holding '@' or '/' must percent-encode them (%40, %2F), and so must a host or database name holding '@'")
         }
 
         // host[:port], the host an IPv6 address in brackets.
@@ -451,18 +455,25 @@ public struct PostgresURL: Sendable, Equatable {
     // MARK: - Defaults and the password file
 
     /// libpq's pg_fe_getauthname: the effective user's name from the password database.
-    static func operatingSystemUser() -> String? {
-        guard let entry = getpwuid(geteuid()), let name = entry.pointee.pw_name else { return nil }
-        let text = String(cString: name)
-        return text.isEmpty ? nil : text
-    }
+    static func operatingSystemUser() -> String? { passwordEntry { $0.pw_name } }
 
     /// `$HOME`, else the effective user's home directory (libpq's pqGetHomeDirectory).
     static func homeDirectory(_ environment: [String: String]) -> String? {
         if let home = environment["HOME"], !home.isEmpty { return home }
-        guard let entry = getpwuid(geteuid()), let dir = entry.pointee.pw_dir else { return nil }
-        let text = String(cString: dir)
-        return text.isEmpty ? nil : text
+        return passwordEntry { $0.pw_dir }
+    }
+
+    /// A field of the effective user's password database entry (`getpwuid_r`: parsing may run
+    /// on several threads at once).
+    static func passwordEntry(_ field: (passwd) -> UnsafeMutablePointer<CChar>?) -> String? {
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 16_384)
+        return buffer.withUnsafeMutableBufferPointer { storage -> String? in
+            guard getpwuid_r(geteuid(), &entry, storage.baseAddress!, storage.count, &result) == 0, result != nil,
+                  let text = field(entry).map({ String(cString: $0) }), !text.isEmpty else { return nil }
+            return text
+        }
     }
 
     /// libpq's passwordFromFile: the password of the first line `hostname:port:database:username:password`
