@@ -24,6 +24,15 @@ struct TestPostgresTests {
             .trimmingCharacters(in: .whitespacesAndNewlines) == "0")
     }
 
+    /// Suites run in parallel, so databases are made at the same time.
+    @Test func databasesMadeAtOnceAreAllMade() async throws {
+        let urls = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<6 { group.addTask { try TestPostgres.freshDatabase() } }
+            return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+        }
+        #expect(urls.count == 6)
+    }
+
     @Test func errorsNeverShowThePassword() throws {
         let server = try #require(TestPostgres.serverURL)
         let password = try #require(URLComponents(string: server)?.password)
