@@ -68,18 +68,37 @@ enum Walkthrough {
     }
 }
 
+/// The walk-through test's reading of the Overview, on rows as a busy demo shows them.
+@Suite struct WalkthroughScreenReadingTests {
+    @Test func theOverviewRowsAreReadWithTheirLag() {
+        let screen = """
+             QUEUE       STATUS  READY INFL SCHED HELD   LAG↓ LAG s       DRAIN   p50   p99 THRU/s DEAD POISON›
+             index-batch STALLED 47.7k    4     0 9704 57.4k↓ 1m42s window 4.7s     –     –      –  157    317›
+             enrich      –       38.8k    4     0    0 38.8k↑ 1m40s       never     –     –      –    0    344›
+             parse       OK         16    4     0    0    20↓   34s       2m23s     –     –      –  980      0›
+             notify      SLOW        0    2     0    0     2→   2ms      steady     –     –      –    0      0›
+            """
+        let rows = WalkthroughTests.lagRows(screen)
+        #expect(rows.map(\.queue) == ["index-batch", "enrich", "parse", "notify"])
+        #expect(rows.map(\.lag) == [57_400, 38_800, 20, 2])
+    }
+}
+
 /// The walk-through in the real dashboard (`pipetop demo` in tmux, a private store): each
 /// question's keys as the README gives them, and what each screen then shows. Polled with
 /// generous deadlines; nothing here depends on speed.
 @Suite(.enabled(if: Child.tmux != nil, "needs tmux"))
 struct WalkthroughTests {
-    /// A table row of the Overview: the queue and its lag in messages.
-    static func lagRows(_ screen: String) -> [(queue: String, lag: Int)] {
-        let regex = try! NSRegularExpression(pattern: #"^ (\S+) +(?:OK|SLOW|STALLED|STOPPED|–) +[\d,]+ +[\d,]+ +[\d,]+ +[\d,]+ +([\d,]+)[↑↓→]"#, options: .anchorsMatchLines)
+    /// The Overview's table rows: the queue and its lag in messages (`Format.count`: 9999, 38.8k, 1.2M).
+    static func lagRows(_ screen: String) -> [(queue: String, lag: Double)] {
+        let count = #"\d+(?:\.\d)?[kM]?"#
+        let regex = try! NSRegularExpression(pattern: #"^ (\S+) +(?:OK|SLOW|STALLED|STOPPED|–) +"# + Array(repeating: count + " +", count: 4).joined() + "(\(count))[↑↓→]", options: .anchorsMatchLines)
         return regex.matches(in: screen, range: NSRange(screen.startIndex..., in: screen)).map { match in
             let queue = String(screen[Range(match.range(at: 1), in: screen)!])
-            let lag = Int(screen[Range(match.range(at: 2), in: screen)!].replacingOccurrences(of: ",", with: "")) ?? -1
-            return (queue, lag)
+            var text = String(screen[Range(match.range(at: 2), in: screen)!])
+            let scale: Double = text.hasSuffix("k") ? 1_000 : text.hasSuffix("M") ? 1_000_000 : 1
+            if scale > 1 { text.removeLast() }
+            return (queue, (Double(text) ?? -1) * scale)
         }
     }
 
