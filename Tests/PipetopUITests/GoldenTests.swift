@@ -24,6 +24,16 @@ import Testing
         try Golden.check(grid, name("overview", size))
     }
 
+    /// The Overview as `pipetop demo` opens it (not read-only), at 100×30: the README's first
+    /// screen is this golden's text, and `ReadmeScreenTests` keeps the two equal.
+    static let readmeScreen = (name: "overview-100x30", size: Size(width: 100, height: 30))
+
+    @Test func overviewForTheReadme() throws {
+        let grid = try screen(Self.readmeScreen.size)
+        #expect(grid.text.contains("index-batch") && !grid.text.contains("READ-ONLY"))
+        try Golden.check(grid, Self.readmeScreen.name)
+    }
+
     @Test(arguments: sizes) func overviewSortedByLagWithAnotherQueueSelected(size: Size) throws {
         try Golden.check(try screen(size, keys: [.char("s"), .char("j")]), name("overview-sorted", size))
     }
