@@ -906,15 +906,18 @@ final class Results: @unchecked Sendable {
 
 /// What `openStore(url:)` picks, and refuses.
 @Suite struct OpenStoreTests {
-    @Test func aPathIsASQLiteStoreAndPostgresIsRefusedClearly() throws {
+    @Test func aPathIsASQLiteStoreAPostgresURLAPostgresStoreAndOthersAreRefused() throws {
         let db = try TestStore()
         let store = try openStore(url: db.path, readOnly: false)
         #expect(store is SQLiteStore && store.location == db.path)
         let fileURL = try openReader(url: "file://" + db.path)
         #expect(fileURL.location == db.path)
-        for url in ["postgres://db.example/pipetop", "postgresql://u@h/db"] {
-            #expect(throws: StoreError("PostgreSQL stores are not supported yet; use a SQLite file path", unsupported: true)) {
-                _ = try openStore(url: url, readOnly: false)
+        // No server there: the error names the store as `redacted` (user, host, port, database), never the password.
+        for url in ["postgres://pipetop:s3cret-word@127.0.0.1:1/pipetop", "postgresql://u:s3cret-word@127.0.0.1:1/db"] {
+            #expect { _ = try openStore(url: url, readOnly: false) } throws: { error in
+                let text = "\(error)"
+                return error is StoreError && !text.contains("s3cret") && text.contains("could not connect to the PostgreSQL store postgres://")
+                    && text.contains("@127.0.0.1:1/")
             }
         }
         #expect { _ = try openReader(url: "mysql://h/db") } throws: { ($0 as? StoreError)?.unsupported == true }

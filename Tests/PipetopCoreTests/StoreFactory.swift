@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PipetopCore
+import PipetopTestSupport
 
 /// How the conformance suite makes an empty store of one backend. Every backend the product
 /// ships is listed in `all`, and `StoreConformanceTests` runs every behaviour on each of them
@@ -17,8 +18,17 @@ struct StoreFactory: Sendable, CustomTestStringConvertible {
         return StoreUnderTest(store: test.store, keepAlive: test) { try SQLiteStore(path: test.path) }
     }
 
-    /// PostgreSQL joins here when its backend exists (`openStore(url: "postgres://…")`).
-    static let all: [StoreFactory] = [.sqlite]
+    /// A fresh database on the test server (`PIPETOP_TEST_POSTGRES`, see `TestPostgres`).
+    static let postgres = StoreFactory(name: "PostgreSQL") {
+        let url = try TestPostgres.freshDatabase()
+        return StoreUnderTest(store: try PostgresStore(url: PostgresURL(parsing: url)), keepAlive: url as NSString) {
+            try PostgresStore(url: PostgresURL(parsing: url))
+        }
+    }
+
+    /// Every backend: PostgreSQL when a test server is there, and always in CI (`.ci/run`
+    /// requires it, so there each of its cases fails without one instead of being left out).
+    static let all: [StoreFactory] = TestPostgres.shouldRun() ? [.sqlite, .postgres] : [.sqlite]
 }
 
 /// A store made for one test, and the way to open it again (a second process, in effect).

@@ -10,7 +10,7 @@ protocol BatchRow {
     /// instead of once per row.
     static var perStatement: Int { get }
     /// Binds the value of one column.
-    func bind(_ column: Column, to statement: RawStatement)
+    func bind(_ column: Column, to statement: some ParameterBinder)
 }
 
 /// The prepared inserts of one table: full batches through one multi-row statement, the

@@ -142,3 +142,5 @@ final class RawStatement {
         return Data(bytes: bytes, count: count)
     }
 }
+
+extension RawStatement: ColumnReader, ParameterBinder {}

@@ -21,9 +21,36 @@ extension MessageState {
     var sql: String { String(rawValue) }
 }
 
+/// A row of a query result by position: a SQLite statement's current row (`RawStatement`) or a
+/// PostgreSQL row (`PostgresRowReader`), so one decoder per table serves both backends.
+protocol ColumnReader {
+    func int64(_ column: Int32) -> Int64
+    func optionalInt64(_ column: Int32) -> Int64?
+    func string(_ column: Int32) -> String?
+    func data(_ column: Int32) -> Data?
+}
+
+extension ColumnReader {
+    func int(_ column: Int32) -> Int { Int(int64(column)) }
+}
+
+/// Where a row's values are bound, in order: a SQLite statement or a PostgreSQL query's bindings.
+protocol ParameterBinder {
+    func bind(_ value: Int64)
+    func bind(_ value: Int64?)
+    func bind(_ value: String?)
+    func bind(_ value: Data?)
+}
+
+extension ParameterBinder {
+    func bind(_ value: Int) { bind(Int64(value)) }
+    func bind(_ value: Int?) { bind(value.map(Int64.init)) }
+    func bind(_ value: String) { bind(Optional(value)) }
+}
+
 /// A query's columns read from `base` on: `row[column]`.
 struct Columns<C: ColumnSet> {
-    let row: RawStatement
+    let row: any ColumnReader
     let base: Int32
 
     func int64(_ column: C) -> Int64 { row.int64(base + column.rawValue) }
@@ -35,7 +62,7 @@ struct Columns<C: ColumnSet> {
     func optionalTimestamp(_ column: C) -> Timestamp? { optionalInt64(column).map(Timestamp.init(micros:)) }
 }
 
-extension RawStatement {
+extension ColumnReader {
     func columns<C: ColumnSet>(_ set: C.Type, from base: Int32 = 0) -> Columns<C> { Columns(row: self, base: base) }
 }
 
@@ -111,7 +138,7 @@ struct EventRow: BatchRow {
         }
     }
 
-    func bind(_ column: EventColumn, to statement: RawStatement) {
+    func bind(_ column: EventColumn, to statement: some ParameterBinder) {
         switch column {
         case .seq: statement.bind(seq)
         case .id: statement.bind(event.id)
@@ -207,7 +234,7 @@ extension NewMessage: BatchRow {
     static let columns = MessageColumn.inserted
     static let perStatement = 16
 
-    func bind(_ column: MessageColumn, to statement: RawStatement) {
+    func bind(_ column: MessageColumn, to statement: some ParameterBinder) {
         switch column {
         case .id: statement.bind(id)
         case .queue: statement.bind(queue)
@@ -419,7 +446,7 @@ struct LogRow: BatchRow {
     var seq: Int64
     var row: LifecycleRow
 
-    func bind(_ column: LogColumn, to statement: RawStatement) {
+    func bind(_ column: LogColumn, to statement: some ParameterBinder) {
         switch column {
         case .seq: statement.bind(seq)
         case .at: statement.bind(row.at.micros)
@@ -450,7 +477,7 @@ enum RecordQuery {
     static let select = "\(LogColumn.list("l")), \(RecordEventColumn.list("e"))"
     static let from = "log l JOIN events e ON e.seq = l.event_seq"
 
-    static func decode(_ row: RawStatement, into records: inout [LifecycleRecord]) {
+    static func decode(_ row: some ColumnReader, into records: inout [LifecycleRecord]) {
         let event = row.columns(RecordEventColumn.self, from: LogColumn.count)
         let stored = LogRow.decode(row.columns(LogColumn.self))
         let id = event.string(.id) ?? "", type = event.string(.type), correlationID = event.string(.correlationID)

@@ -10,12 +10,23 @@ import GRDB
 // decoded and kept by `LogQuery.matches`, the one definition, which the SQL must agree with
 // (the conformance suite checks every count against what paging finds).
 
-extension SQLiteSnapshot {
+/// What a backend's snapshot gives the log queries below, which are the same on every backend.
+protocol LogQueryReader {
+    var dialect: SQLDialect { get }
+    /// The newest log row's seq (0: none), in O(1).
+    func newestLogRow() throws -> Int64
+    /// Counts the rows of `sql` (for `LogPlan.choose`).
+    func count(_ sql: String, _ parameters: SQLParameters) throws -> Int
+    /// Reads the statement's rows until `row` returns false.
+    func read(_ statement: LogStatement, _ row: (any ColumnReader) throws -> Bool) throws
+}
+
+extension LogQueryReader {
     func log(matching query: LogQuery, before seq: Int64, limit: Int, span: Int?) throws -> LogMatches {
         let top = try newestRow(before: seq)
         guard top > 0, !query.matchesNothing else { return LogMatches(records: [], next: 1, reachedEnd: true) }
         guard limit > 0 else { return LogMatches(records: [], next: seq, reachedEnd: false) }
-        let statement = try Self.logStatement(query, .back, from: top, span: span, db: db)
+        let statement = try logStatement(query, .back, from: top, span: span)
         var records: [LifecycleRecord] = []
         var row: [LifecycleRecord] = []
         try read(statement) { statement in
@@ -34,13 +45,13 @@ extension SQLiteSnapshot {
     }
 
     func log(matching query: LogQuery, after seq: Int64, limit: Int, span: Int?) throws -> LogMatches {
-        let newest = try newestRow(before: .max)
+        let newest = try newestLogRow()
         // Once this read is done, everything up to the newest row's last possible record was searched.
         let end = max(seq, Self.lastRecord(ofRow: newest))
         let bottom = LogPosition.row(of: max(seq, 1))
         guard !query.matchesNothing, bottom <= newest else { return LogMatches(records: [], next: end, reachedEnd: true) }
         guard limit > 0 else { return LogMatches(records: [], next: seq, reachedEnd: false) }
-        let statement = try Self.logStatement(query, .on, from: bottom, span: span, newest: newest, db: db)
+        let statement = try logStatement(query, .on, from: bottom, span: span, newest: newest)
         var records: [LifecycleRecord] = []
         var row: [LifecycleRecord] = []
         try read(statement) { statement in
@@ -60,7 +71,7 @@ extension SQLiteSnapshot {
     func logCount(matching query: LogQuery, before seq: Int64, span: Int?) throws -> LogCount {
         let top = try newestRow(before: seq)
         guard top > 0, !query.matchesNothing else { return LogCount(count: 0, next: 1, reachedEnd: true) }
-        let statement = try Self.logStatement(query, .back, from: top, span: span, counting: true, db: db)
+        let statement = try logStatement(query, .back, from: top, span: span, counting: true)
         var count = 0
         // Of the newest row, only the records before `seq`: the first `seq - first` of its steps.
         let before = seq - LogPosition.record(row: top, index: 0)
@@ -83,33 +94,55 @@ extension SQLiteSnapshot {
 
     /// The statement of one read: a page's rows with their records' columns, or (`counting`) each
     /// row's seq, steps and matching steps. Tests read its query plan.
-    static func logStatement(
-        _ query: LogQuery, _ direction: LogPlan.Direction, from row: Int64, span: Int?, newest: Int64 = .max, counting: Bool = false, db: Database
+    func logStatement(
+        _ query: LogQuery, _ direction: LogPlan.Direction, from row: Int64, span: Int?, newest: Int64 = .max, counting: Bool = false
     ) throws -> LogStatement {
-        let plan = try LogPlan.choose(query, db: db)
-        var parameters = plan.parameters
+        let plan = try LogPlan.choose(query, dialect) { try count($0, $1) }
+        var parameters = plan.parameters(dialect)
         let rows = plan.rows(reading: direction, from: row, span: span ?? plan.span(query), &parameters, newest: newest)
         // A count joins the event's columns only if a term reads them (a count of kinds reads an index alone).
         let sql = LogQuerySQL(query, &parameters, events: !counting)
         let columns = counting ? "l.seq, l.steps, \(sql.matched)" : RecordQuery.select
         let order = counting ? nil : direction == .back ? "DESC" : "ASC"
-        return LogStatement(sql: plan.select(columns, rows: rows, sql, order: order), parameters: parameters, rows: rows)
+        return LogStatement(sql: plan.select(columns, rows: rows, sql, order: order, dialect), parameters: parameters, rows: rows)
     }
 
     /// The newest row holding a record before `seq` could be in (0: none), in O(1).
     private func newestRow(before seq: Int64) throws -> Int64 {
         guard seq > 1 else { return 0 }
-        let newest = try Int64.fetchOne(db.cachedStatement(sql: "SELECT coalesce(max(seq), 0) FROM log")) ?? 0
-        return min(newest, LogPosition.row(of: seq - 1))
+        return min(try newestLogRow(), LogPosition.row(of: seq - 1))
     }
 
     /// The last record seq row `row` could hold.
     static func lastRecord(ofRow row: Int64) -> Int64 { LogPosition.record(row: row + 1, index: 0) - 1 }
+}
 
-    private func read(_ statement: LogStatement, _ row: (RawStatement) throws -> Bool) throws {
+extension SQLiteSnapshot: LogQueryReader {
+    var dialect: SQLDialect { .sqlite }
+
+    func newestLogRow() throws -> Int64 {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT coalesce(max(seq), 0) FROM log")) ?? 0
+    }
+
+    func count(_ sql: String, _ parameters: SQLParameters) throws -> Int {
+        let statement = try RawStatement(cached: db.cachedStatement(sql: sql), in: db)
+        parameters.bind(statement)
+        var count = 0
+        try statement.query { count = $0.int(0) }
+        return count
+    }
+
+    func read(_ statement: LogStatement, _ row: (any ColumnReader) throws -> Bool) throws {
         let query = try RawStatement(cached: db.cachedStatement(sql: statement.sql), in: db)
         statement.parameters.bind(query)
         try query.queryWhile(row)
+    }
+
+    /// The statement of one read (`logStatement`) on `db`: tests read its query plan.
+    static func logStatement(
+        _ query: LogQuery, _ direction: LogPlan.Direction, from row: Int64, span: Int?, newest: Int64 = .max, counting: Bool = false, db: Database
+    ) throws -> LogStatement {
+        try SQLiteSnapshot(db: db).logStatement(query, direction, from: row, span: span, newest: newest, counting: counting)
     }
 }
 
@@ -120,21 +153,35 @@ struct LogStatement {
     let rows: RowRange
 }
 
-/// SQL parameters by number: each value is bound once and named `?N` wherever the SQL needs it.
+/// The SQL the two backends write differently in a log query.
+enum SQLDialect {
+    case sqlite, postgres
+
+    /// A numbered parameter: `?N` (SQLite), `$N` (PostgreSQL).
+    func parameter(_ number: Int) -> String { self == .sqlite ? "?\(number)" : "$\(number)" }
+    /// SQLite's LIKE compares ASCII letters in either case, as `LogQuery` does; PostgreSQL's
+    /// ILIKE does so (and, in a database whose ctype is not C, other letters too).
+    var like: String { self == .sqlite ? "LIKE" : "ILIKE" }
+}
+
+/// SQL parameters by number: each value is bound once and named `?N` (`$N`) wherever the SQL needs it.
 struct SQLParameters {
-    private(set) var binds: [(RawStatement) -> Void] = []
+    var dialect: SQLDialect = .sqlite
+    private(set) var binds: [(any ParameterBinder) -> Void] = []
+
+    init(_ dialect: SQLDialect = .sqlite) { self.dialect = dialect }
 
     mutating func add(_ value: String) -> String {
         binds.append { $0.bind(value) }
-        return "?\(binds.count)"
+        return dialect.parameter(binds.count)
     }
 
     mutating func add(_ value: Int64) -> String {
         binds.append { $0.bind(value) }
-        return "?\(binds.count)"
+        return dialect.parameter(binds.count)
     }
 
-    func bind(_ statement: RawStatement) {
+    func bind(_ statement: some ParameterBinder) {
         for bind in binds { bind(statement) }
     }
 }
@@ -159,23 +206,24 @@ struct LogQuerySQL {
                 conditions.append("l.steps & \(mask) != 0")
                 masks.append("\(mask)")
             case .queue(let name):
-                conditions.append("l.queue LIKE \(parameters.add(Self.like(name))) ESCAPE '\\'")
+                conditions.append("l.queue \(parameters.dialect.like) \(parameters.add(Self.like(name))) ESCAPE '\\'")
                 masks.append("(\(LogColumn.stepsWithQueue))")
             case .correlation(let id):
                 conditions.append("e.correlation_id = \(parameters.add(id))")
                 readsEvents = true
             case .correlationPrefix(let prefix):
                 guard !prefix.isEmpty else { continue }
-                conditions.append(Self.prefix("e.correlation_id", parameters.add(prefix)))
+                conditions.append(Self.prefix("e.correlation_id", prefix, &parameters))
                 readsEvents = true
             case .type(let text):
                 guard !text.isEmpty else { continue }
-                conditions.append("e.type LIKE \(parameters.add(Self.like(text, within: true))) ESCAPE '\\'")
+                conditions.append("e.type \(parameters.dialect.like) \(parameters.add(Self.like(text, within: true))) ESCAPE '\\'")
                 readsEvents = true
             case .text(let text):
                 guard !text.isEmpty else { continue }
                 let pattern = parameters.add(Self.like(text, within: true))
-                func like(_ column: String) -> String { "\(column) LIKE \(pattern) ESCAPE '\\'" }
+                let operation = parameters.dialect.like
+                func like(_ column: String) -> String { "\(column) \(operation) \(pattern) ESCAPE '\\'" }
                 let kinds = LifecycleKind.named(containing: text).reduce(0) { $0 | 1 << $1.step }
                 masks.append("""
                     (CASE WHEN \(like("e.type")) OR \(like("e.id")) OR \(like("e.correlation_id")) THEN l.steps ELSE 0 END \
@@ -201,10 +249,18 @@ struct LogQuerySQL {
         return within ? pattern + "%" : pattern
     }
 
-    /// `column` starts with the text of `parameter`, byte for byte, as a range an index serves:
-    /// 0xF5 never occurs in UTF-8, so every value starting with the prefix sorts below it.
-    static func prefix(_ column: String, _ parameter: String) -> String {
-        "\(column) >= \(parameter) AND \(column) < (\(parameter) || CAST(x'F5' AS TEXT))"
+    /// `column` starts with `prefix`, byte for byte, as a range an index serves. SQLite: 0xF5
+    /// never occurs in UTF-8, so every value starting with the prefix sorts below it. PostgreSQL:
+    /// a left-anchored LIKE, which the planner turns into that range on a column of the C
+    /// collation (`events.correlation_id` is).
+    static func prefix(_ column: String, _ prefix: String, _ parameters: inout SQLParameters) -> String {
+        switch parameters.dialect {
+        case .sqlite:
+            let parameter = parameters.add(prefix)
+            return "\(column) >= \(parameter) AND \(column) < (\(parameter) || CAST(x'F5' AS TEXT))"
+        case .postgres:
+            return "\(column) LIKE \(parameters.add(like(prefix) + "%")) ESCAPE '\\'"
+        }
     }
 }
 
@@ -223,25 +279,21 @@ enum LogPlan {
     /// once, and sorting so large a flow's rows for each page would cost more.
     static let flowEvents = 2_000
 
-    static func choose(_ query: LogQuery, db: Database) throws -> LogPlan {
+    /// The plan, `count` running a count (its SQL and parameters) on the backend.
+    static func choose(_ query: LogQuery, _ dialect: SQLDialect, count: (String, SQLParameters) throws -> Int) throws -> LogPlan {
         var flow: (condition: String, parameters: SQLParameters)?
         for term in query.terms {
-            var parameters = SQLParameters()
+            var parameters = SQLParameters(dialect)
             switch term {
             case .correlation(let id): flow = ("correlation_id = \(parameters.add(id))", parameters)
             case .correlationPrefix(let prefix) where !prefix.isEmpty && flow == nil:
-                flow = (LogQuerySQL.prefix("correlation_id", parameters.add(prefix)), parameters)
+                flow = (LogQuerySQL.prefix("correlation_id", prefix, &parameters), parameters)
             default: continue
             }
             if case .correlation = term { break }
         }
         if let flow {
-            let statement = try RawStatement(cached: db.cachedStatement(sql: """
-                SELECT count(*) FROM (SELECT 1 FROM events WHERE \(flow.condition) LIMIT \(flowEvents + 1))
-                """), in: db)
-            flow.parameters.bind(statement)
-            var events = 0
-            try statement.query { events = $0.int(0) }
+            let events = try count("SELECT count(*) FROM (SELECT 1 FROM events WHERE \(flow.condition) LIMIT \(flowEvents + 1)) AS flow", flow.parameters)
             if events <= flowEvents { return .flow(flow.condition, flow.parameters) }
         }
         let rare = query.terms.contains { term in
@@ -270,9 +322,9 @@ enum LogPlan {
     private var isRare: Bool { if case .rare = self { return true } else { return false } }
 
     /// The parameters a statement of this plan starts with (the flow's condition's, numbered first).
-    var parameters: SQLParameters {
+    func parameters(_ dialect: SQLDialect) -> SQLParameters {
         if case .flow(_, let parameters) = self { return parameters }
-        return SQLParameters()
+        return SQLParameters(dialect)
     }
 
     enum Direction { case back, on }
@@ -298,7 +350,7 @@ enum LogPlan {
 
     /// The statement reading `columns` of the rows in `rows` that `sql` may match, in seq order
     /// (`order`), or in any order (nil).
-    func select(_ columns: String, rows: RowRange, _ sql: LogQuerySQL, order: String?) -> String {
+    func select(_ columns: String, rows: RowRange, _ sql: LogQuerySQL, order: String?, _ dialect: SQLDialect = .sqlite) -> String {
         let join = sql.readsEvents ? " JOIN events e ON e.seq = l.event_seq" : ""
         let conditions = ([rows.sql] + sql.conditions).joined(separator: " AND ")
         let ordered = order.map { " ORDER BY l.seq \($0)" } ?? ""
@@ -313,7 +365,9 @@ enum LogPlan {
                 \(order.map { "ORDER BY 1 \($0)" } ?? "")
                 """
         case .rare:
-            return "SELECT \(columns) FROM log l INDEXED BY log_rare_steps\(join) WHERE l.\(LogColumn.hasRareStep) AND \(conditions)\(ordered)"
+            // PostgreSQL has no INDEXED BY; the condition is the partial index's, so its planner can take it.
+            let indexed = dialect == .sqlite ? " INDEXED BY log_rare_steps" : ""
+            return "SELECT \(columns) FROM log l\(indexed)\(join) WHERE l.\(LogColumn.hasRareStep) AND \(conditions)\(ordered)"
         case .scan:
             return "SELECT \(columns) FROM log l\(join) WHERE \(conditions)\(ordered)"
         }

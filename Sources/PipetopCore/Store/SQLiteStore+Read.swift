@@ -72,7 +72,7 @@ struct SQLiteSnapshot: StoreSnapshot {
     }
 
     /// Records read row by row (rows newest first, each one's steps oldest first), newest first.
-    private static func newestFirst(_ records: [LifecycleRecord]) -> [LifecycleRecord] {
+    static func newestFirst(_ records: [LifecycleRecord]) -> [LifecycleRecord] {
         var result: [LifecycleRecord] = []
         result.reserveCapacity(records.count)
         var index = records.startIndex

@@ -193,7 +193,7 @@ extension ReadableStore {
 }
 
 /// Opens the store a URL names: a file path (or `file://` URL) is a SQLite store; `postgres://`
-/// and `postgresql://` are refused until that backend exists. With `readOnly`, the result only
+/// and `postgresql://` a PostgreSQL store (`PostgresStore`). With `readOnly`, the result only
 /// reads (nothing is created or migrated), which is all the dashboard and reading commands get.
 /// With `create`, a missing store is made (a runtime's, the demo's); otherwise it is an error.
 /// `readOnly` opens it without writing to it or beside it (`--read-only`; see `SQLiteStore.untouchedPath`).
@@ -210,13 +210,14 @@ public func openReader(url: String, busyTimeout: Duration = SQLiteStore.defaultB
 }
 
 private func openStoreBackend(url: String, readOnly: Bool, create: Bool = true, busyTimeout: Duration = SQLiteStore.defaultBusyTimeout,
-                              untouched: Bool = false, progress: (@Sendable (String) -> Void)? = nil) throws -> SQLiteStore {
+                              untouched: Bool = false, progress: (@Sendable (String) -> Void)? = nil) throws -> any Store {
     let lowered = url.lowercased()
-    if lowered.hasPrefix("postgres://") || lowered.hasPrefix("postgresql://") {
-        throw StoreError("PostgreSQL stores are not supported yet; use a SQLite file path", unsupported: true)
+    if PostgresURL.isPostgres(url) {
+        // A database, not a file: it is there or not (`create` makes the schema in an empty one).
+        return try PostgresStore(url: PostgresURL(parsing: url), readOnly: readOnly, create: create, progress: progress)
     }
     if let scheme = lowered.range(of: "://"), !lowered.hasPrefix("file://") {
-        throw StoreError("'\(url[..<scheme.lowerBound])' stores are not supported; use a SQLite file path", unsupported: true)
+        throw StoreError("'\(url[..<scheme.lowerBound])' stores are not supported; use a SQLite file path or a postgres:// URL", unsupported: true)
     }
     var path = url
     if lowered.hasPrefix("file://") {

@@ -1,0 +1,181 @@
+import Foundation
+
+/// The store on a PostgreSQL server, for several runtime nodes on several machines and the
+/// dashboards and commands beside them: the same protocols as `SQLiteStore`, the same `Tick`
+/// deciding each transaction, and the same conformance suite.
+///
+/// Writers are serialised across every process by one transaction-level advisory lock, taken
+/// first in each write transaction: the log's cursor (`seq`) is only safe to follow if rows are
+/// committed in `seq` order, and `Tick` decides a transaction from what it reads. That is the
+/// SQLite store's one-writer rule, across machines. Claims still select `FOR UPDATE SKIP LOCKED`.
+/// Readers never wait for it: a snapshot is a `REPEATABLE READ READ ONLY` transaction.
+public final class PostgresStore: Store, @unchecked Sendable {
+    public let location: String
+    let url: PostgresURL
+    let readOnly: Bool
+    /// The writer's connection and what it keeps between transactions; one transaction at a time.
+    private let writer: Locked<PostgresWriter?>
+    /// Idle reader connections, reused by `read`.
+    private let readers = Locked<[PostgresSession]>([])
+
+    /// The advisory lock every write transaction takes (`pg_advisory_xact_lock`), and migrations
+    /// (`pg_advisory_lock`): "pipetop" in ASCII.
+    static let writeLock: Int64 = 0x7069_7065_746F_70
+
+    /// Connects and migrates the database to this build's schema. With `readOnly`, nothing is
+    /// created or migrated (the schema must be current) and the connections are read-only
+    /// (`default_transaction_read_only`); without `create`, a database with no store is an error.
+    public init(url: PostgresURL, readOnly: Bool = false, create: Bool = true, progress: (@Sendable (String) -> Void)? = nil) throws {
+        self.url = url
+        self.readOnly = readOnly
+        location = url.redacted
+        let session = try PostgresSession(url, readOnly: readOnly)
+        try Self.checkSchema(session, readOnly: readOnly || !create, migrate: !readOnly, progress: progress)
+        writer = Locked(readOnly ? nil : PostgresWriter(session: session))
+        if readOnly { readers.withLock { $0.append(session) } }
+    }
+
+    /// Applies the migrations this store lacks (each one transaction, under the migration lock so
+    /// two processes starting at once do not both migrate), or refuses a store newer than this build.
+    private static func checkSchema(_ session: PostgresSession, readOnly: Bool, migrate: Bool, progress: (@Sendable (String) -> Void)?) throws {
+        func applied() throws -> [String] {
+            let exists = try session.query("SELECT to_regclass('pipetop_migrations') IS NOT NULL").rows.first?.int64(0) ?? 0
+            guard exists != 0 else { return [] }
+            return try session.query("SELECT name FROM pipetop_migrations ORDER BY name").rows.compactMap { $0.string(0) }
+        }
+        let known = Set(PostgresSchema.migrations.map(\.name))
+        var done = try applied()
+        if let unknown = done.first(where: { !known.contains($0) }) {
+            throw StoreError("the store \(session.location) was written by a newer pipetop (schema \(unknown)); upgrade pipetop to open it")
+        }
+        let pending = { PostgresSchema.migrations.filter { !done.contains($0.name) } }
+        guard !pending().isEmpty else { return }
+        if done.isEmpty, readOnly {
+            throw StoreError("the database \(session.location) holds no pipetop store yet; a runtime, `pipetop demo` or `pipetop publish --create` makes one")
+        }
+        if !migrate {
+            throw StoreError("the store \(session.location) has an older schema; it is upgraded by the next command that writes to it, which reading commands and --read-only never do")
+        }
+        try session.query("SELECT pg_advisory_lock($1)") { $0.bind(writeLock) }
+        defer { _ = try? session.query("SELECT pg_advisory_unlock($1)") { $0.bind(writeLock) } }
+        done = try applied()
+        let todo = pending()
+        let started = Monotonic.micros
+        for (index, migration) in todo.enumerated() {
+            if !done.isEmpty { progress?("upgrading the store \(session.location) to schema \(migration.name) (\(index + 1) of \(todo.count))…") }
+            do {
+                try session.execute("BEGIN")
+                try session.execute("CREATE TABLE IF NOT EXISTS pipetop_migrations (name text PRIMARY KEY, applied_at bigint NOT NULL)")
+                try session.executeScript(migration.sql + "\n")
+                try session.query("INSERT INTO pipetop_migrations (name, applied_at) VALUES ($1, $2)") {
+                    $0.bind(migration.name)
+                    $0.bind(Timestamp.now().micros)
+                }
+                try session.execute("COMMIT")
+            } catch {
+                try? session.execute("ROLLBACK")
+                throw StoreError("could not create or upgrade the store \(session.location) (schema \(migration.name)): \(error)")
+            }
+        }
+        if !done.isEmpty {
+            progress?(String(format: "upgraded the store %@ in %.1f s", session.location, Double(Monotonic.micros - started) / 1e6))
+        }
+    }
+
+    // MARK: Reading
+
+    public func read<T>(_ body: (StoreSnapshot) throws -> T) throws -> T {
+        let session = try readers.withLock { $0.popLast() } ?? PostgresSession(url, readOnly: true)
+        do {
+            try session.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            let value = try body(PostgresSnapshot(session: session))
+            try session.execute("COMMIT")
+            readers.withLock { $0.append(session) }
+            return value
+        } catch {
+            // A connection whose transaction failed is rolled back before it is used again; one
+            // that cannot be is dropped.
+            if (try? session.execute("ROLLBACK")) != nil { readers.withLock { $0.append(session) } }
+            throw error
+        }
+    }
+
+    // MARK: Writing
+
+    /// Runs one `Tick` in one write transaction, after the write lock.
+    func transaction<T>(at now: Timestamp, _ body: (inout Tick<PostgresTransaction>) throws -> T) throws -> T {
+        guard !readOnly else { throw StoreError("the store \(location) is open read-only: nothing was written") }
+        return try writer.withLock { writer in
+            if writer == nil { writer = PostgresWriter(session: try PostgresSession(url, readOnly: false)) }
+            let state = writer!
+            do {
+                try state.session.execute("BEGIN")
+                try state.session.query("SELECT pg_advisory_xact_lock($1)") { $0.bind(Self.writeLock) }
+                var tick = Tick(PostgresTransaction(session: state.session, writer: state), now: now)
+                let value = try body(&tick)
+                try tick.tx.writeTextIndex()
+                try state.session.execute("COMMIT")
+                state.latencies.committed()
+                return value
+            } catch {
+                state.latencies.rolledBack()
+                if (try? state.session.execute("ROLLBACK")) == nil { writer = nil }
+                throw error
+            }
+        }
+    }
+
+    public func apply(_ batch: WriteBatch) throws -> WriteResult {
+        try transaction(at: batch.now) { try $0.apply(batch) }
+    }
+
+    public func publishUnrouted(_ events: [CloudEvent], at time: Timestamp, by actor: Operator) throws {
+        try transaction(at: time) { try $0.publishUnrouted(events, by: actor) }
+    }
+
+    public func redrive(_ request: RedriveRequest, at time: Timestamp) throws -> MutationResult {
+        try transaction(at: time) { try $0.redrive(request) }
+    }
+
+    public func delete(_ request: DeleteRequest, at time: Timestamp) throws -> MutationResult {
+        try transaction(at: time) { try $0.delete(request) }
+    }
+
+    public func edit(_ request: EditRequest, at time: Timestamp) throws -> MutationResult {
+        try transaction(at: time) { try $0.edit(request) }
+    }
+
+    public func createReplayJob(_ request: ReplayJobRequest, at time: Timestamp) throws -> ReplayJob {
+        try transaction(at: time) { try $0.createReplayJob(request) }
+    }
+
+    public func controlReplayJob(_ id: Int64, _ control: ReplayJobControl, by actor: Operator, at time: Timestamp) throws -> ReplayJob {
+        try transaction(at: time) { try $0.controlReplayJob(id: id, control, by: actor) }
+    }
+
+    public func stepReplayJob(_ id: Int64, runner: String, lease: Duration, moves: Int, at time: Timestamp) throws -> ReplayJobStep {
+        try transaction(at: time) { try $0.stepReplayJob(id: id, runner: runner, lease: lease, moves: moves) }
+    }
+
+    public func releaseReplayJob(_ id: Int64, runner: String, at time: Timestamp) throws {
+        try transaction(at: time) { try $0.releaseReplayJob(id: id, runner: runner) }
+    }
+
+    public func declare(queues: [QueueSpec], rules: [Rule], runtime: RuntimeInfo) throws {
+        try transaction(at: runtime.heartbeatAt) { tick in try tick.tx.declare(queues: queues, rules: rules, runtime: runtime) }
+    }
+
+    public func markStopped(runtime: RuntimeInfo, at time: Timestamp) throws {
+        try transaction(at: time) { tick in try tick.tx.markStopped(runtime: runtime, at: time) }
+    }
+}
+
+/// The writer's connection, and what it keeps from one transaction to the next.
+final class PostgresWriter {
+    let session: PostgresSession
+    let latencies = PendingLatencies()
+    /// The second `queue_seconds` was last pruned in (by this writer).
+    var prunedSecond: Int64 = .min
+
+    init(session: PostgresSession) { self.session = session }
+}
