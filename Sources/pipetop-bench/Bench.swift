@@ -16,8 +16,11 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print the figures as JSON instead of a table.")
     var json = false
 
-    @Option(help: ArgumentHelp("Measure only the figure groups named (throughput, floor, latency, dashboard, queues, deadletters, cpu, live), for profiling.", valueName: "group"))
+    @Option(help: ArgumentHelp("Measure only the figure groups named (throughput, floor, latency, dashboard, queues, deadletters, cpu, live, postgres), for profiling.", valueName: "group"))
     var only: [String] = []
+
+    @Option(help: ArgumentHelp("A PostgreSQL server (a role that may create databases) for the PostgreSQL figures (group postgres); without it they are not measured.", valueName: "url"))
+    var postgres: String?
 
     @Option(help: .hidden)
     var attachProbe: String?
@@ -99,6 +102,14 @@ struct Bench: ParsableCommand {
             let note = "one publisher, each publish waiting for its commit: \(Figure.grouped(lone.count)) events, \(Figure.grouped(Int(Double(lone.count) / (quick ? 0.5 : 10))))/s; max \(Figure.format(lone.max)) ms"
             measured(Figure("one blocking producer: publish → committed p50", value: lone.p50, unit: "ms", note: note))
             measured(Figure("one blocking producer: publish → committed p99", value: lone.p99, unit: "ms", target: 1.0, .atMost, note: note))
+        }
+        if let postgres, wanted("postgres") {
+            let figures = try PostgresFigures(postgres)
+            for nodes in 1...3 { measured(try figures.throughput(nodes: nodes, events: quick ? 2_000 : 60_000)) }
+            let result = try figures.latency(rate: 1_000, seconds: quick ? 0.5 : 10, scratch: scratch)
+            let note = "PostgreSQL, one node; \(Figure.grouped(result.count)) events; max \(Figure.format(result.max)) ms"
+            measured(Figure("PostgreSQL publish → handler start p50 at 1,000/s", value: result.p50, unit: "ms", note: note))
+            measured(Figure("PostgreSQL publish → handler start p99 at 1,000/s", value: result.p99, unit: "ms", note: note))
         }
         if wanted("dashboard") {
             let records = quick ? 50_000 : 10_000_000

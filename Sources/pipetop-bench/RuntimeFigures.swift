@@ -6,11 +6,13 @@ import PipetopCore
 /// publish → handler-start latency at steady rates. Each run uses a fresh store in a temp dir.
 struct RuntimeFigures {
     let scratch: URL
+    /// The store to run on instead of a fresh SQLite file per run (a PostgreSQL database).
+    var storeURL: String?
 
     private func makeRuntime(_ name: String, queue: QueueSpec) throws -> Runtime {
         let directory = scratch.appendingPathComponent(name)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let store = try openStore(url: directory.appendingPathComponent("store.sqlite").path, readOnly: false)
+        let store = try openStore(url: storeURL ?? directory.appendingPathComponent("store.sqlite").path, readOnly: false)
         var options = Runtime.Options()
         options.register = false
         return try Runtime(name: "bench-\(name)", store: store, queues: [queue], rules: [Rule("all", pattern: .type("bench"), targets: [queue.name])], options: options)

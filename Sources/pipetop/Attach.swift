@@ -43,7 +43,7 @@ struct Attach: ParsableCommand {
         var runtimeName = name
         if let store = storeOptions.named {
             path = store
-            guard FileManager.default.fileExists(atPath: path) else { throw Failure("no store at \(path)") }
+            guard PostgresURL.isPostgres(path) || FileManager.default.fileExists(atPath: path) else { throw Failure("no store at \(path.terminalSafe)") }
         } else {
             let alive = try StoreOptions.opening { try Registry.entries() }.filter(\.alive).map(\.runtime)
             if let name {
@@ -100,7 +100,7 @@ struct Attach: ParsableCommand {
         let terminal: Terminal
         do { terminal = try Terminal(logPath: logPath) } catch let error as TerminalError { throw Failure(error.description) }
         let loop = DashboardLoop(DashboardLoop.Options(
-            store: store, writer: writer, storeLocation: path, readOnly: readOnly, runtimeName: runtimeName, refresh: settings.refresh,
+            store: store, writer: writer, storeLocation: store.location, readOnly: readOnly, runtimeName: runtimeName, refresh: settings.refresh,
             capacity: settings.buffer, theme: options.theme, reopen: open), backend: terminal)
         do {
             return try loop.run()

@@ -26,8 +26,15 @@ struct Demo: ParsableCommand {
     @Option(help: ArgumentHelp("Stop after this long (e.g. 30s, 2m). Default: until interrupted.", valueName: "duration"))
     var duration: String?
 
-    @Option(help: "Listings published per second between bursts.")
+    @Option(help: "Listings published per second between bursts; 0 publishes none (a node that only serves the queues).")
     var rate: Double = 40
+
+    @Option(help: "Runtime processes to run (this one and NODES-1 more, each a node of the same runtime sharing its queues; best on PostgreSQL). They stop with this one.")
+    var nodes = 1
+
+    /// A node started by `--nodes`: it ends when the process that started it does.
+    @Flag(help: .hidden)
+    var exitWithParent = false
 
     @Option(help: ArgumentHelp("The batch queue's window (the cron interval).", valueName: "duration"))
     var window = "15s"
@@ -61,7 +68,9 @@ struct Demo: ParsableCommand {
         guard let batchWindow = Duration(parsing: window), batchWindow >= .milliseconds(100) else {
             throw BadInput("--window '\(window)' is not a duration of at least 100ms")
         }
-        guard rate > 0, rate <= 100_000 else { throw BadInput("--rate must be between 0 and 100000") }
+        guard rate >= 0, rate <= 100_000 else { throw BadInput("--rate must be between 0 and 100000") }
+        guard (1...16).contains(nodes) else { throw BadInput("--nodes must be between 1 and 16") }
+        if exitWithParent { Nodes.exitWithParent() }
         guard let giveUp = Duration(parsing: giveUpAfter), giveUp > .zero else {
             throw BadInput("--give-up-after '\(giveUpAfter)' is not a duration such as 5m or 30s")
         }
@@ -85,11 +94,15 @@ struct Demo: ParsableCommand {
         } catch let error as ConfigurationError {
             throw Failure(error.description)
         }
+        // The other nodes: this command again, serving only, on the same store, under the same name.
+        let others = try Nodes(count: nodes - 1, arguments: ["demo", "--headless", "--exit-with-parent", "--rate", "0", "--store", path, "--name", name,
+                                                              "--window", window, "--give-up-after", giveUpAfter, "--busy-timeout", storeOptions.busyTimeout])
+        defer { others.stop() }
         if !headless {
             // The dashboard, attached to the demo's store through the same path as `pipetop attach`.
             let settings = try dashboard.validated()
             let scraper = Scraper(runtime: runtime, rate: rate, firstNumber: UInt64(try store.publishedTotal()) + 1, run: scraperRun)
-            scraper.start()
+            if rate > 0 { scraper.start() }
             // --duration ends the dashboard the way a SIGTERM would (its loop restores the terminal).
             let stopTimer = limit.map { limit in
                 let timer = DispatchWorkItem { kill(getpid(), SIGTERM) }
@@ -120,9 +133,9 @@ struct Demo: ParsableCommand {
         }
         let interrupted = SignalWaiter([SIGINT, SIGTERM, SIGHUP])
         let scraper = Scraper(runtime: runtime, rate: rate, firstNumber: UInt64(try store.publishedTotal()) + 1, run: scraperRun)
-        scraper.start()
+        if rate > 0 { scraper.start() }
 
-        print("pipetop demo: runtime '\(name.terminalSafe)' on \(path.terminalSafe)")
+        print("pipetop demo: runtime '\(name.terminalSafe)' on \(store.location.terminalSafe)" + (nodes > 1 ? " (\(nodes) nodes: pids \(([getpid()] + others.pids).map(String.init).joined(separator: ", ")))" : ""))
         let started = Date()
         var line = 0
         while true {
@@ -169,5 +182,56 @@ enum StatusLine {
             parts.append(part)
         }
         return parts.joined(separator: " | ")
+    }
+}
+
+/// The demo's other runtime processes (`--nodes`): started with it, stopped with it (SIGTERM,
+/// then waited for), and each ends by itself if this process dies first.
+final class Nodes {
+    private var processes: [Process] = []
+    var pids: [Int32] { processes.map(\.processIdentifier) }
+
+    init(count: Int, arguments: [String]) throws {
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0].hasPrefix("/")
+            ? CommandLine.arguments[0] : FileManager.default.currentDirectoryPath + "/" + CommandLine.arguments[0])
+        for _ in 0..<count {
+            let process = Process()
+            process.executableURL = executable
+            process.arguments = arguments
+            // Its status lines are not shown (the dashboard or this process's own show the store);
+            // what it says on stderr goes to this process's stderr in headless mode.
+            process.standardOutput = FileHandle.nullDevice
+            process.standardInput = FileHandle.nullDevice
+            if isatty(1) == 1 { process.standardError = FileHandle.nullDevice }
+            do {
+                try process.run()
+            } catch {
+                stop()
+                throw Failure("could not start another node of the demo: \(error)")
+            }
+            processes.append(process)
+        }
+    }
+
+    /// Stops every node and waits for it; says which did not end cleanly.
+    func stop() {
+        for process in processes where process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        for process in processes {
+            process.waitUntilExit()
+            if process.terminationStatus != 0, !(process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGTERM) {
+                FileHandle.standardError.write(Data("pipetop demo: node pid \(process.processIdentifier) ended with status \(process.terminationStatus)\n".utf8))
+            }
+        }
+        processes.removeAll()
+    }
+
+    /// In a node: a SIGTERM to itself once the process that started it is gone (checked twice a
+    /// second: its parent then changes), so none is left behind, even after a SIGKILL.
+    static func exitWithParent() {
+        let parent = getppid()
+        Thread.detachNewThread {
+            while getppid() == parent { usleep(500_000) }
+            kill(getpid(), SIGTERM)
+        }
     }
 }

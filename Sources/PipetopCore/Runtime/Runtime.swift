@@ -85,8 +85,12 @@ public final class Runtime: @unchecked Sendable {
     public func start() throws {
         try lock.withLock {
             guard engine == nil else { return }
-            if options.register, let other = try Registry.entries().first(where: { $0.runtime.name == name && $0.alive && $0.runtime.pid != getpid() }) {
-                throw ConfigurationError("a runtime named '\(name)' is already running (pid \(other.runtime.pid)); choose another name")
+            // Another process of this name on the same store is another node of this runtime
+            // (`pipetop demo --nodes`); on another store, it is another runtime with this name.
+            if options.register, let other = try Registry.entries().first(where: {
+                $0.runtime.name == name && $0.alive && $0.runtime.pid != getpid() && $0.runtime.store != store.location
+            }) {
+                throw ConfigurationError("a runtime named '\(name)' is already running on another store (pid \(other.runtime.pid), \(other.runtime.store)); choose another name")
             }
             let now = Timestamp.now()
             let info = RuntimeInfo(
