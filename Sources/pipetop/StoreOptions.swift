@@ -4,7 +4,7 @@ import PipetopCore
 
 /// `--store` and `--read-only`, taken by every command.
 struct StoreOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The store: a SQLite file path. Default: $PIPETOP_STORE, else the one running runtime's store, else the demo's.", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("The store: a SQLite file path or a postgres://user@host:port/db URL (password from the URL, $PGPASSWORD or ~/.pgpass). Default: $PIPETOP_STORE, else the one running runtime's store, else the demo's.", valueName: "path"))
     var store: String?
 
     /// The store named: `--store`, else `$PIPETOP_STORE` (when set and not empty).
