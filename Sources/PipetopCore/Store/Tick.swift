@@ -84,12 +84,17 @@ protocol StoreTransaction {
     // Claims.
     mutating func claimCandidates(queue: String, readyBy now: Timestamp, limit: Int) throws -> [ClaimCandidate]
     mutating func markClaimed(messageID: Int64, attempt: Int, delivery: Int, leaseUntil: Timestamp) throws
+    /// The claims of one request together (one statement, for a backend with a round trip per statement).
+    mutating func markClaimed(_ claims: [Claim]) throws
     /// The earliest `readyAt` after `now` of a ready message (a scheduled retry).
     mutating func nextReady(queue: String, after now: Timestamp) throws -> Timestamp?
 
     // Transitions of a message in flight under `delivery`.
     /// Ack or drop: the message is gone.
     mutating func remove(messageID: Int64, delivery: Int) throws -> Bool
+    /// Acks of one transaction together: the deliveries removed (the others were stale). A
+    /// backend with a round trip per statement does it in one.
+    mutating func remove(_ deliveries: [MessageDelivery]) throws -> Set<MessageDelivery>
     /// Ready again at `readyAt`, `error` appended to its history (at `failedAt`).
     mutating func scheduleRetry(messageID: Int64, delivery: Int, readyAt: Timestamp, failedAt: Timestamp, error: String) throws -> Bool
     /// Dead, `error` appended to its history.
@@ -156,6 +161,24 @@ protocol StoreTransaction {
     mutating func finish(counters: [String: QueueCounters], backlog: [String: BacklogChange], at now: Timestamp) throws
 }
 
+/// A message and one delivery of it (the token a late ack must match).
+struct MessageDelivery: Hashable {
+    var messageID: Int64
+    var delivery: Int
+}
+
+extension StoreTransaction {
+    mutating func markClaimed(_ claims: [Claim]) throws {
+        for claim in claims { try markClaimed(messageID: claim.messageID, attempt: claim.attempt, delivery: claim.delivery, leaseUntil: claim.leaseUntil) }
+    }
+
+    mutating func remove(_ deliveries: [MessageDelivery]) throws -> Set<MessageDelivery> {
+        var removed = Set<MessageDelivery>()
+        for delivery in deliveries where try remove(messageID: delivery.messageID, delivery: delivery.delivery) { removed.insert(delivery) }
+        return removed
+    }
+}
+
 /// One write transaction, decided: the delivery state machine and the lifecycle plan (which
 /// records, which counters, direct dispatch, when a claim dead-letters), executed on any backend's
 /// `StoreTransaction`. The one place a record's kind, detail and counter change are chosen.
@@ -172,6 +195,8 @@ struct Tick<Transaction: StoreTransaction> {
     /// inserted already in flight, saving a claim per message.
     var direct: [String: (request: ClaimRequest, remaining: Int)] = [:]
     var directlyClaimed: [ClaimedMessage] = []
+    /// The successes of this transaction's outcomes whose acks removed their messages (`apply(_:)`).
+    var acked = Set<MessageDelivery>()
     /// Queues that deduplicate and accepted events this tick: their window's cutoff, and how many.
     var deduplicated: [String: (cutoff: Timestamp, accepted: Int)] = [:]
     /// The log row the next step may join (see `LifecycleRow`).
@@ -195,6 +220,11 @@ struct Tick<Transaction: StoreTransaction> {
                 result.routingProblems = router.update(try tx.declaredRouting(), at: now)
             }
         }
+        // The successes' acks first, together (a success only removes its message).
+        acked = try tx.remove(batch.outcomes.compactMap { outcome in
+            guard case .succeeded = outcome.result else { return nil }
+            return MessageDelivery(messageID: outcome.claim.messageID, delivery: outcome.claim.delivery)
+        })
         for outcome in batch.outcomes {
             if try !apply(outcome) { result.staleOutcomes += 1 }
         }
@@ -325,7 +355,7 @@ struct Tick<Transaction: StoreTransaction> {
         let at = outcome.finishedAt
         switch outcome.result {
         case .succeeded(let published):
-            guard try tx.remove(messageID: claim.messageID, delivery: claim.delivery) else { return false }
+            guard acked.remove(MessageDelivery(messageID: claim.messageID, delivery: claim.delivery)) != nil else { return false }
             try record(.succeeded, claim: claim, at: at, duration: outcome.duration)
             counters[claim.queue, default: QueueCounters()].succeeded += 1
             leaves(claim.queue, succeededAt: at, claim)
@@ -429,10 +459,10 @@ struct Tick<Transaction: StoreTransaction> {
                 leaves(request.queue)
                 continue
             }
-            try tx.markClaimed(messageID: claim.messageID, attempt: claim.attempt, delivery: claim.delivery, leaseUntil: claim.leaseUntil)
             try record(.claimed, claim: claim, at: now, detail: claim.delivery > claim.attempt ? "delivery \(claim.delivery)" : nil)
             claimed.append(ClaimedMessage(claim: claim, event: candidate.event))
         }
+        try tx.markClaimed(claimed.map(\.claim))
         counters[request.queue, default: QueueCounters()].claimed += Int64(claimed.count)
         let next = candidates.count < request.limit ? try tx.nextReady(queue: request.queue, after: now) : nil
         return (claimed, candidates.count, next)

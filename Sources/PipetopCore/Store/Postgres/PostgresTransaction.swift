@@ -187,6 +187,18 @@ struct PostgresTransaction: StoreTransaction {
         }
     }
 
+    mutating func markClaimed(_ claims: [Claim]) throws {
+        guard !claims.isEmpty else { return }
+        try run { sql in
+            """
+            UPDATE messages m SET state = \(MessageState.inFlight.sql), attempt = c.attempt, deliveries = c.delivery, ready_at = c.lease
+            FROM unnest(\(sql.value(claims.map(\.messageID))), \(sql.value(claims.map { Int64($0.attempt) })), \(sql.value(claims.map { Int64($0.delivery) })),
+                \(sql.value(claims.map(\.leaseUntil.micros)))) AS c(id, attempt, delivery, lease)
+            WHERE m.id = c.id
+            """
+        }
+    }
+
     mutating func nextReady(queue: String, after now: Timestamp) throws -> Timestamp? {
         try run { sql in
             "SELECT min(ready_at) FROM messages WHERE queue = \(sql.value(queue)) AND state = \(MessageState.ready.sql) AND ready_at > \(sql.value(now.micros))"
@@ -204,6 +216,19 @@ struct PostgresTransaction: StoreTransaction {
         try run { sql in
             "DELETE FROM messages WHERE id = \(sql.value(messageID)) AND state = \(MessageState.inFlight.sql) AND deliveries = \(sql.value(delivery))"
         }.changed > 0
+    }
+
+    /// One statement for every ack of the transaction.
+    mutating func remove(_ deliveries: [MessageDelivery]) throws -> Set<MessageDelivery> {
+        guard !deliveries.isEmpty else { return [] }
+        let rows = try run { sql in
+            """
+            DELETE FROM messages m USING unnest(\(sql.value(deliveries.map(\.messageID))), \(sql.value(deliveries.map { Int64($0.delivery) }))) AS a(id, delivery)
+            WHERE m.id = a.id AND m.state = \(MessageState.inFlight.sql) AND m.deliveries = a.delivery
+            RETURNING m.id, m.deliveries
+            """
+        }.rows
+        return Set(rows.map { MessageDelivery(messageID: $0.int64(0), delivery: $0.int(1)) })
     }
 
     mutating func scheduleRetry(messageID: Int64, delivery: Int, readyAt: Timestamp, failedAt: Timestamp, error: String) throws -> Bool {
