@@ -83,6 +83,9 @@ protocol StoreTransaction {
 
     // Claims.
     mutating func claimCandidates(queue: String, readyBy now: Timestamp, limit: Int) throws -> [ClaimCandidate]
+    /// The claims a tick is about to make (one request per queue), before any: a backend with a
+    /// round trip per statement may read every queue's candidates and next retry at once.
+    mutating func prepareClaims(_ requests: [ClaimRequest], readyBy now: Timestamp) throws
     mutating func markClaimed(messageID: Int64, attempt: Int, delivery: Int, leaseUntil: Timestamp) throws
     /// The claims of one request together (one statement, for a backend with a round trip per statement).
     mutating func markClaimed(_ claims: [Claim]) throws
@@ -168,6 +171,8 @@ struct MessageDelivery: Hashable {
 }
 
 extension StoreTransaction {
+    mutating func prepareClaims(_ requests: [ClaimRequest], readyBy now: Timestamp) throws {}
+
     mutating func markClaimed(_ claims: [Claim]) throws {
         for claim in claims { try markClaimed(messageID: claim.messageID, attempt: claim.attempt, delivery: claim.delivery, leaseUntil: claim.leaseUntil) }
     }
@@ -232,6 +237,7 @@ struct Tick<Transaction: StoreTransaction> {
         for queue in batch.expireLeases { try expireLeases(queue: queue) }
         for (queue, dead) in batch.expireLeasesOfTheDead.sorted(by: { $0.key < $1.key }) { try expireLeases(queue: queue, before: dead.before, because: dead.reason) }
         // The backlog first (oldest ready first), then new messages take what capacity is left.
+        try tx.prepareClaims(batch.claims.filter { $0.limit > 0 }, readyBy: now)
         for request in batch.claims {
             let (claimed, candidates, next) = try claim(request)
             result.claimed += claimed

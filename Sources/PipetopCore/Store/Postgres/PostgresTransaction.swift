@@ -11,6 +11,7 @@ struct PostgresSQL {
     func value(_ value: Int?) -> String { self.value(value.map(Int64.init)) }
     func value(_ value: String?) -> String { let p = binder.next; binder.bind(value); return p }
     func value(_ value: [Int64]) -> String { let p = binder.next; binder.bind(value); return p + "::bigint[]" }
+    func value(_ value: [String]) -> String { let p = binder.next; binder.bind(value); return p + "::text[]" }
     func value(_ value: Timestamp?) -> String { self.value(value?.micros) }
 }
 
@@ -79,6 +80,9 @@ struct PostgresTransaction: StoreTransaction {
     var oldestArrival: Int64?
     var textIndex: [(messageID: Int64, index: Bool)] = []
     var nextIDs: (event: Int64, message: Int64, log: Int64)?
+    /// Read by `prepareClaims` for this tick's claims: each queue's candidates and next retry.
+    var preparedCandidates: [String: [ClaimCandidate]] = [:]
+    var preparedNextReady: [String: Timestamp?] = [:]
 
     init(session: PostgresSession, writer: PostgresWriter) {
         self.session = session
@@ -158,9 +162,45 @@ struct PostgresTransaction: StoreTransaction {
 
     // MARK: Claims
 
+    /// Every queue's candidates in one statement (a lateral read per queue, each `FOR UPDATE SKIP
+    /// LOCKED`), and every queue's next retry in another.
+    mutating func prepareClaims(_ requests: [ClaimRequest], readyBy now: Timestamp) throws {
+        guard requests.count > 1 else { return }
+        let rows = try run { sql in
+            """
+            SELECT q.name, \(ClaimColumn.list("m")), \(EventColumn.list("e"))
+            FROM unnest(\(sql.value(requests.map(\.queue))), \(sql.value(requests.map { Int64($0.limit) }))) WITH ORDINALITY AS q(name, lim, ord)
+            CROSS JOIN LATERAL (
+                SELECT * FROM messages WHERE queue = q.name AND state = \(MessageState.ready.sql) AND ready_at <= \(sql.value(now.micros))
+                ORDER BY ready_at, id LIMIT q.lim FOR UPDATE SKIP LOCKED) m
+            JOIN events e ON e.seq = m.event_seq
+            ORDER BY q.ord, m.ready_at, m.id
+            """
+        }.rows
+        for request in requests { preparedCandidates[request.queue] = [] }
+        for row in rows { preparedCandidates[row.string(0) ?? "", default: []].append(Self.candidate(row, from: 1)) }
+        let next = try run { sql in
+            """
+            SELECT q.name, (SELECT min(ready_at) FROM messages WHERE queue = q.name AND state = \(MessageState.ready.sql) AND ready_at > \(sql.value(now.micros)))
+            FROM unnest(\(sql.value(requests.map(\.queue)))) AS q(name)
+            """
+        }.rows
+        for row in next { preparedNextReady[row.string(0) ?? ""] = .some(row.optionalInt64(1).map(Timestamp.init(micros:))) }
+    }
+
+    private static func candidate(_ row: PostgresRowReader, from base: Int32 = 0) -> ClaimCandidate {
+        let message = row.columns(ClaimColumn.self, from: base)
+        let event = row.columns(EventColumn.self, from: base + ClaimColumn.count)
+        return ClaimCandidate(
+            messageID: message.int64(.id), attempt: message.int(.attempt), deliveries: message.int(.deliveries),
+            enqueuedAt: message.timestamp(.enqueuedAt), eventSeq: message.int64(.eventSeq), replays: message.int(.replays),
+            publishedAt: event.timestamp(.publishedAt), flowAt: event.optionalTimestamp(.flowAt), event: EventRow.decode(event))
+    }
+
     /// `FOR UPDATE OF m SKIP LOCKED`: a row another transaction holds is passed over, not waited for.
     mutating func claimCandidates(queue: String, readyBy now: Timestamp, limit: Int) throws -> [ClaimCandidate] {
-        try run { sql in
+        if let prepared = preparedCandidates.removeValue(forKey: queue) { return prepared }
+        return try run { sql in
             """
             SELECT \(ClaimColumn.list("m")), \(EventColumn.list("e"))
             FROM messages m JOIN events e ON e.seq = m.event_seq
@@ -168,14 +208,7 @@ struct PostgresTransaction: StoreTransaction {
             ORDER BY m.ready_at, m.id LIMIT \(sql.value(limit))
             FOR UPDATE OF m SKIP LOCKED
             """
-        }.rows.map { row in
-            let message = row.columns(ClaimColumn.self)
-            let event = row.columns(EventColumn.self, from: ClaimColumn.count)
-            return ClaimCandidate(
-                messageID: message.int64(.id), attempt: message.int(.attempt), deliveries: message.int(.deliveries),
-                enqueuedAt: message.timestamp(.enqueuedAt), eventSeq: message.int64(.eventSeq), replays: message.int(.replays),
-                publishedAt: event.timestamp(.publishedAt), flowAt: event.optionalTimestamp(.flowAt), event: EventRow.decode(event))
-        }
+        }.rows.map { Self.candidate($0) }
     }
 
     mutating func markClaimed(messageID: Int64, attempt: Int, delivery: Int, leaseUntil: Timestamp) throws {
@@ -200,7 +233,8 @@ struct PostgresTransaction: StoreTransaction {
     }
 
     mutating func nextReady(queue: String, after now: Timestamp) throws -> Timestamp? {
-        try run { sql in
+        if let prepared = preparedNextReady.removeValue(forKey: queue) { return prepared }
+        return try run { sql in
             "SELECT min(ready_at) FROM messages WHERE queue = \(sql.value(queue)) AND state = \(MessageState.ready.sql) AND ready_at > \(sql.value(now.micros))"
         }.rows.first?.optionalInt64(0).map(Timestamp.init(micros:))
     }
@@ -558,13 +592,15 @@ struct PostgresTransaction: StoreTransaction {
             try run { "DELETE FROM dead_letter_arrivals WHERE minute < \($0.value(oldestArrival))" }
             self.oldestArrival = nil
         }
-        for (queue, delta) in counters {
+        if !counters.isEmpty {
+            let deltas = counters.sorted { $0.key < $1.key }
+            func column(_ value: (QueueCounters) -> Int64) -> [Int64] { deltas.map { value($0.value) } }
             try run { sql in
                 """
                 INSERT INTO queue_counters AS c (queue, enqueued, claimed, succeeded, failed, retried, dead_lettered, duplicates, lease_expired)
-                VALUES (\(sql.value(queue)), \(sql.value(delta.enqueued)), \(sql.value(delta.claimed)), \(sql.value(delta.succeeded)),
-                    \(sql.value(delta.failed)), \(sql.value(delta.retried)), \(sql.value(delta.deadLettered)), \(sql.value(delta.duplicates)),
-                    \(sql.value(delta.leaseExpired)))
+                SELECT * FROM unnest(\(sql.value(deltas.map(\.key))), \(sql.value(column(\.enqueued))), \(sql.value(column(\.claimed))),
+                    \(sql.value(column(\.succeeded))), \(sql.value(column(\.failed))), \(sql.value(column(\.retried))),
+                    \(sql.value(column(\.deadLettered))), \(sql.value(column(\.duplicates))), \(sql.value(column(\.leaseExpired))))
                 ON CONFLICT (queue) DO UPDATE SET enqueued = c.enqueued + excluded.enqueued, claimed = c.claimed + excluded.claimed,
                     succeeded = c.succeeded + excluded.succeeded, failed = c.failed + excluded.failed,
                     retried = c.retried + excluded.retried, dead_lettered = c.dead_lettered + excluded.dead_lettered,
@@ -573,17 +609,19 @@ struct PostgresTransaction: StoreTransaction {
             }
         }
         let second = now.micros.floorDiv(1_000_000)
-        for (queue, change) in backlog {
+        if !backlog.isEmpty {
+            let changes = backlog.sorted { $0.key < $1.key }
+            func column(_ value: (BacklogChange) -> Int) -> [Int64] { changes.map { Int64(value($0.value)) } }
             try run { sql in
                 """
                 INSERT INTO queue_seconds AS s (queue, second, enqueued, held, released, done)
-                VALUES (\(sql.value(queue)), \(sql.value(second)), \(sql.value(change.enqueued)), \(sql.value(change.held)),
-                    \(sql.value(change.released)), \(sql.value(change.done)))
+                SELECT q, \(sql.value(second)), e, h, r, d FROM unnest(\(sql.value(changes.map(\.key))), \(sql.value(column(\.enqueued))),
+                    \(sql.value(column(\.held))), \(sql.value(column(\.released))), \(sql.value(column(\.done)))) AS c(q, e, h, r, d)
                 ON CONFLICT (queue, second) DO UPDATE SET enqueued = s.enqueued + excluded.enqueued, held = s.held + excluded.held,
                     released = s.released + excluded.released, done = s.done + excluded.done
                 """
             }
-            writer.latencies.stage(queue: queue, second: second, change)
+            for (queue, change) in changes { writer.latencies.stage(queue: queue, second: second, change) }
         }
         try writeLatencies(before: second)
         if second > writer.prunedSecond {
