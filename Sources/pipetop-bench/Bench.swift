@@ -107,7 +107,7 @@ struct Bench: ParsableCommand {
             let figures = try PostgresFigures(postgres)
             for nodes in 1...3 { measured(try figures.throughput(nodes: nodes, events: quick ? 2_000 : 60_000)) }
             let result = try figures.latency(rate: 1_000, seconds: quick ? 0.5 : 10, scratch: scratch)
-            let note = "PostgreSQL, one node; \(Figure.grouped(result.count)) events; max \(Figure.format(result.max)) ms"
+            let note = "PostgreSQL, one node; \(Figure.grouped(result.count)) events, a blocking publisher per 100/s; max \(Figure.format(result.max)) ms"
             measured(Figure("PostgreSQL publish → handler start p50 at 1,000/s", value: result.p50, unit: "ms", note: note))
             measured(Figure("PostgreSQL publish → handler start p99 at 1,000/s", value: result.p99, unit: "ms", note: note))
         }

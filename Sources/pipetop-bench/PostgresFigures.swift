@@ -103,10 +103,13 @@ struct PostgresFigures {
             note: "\(Figure.grouped(total)) events, \(Figure.grouped(Int(records))) lifecycle records; server on this machine (\(server.redacted))")
     }
 
-    /// Publish → handler start at a steady `rate` on one node, as `RuntimeFigures.latency` on SQLite.
+    /// Publish → handler start at a steady `rate` on one node, as `RuntimeFigures.latency` on
+    /// SQLite, but with a blocking publisher per 100 events/s instead of per 500: a commit on
+    /// the server takes a few round trips and a WAL flush, so five publishers at 1,000/s would
+    /// measure how often they can wait for one, not the runtime.
     func latency(rate: Int, seconds: Double, scratch: URL) throws -> (p50: Double, p99: Double, max: Double, count: Int) {
         let url = try makeDatabase("latency-\(rate)")
         defer { dropDatabase(url) }
-        return try RuntimeFigures(scratch: scratch, storeURL: url).latency(rate: rate, seconds: seconds)
+        return try RuntimeFigures(scratch: scratch, storeURL: url).latency(rate: rate, seconds: seconds, perPublisher: 100)
     }
 }

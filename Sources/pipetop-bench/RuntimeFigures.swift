@@ -114,7 +114,8 @@ struct RuntimeFigures {
     /// Publishes at a steady `rate` for `seconds` and records, per event, the time from its
     /// scheduled publish to its handler's start (coordinated omission avoided: a publisher that
     /// falls behind is charged for it; negative values cannot occur, events are never early).
-    func latency(rate: Int, seconds: Double) throws -> (p50: Double, p99: Double, max: Double, count: Int) {
+    /// `perPublisher`: events per second each blocking publisher thread is given.
+    func latency(rate: Int, seconds: Double, perPublisher: Int = 500) throws -> (p50: Double, p99: Double, max: Double, count: Int) {
         let runtime = try makeRuntime("latency-\(rate)", queue: QueueSpec("q", concurrency: 2))
         let histogram = LockedHistogram()
         let total = Int(Double(rate) * seconds)
@@ -132,7 +133,7 @@ struct RuntimeFigures {
         // never before; `publish` blocks until the event is committed, as a real producer's would,
         // so publisher threads share the schedule, one per 500 events/s (event i goes to thread i % n).
         // A publisher that falls behind publishes late and the delay is charged to the event.
-        let publishers = max(1, rate / 500)
+        let publishers = max(1, rate / perPublisher)
         let started = Timestamp.now() + .milliseconds(5)
         let group = DispatchGroup()
         let failures = Counter()

@@ -34,6 +34,24 @@ import Testing
         try Golden.check(grid, Self.readmeScreen.name)
     }
 
+    /// A runtime of several live nodes says how many in the header; its stopped nodes do not count.
+    @Test func theHeaderCountsTheRuntimesLiveNodes() throws {
+        let single = try screen(Self.readmeScreen.size)
+        #expect(!single.text.contains(" nodes "))
+        let grid = try screen(Self.readmeScreen.size) { state in
+            let runtime = state.runtime!
+            var nodes = [runtime]
+            for pid in [4243, 4244, 4245] as [Int32] {
+                var node = runtime
+                node.pid = pid
+                if pid == 4245 { node.stoppedAt = runtime.heartbeatAt }
+                nodes.append(node)
+            }
+            state.shared.runtimes = nodes
+        }
+        #expect(grid.text.split(separator: "\n").first?.contains("3 nodes") == true, "\(grid.text.prefix(100))")
+    }
+
     @Test(arguments: sizes) func overviewSortedByLagWithAnotherQueueSelected(size: Size) throws {
         try Golden.check(try screen(size, keys: [.char("s"), .char("j")]), name("overview-sorted", size))
     }

@@ -62,6 +62,9 @@ enum HeaderView {
         if let runtime = state.runtime {
             let label = theme[.headerLabel], value = theme[.header]
             parts.append((runtime.name.terminalSafe + " pid \(runtime.pid)", theme[.headerTitle]))
+            // A runtime of several processes (`--nodes`, several machines on PostgreSQL): how many are live.
+            let nodes = state.runtimes.filter { $0.name == runtime.name && $0.isLive(at: state.now) }.count
+            if nodes > 1 { parts.append(("\(nodes) nodes", value)) }
             if let failure = runtime.storeUnwritable {
                 let since = Format.clock(failure.since, offset: state.utcOffset)
                 parts.append(((failure.gaveUp ? "STORE NOT WRITABLE, GAVE UP: since " : "STORE NOT WRITABLE since ") + since + ": " + failure.error.terminalSafe,

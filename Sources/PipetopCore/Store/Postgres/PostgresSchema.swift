@@ -4,7 +4,8 @@
 /// `v20-rules-per-runtime`; later changes are migrations of their own on both backends.
 ///
 /// Where the engines differ: the dead letters' text is one table with trigram indexes
-/// (`pg_trgm`, GIN) instead of FTS5's; an error history is `jsonb`; ids come from the writer's
+/// (`pg_trgm`, GIN) instead of FTS5's; an error history is `jsonb`; a correlation id compares
+/// byte for byte (`COLLATE "C"`, as SQLite's BINARY), so its index serves prefix searches; ids come from the writer's
 /// transaction as on SQLite (writers are serialised, see `PostgresStore`), message ids past a
 /// deleted message from `id_high_water`.
 enum PostgresSchema {
@@ -20,7 +21,7 @@ enum PostgresSchema {
                 subject text,
                 datacontenttype text,
                 dataschema text,
-                correlation_id text,
+                correlation_id text COLLATE "C",
                 causation_id text,
                 traceparent text,
                 extensions text,
