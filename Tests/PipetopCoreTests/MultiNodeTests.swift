@@ -98,3 +98,35 @@ struct MultiNodeTests {
         #expect(audit.reduce(0) { $0 + $1.count } >= ids.count, "the moves are audited: \(audit.map { "\($0.action) \($0.count)" })")
     }
 }
+
+/// LISTEN/NOTIFY: another connection's commit of new work wakes a watch; the watching store's own
+/// commits and commits without new work do not.
+@Suite(.enabled("needs PostgreSQL", { TestPostgres.shouldRun() }))
+struct WorkWatchTests {
+    final class Wakes: @unchecked Sendable {
+        private let lock = NSLock()
+        private var count = 0
+        func add() { lock.withLock { count += 1 } }
+        var value: Int { lock.withLock { count } }
+    }
+
+    @Test func anotherConnectionsNewWorkWakesTheWatchAndItsOwnDoesNot() throws {
+        let h = try StoreHarness(.postgres)
+        let other = try h.made.openAgain()
+        let wakes = Wakes()
+        let watch = try #require(h.store.watchForWork { wakes.add() }, "PostgreSQL can watch")
+        defer { watch.cancel() }
+        try h.publish([h.event("own")])
+        try other.publishUnrouted([h.event("theirs")], at: h.t0)
+        #expect(eventually(timeout: 30) { wakes.value >= 1 }, "another connection's publish wakes it")
+        // A commit with nothing new (a claim of an empty queue) says nothing.
+        _ = try other.apply(WriteBatch(now: h.t0))
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(wakes.value == 1, "only the other connection's new work woke it: \(wakes.value)")
+    }
+
+    @Test func sqliteHasNoWatchAndReadersPoll() throws {
+        let h = try StoreHarness(.sqlite)
+        #expect(h.store.watchForWork {} == nil)
+    }
+}

@@ -56,6 +56,9 @@ final class Engine: @unchecked Sendable {
     private var outcomes: [Outcome] = []
     private var draining = false
     private var exitRequested = false
+    /// Another connection committed new work (`ReadableStore.watchForWork`): tick now, not at the next poll.
+    private var workNotified = false
+    private var watch: (any StoreWatch)?
     private let exited = DispatchSemaphore(value: 0)
     /// Set while the store refuses writes; read by other threads (under `condition`).
     private var writeFailure: StoreWriteFailure?
@@ -119,10 +122,19 @@ final class Engine: @unchecked Sendable {
     // MARK: Called from other threads
 
     func start() {
+        // Other nodes' new work wakes the engine where the store can tell it (PostgreSQL).
+        watch = store.watchForWork { [weak self] in self?.notifyWork() }
         NamedThread.start("pipetop.engine") { [self] in
             run()
             exited.signal()
         }
+    }
+
+    private func notifyWork() {
+        condition.lock()
+        workNotified = true
+        condition.signal()
+        condition.unlock()
     }
 
     /// Queues `events` for the next commit and waits for it.
@@ -175,6 +187,8 @@ final class Engine: @unchecked Sendable {
         condition.signal()
         condition.unlock()
         exited.wait()
+        watch?.cancel()
+        watch = nil
     }
 
     // MARK: The engine thread
@@ -182,7 +196,7 @@ final class Engine: @unchecked Sendable {
     private func run() {
         while true {
             condition.lock()
-            while inbox.isEmpty && outcomes.isEmpty && !exitRequested && unrouted.isEmpty {
+            while inbox.isEmpty && outcomes.isEmpty && !exitRequested && unrouted.isEmpty && !workNotified {
                 // How long until the next timer, waited on the monotonic clock (see `MonotonicCondition`).
                 let wait = nextWait()
                 if wait <= .zero { break }
@@ -197,6 +211,7 @@ final class Engine: @unchecked Sendable {
                 }
                 pacer.noteHold(gathered: inboxEvents + outcomes.count - before)
             }
+            workNotified = false
             lastTickStart = Monotonic.micros
             pacer.note(items: inboxEvents + outcomes.count, at: lastTickStart)
             inboxEvents = 0

@@ -20,10 +20,21 @@ public protocol ReadableStore: AnyObject, Sendable {
     /// replaced or removed under it: its connections keep reading the old one). The dashboard
     /// checks it with each poll and opens the store again.
     func locationChanged() -> String?
+
+    /// Calls `wake` soon after another connection commits new work (messages, events), where the
+    /// backend can tell (PostgreSQL: LISTEN/NOTIFY); nil where readers poll (SQLite, or a watch
+    /// that could not be set up). It only shortens waits: whoever watches polls all the same.
+    func watchForWork(_ wake: @escaping @Sendable () -> Void) -> (any StoreWatch)?
+}
+
+/// A watch set by `ReadableStore.watchForWork`, until cancelled.
+public protocol StoreWatch: AnyObject, Sendable {
+    func cancel()
 }
 
 extension ReadableStore {
     public func locationChanged() -> String? { nil }
+    public func watchForWork(_ wake: @escaping @Sendable () -> Void) -> (any StoreWatch)? { nil }
 }
 
 /// One consistent state of a store, for reading (see `ReadableStore.read`).

@@ -31,6 +31,12 @@ public final class StoreReader: @unchecked Sendable {
     private var paused = false
     private let signal = DispatchSemaphore(value: 0)
     private var thread: Thread?
+    /// Other connections' new work wakes the poll early (PostgreSQL's LISTEN/NOTIFY), at most
+    /// once per `minimumGap` after the last poll: a busy pipeline commits far more often than frames are drawn.
+    private var watch: (any StoreWatch)?
+    private var workArrived = false
+    private var lastPoll: Int64 = 0
+    static let minimumGap: Int64 = 50_000
     /// Where the log was read up to (nil: not yet), and whether the last poll read it.
     private var lastSeq: Int64?
     private var logWasRead = false
@@ -50,6 +56,7 @@ public final class StoreReader: @unchecked Sendable {
     }
 
     public func start() {
+        watch = store.watchForWork { [weak self] in self?.noteWork() }
         let thread = Thread { [self] in loop() }
         thread.name = "pipetop-reader"
         self.thread = thread
@@ -59,6 +66,16 @@ public final class StoreReader: @unchecked Sendable {
     public func stop() {
         lock.withLock { stopped = true }
         signal.signal()
+        watch?.cancel()
+    }
+
+    /// New work in the store: one early poll, however many commits said so.
+    private func noteWork() {
+        let first = lock.withLock {
+            defer { workArrived = true }
+            return !workArrived
+        }
+        if first { signal.signal() }
     }
 
     /// Holds the polls for the time `body` runs (the user's editor has the terminal), then reads
@@ -128,6 +145,12 @@ public final class StoreReader: @unchecked Sendable {
                 continue
             }
             for (request, screen) in pending { answer(request, for: screen) }
+            if lock.withLock({ workArrived }) {
+                let since = Int64(DispatchTime.now().uptimeNanoseconds / 1000) - lastPoll
+                if since < Self.minimumGap { usleep(UInt32(Self.minimumGap - since)) }
+            }
+            lock.withLock { workArrived = false }
+            lastPoll = Int64(DispatchTime.now().uptimeNanoseconds / 1000)
             post(.data(poll(needs)))
             _ = signal.wait(timeout: .now() + .microseconds(Int(interval.micros)))
         }

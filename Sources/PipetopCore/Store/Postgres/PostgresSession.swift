@@ -70,6 +70,18 @@ final class PostgresSession: @unchecked Sendable {
         }
     }
 
+    /// Calls `handler` with each notification's payload on `channel` (then `LISTEN`s to it).
+    func listen(_ channel: String, _ handler: @escaping @Sendable (String) -> Void) throws -> PostgresListenContext {
+        let context = connection.addListener(channel: channel) { _, notification in handler(notification.payload) }
+        do {
+            try execute("LISTEN \(channel)")
+        } catch {
+            context.stop()
+            throw error
+        }
+        return context
+    }
+
     /// Runs a statement with no parameters and no result.
     func execute(_ sql: String) throws { try query(sql) }
 

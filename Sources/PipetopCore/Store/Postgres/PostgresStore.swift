@@ -1,4 +1,5 @@
 import Foundation
+import PostgresNIO
 
 /// The store on a PostgreSQL server, for several runtime nodes on several machines and the
 /// dashboards and commands beside them: the same protocols as `SQLiteStore`, the same `Tick`
@@ -17,6 +18,11 @@ public final class PostgresStore: Store, @unchecked Sendable {
     private let writer: Locked<PostgresWriter?>
     /// Idle reader connections, reused by `read`.
     private let readers = Locked<[PostgresSession]>([])
+
+    /// The channel write transactions that made new work notify (`watchForWork`), and this
+    /// store's token in their payload, so a watch set through this store ignores its own commits.
+    static let workChannel = "pipetop_work"
+    let token = UUID().uuidString
 
     /// The advisory lock every write transaction takes (`pg_advisory_xact_lock`), and migrations
     /// (`pg_advisory_lock`): "pipetop" in ASCII.
@@ -100,6 +106,15 @@ public final class PostgresStore: Store, @unchecked Sendable {
         }
     }
 
+    /// A connection of its own `LISTEN`ing to `workChannel`; another connection's commit of new
+    /// work calls `wake`. Nil when it cannot connect (the caller polls anyway).
+    public func watchForWork(_ wake: @escaping @Sendable () -> Void) -> (any StoreWatch)? {
+        guard let session = try? PostgresSession(url, readOnly: true) else { return nil }
+        let token = token
+        guard let context = try? session.listen(Self.workChannel, { payload in if payload != token { wake() } }) else { return nil }
+        return PostgresWorkWatch(session: session, context: context)
+    }
+
     // MARK: Writing
 
     /// Runs one `Tick` in one write transaction, after the write lock.
@@ -111,7 +126,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
             do {
                 try state.session.execute("BEGIN")
                 try state.session.query("SELECT pg_advisory_xact_lock($1)") { $0.bind(Self.writeLock) }
-                var tick = Tick(PostgresTransaction(session: state.session, writer: state), now: now)
+                var tick = Tick(PostgresTransaction(session: state.session, writer: state, token: token), now: now)
                 let value = try body(&tick)
                 try tick.tx.writeTextIndex()
                 try state.session.execute("COMMIT")
@@ -168,6 +183,21 @@ public final class PostgresStore: Store, @unchecked Sendable {
     public func markStopped(runtime: RuntimeInfo, at time: Timestamp) throws {
         try transaction(at: time) { tick in try tick.tx.markStopped(runtime: runtime, at: time) }
     }
+}
+
+/// A `LISTEN` on its own connection, until cancelled.
+final class PostgresWorkWatch: StoreWatch, @unchecked Sendable {
+    private let session: PostgresSession
+    private let context: PostgresListenContext
+
+    init(session: PostgresSession, context: PostgresListenContext) {
+        self.session = session
+        self.context = context
+    }
+
+    func cancel() { context.stop() }
+
+    deinit { context.stop() }
 }
 
 /// The writer's connection, and what it keeps from one transaction to the next.

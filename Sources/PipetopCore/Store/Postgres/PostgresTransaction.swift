@@ -84,9 +84,15 @@ struct PostgresTransaction: StoreTransaction {
     var preparedCandidates: [String: [ClaimCandidate]] = [:]
     var preparedNextReady: [String: Timestamp?] = [:]
 
-    init(session: PostgresSession, writer: PostgresWriter) {
+    /// The store's token, the payload of this transaction's notification (`PostgresStore.workChannel`).
+    let token: String
+    /// Messages became deliverable now other than by an insert (a replay, a window, a lease given back).
+    var madeReady = false
+
+    init(session: PostgresSession, writer: PostgresWriter, token: String) {
         self.session = session
         self.writer = writer
+        self.token = token
     }
 
     @discardableResult
@@ -380,13 +386,15 @@ struct PostgresTransaction: StoreTransaction {
     // MARK: Batch windows and leases
 
     mutating func releaseHeld(queue: String, at: Timestamp) throws -> [(messageID: Int64, eventSeq: Int64)] {
-        try run { sql in
+        let released = try run { sql in
             """
             UPDATE messages SET state = \(MessageState.ready.sql), ready_at = \(sql.value(at.micros))
             WHERE queue = \(sql.value(queue)) AND state = \(MessageState.held.sql)
             RETURNING id, event_seq
             """
-        }.rows.map { (messageID: $0.int64(0), eventSeq: $0.int64(1)) }.sorted { $0.messageID < $1.messageID }
+        }.rows
+        madeReady = madeReady || !released.isEmpty
+        return released.map { (messageID: $0.int64(0), eventSeq: $0.int64(1)) }.sorted { $0.messageID < $1.messageID }
     }
 
     mutating func expiredLeases(queue: String, now: Timestamp) throws -> [ExpiredLease] {
@@ -403,6 +411,7 @@ struct PostgresTransaction: StoreTransaction {
     }
 
     mutating func returnExpired(messageID: Int64, at: Timestamp, error: String) throws {
+        madeReady = true
         try run { sql in
             """
             UPDATE messages SET state = \(MessageState.ready.sql), ready_at = \(sql.value(at.micros)),
@@ -432,7 +441,8 @@ struct PostgresTransaction: StoreTransaction {
     }
 
     mutating func redrive(messageID: Int64, to queue: String, at: Timestamp) throws -> Bool {
-        try run { sql in
+        madeReady = true
+        return try run { sql in
             """
             UPDATE messages SET state = \(MessageState.ready.sql), queue = \(sql.value(queue)), ready_at = \(sql.value(at.micros)),
                 enqueued_at = \(sql.value(at.micros)), attempt = 0, dead_at = NULL, reason = NULL, replays = replays + 1
@@ -452,7 +462,8 @@ struct PostgresTransaction: StoreTransaction {
     }
 
     mutating func redriveEdited(messageID: Int64, eventSeq: Int64, replays: Int, newSeq: Int64, at: Timestamp) throws -> Bool {
-        try run { sql in
+        madeReady = true
+        return try run { sql in
             """
             UPDATE messages SET state = \(MessageState.ready.sql), event_seq = \(sql.value(newSeq)), ready_at = \(sql.value(at.micros)),
                 enqueued_at = \(sql.value(at.micros)), attempt = 0, dead_at = NULL, reason = NULL, replays = replays + 1
@@ -562,6 +573,11 @@ struct PostgresTransaction: StoreTransaction {
     }
 
     mutating func finish(counters: [String: QueueCounters], backlog: [String: BacklogChange], at now: Timestamp) throws {
+        // New work wakes the other nodes and dashboards (delivered when this transaction commits).
+        if !eventRows.isEmpty || !messageRows.isEmpty || madeReady {
+            try run { "SELECT pg_notify('\(PostgresStore.workChannel)', \($0.value(token)))" }
+            madeReady = false
+        }
         try insert(eventRows)
         if let last = messageRows.map(\.id).max() {
             // The high-water mark of message ids, so none is assigned twice after the newest is gone.
