@@ -206,6 +206,11 @@ final class PostgresWriter {
     let latencies = PendingLatencies()
     /// The second `queue_seconds` was last pruned in (by this writer).
     var prunedSecond: Int64 = .min
+    /// Notifications of new work (`PostgresTransaction.finish`): when the last was sent, and
+    /// whether work was made since.
+    static let notifyEvery: Duration = .milliseconds(20)
+    var lastNotify: Int64 = .min / 2
+    var notifyOwed = false
 
     init(session: PostgresSession) { self.session = session }
 }

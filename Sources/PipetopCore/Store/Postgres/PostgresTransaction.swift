@@ -573,10 +573,18 @@ struct PostgresTransaction: StoreTransaction {
     }
 
     mutating func finish(counters: [String: QueueCounters], backlog: [String: BacklogChange], at now: Timestamp) throws {
-        // New work wakes the other nodes and dashboards (delivered when this transaction commits).
-        if !eventRows.isEmpty || !messageRows.isEmpty || madeReady {
+        // New work wakes the other nodes and dashboards (delivered when this transaction commits),
+        // at most once per `PostgresWriter.notifyEvery`: a commit that notifies takes the server's
+        // notification lock, and every notification wakes every listener. Work made meanwhile is
+        // owed a notification, sent by this writer's next transaction once the interval is over
+        // (a runtime's engine writes at least every poll).
+        if !eventRows.isEmpty || !messageRows.isEmpty || madeReady { writer.notifyOwed = true }
+        madeReady = false
+        let clock = Monotonic.micros
+        if writer.notifyOwed, clock - writer.lastNotify >= PostgresWriter.notifyEvery.micros {
             try run { "SELECT pg_notify('\(PostgresStore.workChannel)', \($0.value(token)))" }
-            madeReady = false
+            writer.lastNotify = clock
+            writer.notifyOwed = false
         }
         try insert(eventRows)
         if let last = messageRows.map(\.id).max() {
