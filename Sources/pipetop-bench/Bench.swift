@@ -110,6 +110,13 @@ struct Bench: ParsableCommand {
             let note = "PostgreSQL, one node; \(Figure.grouped(result.count)) events, a blocking publisher per 100/s; max \(Figure.format(result.max)) ms"
             measured(Figure("PostgreSQL publish → handler start p50 at 1,000/s", value: result.p50, unit: "ms", note: note))
             measured(Figure("PostgreSQL publish → handler start p99 at 1,000/s", value: result.p99, unit: "ms", note: note))
+            let records = quick ? 50_000 : 10_000_000
+            if !json { FileHandle.standardError.write(Data("  building a PostgreSQL store of \(Figure.grouped(records)) lifecycle records…\n".utf8)) }
+            let large = try figures.largeStore(records: records, scratch: scratch)
+            measured(Figure("PostgreSQL: time to first frame when attaching (median of 5)", value: large.firstFrame, unit: "ms",
+                            note: "\(Figure.grouped(large.records)) records; in this process: connect, first poll, draw at 200×60"))
+            measured(Figure("PostgreSQL trace lookup, time-ordered correlation ids (p99)", value: large.lookup.p99, unit: "ms",
+                            note: "\(Figure.grouped(large.records)) records; events + records in one snapshot, built into the tree; p50 \(Figure.format(large.lookup.p50)) ms"))
         }
         if wanted("dashboard") {
             let records = quick ? 50_000 : 10_000_000

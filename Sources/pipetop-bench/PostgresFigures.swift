@@ -103,6 +103,20 @@ struct PostgresFigures {
             note: "\(Figure.grouped(total)) events, \(Figure.grouped(Int(records))) lifecycle records; server on this machine (\(server.redacted))")
     }
 
+    /// A database of `records` lifecycle records (as the SQLite dashboard figures' store, through
+    /// the same write path): the time to a first frame attaching to it (in this process: connect,
+    /// first poll, state, draw), and trace lookups by correlation id.
+    func largeStore(records: Int, scratch: URL) throws -> (records: Int, firstFrame: Double, lookup: (p50: Double, p99: Double)) {
+        let url = try makeDatabase("large")
+        defer { dropDatabase(url) }
+        _ = try StoreFigures(scratch: scratch).makeStore(name: "pg-large", records: records, url: url)
+        let count = Int(try openReader(url: url).logTotal())
+        let frames = try (0..<5).map { _ in try DashboardFigures.probe(storePath: url).firstFrame }.sorted()
+        let events = Int(try openReader(url: url).publishedTotal())
+        let lookup = try TraceFigures.lookups(path: url, ids: (1...max(1, events)).map { "listing-\($0)" })
+        return (count, frames[frames.count / 2], (lookup.p50, lookup.p99))
+    }
+
     /// Publish → handler start at a steady `rate` on one node, as `RuntimeFigures.latency` on
     /// SQLite, but with a blocking publisher per 100 events/s instead of per 500: a commit on
     /// the server takes a few round trips and a WAL flush, so five publishers at 1,000/s would

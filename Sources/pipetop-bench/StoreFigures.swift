@@ -7,9 +7,9 @@ struct StoreFigures {
 
     /// Fills a store with at least `records` lifecycle records through the store's own write path
     /// (`apply`, batches of 2,000 events: publish with direct dispatch, then the acks; every 50th
-    /// event fails once first) and returns its path.
-    func makeStore(name: String, records: Int, correlation: (Int) -> String = { "listing-\($0)" }) throws -> String {
-        let path = scratch.appendingPathComponent("\(name).sqlite").path
+    /// event fails once first) and returns its path (or `url`, a store to fill instead: a PostgreSQL database).
+    func makeStore(name: String, records: Int, url: String? = nil, correlation: (Int) -> String = { "listing-\($0)" }) throws -> String {
+        let path = url ?? scratch.appendingPathComponent("\(name).sqlite").path
         let store = try openStore(url: path, readOnly: false)
         let queues = ["parse", "enrich", "index", "notify", "index-batch"]
         let start = Timestamp(micros: 1_800_000_000_000_000)

@@ -94,9 +94,11 @@ struct Demo: ParsableCommand {
         } catch let error as ConfigurationError {
             throw Failure(error.description)
         }
-        // The other nodes: this command again, serving only, on the same store, under the same name.
-        let others = try Nodes(count: nodes - 1, arguments: ["demo", "--headless", "--exit-with-parent", "--rate", "0", "--store", path, "--name", name,
-                                                              "--window", window, "--give-up-after", giveUpAfter, "--busy-timeout", storeOptions.busyTimeout])
+        // The other nodes: this command again, serving only, on the same store (named in their
+        // environment, not their arguments, which `ps` shows to everyone: a URL may hold a password),
+        // under the same name.
+        let others = try Nodes(count: nodes - 1, store: path, arguments: ["demo", "--headless", "--exit-with-parent", "--rate", "0", "--name", name,
+                                                                           "--window", window, "--give-up-after", giveUpAfter, "--busy-timeout", storeOptions.busyTimeout])
         defer { others.stop() }
         if !headless {
             // The dashboard, attached to the demo's store through the same path as `pipetop attach`.
@@ -191,13 +193,14 @@ final class Nodes {
     private var processes: [Process] = []
     var pids: [Int32] { processes.map(\.processIdentifier) }
 
-    init(count: Int, arguments: [String]) throws {
+    init(count: Int, store: String, arguments: [String]) throws {
         let executable = URL(fileURLWithPath: CommandLine.arguments[0].hasPrefix("/")
             ? CommandLine.arguments[0] : FileManager.default.currentDirectoryPath + "/" + CommandLine.arguments[0])
         for _ in 0..<count {
             let process = Process()
             process.executableURL = executable
             process.arguments = arguments
+            process.environment = ProcessInfo.processInfo.environment.merging(["PIPETOP_STORE": store]) { $1 }
             // Its status lines are not shown (the dashboard or this process's own show the store);
             // what it says on stderr goes to this process's stderr in headless mode.
             process.standardOutput = FileHandle.nullDevice

@@ -42,3 +42,44 @@ final class BatchInsert<Row: BatchRow> {
         }
     }
 }
+
+/// The new events, messages and log records of one write transaction, with the ids it assigned
+/// them, kept until the backend's `finish` writes them together (multi-row inserts): inside a
+/// write transaction nothing else takes ids (one writer at a time, on every backend).
+struct BufferedRows {
+    typealias IDs = (event: Int64, message: Int64, log: Int64)
+    var events: [EventRow] = []
+    var messages: [NewMessage] = []
+    var log: [LogRow] = []
+    /// The next event seq, message id and log row seq, read (`read`) at the transaction's first insert.
+    private var nextIDs: IDs?
+
+    mutating func nextID(_ which: WritableKeyPath<IDs, Int64>, read: () throws -> IDs) rethrows -> Int64 {
+        if nextIDs == nil { nextIDs = try read() }
+        defer { nextIDs![keyPath: which] += 1 }
+        return nextIDs![keyPath: which]
+    }
+
+    mutating func insertEvent(_ event: CloudEvent, seq: Int64, routed: Bool, at: Timestamp, flowAt: Timestamp?) {
+        events.append(EventRow(seq: seq, event: event, publishedAt: at, routed: routed, flowAt: flowAt))
+    }
+
+    mutating func append(_ row: LifecycleRow, seq: Int64) {
+        log.append(LogRow(seq: seq, row: row))
+        // An event's publication row: the event points at it (it is not in `log_by_event`).
+        if row.steps & 1 << LifecycleKind.published.step != 0, let first = events.first?.seq {
+            let index = Int(row.eventSeq - first)
+            if events.indices.contains(index), events[index].seq == row.eventSeq { events[index].logSeq = seq }
+        }
+    }
+
+    /// An event this transaction inserted.
+    func event(seq: Int64) -> CloudEvent? { events.first { $0.seq == seq }?.event }
+
+    /// Once written.
+    mutating func written() {
+        events.removeAll()
+        messages.removeAll()
+        log.removeAll()
+    }
+}

@@ -119,9 +119,7 @@ extension SQLiteStore {
 struct SQLiteTransaction: StoreTransaction {
     let db: Database
     let sql: WriterStatements
-    var eventRows: [EventRow] = []
-    var messageRows: [NewMessage] = []
-    var logRows: [LogRow] = []
+    var rows = BufferedRows()
     /// Causes dead letters were removed from: their first and last are worked out again by `finish`.
     var removedCauses: Set<DeadLetterCause> = []
     /// Arrivals before this minute are forgotten by `finish` (set when letters died).
@@ -130,8 +128,6 @@ struct SQLiteTransaction: StoreTransaction {
     var textIndex: [(messageID: Int64, index: Bool)] = []
     /// Stale rows of the text index to purge at most, by `writeTextIndex`.
     var stalePurge = 0
-    /// The next event seq, message id and log row seq, read at the first insert of the transaction.
-    var nextIDs: (event: Int64, message: Int64, log: Int64)?
 
     init(db: Database, sql: WriterStatements) {
         self.db = db
@@ -143,34 +139,24 @@ struct SQLiteTransaction: StoreTransaction {
     /// Message ids never go back, even past deleted messages (AUTOINCREMENT keeps the high-water
     /// mark in `sqlite_sequence`): a late ack matches its message by id and delivery, so an id must
     /// never name two messages.
-    private mutating func nextID(_ which: WritableKeyPath<(event: Int64, message: Int64, log: Int64), Int64>) throws -> Int64 {
-        if nextIDs == nil {
-            var ids: (event: Int64, message: Int64, log: Int64) = (1, 1, 1)
+    private mutating func nextID(_ which: WritableKeyPath<BufferedRows.IDs, Int64>) throws -> Int64 {
+        try rows.nextID(which) {
+            var ids: BufferedRows.IDs = (1, 1, 1)
             try sql.nextIDs.query { row in ids = (row.int64(0), row.int64(1), row.int64(2)) }
-            nextIDs = ids
+            return ids
         }
-        defer { nextIDs![keyPath: which] += 1 }
-        return nextIDs![keyPath: which]
     }
 
     mutating func nextEventSeq() throws -> Int64 { try nextID(\.event) }
     mutating func nextMessageID() throws -> Int64 { try nextID(\.message) }
 
     mutating func insertEvent(_ event: CloudEvent, seq: Int64, routed: Bool, at: Timestamp, flowAt: Timestamp?) throws {
-        eventRows.append(EventRow(seq: seq, event: event, publishedAt: at, routed: routed, flowAt: flowAt))
+        rows.insertEvent(event, seq: seq, routed: routed, at: at, flowAt: flowAt)
     }
 
-    mutating func insertMessage(_ message: NewMessage) throws { messageRows.append(message) }
+    mutating func insertMessage(_ message: NewMessage) throws { rows.messages.append(message) }
 
-    mutating func append(_ row: LifecycleRow) throws {
-        let seq = try nextID(\.log)
-        logRows.append(LogRow(seq: seq, row: row))
-        // An event's publication row: the event points at it (it is not in `log_by_event`).
-        if row.steps & 1 << LifecycleKind.published.step != 0, let first = eventRows.first?.seq {
-            let index = Int(row.eventSeq - first)
-            if eventRows.indices.contains(index), eventRows[index].seq == row.eventSeq { eventRows[index].logSeq = seq }
-        }
-    }
+    mutating func append(_ row: LifecycleRow) throws { rows.append(row, seq: try nextID(\.log)) }
 
     mutating func markRouted(seq: Int64) throws -> Timestamp? {
         try Timestamp.fetchOne(db.cachedStatement(sql: "UPDATE events SET routed = 1 WHERE seq = ? AND routed = 0 RETURNING published_at"), arguments: [seq])
@@ -458,7 +444,7 @@ struct SQLiteTransaction: StoreTransaction {
 
     mutating func event(seq: Int64) throws -> CloudEvent? {
         // An event inserted by this transaction is still buffered.
-        if let row = eventRows.first(where: { $0.seq == seq }) { return row.event }
+        if let event = rows.event(seq: seq) { return event }
         let query = try RawStatement(cached: db.cachedStatement(sql: "SELECT \(EventColumn.list("e")) FROM events e WHERE e.seq = ?"), in: db)
         query.bind(seq)
         var event: CloudEvent?
@@ -528,12 +514,10 @@ struct SQLiteTransaction: StoreTransaction {
 
     /// Writes the new events, messages and log records, in that order, then the counters and the queues' seconds.
     mutating func finish(counters: [String: QueueCounters], backlog: [String: BacklogChange], at now: Timestamp) throws {
-        try sql.events.insert(eventRows)
-        try sql.messages.insert(messageRows)
-        try sql.log.insert(logRows)
-        eventRows.removeAll()
-        messageRows.removeAll()
-        logRows.removeAll()
+        try sql.events.insert(rows.events)
+        try sql.messages.insert(rows.messages)
+        try sql.log.insert(rows.log)
+        rows.written()
         for cause in removedCauses {
             try db.cachedStatement(sql: "DELETE FROM dead_letter_causes WHERE queue = ? AND type = ? AND fingerprint = ? AND count <= 0")
                 .execute(arguments: [cause.queue, cause.type, cause.fingerprint])

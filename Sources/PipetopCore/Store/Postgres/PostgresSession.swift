@@ -109,8 +109,6 @@ struct PostgresStatementError: Error, CustomStringConvertible {
     var sqlState: String?
     var location: String
     var description: String { "the PostgreSQL store \(location) refused a statement: \(message)" }
-    /// Another transaction's change made this one's reads stale (serialisation failure, deadlock).
-    var retryable: Bool { sqlState == "40001" || sqlState == "40P01" }
 }
 
 struct PostgresResult {

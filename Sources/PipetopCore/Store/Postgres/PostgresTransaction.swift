@@ -73,13 +73,10 @@ enum PostgresDeadLetterQuery {
 struct PostgresTransaction: StoreTransaction {
     let session: PostgresSession
     let writer: PostgresWriter
-    var eventRows: [EventRow] = []
-    var messageRows: [NewMessage] = []
-    var logRows: [LogRow] = []
+    var rows = BufferedRows()
     var removedCauses: Set<DeadLetterCause> = []
     var oldestArrival: Int64?
     var textIndex: [(messageID: Int64, index: Bool)] = []
-    var nextIDs: (event: Int64, message: Int64, log: Int64)?
     /// Read by `prepareClaims` for this tick's claims: each queue's candidates and next retry.
     var preparedCandidates: [String: [ClaimCandidate]] = [:]
     var preparedNextReady: [String: Timestamp?] = [:]
@@ -102,38 +99,30 @@ struct PostgresTransaction: StoreTransaction {
 
     /// Under the write lock nothing else assigns ids, so the next ones are read once; message ids
     /// never go back past a deleted message (`id_high_water`, moved by `finish`).
-    private mutating func nextID(_ which: WritableKeyPath<(event: Int64, message: Int64, log: Int64), Int64>) throws -> Int64 {
-        if nextIDs == nil {
-            let row = try run { _ in
+    private mutating func nextID(_ which: WritableKeyPath<BufferedRows.IDs, Int64>) throws -> Int64 {
+        let session = session
+        return try rows.nextID(which) {
+            let row = try session.run { _ in
                 """
                 SELECT (SELECT coalesce(max(seq), 0) + 1 FROM events),
                     greatest((SELECT coalesce(max(id), 0) FROM messages), (SELECT message FROM id_high_water)) + 1,
                     (SELECT coalesce(max(seq), 0) + 1 FROM log)
                 """
             }.rows[0]
-            nextIDs = (row.int64(0), row.int64(1), row.int64(2))
+            return (row.int64(0), row.int64(1), row.int64(2))
         }
-        defer { nextIDs![keyPath: which] += 1 }
-        return nextIDs![keyPath: which]
     }
 
     mutating func nextEventSeq() throws -> Int64 { try nextID(\.event) }
     mutating func nextMessageID() throws -> Int64 { try nextID(\.message) }
 
     mutating func insertEvent(_ event: CloudEvent, seq: Int64, routed: Bool, at: Timestamp, flowAt: Timestamp?) throws {
-        eventRows.append(EventRow(seq: seq, event: event, publishedAt: at, routed: routed, flowAt: flowAt))
+        rows.insertEvent(event, seq: seq, routed: routed, at: at, flowAt: flowAt)
     }
 
-    mutating func insertMessage(_ message: NewMessage) throws { messageRows.append(message) }
+    mutating func insertMessage(_ message: NewMessage) throws { rows.messages.append(message) }
 
-    mutating func append(_ row: LifecycleRow) throws {
-        let seq = try nextID(\.log)
-        logRows.append(LogRow(seq: seq, row: row))
-        if row.steps & 1 << LifecycleKind.published.step != 0, let first = eventRows.first?.seq {
-            let index = Int(row.eventSeq - first)
-            if eventRows.indices.contains(index), eventRows[index].seq == row.eventSeq { eventRows[index].logSeq = seq }
-        }
-    }
+    mutating func append(_ row: LifecycleRow) throws { rows.append(row, seq: try nextID(\.log)) }
 
     mutating func markRouted(seq: Int64) throws -> Timestamp? {
         try run { "UPDATE events SET routed = 1 WHERE seq = \($0.value(seq)) AND routed = 0 RETURNING published_at" }
@@ -456,7 +445,7 @@ struct PostgresTransaction: StoreTransaction {
     }
 
     mutating func event(seq: Int64) throws -> CloudEvent? {
-        if let row = eventRows.first(where: { $0.seq == seq }) { return row.event }
+        if let event = rows.event(seq: seq) { return event }
         return try run { "SELECT \(EventColumn.list("e")) FROM events e WHERE e.seq = \($0.value(seq))" }
             .rows.first.map { EventRow.decode($0.columns(EventColumn.self)) }
     }
@@ -578,7 +567,7 @@ struct PostgresTransaction: StoreTransaction {
         // notification lock, and every notification wakes every listener. Work made meanwhile is
         // owed a notification, sent by this writer's next transaction once the interval is over
         // (a runtime's engine writes at least every poll).
-        if !eventRows.isEmpty || !messageRows.isEmpty || madeReady { writer.notifyOwed = true }
+        if !rows.events.isEmpty || !rows.messages.isEmpty || madeReady { writer.notifyOwed = true }
         madeReady = false
         let clock = Monotonic.micros
         if writer.notifyOwed, clock - writer.lastNotify >= PostgresWriter.notifyEvery.micros {
@@ -586,16 +575,14 @@ struct PostgresTransaction: StoreTransaction {
             writer.lastNotify = clock
             writer.notifyOwed = false
         }
-        try insert(eventRows)
-        if let last = messageRows.map(\.id).max() {
+        try insert(rows.events)
+        if let last = rows.messages.map(\.id).max() {
             // The high-water mark of message ids, so none is assigned twice after the newest is gone.
             try run { "UPDATE id_high_water SET message = greatest(message, \($0.value(last)))" }
         }
-        try insert(messageRows)
-        try insert(logRows)
-        eventRows.removeAll()
-        messageRows.removeAll()
-        logRows.removeAll()
+        try insert(rows.messages)
+        try insert(rows.log)
+        rows.written()
         for cause in removedCauses {
             try run { sql in
                 let (queue, type, fingerprint) = (sql.value(cause.queue), sql.value(cause.type), sql.value(cause.fingerprint))
