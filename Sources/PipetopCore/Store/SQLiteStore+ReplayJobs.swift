@@ -1,24 +1,6 @@
 import Foundation
 import GRDB
 
-extension SQLiteStore {
-    public func createReplayJob(_ request: ReplayJobRequest, at time: Timestamp) throws -> ReplayJob {
-        try transaction(at: time) { try $0.createReplayJob(request) }
-    }
-
-    public func controlReplayJob(_ id: Int64, _ control: ReplayJobControl, by actor: Operator, at time: Timestamp) throws -> ReplayJob {
-        try transaction(at: time) { try $0.controlReplayJob(id: id, control, by: actor) }
-    }
-
-    public func stepReplayJob(_ id: Int64, runner: String, lease: Duration, moves: Int, at time: Timestamp) throws -> ReplayJobStep {
-        try transaction(at: time) { try $0.stepReplayJob(id: id, runner: runner, lease: lease, moves: moves) }
-    }
-
-    public func releaseReplayJob(_ id: Int64, runner: String, at time: Timestamp) throws {
-        try transaction(at: time) { try $0.releaseReplayJob(id: id, runner: runner) }
-    }
-}
-
 extension SQLiteTransaction: ReplayJobTransaction {
     mutating func insertReplayJob(_ job: ReplayJob, selection: DeadLetterSelection, limit: Int?) throws -> ReplayJob {
         try db.execute(

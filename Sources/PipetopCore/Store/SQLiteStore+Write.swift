@@ -34,26 +34,6 @@ extension SQLiteStore {
         return result
     }
 
-    public func apply(_ batch: WriteBatch) throws -> WriteResult {
-        try transaction(at: batch.now) { try $0.apply(batch) }
-    }
-
-    public func publishUnrouted(_ events: [CloudEvent], at time: Timestamp, by actor: Operator) throws {
-        try transaction(at: time) { try $0.publishUnrouted(events, by: actor) }
-    }
-
-    public func redrive(_ request: RedriveRequest, at time: Timestamp) throws -> MutationResult {
-        try transaction(at: time) { try $0.redrive(request) }
-    }
-
-    public func delete(_ request: DeleteRequest, at time: Timestamp) throws -> MutationResult {
-        try transaction(at: time) { try $0.delete(request) }
-    }
-
-    public func edit(_ request: EditRequest, at time: Timestamp) throws -> MutationResult {
-        try transaction(at: time) { try $0.edit(request) }
-    }
-
     public func declare(queues: [QueueSpec], rules: [Rule], runtime: RuntimeInfo) throws {
         try pool.write { db in
             for queue in queues {

@@ -611,3 +611,51 @@ struct Tick<Transaction: StoreTransaction> {
         try record(LifecycleEntry(kind, at: now, eventSeq: eventSeq, queue: queue, messageID: messageID, attempt: attempt, error: error, detail: detail))
     }
 }
+
+/// A backend whose writes are each one `Tick` in one transaction of its own (`transaction(at:_:)`):
+/// the store's operations below are that, on every backend.
+protocol TickStore: Store {
+    associatedtype Transaction: ReplayJobTransaction
+    func transaction<T>(at now: Timestamp, _ body: (inout Tick<Transaction>) throws -> T) throws -> T
+}
+
+extension TickStore {
+    public func apply(_ batch: WriteBatch) throws -> WriteResult {
+        try transaction(at: batch.now) { try $0.apply(batch) }
+    }
+
+    public func publishUnrouted(_ events: [CloudEvent], at time: Timestamp, by actor: Operator) throws {
+        try transaction(at: time) { try $0.publishUnrouted(events, by: actor) }
+    }
+
+    public func redrive(_ request: RedriveRequest, at time: Timestamp) throws -> MutationResult {
+        try transaction(at: time) { try $0.redrive(request) }
+    }
+
+    public func delete(_ request: DeleteRequest, at time: Timestamp) throws -> MutationResult {
+        try transaction(at: time) { try $0.delete(request) }
+    }
+
+    public func edit(_ request: EditRequest, at time: Timestamp) throws -> MutationResult {
+        try transaction(at: time) { try $0.edit(request) }
+    }
+
+    public func createReplayJob(_ request: ReplayJobRequest, at time: Timestamp) throws -> ReplayJob {
+        try transaction(at: time) { try $0.createReplayJob(request) }
+    }
+
+    public func controlReplayJob(_ id: Int64, _ control: ReplayJobControl, by actor: Operator, at time: Timestamp) throws -> ReplayJob {
+        try transaction(at: time) { try $0.controlReplayJob(id: id, control, by: actor) }
+    }
+
+    public func stepReplayJob(_ id: Int64, runner: String, lease: Duration, moves: Int, at time: Timestamp) throws -> ReplayJobStep {
+        try transaction(at: time) { try $0.stepReplayJob(id: id, runner: runner, lease: lease, moves: moves) }
+    }
+
+    public func releaseReplayJob(_ id: Int64, runner: String, at time: Timestamp) throws {
+        try transaction(at: time) { try $0.releaseReplayJob(id: id, runner: runner) }
+    }
+}
+
+extension SQLiteStore: TickStore {}
+extension PostgresStore: TickStore {}

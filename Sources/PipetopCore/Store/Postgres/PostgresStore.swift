@@ -140,42 +140,6 @@ public final class PostgresStore: Store, @unchecked Sendable {
         }
     }
 
-    public func apply(_ batch: WriteBatch) throws -> WriteResult {
-        try transaction(at: batch.now) { try $0.apply(batch) }
-    }
-
-    public func publishUnrouted(_ events: [CloudEvent], at time: Timestamp, by actor: Operator) throws {
-        try transaction(at: time) { try $0.publishUnrouted(events, by: actor) }
-    }
-
-    public func redrive(_ request: RedriveRequest, at time: Timestamp) throws -> MutationResult {
-        try transaction(at: time) { try $0.redrive(request) }
-    }
-
-    public func delete(_ request: DeleteRequest, at time: Timestamp) throws -> MutationResult {
-        try transaction(at: time) { try $0.delete(request) }
-    }
-
-    public func edit(_ request: EditRequest, at time: Timestamp) throws -> MutationResult {
-        try transaction(at: time) { try $0.edit(request) }
-    }
-
-    public func createReplayJob(_ request: ReplayJobRequest, at time: Timestamp) throws -> ReplayJob {
-        try transaction(at: time) { try $0.createReplayJob(request) }
-    }
-
-    public func controlReplayJob(_ id: Int64, _ control: ReplayJobControl, by actor: Operator, at time: Timestamp) throws -> ReplayJob {
-        try transaction(at: time) { try $0.controlReplayJob(id: id, control, by: actor) }
-    }
-
-    public func stepReplayJob(_ id: Int64, runner: String, lease: Duration, moves: Int, at time: Timestamp) throws -> ReplayJobStep {
-        try transaction(at: time) { try $0.stepReplayJob(id: id, runner: runner, lease: lease, moves: moves) }
-    }
-
-    public func releaseReplayJob(_ id: Int64, runner: String, at time: Timestamp) throws {
-        try transaction(at: time) { try $0.releaseReplayJob(id: id, runner: runner) }
-    }
-
     public func declare(queues: [QueueSpec], rules: [Rule], runtime: RuntimeInfo) throws {
         try transaction(at: runtime.heartbeatAt) { tick in try tick.tx.declare(queues: queues, rules: rules, runtime: runtime) }
     }
