@@ -159,9 +159,12 @@ enum SQLDialect {
 
     /// A numbered parameter: `?N` (SQLite), `$N` (PostgreSQL).
     func parameter(_ number: Int) -> String { self == .sqlite ? "?\(number)" : "$\(number)" }
-    /// SQLite's LIKE compares ASCII letters in either case, as `LogQuery` does; PostgreSQL's
-    /// ILIKE does so (and, in a database whose ctype is not C, other letters too).
-    var like: String { self == .sqlite ? "LIKE" : "ILIKE" }
+    /// `column` matches the LIKE `pattern` (a parameter), ASCII letters in either case and
+    /// everything else exactly, as `LogQuery` does: SQLite's LIKE; PostgreSQL's ILIKE under the
+    /// C collation, whatever the database's own (which could fold other letters too).
+    func like(_ column: String, _ pattern: String) -> String {
+        self == .sqlite ? "\(column) LIKE \(pattern) ESCAPE '\\'" : "\(column) ILIKE (\(pattern) COLLATE \"C\") ESCAPE '\\'"
+    }
 }
 
 /// SQL parameters by number: each value is bound once and named `?N` (`$N`) wherever the SQL needs it.
@@ -206,7 +209,7 @@ struct LogQuerySQL {
                 conditions.append("l.steps & \(mask) != 0")
                 masks.append("\(mask)")
             case .queue(let name):
-                conditions.append("l.queue \(parameters.dialect.like) \(parameters.add(Self.like(name))) ESCAPE '\\'")
+                conditions.append(parameters.dialect.like("l.queue", parameters.add(Self.like(name))))
                 masks.append("(\(LogColumn.stepsWithQueue))")
             case .correlation(let id):
                 conditions.append("e.correlation_id = \(parameters.add(id))")
@@ -217,13 +220,13 @@ struct LogQuerySQL {
                 readsEvents = true
             case .type(let text):
                 guard !text.isEmpty else { continue }
-                conditions.append("e.type \(parameters.dialect.like) \(parameters.add(Self.like(text, within: true))) ESCAPE '\\'")
+                conditions.append(parameters.dialect.like("e.type", parameters.add(Self.like(text, within: true))))
                 readsEvents = true
             case .text(let text):
                 guard !text.isEmpty else { continue }
                 let pattern = parameters.add(Self.like(text, within: true))
-                let operation = parameters.dialect.like
-                func like(_ column: String) -> String { "\(column) \(operation) \(pattern) ESCAPE '\\'" }
+                let dialect = parameters.dialect
+                func like(_ column: String) -> String { dialect.like(column, pattern) }
                 let kinds = LifecycleKind.named(containing: text).reduce(0) { $0 | 1 << $1.step }
                 masks.append("""
                     (CASE WHEN \(like("e.type")) OR \(like("e.id")) OR \(like("e.correlation_id")) THEN l.steps ELSE 0 END \

@@ -4,13 +4,15 @@
 /// `v20-rules-per-runtime`; later changes are migrations of their own on both backends.
 ///
 /// Where the engines differ: the dead letters' text is one table with trigram indexes
-/// (`pg_trgm`, GIN) instead of FTS5's; an error history is `jsonb`; a correlation id compares
+/// (`pg_trgm`, GIN) instead of FTS5's, its text in lower case by ICU's root locale (the server
+/// must have ICU: the first statement says so if not; `PostgresDeadLetterQuery.folded`); an error history is `jsonb`; a correlation id compares
 /// byte for byte (`COLLATE "C"`, as SQLite's BINARY), so its index serves prefix searches; ids come from the writer's
 /// transaction as on SQLite (writers are serialised, see `PostgresStore`), message ids past a
 /// deleted message from `id_high_water`.
 enum PostgresSchema {
     static let migrations: [(name: String, sql: String)] = [
         ("v1", """
+            SELECT lower('pipetop' COLLATE "und-x-icu");
             CREATE EXTENSION IF NOT EXISTS pg_trgm;
             CREATE TABLE events (
                 seq bigint PRIMARY KEY,

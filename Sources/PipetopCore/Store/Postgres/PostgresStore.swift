@@ -101,7 +101,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
         } catch {
             // A connection whose transaction failed is rolled back before it is used again; one
             // that cannot be is dropped.
-            if (try? session.execute("ROLLBACK")) != nil { readers.withLock { $0.append(session) } }
+            if (try? session.rollback()) != nil { readers.withLock { $0.append(session) } }
             throw error
         }
     }
@@ -134,7 +134,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
                 return value
             } catch {
                 state.latencies.rolledBack()
-                if (try? state.session.execute("ROLLBACK")) == nil { writer = nil }
+                if (try? state.session.rollback()) == nil { writer = nil }
                 throw error
             }
         }

@@ -42,10 +42,15 @@ enum PostgresDeadLetterQuery {
         if let since = selection.deadSince { conditions.append("m.dead_at >= \(sql.value(since.micros))") }
         if let until = selection.deadUntil { conditions.append("m.dead_at < \(sql.value(until.micros))") }
         for (column, text) in textMatches(selection) {
-            conditions.append("m.id IN (SELECT t.id FROM dead_letter_text t WHERE t.\(column) ILIKE \(sql.value(like(text))))")
+            conditions.append("m.id IN (SELECT t.id FROM dead_letter_text t WHERE t.\(column) LIKE \(folded(sql.value(like(text)))))")
         }
         return conditions.joined(separator: " AND ")
     }
+
+    /// Text in lower case by Unicode's rules (ICU's root locale), whatever the database's ctype:
+    /// the text table holds it so, and a search's text is folded alike, so a match is a
+    /// case-insensitive substring beyond ASCII too (as FTS5's trigram phrase on SQLite).
+    static func folded(_ expression: String) -> String { "(lower((\(expression))::text COLLATE \"und-x-icu\") COLLATE \"default\")" }
 
     /// The selection's text conditions: (column of `dead_letter_text`, text), each a
     /// case-insensitive substring (as FTS5's trigram phrase on SQLite), served by its trigram index.
@@ -94,6 +99,13 @@ struct PostgresTransaction: StoreTransaction {
 
     @discardableResult
     private func run(_ build: (PostgresSQL) -> String) throws -> PostgresResult { try session.run(build) }
+
+    /// A statement whose result is not read, sent without waiting (`PostgresSession.send`).
+    private func send(_ build: (PostgresSQL) -> String) {
+        let sql = PostgresSQL()
+        let text = build(sql)
+        session.send(text, bindings: sql.binder)
+    }
 
     // MARK: Ids and rows
 
@@ -358,9 +370,10 @@ struct PostgresTransaction: StoreTransaction {
                     let length = DeadLetterSelection.indexedTextLength
                     return """
                         INSERT INTO dead_letter_text (id, errors, payload)
-                        SELECT m.id, substr((SELECT string_agg(a->>'error', E'\\n' ORDER BY n) FROM jsonb_array_elements(m.errors) WITH ORDINALITY AS x(a, n)), 1, \(length)),
+                        SELECT m.id,
+                            \(PostgresDeadLetterQuery.folded("substr((SELECT string_agg(a->>'error', E'\\n' ORDER BY n) FROM jsonb_array_elements(m.errors) WITH ORDINALITY AS x(a, n)), 1, \(length))")),
                             CASE WHEN e.data_kind IN (\(DataKind.json.rawValue), \(DataKind.text.rawValue))
-                                THEN substr(convert_from(e.data, 'UTF8'), 1, \(length)) END
+                                THEN \(PostgresDeadLetterQuery.folded("substr(convert_from(e.data, 'UTF8'), 1, \(length))")) END
                         FROM messages m JOIN events e ON e.seq = m.event_seq WHERE m.id = \(sql.value(messageID))
                         ON CONFLICT (id) DO UPDATE SET errors = excluded.errors, payload = excluded.payload
                         """
@@ -555,8 +568,8 @@ struct PostgresTransaction: StoreTransaction {
                 for column in columns { row.bind(column, to: binder) }
                 values.append("(" + (first..<first + columns.count).map { "$\($0)" }.joined(separator: ",") + ")")
             }
-            try session.query("INSERT INTO \(Row.table) (\(columns.map(\.sql).joined(separator: ", "))) VALUES \(values.joined(separator: ","))",
-                              bindings: binder)
+            session.send("INSERT INTO \(Row.table) (\(columns.map(\.sql).joined(separator: ", "))) VALUES \(values.joined(separator: ","))",
+                         bindings: binder)
             start = end
         }
     }
@@ -571,14 +584,14 @@ struct PostgresTransaction: StoreTransaction {
         madeReady = false
         let clock = Monotonic.micros
         if writer.notifyOwed, clock - writer.lastNotify >= PostgresWriter.notifyEvery.micros {
-            try run { "SELECT pg_notify('\(PostgresStore.workChannel)', \($0.value(token)))" }
+            send { "SELECT pg_notify('\(PostgresStore.workChannel)', \($0.value(token)))" }
             writer.lastNotify = clock
             writer.notifyOwed = false
         }
         try insert(rows.events)
         if let last = rows.messages.map(\.id).max() {
             // The high-water mark of message ids, so none is assigned twice after the newest is gone.
-            try run { "UPDATE id_high_water SET message = greatest(message, \($0.value(last)))" }
+            send { "UPDATE id_high_water SET message = greatest(message, \($0.value(last)))" }
         }
         try insert(rows.messages)
         try insert(rows.log)
@@ -606,7 +619,7 @@ struct PostgresTransaction: StoreTransaction {
         if !counters.isEmpty {
             let deltas = counters.sorted { $0.key < $1.key }
             func column(_ value: (QueueCounters) -> Int64) -> [Int64] { deltas.map { value($0.value) } }
-            try run { sql in
+            send { sql in
                 """
                 INSERT INTO queue_counters AS c (queue, enqueued, claimed, succeeded, failed, retried, dead_lettered, duplicates, lease_expired)
                 SELECT * FROM unnest(\(sql.value(deltas.map(\.key))), \(sql.value(column(\.enqueued))), \(sql.value(column(\.claimed))),
@@ -623,7 +636,7 @@ struct PostgresTransaction: StoreTransaction {
         if !backlog.isEmpty {
             let changes = backlog.sorted { $0.key < $1.key }
             func column(_ value: (BacklogChange) -> Int) -> [Int64] { changes.map { Int64(value($0.value)) } }
-            try run { sql in
+            send { sql in
                 """
                 INSERT INTO queue_seconds AS s (queue, second, enqueued, held, released, done)
                 SELECT q, \(sql.value(second)), e, h, r, d FROM unnest(\(sql.value(changes.map(\.key))), \(sql.value(column(\.enqueued))),
