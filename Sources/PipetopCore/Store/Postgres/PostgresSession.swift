@@ -60,7 +60,6 @@ final class PostgresSession: @unchecked Sendable {
     /// many rows it changed.
     @discardableResult
     func query(_ sql: String, _ bind: (PostgresBinder) -> Void = { _ in }) throws -> PostgresResult {
-        try flush()
         let binder = PostgresBinder()
         bind(binder)
         do {
@@ -83,36 +82,8 @@ final class PostgresSession: @unchecked Sendable {
         return context
     }
 
-    /// Statements sent and not waited for (`send`), in order.
-    private var sent: [EventLoopFuture<PostgresQueryResult>] = []
-
-    /// Sends a statement whose result is not read, without waiting for it: the server runs it in
-    /// order, and the next `query` (a `COMMIT` at the latest) waits for it first and fails if it did.
-    func send(_ sql: String, bindings: PostgresBinder) {
-        sent.append(connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings.bindings), logger: logger))
-    }
-
-    /// Waits for every statement sent; throws the first one's failure.
-    func flush() throws {
-        guard !sent.isEmpty else { return }
-        let futures = sent
-        sent.removeAll()
-        var failure: (any Error)?
-        for future in futures {
-            do { _ = try future.wait() } catch { failure = failure ?? error }
-        }
-        if let failure {
-            throw PostgresStatementError(message: Self.describe(failure), sqlState: (failure as? PSQLError)?.serverInfo?[.sqlState], location: location)
-        }
-    }
-
-    /// Ends the transaction after a failure: what was sent is waited for (its failures are the
-    /// failure being handled), then `ROLLBACK`.
-    func rollback() throws {
-        for future in sent { _ = try? future.wait() }
-        sent.removeAll()
-        try query("ROLLBACK")
-    }
+    /// Ends the transaction after a failure.
+    func rollback() throws { try query("ROLLBACK") }
 
     /// Runs a statement with no parameters and no result.
     func execute(_ sql: String) throws { try query(sql) }

@@ -100,13 +100,6 @@ struct PostgresTransaction: StoreTransaction {
     @discardableResult
     private func run(_ build: (PostgresSQL) -> String) throws -> PostgresResult { try session.run(build) }
 
-    /// A statement whose result is not read, sent without waiting (`PostgresSession.send`).
-    private func send(_ build: (PostgresSQL) -> String) {
-        let sql = PostgresSQL()
-        let text = build(sql)
-        session.send(text, bindings: sql.binder)
-    }
-
     // MARK: Ids and rows
 
     /// Under the write lock nothing else assigns ids, so the next ones are read once; message ids
@@ -568,8 +561,8 @@ struct PostgresTransaction: StoreTransaction {
                 for column in columns { row.bind(column, to: binder) }
                 values.append("(" + (first..<first + columns.count).map { "$\($0)" }.joined(separator: ",") + ")")
             }
-            session.send("INSERT INTO \(Row.table) (\(columns.map(\.sql).joined(separator: ", "))) VALUES \(values.joined(separator: ","))",
-                         bindings: binder)
+            try session.query("INSERT INTO \(Row.table) (\(columns.map(\.sql).joined(separator: ", "))) VALUES \(values.joined(separator: ","))",
+                              bindings: binder)
             start = end
         }
     }
@@ -584,14 +577,14 @@ struct PostgresTransaction: StoreTransaction {
         madeReady = false
         let clock = Monotonic.micros
         if writer.notifyOwed, clock - writer.lastNotify >= PostgresWriter.notifyEvery.micros {
-            send { "SELECT pg_notify('\(PostgresStore.workChannel)', \($0.value(token)))" }
+            try run { "SELECT pg_notify('\(PostgresStore.workChannel)', \($0.value(token)))" }
             writer.lastNotify = clock
             writer.notifyOwed = false
         }
         try insert(rows.events)
         if let last = rows.messages.map(\.id).max() {
             // The high-water mark of message ids, so none is assigned twice after the newest is gone.
-            send { "UPDATE id_high_water SET message = greatest(message, \($0.value(last)))" }
+            try run { "UPDATE id_high_water SET message = greatest(message, \($0.value(last)))" }
         }
         try insert(rows.messages)
         try insert(rows.log)
@@ -619,7 +612,7 @@ struct PostgresTransaction: StoreTransaction {
         if !counters.isEmpty {
             let deltas = counters.sorted { $0.key < $1.key }
             func column(_ value: (QueueCounters) -> Int64) -> [Int64] { deltas.map { value($0.value) } }
-            send { sql in
+            try run { sql in
                 """
                 INSERT INTO queue_counters AS c (queue, enqueued, claimed, succeeded, failed, retried, dead_lettered, duplicates, lease_expired)
                 SELECT * FROM unnest(\(sql.value(deltas.map(\.key))), \(sql.value(column(\.enqueued))), \(sql.value(column(\.claimed))),
@@ -636,7 +629,7 @@ struct PostgresTransaction: StoreTransaction {
         if !backlog.isEmpty {
             let changes = backlog.sorted { $0.key < $1.key }
             func column(_ value: (BacklogChange) -> Int) -> [Int64] { changes.map { Int64(value($0.value)) } }
-            send { sql in
+            try run { sql in
                 """
                 INSERT INTO queue_seconds AS s (queue, second, enqueued, held, released, done)
                 SELECT q, \(sql.value(second)), e, h, r, d FROM unnest(\(sql.value(changes.map(\.key))), \(sql.value(column(\.enqueued))),
