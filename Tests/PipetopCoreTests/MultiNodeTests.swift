@@ -37,6 +37,9 @@ struct MultiNodeTests {
         Thread.sleep(forTimeInterval: 3)
         demo.signal(SIGTERM)
         #expect(demo.wait() == 0, "\(demo.stderr)")
+        // The nodes that stopped cleanly handed back what they held: what is still in flight was
+        // the killed node's (none, if the kill found it between deliveries).
+        let orphaned = try store.queueStats(now: .now()).reduce(0) { $0 + $1.inFlight }
 
         // One node serves what is left: the killed node's leases run out (30 s) and it delivers them.
         let drain = try Child([Child.pipetop, "demo", "--headless", "--store", url, "--rate", "0", "--window", "1s"],
@@ -68,11 +71,11 @@ struct MultiNodeTests {
             #expect(queue.enqueued == queue.succeeded + Int64(queue.dead), "\(queue.name): \(queue.enqueued) enqueued, \(queue.succeeded) succeeded, \(queue.dead) dead")
         }
         #expect(stats.reduce(0) { $0 + $1.succeeded } > 0 && stats.reduce(0) { $0 + $1.dead } > 0, "a workload with successes and dead letters")
-        // The killed node held leases; they were returned and delivered by another node.
-        #expect(log.contains { $0.kind == .leaseExpired }, "the killed node's in-flight messages came back")
+        // The killed node's leases were returned, and another node delivered those messages.
+        #expect(log.filter { $0.kind == .leaseExpired }.count >= orphaned, "the killed node's \(orphaned) in-flight messages came back")
         let nodes = Set(try store.runtimes().filter { $0.name == "demo" }.map(\.pid))
         #expect(Set(pids).isSubset(of: nodes), "every node registered as itself: \(nodes)")
-        print("multi-node: \(enqueued.count) messages, \(log.count) records, \(log.filter { $0.kind == .leaseExpired }.count) leases returned")
+        print("multi-node: \(enqueued.count) messages, \(log.count) records; the killed node held \(orphaned) in flight; \(log.filter { $0.kind == .leaseExpired }.count) leases returned")
     }
 
     @Test func twoProcessesReplayingTheSameDeadLettersMoveEachOnce() throws {
