@@ -33,8 +33,7 @@ struct PostgresFigures {
     private func tool(_ name: String, _ arguments: [String]) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        let host = server.host.hasPrefix("/") ? server.host : server.host
-        process.arguments = [name, "-h", host, "-p", "\(server.port)", "-U", server.user, "--maintenance-db", server.database] + arguments
+        process.arguments = [name, "-h", server.host, "-p", "\(server.port)", "-U", server.user, "--maintenance-db", server.database] + arguments
         var environment = ProcessInfo.processInfo.environment
         if let password = server.password { environment["PGPASSWORD"] = password }
         process.environment = environment

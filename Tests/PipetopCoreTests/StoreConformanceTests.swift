@@ -164,6 +164,59 @@ import Testing
         #expect(expired.error == "lease expired at once: runtime demo (pid 7) died")
     }
 
+    /// A node found dead by a peer (silent 10 s): the leases its claims carry come back at once,
+    /// a live node's stay, the dead one is marked stopped at its last heartbeat, and a second
+    /// peer looking after it finds nothing left to return (once across nodes).
+    @Test(arguments: backends) func aDeadNodesLeasesComeBackAtOnceWhileItsPeersRunOn(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        func node(_ name: String, pid: Int32, host: String, heartbeat: Timestamp) -> RuntimeInfo {
+            RuntimeInfo(name: name, pid: pid, host: host, store: h.store.location, startedAt: h.t0, heartbeatAt: heartbeat)
+        }
+        let dead = node("demo", pid: 11, host: "a", heartbeat: h.t0), live = node("demo", pid: 12, host: "b", heartbeat: h.t0)
+        try h.store.declare(queues: [QueueSpec("q")], rules: [], runtime: dead)
+        try h.store.declare(queues: [QueueSpec("q")], rules: [], runtime: live)
+        try h.publish([h.event("a"), h.event("b"), h.event("c")])
+        let lease = Duration.seconds(3_600)
+        let claimedByDead = try h.tick(h.t0) { $0.claims = [h.request(limit: 2, lease: lease)]; $0.claimedBy = dead.node }.claimed
+        let claimedByLive = try h.tick(h.t0) { $0.claims = [h.request(limit: 1, lease: lease)]; $0.claimedBy = live.node }.claimed
+        #expect(claimedByDead.count == 2 && claimedByLive.count == 1)
+        // 5 s on, the dead node is only late: nothing moves.
+        var looking = live
+        looking.heartbeatAt = h.t0 + .seconds(5)
+        try h.tick(h.t0 + .seconds(5)) { $0.heartbeat = looking; $0.returnLeasesOfDeadNodes = looking }
+        #expect(try h.stats(at: h.t0 + .seconds(5))?.inFlight == 3)
+        // 12 s on, it is dead.
+        looking.heartbeatAt = h.t0 + .seconds(12)
+        try h.tick(h.t0 + .seconds(12)) { $0.heartbeat = looking; $0.returnLeasesOfDeadNodes = looking }
+        let stats = try #require(try h.stats(at: h.t0 + .seconds(12)))
+        #expect(stats.inFlight == 1 && stats.ready == 2 && stats.leaseExpired == 2, "its two leases back, long before they end; the live node's kept")
+        let expired = try h.log().filter { $0.kind == .leaseExpired }
+        #expect(Set(expired.compactMap(\.messageID)) == Set(claimedByDead.map(\.claim.messageID)))
+        #expect(expired.allSatisfy { $0.error == "lease expired at once: runtime demo (pid 11 on a) died: no heartbeat for 12 s" })
+        let rows = try h.store.runtimes()
+        #expect(rows.first { $0.pid == 11 }?.stoppedAt == h.t0, "stopped when last heard of")
+        #expect(rows.first { $0.pid == 12 }?.stoppedAt == nil)
+        // Another peer looks too: nothing is returned twice.
+        let other = node("demo", pid: 13, host: "c", heartbeat: h.t0 + .seconds(13))
+        try h.tick(h.t0 + .seconds(13)) { $0.heartbeat = other; $0.returnLeasesOfDeadNodes = other }
+        #expect(try h.log().filter { $0.kind == .leaseExpired }.count == 2)
+        #expect(try h.claim(h.t0 + .seconds(13)).map(\.claim.attempt).sorted() == [2, 2], "claimed again, on a new attempt")
+    }
+
+    /// Each node's throughput goes with its heartbeat and is read back with it.
+    @Test(arguments: backends) func aNodesThroughputIsKeptWithItsHeartbeat(_ factory: StoreFactory) throws {
+        let h = try StoreHarness(factory)
+        var node = RuntimeInfo(name: "demo", pid: 21, host: "a", store: h.store.location, startedAt: h.t0, heartbeatAt: h.t0)
+        try h.store.declare(queues: [QueueSpec("q")], rules: [], runtime: node)
+        #expect(try h.store.runtimes().first?.throughput == NodeThroughput(done: 0, perSecond: 0))
+        node.heartbeatAt = h.t0 + .seconds(1)
+        node.throughput = NodeThroughput(done: 12_345, perSecond: 1_234.5)
+        try h.tick(h.t0 + .seconds(1)) { $0.heartbeat = node }
+        let read = try #require(try h.store.runtimes().first)
+        #expect(read.throughput == NodeThroughput(done: 12_345, perSecond: 1_234.5))
+        #expect(read.heartbeatAt == h.t0 + .seconds(1) && read.node == node.node)
+    }
+
     @Test(arguments: backends) func unstartedMessagesGoBackWithTheirAttemptUnspent(_ factory: StoreFactory) throws {
         let h = try StoreHarness(factory)
         try h.publish([h.event("a")])

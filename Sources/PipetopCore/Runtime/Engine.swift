@@ -47,6 +47,9 @@ final class Engine: @unchecked Sendable {
     /// How long the store may refuse writes before the engine gives up (nil: never).
     let giveUpAfter: Duration?
     private(set) var info: RuntimeInfo
+    /// Outcomes committed since the start (`NodeThroughput.done`), and at the last heartbeat.
+    private var done: Int64 = 0
+    private var doneAtHeartbeat: (done: Int64, at: Int64)?
     var workers: [String: QueueWorkers] = [:]
 
     // Shared with publishers and workers, guarded by `condition`.
@@ -283,9 +286,15 @@ final class Engine: @unchecked Sendable {
             }
             batch.fetchUnrouted = 256
         }
+        batch.claimedBy = info.node
         if clock >= nextHeartbeat {
             info.heartbeatAt = now
+            // This node's throughput since the last heartbeat, for the dashboard's nodes.
+            let rate = doneAtHeartbeat.map { Double(done - $0.done) / max(Double(clock - $0.at) / 1e6, 1e-3) } ?? 0
+            info.throughput = NodeThroughput(done: done, perSecond: rate)
+            doneAtHeartbeat = (done, clock)
             batch.heartbeat = info
+            batch.returnLeasesOfDeadNodes = info
             batch.refreshRouting = true
             nextHeartbeat = clock + timing.heartbeat.micros
         }
@@ -310,6 +319,7 @@ final class Engine: @unchecked Sendable {
         do {
             let result = try store.apply(batch)
             for pending in publishes { pending.committed.signal() }
+            done += Int64(max(0, batch.outcomes.count { if case .unstarted = $0.result { false } else { true } } - result.staleOutcomes))
             for request in batch.claims { nextReady[request.queue] = result.nextReady[request.queue] }
             var claimedByQueue: [String: [ClaimedMessage]] = [:]
             for message in result.claimed { claimedByQueue[message.claim.queue, default: []].append(message) }

@@ -49,8 +49,8 @@ extension ParameterBinder {
 }
 
 /// A query's columns read from `base` on: `row[column]`.
-struct Columns<C: ColumnSet> {
-    let row: any ColumnReader
+struct Columns<C: ColumnSet, Reader: ColumnReader> {
+    let row: Reader
     let base: Int32
 
     func int64(_ column: C) -> Int64 { row.int64(base + column.rawValue) }
@@ -63,7 +63,7 @@ struct Columns<C: ColumnSet> {
 }
 
 extension ColumnReader {
-    func columns<C: ColumnSet>(_ set: C.Type, from base: Int32 = 0) -> Columns<C> { Columns(row: self, base: base) }
+    func columns<C: ColumnSet>(_ set: C.Type, from base: Int32 = 0) -> Columns<C, Self> { Columns(row: self, base: base) }
 }
 
 // MARK: events
@@ -162,7 +162,7 @@ struct EventRow: BatchRow {
     }
 
     /// The event in a row of `EventColumn.list(…)` read from `columns.base`.
-    static func decode(_ columns: Columns<EventColumn>) -> CloudEvent {
+    static func decode(_ columns: Columns<EventColumn, some ColumnReader>) -> CloudEvent {
         var extensions: [String: ExtensionValue] = [:]
         if let text = columns.string(.extensions), let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] {
             for (name, value) in object {
@@ -197,7 +197,7 @@ struct EventRow: BatchRow {
 
 /// `messages`: every column, read in this order (inserts write the first eight).
 enum MessageColumn: Int32, ColumnSet {
-    case id, queue, eventSeq, state, readyAt, enqueuedAt, attempt, deliveries, errors, firstFailedAt, deadAt, reason, fingerprint, replays
+    case id, queue, eventSeq, state, readyAt, enqueuedAt, attempt, deliveries, errors, firstFailedAt, deadAt, reason, fingerprint, replays, claimedBy
 
     var sql: String {
         switch self {
@@ -215,16 +215,17 @@ enum MessageColumn: Int32, ColumnSet {
         case .reason: return "reason"
         case .fingerprint: return "fingerprint"
         case .replays: return "replays"
+        case .claimedBy: return "claimed_by"
         }
     }
 
     /// The columns a new message is inserted with; the others start at their defaults.
-    static let inserted: [MessageColumn] = [.id, .queue, .eventSeq, .state, .readyAt, .enqueuedAt, .attempt, .deliveries]
+    static let inserted: [MessageColumn] = [.id, .queue, .eventSeq, .state, .readyAt, .enqueuedAt, .attempt, .deliveries, .claimedBy]
 
     /// Appends `{attempt, at, error}` (binding `at`, `error`) to a message's error history.
     static let appendError = "errors = json_insert(errors, '$[#]', json_object('attempt', attempt, 'at', ?, 'error', ?))"
 
-    static func errors(_ columns: Columns<MessageColumn>) -> [AttemptError] {
+    static func errors(_ columns: Columns<MessageColumn, some ColumnReader>) -> [AttemptError] {
         (try? JSONDecoder().decode([AttemptError].self, from: Data((columns.string(.errors) ?? "[]").utf8))) ?? []
     }
 }
@@ -244,6 +245,7 @@ extension NewMessage: BatchRow {
         case .enqueuedAt: statement.bind(enqueuedAt.micros)
         case .attempt: statement.bind(attempt)
         case .deliveries: statement.bind(deliveries)
+        case .claimedBy: statement.bind(claimedBy)
         case .errors, .firstFailedAt, .deadAt, .reason, .fingerprint, .replays: preconditionFailure("not inserted")
         }
     }
@@ -374,6 +376,18 @@ enum ClaimColumn: Int32, ColumnSet {
     }
 }
 
+extension ClaimCandidate {
+    /// A claim query's row from `base` on: the message's `ClaimColumn`s, then its event's `EventColumn`s.
+    init(row: some ColumnReader, from base: Int32 = 0) {
+        let message = row.columns(ClaimColumn.self, from: base)
+        let event = row.columns(EventColumn.self, from: base + ClaimColumn.count)
+        self.init(
+            messageID: message.int64(.id), attempt: message.int(.attempt), deliveries: message.int(.deliveries),
+            enqueuedAt: message.timestamp(.enqueuedAt), eventSeq: message.int64(.eventSeq), replays: message.int(.replays),
+            publishedAt: event.timestamp(.publishedAt), flowAt: event.optionalTimestamp(.flowAt), event: EventRow.decode(event))
+    }
+}
+
 // MARK: log
 
 /// `log`: a `LifecycleRow`'s columns (its one mapping). Readers select `l.seq`, these, then the
@@ -463,7 +477,7 @@ struct LogRow: BatchRow {
         }
     }
 
-    static func decode(_ columns: Columns<LogColumn>) -> LogRow {
+    static func decode(_ columns: Columns<LogColumn, some ColumnReader>) -> LogRow {
         LogRow(seq: columns.int64(.seq), row: LifecycleRow(
             at: columns.timestamp(.at), eventSeq: columns.int64(.eventSeq), steps: columns.int(.steps), queue: columns.string(.queue),
             messageID: columns.optionalInt64(.messageID), attempt: columns.optionalInt64(.attempt).map { Int($0) },
@@ -506,4 +520,75 @@ enum AuditColumn: Int32, ColumnSet {
         case .count: return "count"
         }
     }
+}
+
+// MARK: queues
+
+extension QueueStats {
+    /// The declared queues with their counters, read alike on both backends (`init(declared:)`).
+    static let declaredQuery = """
+        SELECT q.name, q.window_us, q.concurrency, q.max_attempts, q.runtime, q.declared_at, c.enqueued, c.succeeded, c.failed, c.retried,
+            c.dead_lettered, c.duplicates, c.lease_expired
+        FROM queues q LEFT JOIN queue_counters c ON c.queue = q.name
+        """
+
+    /// A row of `declaredQuery`.
+    init(declared row: some ColumnReader) {
+        self.init(
+            name: row.string(0) ?? "", mode: row.optionalInt64(1).map { .batch(every: .microseconds($0)) } ?? .stream,
+            concurrency: row.int(2), maxAttempts: row.int(3))
+        runtime = row.string(4)
+        declaredAt = row.optionalInt64(5).map(Timestamp.init(micros:))
+        enqueued = row.int64(6)
+        succeeded = row.int64(7)
+        failed = row.int64(8)
+        retried = row.int64(9)
+        deadLettered = row.int64(10)
+        duplicates = row.int64(11)
+        leaseExpired = row.int64(12)
+    }
+
+    /// A queue messages were routed to by name only.
+    static func undeclared(_ name: String) -> QueueStats { QueueStats(name: name, mode: nil, concurrency: 0, maxAttempts: 0) }
+
+    /// The queue's live messages in `state`: how many, how many of them ready only `later` (a
+    /// scheduled retry), the oldest one's enqueue time, and how many are poison (ready after a
+    /// first attempt, or in flight for a second or later).
+    mutating func add(live state: MessageState, count: Int, later: Int, oldest: Timestamp?, poison: Int) {
+        self.poison += poison
+        guard count > 0 else { return }
+        if let oldest, oldest < oldestEnqueuedAt ?? Timestamp(micros: .max) { oldestEnqueuedAt = oldest }
+        switch state {
+        case .held:
+            held = count
+            oldestHeldAt = oldest
+        case .ready:
+            scheduled = later
+            ready = count - later
+        case .inFlight: inFlight = count
+        case .dead: break
+        }
+    }
+}
+
+// MARK: runtimes
+
+extension RuntimeInfo {
+    /// Every node, by name, the running first, the latest heartbeat first (`init(row:)`).
+    static let listQuery = """
+        SELECT name, pid, host, store, started_at, heartbeat_at, stopped_at, done, done_rate FROM runtimes
+        ORDER BY name, stopped_at IS NOT NULL, heartbeat_at DESC
+        """
+
+    /// A row of `listQuery`.
+    init(row: some ColumnReader) {
+        self.init(
+            name: row.string(0) ?? "", pid: Int32(truncatingIfNeeded: row.int64(1)), host: row.string(2) ?? "", store: row.string(3) ?? "",
+            startedAt: Timestamp(micros: row.int64(4)), heartbeatAt: Timestamp(micros: row.int64(5)),
+            stoppedAt: row.optionalInt64(6).map(Timestamp.init(micros:)))
+        throughput = NodeThroughput(done: row.int64(7), perSecond: Double(row.int64(8)) / 1000)
+    }
+
+    /// `done_rate`: thousandths of an outcome per second.
+    var doneRate: Int64 { Int64(((throughput?.perSecond ?? 0) * 1000).rounded()) }
 }

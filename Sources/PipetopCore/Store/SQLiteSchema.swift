@@ -440,6 +440,17 @@ public enum SQLiteSchema {
                 INSERT INTO routing_generation VALUES (1, 1);
                 """)
         }
+        migrator.registerMigration("v21-nodes") { db in
+            // Which node holds a message in flight (`RuntimeInfo.node`), so a node found dead has its
+            // leases returned at once while its peers run on; and each node's own throughput, written
+            // with its heartbeat: outcomes committed in all, and per second since the last heartbeat
+            // (in thousandths). PostgreSQL's `v2-nodes` is the same.
+            try db.execute(sql: """
+                ALTER TABLE messages ADD COLUMN claimed_by INTEGER;
+                ALTER TABLE runtimes ADD COLUMN done INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE runtimes ADD COLUMN done_rate INTEGER NOT NULL DEFAULT 0;
+                """)
+        }
         return migrator
     }
 }

@@ -108,25 +108,8 @@ struct SQLiteSnapshot: StoreSnapshot {
 
     func queueStats(now: Timestamp) throws -> [QueueStats] {
         var stats: [String: QueueStats] = [:]
-        func undeclared(_ name: String) -> QueueStats { QueueStats(name: name, mode: nil, concurrency: 0, maxAttempts: 0) }
-        for row in try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT q.name, q.window_us, q.concurrency, q.max_attempts, q.runtime, q.declared_at, c.enqueued, c.succeeded, c.failed, c.retried,
-                c.dead_lettered, c.duplicates, c.lease_expired
-            FROM queues q LEFT JOIN queue_counters c ON c.queue = q.name
-            """)) {
-            let window: Int64? = row["window_us"]
-            var queue = QueueStats(
-                name: row["name"], mode: window.map { .batch(every: .microseconds($0)) } ?? .stream, concurrency: row["concurrency"],
-                maxAttempts: row["max_attempts"])
-            queue.runtime = row["runtime"]
-            queue.declaredAt = row["declared_at"]
-            queue.enqueued = row["enqueued"] ?? 0
-            queue.succeeded = row["succeeded"] ?? 0
-            queue.failed = row["failed"] ?? 0
-            queue.retried = row["retried"] ?? 0
-            queue.deadLettered = row["dead_lettered"] ?? 0
-            queue.duplicates = row["duplicates"] ?? 0
-            queue.leaseExpired = row["lease_expired"] ?? 0
+        try RawStatement(cached: db.cachedStatement(sql: QueueStats.declaredQuery), in: db).query { row in
+            let queue = QueueStats(declared: row)
             stats[queue.name] = queue
         }
         // Live messages from `messages_by_queue_state` alone (it covers every column read here): one
@@ -139,32 +122,16 @@ struct SQLiteSnapshot: StoreSnapshot {
             FROM messages INDEXED BY messages_by_queue_state WHERE queue = ? AND state = ?
             """), in: db)
         for name in try String.fetchAll(db.cachedStatement(sql: "SELECT queue FROM queue_counters")) {
-            var queue = stats[name] ?? undeclared(name)
+            var queue = stats[name] ?? .undeclared(name)
             for state in MessageState.live {
                 // Poison: ready after a first attempt, or in flight for a second or later.
                 let poisonFrom: Int64 = switch state { case .ready: 1; case .inFlight: 2; default: .max }
-                var count = 0, later = 0, oldest: Timestamp?
                 live.bind(now.micros)
                 live.bind(poisonFrom)
                 live.bind(name)
                 live.bind(Int64(state.rawValue))
                 try live.query { row in
-                    count = row.int(0)
-                    later = row.int(1)
-                    oldest = row.optionalInt64(2).map(Timestamp.init(micros:))
-                    queue.poison += row.int(3)
-                }
-                guard count > 0 else { continue }
-                if let oldest, oldest < queue.oldestEnqueuedAt ?? Timestamp(micros: .max) { queue.oldestEnqueuedAt = oldest }
-                switch state {
-                case .held:
-                    queue.held = count
-                    queue.oldestHeldAt = oldest
-                case .ready:
-                    queue.scheduled = later
-                    queue.ready = count - later
-                case .inFlight: queue.inFlight = count
-                case .dead: break
+                    queue.add(live: state, count: row.int(0), later: row.int(1), oldest: row.optionalInt64(2).map(Timestamp.init(micros:)), poison: row.int(3))
                 }
             }
             queue.lagSeconds = queue.oldestEnqueuedAt.map { max(0, (now - $0).secondsDouble) } ?? 0
@@ -173,7 +140,7 @@ struct SQLiteSnapshot: StoreSnapshot {
         // Dead letters from their counts by cause, kept by every transaction that makes or moves one.
         for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT queue, sum(count) AS count FROM dead_letter_causes GROUP BY queue HAVING sum(count) > 0")) {
             let name: String = row["queue"]
-            stats[name, default: undeclared(name)].dead = row["count"]
+            stats[name, default: .undeclared(name)].dead = row["count"]
         }
         return stats.values.sorted { $0.name < $1.name }
     }
@@ -506,11 +473,7 @@ struct SQLiteSnapshot: StoreSnapshot {
     static let outcomeKinds: Set<LifecycleKind> = [.succeeded, .failed, .deadLettered]
 
     func runtimes() throws -> [RuntimeInfo] {
-        try Row.fetchAll(db.cachedStatement(sql: "SELECT name, pid, host, store, started_at, heartbeat_at, stopped_at FROM runtimes ORDER BY name, stopped_at IS NOT NULL, heartbeat_at DESC")).map { row in
-            RuntimeInfo(
-                name: row["name"], pid: row["pid"], host: row["host"], store: row["store"], startedAt: row["started_at"],
-                heartbeatAt: row["heartbeat_at"], stoppedAt: row["stopped_at"])
-        }
+        try SQLiteStore.runtimes(db)
     }
 
     func events(correlationID: String) throws -> [CloudEvent] {

@@ -73,9 +73,7 @@ extension SQLiteStore {
         // The latencies of the last seconds, not yet written (see `PendingLatencies`), go with it.
         try transaction(at: time) { tick in
             try tick.tx.writeLatencies(before: .max)
-            try tick.tx.db.execute(sql: "UPDATE runtimes SET stopped_at = ?, heartbeat_at = max(heartbeat_at, ?) WHERE name = ? AND host = ? AND pid = ?",
-                                   arguments: [time, time, runtime.name, runtime.host, runtime.pid])
-            try Self.bumpRoutingGeneration(tick.tx.db)
+            try tick.tx.markStopped(runtime: runtime, at: time)
         }
     }
 
@@ -86,10 +84,19 @@ extension SQLiteStore {
 
     static func upsertRuntimeStatement(_ db: Database, _ runtime: RuntimeInfo) throws {
         try db.cachedStatement(sql: """
-            INSERT INTO runtimes (name, pid, host, store, started_at, heartbeat_at, stopped_at)
-            VALUES (?, ?, ?, ?, ?, ?, NULL)
-            ON CONFLICT(name, host, pid) DO UPDATE SET store = excluded.store, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL
-            """).execute(arguments: [runtime.name, runtime.pid, runtime.host, runtime.store, runtime.startedAt, runtime.heartbeatAt])
+            INSERT INTO runtimes (name, pid, host, store, started_at, heartbeat_at, stopped_at, done, done_rate)
+            VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)
+            ON CONFLICT(name, host, pid) DO UPDATE SET store = excluded.store, started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,
+                stopped_at = NULL, done = excluded.done, done_rate = excluded.done_rate
+            """).execute(arguments: [
+                runtime.name, runtime.pid, runtime.host, runtime.store, runtime.startedAt, runtime.heartbeatAt, runtime.throughput?.done ?? 0, runtime.doneRate,
+            ])
+    }
+
+    static func runtimes(_ db: Database) throws -> [RuntimeInfo] {
+        var runtimes: [RuntimeInfo] = []
+        try RawStatement(cached: db.cachedStatement(sql: RuntimeInfo.listQuery), in: db).query { runtimes.append(RuntimeInfo(row: $0)) }
+        return runtimes
     }
 }
 
@@ -177,22 +184,16 @@ struct SQLiteTransaction: StoreTransaction {
         select.bind(queue)
         select.bind(now.micros)
         select.bind(limit)
-        try select.query { row in
-            let message = row.columns(ClaimColumn.self)
-            let event = row.columns(EventColumn.self, from: ClaimColumn.count)
-            candidates.append(ClaimCandidate(
-                messageID: message.int64(.id), attempt: message.int(.attempt), deliveries: message.int(.deliveries),
-                enqueuedAt: message.timestamp(.enqueuedAt), eventSeq: message.int64(.eventSeq), replays: message.int(.replays),
-                publishedAt: event.timestamp(.publishedAt), flowAt: event.optionalTimestamp(.flowAt), event: EventRow.decode(event)))
-        }
+        try select.query { row in candidates.append(ClaimCandidate(row: row)) }
         return candidates
     }
 
-    mutating func markClaimed(messageID: Int64, attempt: Int, delivery: Int, leaseUntil: Timestamp) throws {
+    mutating func markClaimed(messageID: Int64, attempt: Int, delivery: Int, leaseUntil: Timestamp, by node: Int64?) throws {
         let update = sql.claimUpdate
         update.bind(attempt)
         update.bind(delivery)
         update.bind(leaseUntil.micros)
+        update.bind(node)
         update.bind(messageID)
         try update.execute()
     }
@@ -375,6 +376,17 @@ struct SQLiteTransaction: StoreTransaction {
         }
     }
 
+    mutating func leases(heldBy node: Int64) throws -> [ExpiredLease] {
+        // Along `messages_by_queue_state`: the in-flight range of each queue that ever had a message.
+        try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT id, queue, attempt, ready_at, event_seq FROM messages
+            WHERE queue IN (SELECT queue FROM queue_counters) AND state = \(MessageState.inFlight.sql) AND claimed_by = ?
+            ORDER BY id
+            """), arguments: [node]).map { row in
+            ExpiredLease(messageID: row["id"], queue: row["queue"], attempt: row["attempt"], leaseEnd: row["ready_at"], eventSeq: row["event_seq"])
+        }
+    }
+
     mutating func returnExpired(messageID: Int64, at: Timestamp, error: String) throws {
         try db.cachedStatement(sql: """
             UPDATE messages SET state = \(MessageState.ready.sql), ready_at = ?, first_failed_at = coalesce(first_failed_at, ?),
@@ -491,6 +503,14 @@ struct SQLiteTransaction: StoreTransaction {
     mutating func pruneCPUSamples(before: Timestamp, keep: Int) throws { try CPUTick.prune(before: before, keep: keep, in: db) }
 
     mutating func upsertRuntime(_ runtime: RuntimeInfo) throws { try SQLiteStore.upsertRuntimeStatement(db, runtime) }
+
+    mutating func runtimes() throws -> [RuntimeInfo] { try SQLiteStore.runtimes(db) }
+
+    mutating func markStopped(runtime: RuntimeInfo, at time: Timestamp) throws {
+        try db.execute(sql: "UPDATE runtimes SET stopped_at = ?, heartbeat_at = max(heartbeat_at, ?) WHERE name = ? AND host = ? AND pid = ?",
+                       arguments: [time, time, runtime.name, runtime.host, runtime.pid])
+        try SQLiteStore.bumpRoutingGeneration(db)
+    }
 
     /// Writes the new events, messages and log records, in that order, then the counters and the queues' seconds.
     mutating func finish(counters: [String: QueueCounters], backlog: [String: BacklogChange], at now: Timestamp) throws {
@@ -652,7 +672,7 @@ final class WriterStatements {
             FROM messages m JOIN events e ON e.seq = m.event_seq
             WHERE m.queue = ? AND m.state = \(ready) AND m.ready_at <= ? ORDER BY m.ready_at LIMIT ?
             """)
-        claimUpdate = try RawStatement(db, "UPDATE messages SET state = \(inFlight), attempt = ?, deliveries = ?, ready_at = ? WHERE id = ?")
+        claimUpdate = try RawStatement(db, "UPDATE messages SET state = \(inFlight), attempt = ?, deliveries = ?, ready_at = ?, claimed_by = ? WHERE id = ?")
         nextReady = try RawStatement(db, "SELECT min(ready_at) FROM messages WHERE queue = ? AND state = \(ready) AND ready_at > ?")
         ack = try RawStatement(db, "DELETE FROM messages WHERE id = ? AND state = \(inFlight) AND deliveries = ?")
         retry = try RawStatement(db, """

@@ -417,6 +417,11 @@ public struct WriteBatch: Sendable {
     /// Delete CPU samples older than `before` and all but the newest `keep` (`CPURetention`).
     public var pruneCPUSamples: (before: Timestamp, keep: Int)?
     public var heartbeat: RuntimeInfo?
+    /// The node claiming this tick (`RuntimeInfo.node`): its claims carry it (nil: none).
+    public var claimedBy: Int64?
+    /// The node looking, with each heartbeat, for peers found dead (`RuntimeInfo.foundDead`):
+    /// their leases are returned at once and they are marked stopped, in this transaction.
+    public var returnLeasesOfDeadNodes: RuntimeInfo?
     /// Rows of the dead letters' text index left by letters no longer dead (replayed, edited,
     /// deleted) to purge, at most: the runtime's writer purges some when idle, a few otherwise.
     public var purgeStaleText = 0
@@ -507,6 +512,8 @@ public struct RuntimeInfo: Sendable, Equatable, Codable {
     /// The runtime cannot write to its store (told through the registry, since the store is what
     /// fails; nil in the store's own rows).
     public var storeUnwritable: StoreWriteFailure?
+    /// What this node has done, written with each heartbeat (nil: not known, a registry entry).
+    public var throughput: NodeThroughput?
 
     public init(name: String, pid: Int32, host: String, store: String, startedAt: Timestamp, heartbeatAt: Timestamp, stoppedAt: Timestamp? = nil) {
         self.name = name
@@ -519,11 +526,45 @@ public struct RuntimeInfo: Sendable, Equatable, Codable {
     }
 }
 
+/// A node's own work: the outcomes (successes and failures) it committed since it started, and how
+/// many per second between its last two heartbeats.
+public struct NodeThroughput: Sendable, Equatable, Codable {
+    public var done: Int64
+    public var perSecond: Double
+    public init(done: Int64, perSecond: Double) {
+        self.done = done
+        self.perSecond = perSecond
+    }
+}
+
 extension RuntimeInfo {
+    /// The number its claims carry (`messages.claimed_by`): from the node's name, host, pid and
+    /// start, the same in every process (FNV-1a, 63 bits), so a peer that finds it dead knows
+    /// which leases were its. A restart under the same pid is another node.
+    public var node: Int64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in "\(name)\u{0}\(host)\u{0}\(pid)\u{0}\(startedAt.micros)".utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
+        }
+        return Int64(bitPattern: hash & UInt64(Int64.max))
+    }
+
     /// Running now: not stopped, and its heartbeat (once a second) is recent; one far in the
     /// future (another machine's clock, or bad data) does not count as recent.
     public func isLive(at now: Timestamp, within: Duration = .seconds(10)) -> Bool {
         stoppedAt == nil && Self.heartbeatIsRecent(heartbeatAt, at: now, within: within)
+    }
+
+    /// Dead, as a peer (`seenBy`) judges at `now`: not stopped, silent for 10 s (no longer
+    /// `isLive`), or, on the peer's own host, silent for 3 s with its process gone. A heartbeat
+    /// from the future (another machine's clock) is not silence. Nil: not dead; else why.
+    public func foundDead(seenBy peer: RuntimeInfo, at now: Timestamp) -> String? {
+        guard stoppedAt == nil, node != peer.node else { return nil }
+        let silent = now - heartbeatAt
+        let what = "runtime \(name) (pid \(pid) on \(host)) died: no heartbeat for \(Int(silent.secondsDouble)) s"
+        if silent >= .seconds(10) { return what }
+        if silent >= .seconds(3), host == peer.host, kill(pid, 0) != 0, errno == ESRCH { return what + " and its process is gone" }
+        return nil
     }
 
     /// A heartbeat within `within` of `now`, either way (one far in the future is not recent).

@@ -27,6 +27,8 @@ struct NewMessage {
     var enqueuedAt: Timestamp
     var attempt: Int
     var deliveries: Int
+    /// In flight: the node that holds it (`RuntimeInfo.node`).
+    var claimedBy: Int64?
 }
 
 /// An in-flight message whose lease ended.
@@ -86,9 +88,10 @@ protocol StoreTransaction {
     /// The claims a tick is about to make (one request per queue), before any: a backend with a
     /// round trip per statement may read every queue's candidates and next retry at once.
     mutating func prepareClaims(_ requests: [ClaimRequest], readyBy now: Timestamp) throws
-    mutating func markClaimed(messageID: Int64, attempt: Int, delivery: Int, leaseUntil: Timestamp) throws
+    /// In flight under the claim's lease, held by `node` (`RuntimeInfo.node`).
+    mutating func markClaimed(messageID: Int64, attempt: Int, delivery: Int, leaseUntil: Timestamp, by node: Int64?) throws
     /// The claims of one request together (one statement, for a backend with a round trip per statement).
-    mutating func markClaimed(_ claims: [Claim]) throws
+    mutating func markClaimed(_ claims: [Claim], by node: Int64?) throws
     /// The earliest `readyAt` after `now` of a ready message (a scheduled retry).
     mutating func nextReady(queue: String, after now: Timestamp) throws -> Timestamp?
 
@@ -131,6 +134,8 @@ protocol StoreTransaction {
     /// Held messages of `queue` become ready at `at`; returns them (id, event seq) in id order.
     mutating func releaseHeld(queue: String, at: Timestamp) throws -> [(messageID: Int64, eventSeq: Int64)]
     mutating func expiredLeases(queue: String, now: Timestamp) throws -> [ExpiredLease]
+    /// The messages in flight claimed by `node`, on every queue, whatever is left of their leases.
+    mutating func leases(heldBy node: Int64) throws -> [ExpiredLease]
     /// An expired message becomes ready at `at`, `error` appended to its history.
     mutating func returnExpired(messageID: Int64, at: Timestamp, error: String) throws
 
@@ -157,7 +162,12 @@ protocol StoreTransaction {
     mutating func insertCPUSamples(_ samples: [CPUSample]) throws
     /// Deletes the CPU samples taken before `before`, and the oldest beyond the newest `keep` (whole ticks).
     mutating func pruneCPUSamples(before: Timestamp, keep: Int) throws
+    /// Registers the node or moves its heartbeat and throughput; clears its stop.
     mutating func upsertRuntime(_ runtime: RuntimeInfo) throws
+    /// Every node of the store, as `ReadableStore.runtimes` lists them.
+    mutating func runtimes() throws -> [RuntimeInfo]
+    /// The node stopped at `time` (its heartbeat no earlier); the routing generation moves on.
+    mutating func markStopped(runtime: RuntimeInfo, at time: Timestamp) throws
 
     /// Writes what is buffered, adds `counters` to each queue's lifetime counters and `backlog` to
     /// each queue's second of `now` (`QueueSecond`), forgetting seconds older than `QueueSecond.kept`.
@@ -173,8 +183,10 @@ struct MessageDelivery: Hashable {
 extension StoreTransaction {
     mutating func prepareClaims(_ requests: [ClaimRequest], readyBy now: Timestamp) throws {}
 
-    mutating func markClaimed(_ claims: [Claim]) throws {
-        for claim in claims { try markClaimed(messageID: claim.messageID, attempt: claim.attempt, delivery: claim.delivery, leaseUntil: claim.leaseUntil) }
+    mutating func markClaimed(_ claims: [Claim], by node: Int64?) throws {
+        for claim in claims {
+            try markClaimed(messageID: claim.messageID, attempt: claim.attempt, delivery: claim.delivery, leaseUntil: claim.leaseUntil, by: node)
+        }
     }
 
     mutating func remove(_ deliveries: [MessageDelivery]) throws -> Set<MessageDelivery> {
@@ -208,6 +220,8 @@ struct Tick<Transaction: StoreTransaction> {
     var pendingRow: LifecycleRow?
     /// The batch's router, up to date: an event decided under another generation is routed again by it.
     var router: FleetRouter?
+    /// The node claiming (`WriteBatch.claimedBy`).
+    var claimedBy: Int64?
 
     init(_ tx: Transaction, now: Timestamp) {
         self.tx = tx
@@ -217,7 +231,9 @@ struct Tick<Transaction: StoreTransaction> {
     mutating func apply(_ batch: WriteBatch) throws -> WriteResult {
         var result = WriteResult()
         if let heartbeat = batch.heartbeat { try tx.upsertRuntime(heartbeat) }
+        if let me = batch.returnLeasesOfDeadNodes { try returnLeasesOfDeadNodes(seenBy: me) }
         router = batch.router
+        claimedBy = batch.claimedBy
         if let router {
             // Routing ownership: the rules of every live runtime as this transaction sees them.
             let generation = try tx.routingGeneration()
@@ -322,7 +338,8 @@ struct Tick<Transaction: StoreTransaction> {
                 direct[target.queue]!.remaining -= 1
                 let lease = now + slot.request.lease
                 try tx.insertMessage(NewMessage(
-                    id: id, queue: target.queue, eventSeq: seq, state: .inFlight, readyAt: lease, enqueuedAt: now, attempt: 1, deliveries: 1))
+                    id: id, queue: target.queue, eventSeq: seq, state: .inFlight, readyAt: lease, enqueuedAt: now, attempt: 1, deliveries: 1,
+                    claimedBy: claimedBy))
                 let claim = Claim(
                     messageID: id, queue: target.queue, delivery: 1, attempt: 1, eventSeq: seq, eventID: event.id,
                     eventType: event.type, correlationID: event.correlationID, enqueuedAt: now, leaseUntil: lease, publishedAt: publishedAt,
@@ -335,7 +352,7 @@ struct Tick<Transaction: StoreTransaction> {
             }
             try tx.insertMessage(NewMessage(
                 id: id, queue: target.queue, eventSeq: seq, state: target.held ? .held : .ready, readyAt: now, enqueuedAt: now,
-                attempt: 0, deliveries: 0))
+                attempt: 0, deliveries: 0, claimedBy: nil))
             try record(.enqueued, eventSeq: seq, queue: target.queue, messageID: id, detail: target.held ? "held for the batch window" : nil)
         }
     }
@@ -421,10 +438,26 @@ struct Tick<Transaction: StoreTransaction> {
     /// with `reason` (their process is known dead), those whose lease ends before `before`, now.
     mutating func expireLeases(queue: String, before: Timestamp? = nil, because reason: String? = nil) throws {
         for expired in try tx.expiredLeases(queue: queue, now: before ?? now) where before == nil || expired.leaseEnd < before! {
-            let error = reason.map { "lease expired at once: \($0)" } ?? "lease expired: no ack by \(expired.leaseEnd.rfc3339) (handler hung or process died)"
-            try tx.returnExpired(messageID: expired.messageID, at: now, error: error)
-            try record(.leaseExpired, eventSeq: expired.eventSeq, queue: expired.queue, messageID: expired.messageID, attempt: expired.attempt, error: error)
-            counters[expired.queue, default: QueueCounters()].leaseExpired += 1
+            try returnLease(expired, error: reason.map { "lease expired at once: \($0)" }
+                ?? "lease expired: no ack by \(expired.leaseEnd.rfc3339) (handler hung or process died)")
+        }
+    }
+
+    mutating func returnLease(_ expired: ExpiredLease, error: String) throws {
+        try tx.returnExpired(messageID: expired.messageID, at: now, error: error)
+        try record(.leaseExpired, eventSeq: expired.eventSeq, queue: expired.queue, messageID: expired.messageID, attempt: expired.attempt, error: error)
+        counters[expired.queue, default: QueueCounters()].leaseExpired += 1
+    }
+
+    /// The nodes `me` finds dead (`RuntimeInfo.foundDead`): the messages each held in flight are
+    /// returned at once, whatever is left of their leases, and it is marked stopped at its last
+    /// heartbeat. One transaction under the store's one writer: a dead node's leases come back
+    /// once, however many peers look.
+    mutating func returnLeasesOfDeadNodes(seenBy me: RuntimeInfo) throws {
+        for node in try tx.runtimes() {
+            guard let reason = node.foundDead(seenBy: me, at: now) else { continue }
+            for lease in try tx.leases(heldBy: node.node) { try returnLease(lease, error: "lease expired at once: \(reason)") }
+            try tx.markStopped(runtime: node, at: node.heartbeatAt)
         }
     }
 
@@ -468,7 +501,7 @@ struct Tick<Transaction: StoreTransaction> {
             try record(.claimed, claim: claim, at: now, detail: claim.delivery > claim.attempt ? "delivery \(claim.delivery)" : nil)
             claimed.append(ClaimedMessage(claim: claim, event: candidate.event))
         }
-        try tx.markClaimed(claimed.map(\.claim))
+        try tx.markClaimed(claimed.map(\.claim), by: claimedBy)
         counters[request.queue, default: QueueCounters()].claimed += Int64(claimed.count)
         let next = candidates.count < request.limit ? try tx.nextReady(queue: request.queue, after: now) : nil
         return (claimed, candidates.count, next)

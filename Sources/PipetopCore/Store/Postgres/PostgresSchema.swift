@@ -219,6 +219,11 @@ enum PostgresSchema {
             CREATE TABLE routing_generation (id bigint PRIMARY KEY CHECK (id = 1), generation bigint NOT NULL);
             INSERT INTO routing_generation VALUES (1, 1);
             """),
+        ("v2-nodes", """
+            ALTER TABLE messages ADD COLUMN claimed_by bigint;
+            ALTER TABLE runtimes ADD COLUMN done bigint NOT NULL DEFAULT 0;
+            ALTER TABLE runtimes ADD COLUMN done_rate bigint NOT NULL DEFAULT 0;
+            """),
     ]
 
     /// The newest schema this build writes, and how many migrations lead to it.

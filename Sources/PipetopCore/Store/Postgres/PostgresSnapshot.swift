@@ -66,26 +66,8 @@ struct PostgresSnapshot: StoreSnapshot, LogQueryReader {
 
     func queueStats(now: Timestamp) throws -> [QueueStats] {
         var stats: [String: QueueStats] = [:]
-        func undeclared(_ name: String) -> QueueStats { QueueStats(name: name, mode: nil, concurrency: 0, maxAttempts: 0) }
-        for row in try run({ _ in
-            """
-            SELECT q.name, q.window_us, q.concurrency, q.max_attempts, q.runtime, q.declared_at, c.enqueued, c.succeeded, c.failed, c.retried,
-                c.dead_lettered, c.duplicates, c.lease_expired
-            FROM queues q LEFT JOIN queue_counters c ON c.queue = q.name
-            """
-        }) {
-            var queue = QueueStats(
-                name: row.string(0) ?? "", mode: row.optionalInt64(1).map { .batch(every: .microseconds($0)) } ?? .stream,
-                concurrency: row.int(2), maxAttempts: row.int(3))
-            queue.runtime = row.string(4)
-            queue.declaredAt = Timestamp(micros: row.int64(5))
-            queue.enqueued = row.int64(6)
-            queue.succeeded = row.int64(7)
-            queue.failed = row.int64(8)
-            queue.retried = row.int64(9)
-            queue.deadLettered = row.int64(10)
-            queue.duplicates = row.int64(11)
-            queue.leaseExpired = row.int64(12)
+        for row in try run({ _ in QueueStats.declaredQuery }) {
+            let queue = QueueStats(declared: row)
             stats[queue.name] = queue
         }
         // Live messages by queue and state, along `messages_by_queue_state` (one grouped read:
@@ -102,20 +84,8 @@ struct PostgresSnapshot: StoreSnapshot, LogQueryReader {
         for row in live {
             let name = row.string(0) ?? ""
             guard let state = MessageState(rawValue: row.int(1)) else { continue }
-            var queue = stats[name] ?? undeclared(name)
-            let count = row.int(2), later = row.int(3), oldest = row.optionalInt64(4).map(Timestamp.init(micros:))
-            queue.poison += row.int(5)
-            if let oldest, oldest < queue.oldestEnqueuedAt ?? Timestamp(micros: .max) { queue.oldestEnqueuedAt = oldest }
-            switch state {
-            case .held:
-                queue.held = count
-                queue.oldestHeldAt = oldest
-            case .ready:
-                queue.scheduled = later
-                queue.ready = count - later
-            case .inFlight: queue.inFlight = count
-            case .dead: break
-            }
+            var queue = stats[name] ?? .undeclared(name)
+            queue.add(live: state, count: row.int(2), later: row.int(3), oldest: row.optionalInt64(4).map(Timestamp.init(micros:)), poison: row.int(5))
             stats[name] = queue
             touched.insert(name)
         }
@@ -124,7 +94,7 @@ struct PostgresSnapshot: StoreSnapshot, LogQueryReader {
         }
         for row in try run({ _ in "SELECT queue, sum(count)::bigint FROM dead_letter_causes GROUP BY queue HAVING sum(count) > 0" }) {
             let name = row.string(0) ?? ""
-            stats[name, default: undeclared(name)].dead = row.int(1)
+            stats[name, default: .undeclared(name)].dead = row.int(1)
         }
         return stats.values.sorted { $0.name < $1.name }
     }
@@ -307,14 +277,7 @@ struct PostgresSnapshot: StoreSnapshot, LogQueryReader {
     }
 
     func runtimes() throws -> [RuntimeInfo] {
-        try run { _ in
-            "SELECT name, pid, host, store, started_at, heartbeat_at, stopped_at FROM runtimes ORDER BY name, stopped_at IS NOT NULL, heartbeat_at DESC"
-        }.map { row in
-            RuntimeInfo(
-                name: row.string(0) ?? "", pid: Int32(truncatingIfNeeded: row.int64(1)), host: row.string(2) ?? "", store: row.string(3) ?? "",
-                startedAt: Timestamp(micros: row.int64(4)), heartbeatAt: Timestamp(micros: row.int64(5)),
-                stoppedAt: row.optionalInt64(6).map(Timestamp.init(micros:)))
-        }
+        try run { _ in RuntimeInfo.listQuery }.map(RuntimeInfo.init(row:))
     }
 
     func events(correlationID: String) throws -> [CloudEvent] {
@@ -361,9 +324,18 @@ struct PostgresSnapshot: StoreSnapshot, LogQueryReader {
         try session.query(sql) { parameters.bind($0) }.rows.first?.int(0) ?? 0
     }
 
+    /// Through a cursor of the snapshot's transaction, fetched in growing batches: a span can
+    /// hold a million rows while the caller stops after a page (postgres-nio would hold every row
+    /// of a plain query's result at once).
     func read(_ statement: LogStatement, _ row: (any ColumnReader) throws -> Bool) throws {
-        for stored in try session.query(statement.sql, { statement.parameters.bind($0) }).rows {
-            if try !row(stored) { return }
+        try session.query("DECLARE pipetop_log NO SCROLL CURSOR FOR \(statement.sql)") { statement.parameters.bind($0) }
+        defer { try? session.execute("CLOSE pipetop_log") }
+        var batch = 128
+        while true {
+            let rows = try session.query("FETCH FORWARD \(batch) FROM pipetop_log").rows
+            for stored in rows where try !row(stored) { return }
+            if rows.count < batch { return }
+            batch = min(batch * 4, 8192)
         }
     }
 }

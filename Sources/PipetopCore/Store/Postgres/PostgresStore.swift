@@ -145,7 +145,11 @@ public final class PostgresStore: Store, @unchecked Sendable {
     }
 
     public func markStopped(runtime: RuntimeInfo, at time: Timestamp) throws {
-        try transaction(at: time) { tick in try tick.tx.markStopped(runtime: runtime, at: time) }
+        // The latencies of the last seconds, not yet written (see `PendingLatencies`), go with it.
+        try transaction(at: time) { tick in
+            try tick.tx.writeLatencies(before: .max)
+            try tick.tx.markStopped(runtime: runtime, at: time)
+        }
     }
 }
 

@@ -178,7 +178,7 @@ struct PostgresTransaction: StoreTransaction {
             """
         }.rows
         for request in requests { preparedCandidates[request.queue] = [] }
-        for row in rows { preparedCandidates[row.string(0) ?? "", default: []].append(Self.candidate(row, from: 1)) }
+        for row in rows { preparedCandidates[row.string(0) ?? "", default: []].append(ClaimCandidate(row: row, from: 1)) }
         let next = try run { sql in
             """
             SELECT q.name, (SELECT min(ready_at) FROM messages WHERE queue = q.name AND state = \(MessageState.ready.sql) AND ready_at > \(sql.value(now.micros)))
@@ -186,15 +186,6 @@ struct PostgresTransaction: StoreTransaction {
             """
         }.rows
         for row in next { preparedNextReady[row.string(0) ?? ""] = .some(row.optionalInt64(1).map(Timestamp.init(micros:))) }
-    }
-
-    private static func candidate(_ row: PostgresRowReader, from base: Int32 = 0) -> ClaimCandidate {
-        let message = row.columns(ClaimColumn.self, from: base)
-        let event = row.columns(EventColumn.self, from: base + ClaimColumn.count)
-        return ClaimCandidate(
-            messageID: message.int64(.id), attempt: message.int(.attempt), deliveries: message.int(.deliveries),
-            enqueuedAt: message.timestamp(.enqueuedAt), eventSeq: message.int64(.eventSeq), replays: message.int(.replays),
-            publishedAt: event.timestamp(.publishedAt), flowAt: event.optionalTimestamp(.flowAt), event: EventRow.decode(event))
     }
 
     /// `FOR UPDATE OF m SKIP LOCKED`: a row another transaction holds is passed over, not waited for.
@@ -208,23 +199,24 @@ struct PostgresTransaction: StoreTransaction {
             ORDER BY m.ready_at, m.id LIMIT \(sql.value(limit))
             FOR UPDATE OF m SKIP LOCKED
             """
-        }.rows.map { Self.candidate($0) }
+        }.rows.map { ClaimCandidate(row: $0) }
     }
 
-    mutating func markClaimed(messageID: Int64, attempt: Int, delivery: Int, leaseUntil: Timestamp) throws {
+    mutating func markClaimed(messageID: Int64, attempt: Int, delivery: Int, leaseUntil: Timestamp, by node: Int64?) throws {
         try run { sql in
             """
             UPDATE messages SET state = \(MessageState.inFlight.sql), attempt = \(sql.value(attempt)), deliveries = \(sql.value(delivery)),
-                ready_at = \(sql.value(leaseUntil.micros)) WHERE id = \(sql.value(messageID))
+                ready_at = \(sql.value(leaseUntil.micros)), claimed_by = \(sql.value(node)) WHERE id = \(sql.value(messageID))
             """
         }
     }
 
-    mutating func markClaimed(_ claims: [Claim]) throws {
+    mutating func markClaimed(_ claims: [Claim], by node: Int64?) throws {
         guard !claims.isEmpty else { return }
         try run { sql in
             """
-            UPDATE messages m SET state = \(MessageState.inFlight.sql), attempt = c.attempt, deliveries = c.delivery, ready_at = c.lease
+            UPDATE messages m SET state = \(MessageState.inFlight.sql), attempt = c.attempt, deliveries = c.delivery, ready_at = c.lease,
+                claimed_by = \(sql.value(node))
             FROM unnest(\(sql.value(claims.map(\.messageID))), \(sql.value(claims.map { Int64($0.attempt) })), \(sql.value(claims.map { Int64($0.delivery) })),
                 \(sql.value(claims.map(\.leaseUntil.micros)))) AS c(id, attempt, delivery, lease)
             WHERE m.id = c.id
@@ -405,6 +397,20 @@ struct PostgresTransaction: StoreTransaction {
         }
     }
 
+    mutating func leases(heldBy node: Int64) throws -> [ExpiredLease] {
+        // Along `messages_by_queue_state`: the in-flight range of each queue that ever had a message.
+        try run { sql in
+            """
+            SELECT id, queue, attempt, ready_at, event_seq FROM messages
+            WHERE queue = ANY (SELECT queue FROM queue_counters) AND state = \(MessageState.inFlight.sql) AND claimed_by = \(sql.value(node))
+            ORDER BY id
+            """
+        }.rows.map { row in
+            ExpiredLease(messageID: row.int64(0), queue: row.string(1) ?? "", attempt: row.int(2),
+                         leaseEnd: Timestamp(micros: row.int64(3)), eventSeq: row.int64(4))
+        }
+    }
+
     mutating func returnExpired(messageID: Int64, at: Timestamp, error: String) throws {
         madeReady = true
         try run { sql in
@@ -511,7 +517,7 @@ struct PostgresTransaction: StoreTransaction {
 
     mutating func insertCPUSamples(_ samples: [CPUSample]) throws {
         guard !samples.isEmpty else { return }
-        var seq = try run { _ in "SELECT coalesce(max(seq + count), 0) FROM cpu_ticks" }.rows.first?.int64(0) ?? 0
+        var seq = try run { _ in "SELECT seq + count FROM cpu_ticks ORDER BY seq DESC LIMIT 1" }.rows.first?.int64(0) ?? 0
         for run in CPUTick.runs(samples) {
             let (scopes, encoded) = CPUTick.encode(run)
             try session.query("INSERT INTO cpu_ticks (at, seq, count, scopes, samples) VALUES ($1, $2, $3, $4, $5)") {
@@ -530,7 +536,7 @@ struct PostgresTransaction: StoreTransaction {
         // Then the oldest rows until the newest `keep` samples at most are left (whole ticks), as on SQLite.
         try run { sql in
             """
-            DELETE FROM cpu_ticks WHERE seq < (SELECT coalesce(max(seq + count), 0) FROM cpu_ticks) - \(sql.value(max(keep, 0)))
+            DELETE FROM cpu_ticks WHERE seq < (SELECT seq + count FROM cpu_ticks ORDER BY seq DESC LIMIT 1) - \(sql.value(max(keep, 0)))
             """
         }
     }
@@ -538,12 +544,18 @@ struct PostgresTransaction: StoreTransaction {
     mutating func upsertRuntime(_ runtime: RuntimeInfo) throws {
         try run { sql in
             """
-            INSERT INTO runtimes (name, pid, host, store, started_at, heartbeat_at, stopped_at)
+            INSERT INTO runtimes (name, pid, host, store, started_at, heartbeat_at, stopped_at, done, done_rate)
             VALUES (\(sql.value(runtime.name)), \(sql.value(Int64(runtime.pid))), \(sql.value(runtime.host)), \(sql.value(runtime.store)),
-                \(sql.value(runtime.startedAt.micros)), \(sql.value(runtime.heartbeatAt.micros)), NULL)
-            ON CONFLICT (name, host, pid) DO UPDATE SET store = excluded.store, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL
+                \(sql.value(runtime.startedAt.micros)), \(sql.value(runtime.heartbeatAt.micros)), NULL, \(sql.value(runtime.throughput?.done ?? 0)),
+                \(sql.value(runtime.doneRate)))
+            ON CONFLICT (name, host, pid) DO UPDATE SET store = excluded.store, started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,
+                stopped_at = NULL, done = excluded.done, done_rate = excluded.done_rate
             """
         }
+    }
+
+    mutating func runtimes() throws -> [RuntimeInfo] {
+        try run { _ in RuntimeInfo.listQuery }.rows.map(RuntimeInfo.init(row:))
     }
 
     /// Inserts buffered rows, many per statement (at most 65,535 values each, the protocol's limit).
@@ -716,7 +728,6 @@ struct PostgresTransaction: StoreTransaction {
     }
 
     mutating func markStopped(runtime: RuntimeInfo, at time: Timestamp) throws {
-        try writeLatencies(before: .max)
         try run { sql in
             """
             UPDATE runtimes SET stopped_at = \(sql.value(time.micros)), heartbeat_at = greatest(heartbeat_at, \(sql.value(time.micros)))
