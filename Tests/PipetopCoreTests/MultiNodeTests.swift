@@ -4,8 +4,8 @@ import Testing
 @testable import PipetopCore
 
 /// Several runtime processes on one PostgreSQL database: the demo's workload (retries, poison,
-/// malformed listings, a batch window) served by three nodes, one of them SIGKILLed mid-run, then
-/// the store checked whole; and two processes replaying the same dead letters at once. Nothing
+/// malformed listings, a batch window) served by three nodes, one of them SIGKILLed mid-run (its
+/// peers take its leases back), then the store checked whole; and two processes replaying the same dead letters at once. Nothing
 /// here depends on speed: every wait has a generous deadline only to bound a failure.
 @Suite(.serialized, .enabled("needs PostgreSQL", { TestPostgres.shouldRun() }))
 struct MultiNodeTests {
@@ -34,14 +34,21 @@ struct MultiNodeTests {
         Thread.sleep(forTimeInterval: 3)
         // A node that is not the publisher dies with work in flight, its leases with it.
         kill(pids[1], SIGKILL)
-        Thread.sleep(forTimeInterval: 3)
+        // Its peers, running on, find it dead (silent 10 s) and take back its leases at once,
+        // not when they end (30 s), and mark it stopped.
+        let killed = pids[1]
+        #expect(eventually(timeout: 90) { (try? store.runtimes().first { $0.pid == killed }?.stoppedAt) != nil }, "the killed node found dead")
+        let returnedAtOnce = try store.tail(after: 0, limit: 100_000_000).filter {
+            $0.kind == .leaseExpired && $0.error?.hasPrefix("lease expired at once: runtime demo (pid \(killed) on ") == true
+        }.count
         demo.signal(SIGTERM)
         #expect(demo.wait() == 0, "\(demo.stderr)")
-        // The nodes that stopped cleanly handed back what they held: what is still in flight was
-        // the killed node's (none, if the kill found it between deliveries).
+        // The nodes that stopped cleanly handed back what they held, the killed node's came back:
+        // nothing is left in flight.
         let orphaned = try store.queueStats(now: .now()).reduce(0) { $0 + $1.inFlight }
+        #expect(orphaned == 0, "\(orphaned) still in flight")
 
-        // One node serves what is left: the killed node's leases run out (30 s) and it delivers them.
+        // One node serves what is left.
         let drain = try Child([Child.pipetop, "demo", "--headless", "--store", url, "--rate", "0", "--window", "1s"],
                               environment: environment, in: db.directory)
         let drained = eventually(timeout: 180) {
@@ -71,11 +78,9 @@ struct MultiNodeTests {
             #expect(queue.enqueued == queue.succeeded + Int64(queue.dead), "\(queue.name): \(queue.enqueued) enqueued, \(queue.succeeded) succeeded, \(queue.dead) dead")
         }
         #expect(stats.reduce(0) { $0 + $1.succeeded } > 0 && stats.reduce(0) { $0 + $1.dead } > 0, "a workload with successes and dead letters")
-        // The killed node's leases were returned, and another node delivered those messages.
-        #expect(log.filter { $0.kind == .leaseExpired }.count >= orphaned, "the killed node's \(orphaned) in-flight messages came back")
         let nodes = Set(try store.runtimes().filter { $0.name == "demo" }.map(\.pid))
         #expect(Set(pids).isSubset(of: nodes), "every node registered as itself: \(nodes)")
-        print("multi-node: \(enqueued.count) messages, \(log.count) records; the killed node held \(orphaned) in flight; \(log.filter { $0.kind == .leaseExpired }.count) leases returned")
+        print("multi-node: \(enqueued.count) messages, \(log.count) records; the killed node's \(returnedAtOnce) leases returned at once by its peers")
     }
 
     @Test func twoProcessesReplayingTheSameDeadLettersMoveEachOnce() throws {

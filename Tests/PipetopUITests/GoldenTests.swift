@@ -52,6 +52,32 @@ import Testing
         #expect(grid.text.split(separator: "\n").first?.contains("3 nodes") == true, "\(grid.text.prefix(100))")
     }
 
+    /// Several nodes: the Overview lists each one (host, pid, state, heartbeat, its own throughput)
+    /// between the queues and the selected queue's detail: running, late, silent (not yet found
+    /// dead), and one stopped in the last minute; one stopped longer ago is left out.
+    @Test(arguments: sizes) func overviewWithSeveralNodes(size: Size) throws {
+        let grid = try screen(size) { state in
+            let runtime = state.runtime!
+            func node(_ pid: Int32, host: String = "build-host", beat: Int, stopped: Int? = nil, done: Int64, rate: Double) -> RuntimeInfo {
+                var node = runtime
+                node.pid = pid
+                node.host = host
+                node.heartbeatAt = runtime.heartbeatAt - .seconds(beat)
+                node.stoppedAt = stopped.map { runtime.heartbeatAt - .seconds($0) }
+                node.throughput = NodeThroughput(done: done, perSecond: rate)
+                return node
+            }
+            state.shared.runtimes = [
+                node(4242, beat: 0, done: 48_210, rate: 812.4), node(4243, host: "worker-2", beat: 0, done: 47_993, rate: 799.0),
+                node(4244, host: "worker-3", beat: 5, done: 31_002, rate: 0), node(4245, host: "worker-4", beat: 14, done: 12_000, rate: 640),
+                node(4246, beat: 20, stopped: 20, done: 9_100, rate: 0), node(4247, beat: 600, stopped: 600, done: 1, rate: 0),
+            ]
+        }
+        let text = grid.text
+        #expect(text.contains("nodes · 3 live of 5") && text.contains("silent") && !text.contains("4247"), "\(text)")
+        try Golden.check(grid, name("overview-nodes", size))
+    }
+
     @Test(arguments: sizes) func overviewSortedByLagWithAnotherQueueSelected(size: Size) throws {
         try Golden.check(try screen(size, keys: [.char("s"), .char("j")]), name("overview-sorted", size))
     }

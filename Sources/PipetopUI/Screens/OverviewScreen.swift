@@ -296,8 +296,14 @@ enum OverviewView {
                 }, maximum: 1)
             }
         }
+        // Several nodes (`--nodes`, several machines on PostgreSQL): each one's own heartbeat and work.
+        var below = body.y + tableHeight
+        let nodes = NodesView.nodes(state)
+        if nodes.count > 1, body.height - tableHeight >= 12 {
+            below += 1 + NodesView.draw(nodes, state, into: &grid, Rect(x: body.x, y: below + 1, width: body.width, height: min(nodes.count + 1, 6)))
+        }
         if let index = screen.selectedQueueIndex(state) {
-            let detail = Rect(x: body.x, y: body.y + tableHeight + 1, width: body.width, height: body.height - tableHeight - 1)
+            let detail = Rect(x: body.x, y: below + 1, width: body.width, height: body.y + body.height - below - 1)
             drawDetail(shown[index], screen.health[shown[index].name], state, into: &grid, detail)
         }
         return table.cut(width: tableRect.width).filter { $0 != sparkColumn }.map { columns[$0].title }
@@ -438,5 +444,65 @@ enum OverviewView {
             ("dead", Double(q.dead), Format.count(q.dead), theme[.deadLetter]),
         ]
         Bars.render(items, into: &grid, barsRect, labelStyle: theme[.base])
+    }
+}
+
+/// The Overview's nodes: every process of the store's runtimes not stopped (a silent one shown
+/// as such until a peer finds it dead), and those stopped in the last minute, with each one's
+/// heartbeat and throughput (`NodeThroughput`, written with its heartbeat).
+enum NodesView {
+    static let recent: Duration = .seconds(60)
+
+    static let columns: [Column] = [
+        Column("NODE", min: 8, max: 24, priority: 0),
+        Column("HOST", min: 6, max: 24, priority: 1),
+        Column("PID", min: 5, priority: 1, align: .right),
+        Column("STATE", min: 8, max: 24, priority: 0),
+        Column("♥", min: 6, priority: 0, align: .right),
+        Column("DONE/s", min: 7, priority: 0, align: .right),
+        Column("DONE", min: 8, priority: 2, align: .right),
+        Column("UP", min: 6, priority: 3, align: .right, flexible: true),
+    ]
+
+    static func nodes(_ state: Shared) -> [RuntimeInfo] {
+        state.runtimes.filter { node in node.stoppedAt.map { state.now - $0 < recent } ?? true }
+    }
+
+    /// Draws the table in `rect` (its title on the line above); returns the height used.
+    static func draw(_ nodes: [RuntimeInfo], _ state: Shared, into grid: inout Grid, _ rect: Rect) -> Int {
+        let theme = state.theme
+        grid.put(String(repeating: "─", count: max(0, rect.width)), x: rect.x, y: rect.y - 1, style: theme[.border])
+        let live = nodes.filter { $0.isLive(at: state.now) }.count
+        grid.put(" nodes · \(live) live of \(nodes.count) ", x: rect.x + 2, y: rect.y - 1, style: theme[.title])
+        var table = Table(columns: columns, rows: nodes.map { row($0, state) })
+        if rect.width < 120 { table.gap = 1 }
+        table.render(into: &grid, Rect(x: rect.x + 1, y: rect.y, width: rect.width - 2, height: rect.height),
+                     header: theme[.tableHeader], row: theme[.tableRow], selected: theme[.tableSelected], mark: theme[.warning])
+        return rect.height
+    }
+
+    static func row(_ node: RuntimeInfo, _ state: Shared) -> [TableCell] {
+        let theme = state.theme
+        let age = max(0, (state.now - node.heartbeatAt).secondsDouble)
+        let status: TableCell
+        if let stopped = node.stoppedAt {
+            status = TableCell("stopped \(Format.duration(max(0, (state.now - stopped).secondsDouble))) ago", style: theme[.muted])
+        } else if node.isLive(at: state.now) {
+            status = age > 3 ? TableCell("late", style: theme[.warning]) : TableCell("running", style: theme[.ok])
+        } else {
+            status = TableCell("silent", style: theme[.error])
+        }
+        let throughput = node.throughput
+        return [
+            TableCell(node.name.terminalSafe),
+            TableCell(node.host.terminalSafe),
+            TableCell("\(node.pid)"),
+            status,
+            TableCell(node.stoppedAt == nil ? Format.duration(age) : "–", style: node.stoppedAt == nil && age > 3 ? theme[.warning] : nil),
+            // A silent node's last rate is not its rate now.
+            TableCell(node.isLive(at: state.now) ? throughput.map { Format.rate($0.perSecond) } ?? "–" : "–"),
+            TableCell(throughput.map { Format.count($0.done) } ?? "–"),
+            TableCell(Format.duration(max(0, ((node.stoppedAt ?? state.now) - node.startedAt).secondsDouble))),
+        ]
     }
 }
