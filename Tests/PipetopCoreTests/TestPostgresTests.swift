@@ -1,5 +1,6 @@
 import Foundation
 import PipetopTestSupport
+@testable import PipetopCore
 import Testing
 
 /// The throwaway PostgreSQL server the tests use (`.ci/postgres`, `TestPostgres`): each test gets
@@ -31,6 +32,25 @@ struct TestPostgresTests {
             return try await group.reduce(into: Set<String>()) { $0.insert($1) }
         }
         #expect(urls.count == 6)
+    }
+
+    /// TLS as libpq's `sslmode` says: `require` and `prefer` (the default) encrypt when the server
+    /// offers it (`.ci/postgres` does, with a self-signed certificate), `disable` never does,
+    /// `verify-full` refuses a certificate no authority signed.
+    @Test func tlsAsTheSSLModeSays() throws {
+        let url = try TestPostgres.freshDatabase()
+        let offered = try TestPostgres.psql("show ssl", on: url).trimmingCharacters(in: .whitespacesAndNewlines) == "on"
+        guard offered else {
+            // CI's server offers TLS; another may not.
+            if TestPostgres.required { Issue.record("the test server does not offer TLS (.ci/postgres turns it on)") }
+            return
+        }
+        for (mode, encrypted) in [("require", true), ("prefer", true), ("disable", false), (nil, true)] {
+            let session = try PostgresSession(PostgresURL(parsing: url + (mode.map { "?sslmode=\($0)" } ?? "")), readOnly: true)
+            let ssl = try session.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").rows.first?.int64(0)
+            #expect(ssl == (encrypted ? 1 : 0), "sslmode=\(mode ?? "(default)")")
+        }
+        #expect(throws: StoreError.self) { try PostgresSession(PostgresURL(parsing: url + "?sslmode=verify-full"), readOnly: true) }
     }
 
     @Test func errorsNeverShowThePassword() throws {
