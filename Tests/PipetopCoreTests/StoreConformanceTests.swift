@@ -151,20 +151,7 @@ import Testing
         #expect(stats.failed == 0)
     }
 
-    @Test(arguments: backends) func aDeadProcesssLeasesExpireAtOnceWithTheReason(_ factory: StoreFactory) throws {
-        let h = try StoreHarness(factory)
-        try h.publish([h.event("a"), h.event("b"), h.event("c")])
-        _ = try h.claim(h.t0, h.request(limit: 1, lease: .seconds(3_600)))
-        // A living runtime's lease, taken since (it ends after the cutoff): kept.
-        _ = try h.claim(h.t0 + .seconds(1), h.request(limit: 1, lease: .seconds(3_600)))
-        try h.tick(h.t0 + .seconds(1)) { $0.expireLeasesOfTheDead = ["q": (h.t0 + .seconds(3_600) + .milliseconds(500), "runtime demo (pid 7) died")] }
-        #expect(try h.stats()?.inFlight == 1, "the dead one's returned long before its lease ends, the living one's kept")
-        #expect(try h.claim(h.t0 + .seconds(1)).map(\.claim.attempt).sorted() == [1, 2])
-        let expired = try #require(try h.log().first { $0.kind == .leaseExpired })
-        #expect(expired.error == "lease expired at once: runtime demo (pid 7) died")
-    }
-
-    /// A node found dead by a peer (silent 10 s): the leases its claims carry come back at once,
+    /// A node found dead by a peer's heartbeat (silent 10 s): the leases its claims carry come back at once,
     /// a live node's stay, the dead one is marked stopped at its last heartbeat, and a second
     /// peer looking after it finds nothing left to return (once across nodes).
     @Test(arguments: backends) func aDeadNodesLeasesComeBackAtOnceWhileItsPeersRunOn(_ factory: StoreFactory) throws {
@@ -183,11 +170,11 @@ import Testing
         // 5 s on, the dead node is only late: nothing moves.
         var looking = live
         looking.heartbeatAt = h.t0 + .seconds(5)
-        try h.tick(h.t0 + .seconds(5)) { $0.heartbeat = looking; $0.returnLeasesOfDeadNodes = looking }
+        try h.tick(h.t0 + .seconds(5)) { $0.heartbeat = looking }
         #expect(try h.stats(at: h.t0 + .seconds(5))?.inFlight == 3)
         // 12 s on, it is dead.
         looking.heartbeatAt = h.t0 + .seconds(12)
-        try h.tick(h.t0 + .seconds(12)) { $0.heartbeat = looking; $0.returnLeasesOfDeadNodes = looking }
+        try h.tick(h.t0 + .seconds(12)) { $0.heartbeat = looking }
         let stats = try #require(try h.stats(at: h.t0 + .seconds(12)))
         #expect(stats.inFlight == 1 && stats.ready == 2 && stats.leaseExpired == 2, "its two leases back, long before they end; the live node's kept")
         let expired = try h.log().filter { $0.kind == .leaseExpired }
@@ -198,7 +185,7 @@ import Testing
         #expect(rows.first { $0.pid == 12 }?.stoppedAt == nil)
         // Another peer looks too: nothing is returned twice.
         let other = node("demo", pid: 13, host: "c", heartbeat: h.t0 + .seconds(13))
-        try h.tick(h.t0 + .seconds(13)) { $0.heartbeat = other; $0.returnLeasesOfDeadNodes = other }
+        try h.tick(h.t0 + .seconds(13)) { $0.heartbeat = other }
         #expect(try h.log().filter { $0.kind == .leaseExpired }.count == 2)
         #expect(try h.claim(h.t0 + .seconds(13)).map(\.claim.attempt).sorted() == [2, 2], "claimed again, on a new attempt")
     }

@@ -47,6 +47,8 @@ final class Engine: @unchecked Sendable {
     /// How long the store may refuse writes before the engine gives up (nil: never).
     let giveUpAfter: Duration?
     private(set) var info: RuntimeInfo
+    /// What this node's claims carry (`RuntimeInfo.node`), worked out once.
+    private let node: Int64
     /// Outcomes committed since the start (`NodeThroughput.done`), and at the last heartbeat.
     private var done: Int64 = 0
     private var doneAtHeartbeat: (done: Int64, at: Int64)?
@@ -106,6 +108,7 @@ final class Engine: @unchecked Sendable {
         self.router = router
         self.specs = Dictionary(uniqueKeysWithValues: specs.map { ($0.name, $0) })
         self.info = info
+        node = info.node
         self.timing = timing
         self.onError = onError
         self.onHeartbeat = onHeartbeat
@@ -286,7 +289,7 @@ final class Engine: @unchecked Sendable {
             }
             batch.fetchUnrouted = 256
         }
-        batch.claimedBy = info.node
+        batch.claimedBy = node
         if clock >= nextHeartbeat {
             info.heartbeatAt = now
             // This node's throughput since the last heartbeat, for the dashboard's nodes.
@@ -294,7 +297,6 @@ final class Engine: @unchecked Sendable {
             info.throughput = NodeThroughput(done: done, perSecond: rate)
             doneAtHeartbeat = (done, clock)
             batch.heartbeat = info
-            batch.returnLeasesOfDeadNodes = info
             batch.refreshRouting = true
             nextHeartbeat = clock + timing.heartbeat.micros
         }
@@ -319,7 +321,7 @@ final class Engine: @unchecked Sendable {
         do {
             let result = try store.apply(batch)
             for pending in publishes { pending.committed.signal() }
-            done += Int64(max(0, batch.outcomes.count { if case .unstarted = $0.result { false } else { true } } - result.staleOutcomes))
+            done += Int64(result.completed)
             for request in batch.claims { nextReady[request.queue] = result.nextReady[request.queue] }
             var claimedByQueue: [String: [ClaimedMessage]] = [:]
             for message in result.claimed { claimedByQueue[message.claim.queue, default: []].append(message) }

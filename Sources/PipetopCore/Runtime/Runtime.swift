@@ -101,10 +101,9 @@ public final class Runtime: @unchecked Sendable {
             if registered.contains(where: { $0.name == name && $0.host == info.host && $0.pid == info.pid && $0.isLive(at: now) }) {
                 throw ConfigurationError("the runtime '\(name)' is already running in this process (node \(name)@\(info.host):\(info.pid)); stop it first or choose another name")
             }
-            let dead = Self.deadRuntimes(registered, besides: info)
+            // A crashed run's leases come back with the first heartbeats (`RuntimeInfo.foundDead`).
             try store.declare(queues: queues, rules: rules, runtime: info)
             self.info = info
-            if let dead { try expireLeases(of: dead, startedAt: now) }
             var timing = Engine.Timing()
             timing.cpuSample = options.cpuSampleInterval
             timing.cpuRetention = options.cpuRetention
@@ -136,38 +135,6 @@ public final class Runtime: @unchecked Sendable {
                 runner.startCarrying()
                 replayJobs = runner
             }
-        }
-    }
-
-    /// The runtimes a crash left registered in the store, when every other runtime of the store
-    /// is such a one: not stopped, on this host, and their process gone. Nil when there are none,
-    /// or when another may be alive (it may hold leases).
-    static func deadRuntimes(_ runtimes: [RuntimeInfo], besides me: RuntimeInfo) -> [RuntimeInfo]? {
-        let others = runtimes.filter { $0.stoppedAt == nil && !($0.name == me.name && $0.pid == me.pid && $0.host == me.host) }
-        let dead = others.filter { $0.host == me.host && kill($0.pid, 0) != 0 && errno == ESRCH }
-        return dead.isEmpty || dead.count != others.count ? nil : dead
-    }
-
-    /// Returns the messages `dead` runtimes held in flight at once (they would wait out their whole
-    /// lease, 30 s by default), once each has been silent for three heartbeats (its pid gone alone
-    /// could be a runtime of the same host name in another pid namespace): now, or in a moment.
-    /// Only leases taken before this runtime started go (`expireLeasesOfTheDead`).
-    private func expireLeases(of dead: [RuntimeInfo], startedAt: Timestamp) throws {
-        let due = (dead.map(\.heartbeatAt).max() ?? startedAt) + .seconds(3)
-        let store = store, queues = queues, onError = options.onError
-        let expire = { @Sendable () throws in
-            let now = Timestamp.now()
-            let reason = dead.map { "runtime \($0.name) (pid \($0.pid) on \($0.host)) died: no heartbeat for \(Int((now - $0.heartbeatAt).secondsDouble)) s and its process is gone" }
-                .joined(separator: "; ")
-            var batch = WriteBatch(now: now)
-            for queue in queues { batch.expireLeasesOfTheDead[queue.name] = (startedAt + queue.visibilityTimeout, reason) }
-            _ = try store.apply(batch)
-            // Found dead: stopped when last heard of, so no later start counts them again.
-            for runtime in dead { try store.markStopped(runtime: runtime, at: runtime.heartbeatAt) }
-        }
-        guard due > startedAt else { return try expire() }
-        DispatchQueue.global().asyncAfter(deadline: .now() + (due - startedAt).secondsDouble) {
-            do { try expire() } catch { onError(error) }
         }
     }
 

@@ -368,23 +368,29 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     mutating func expiredLeases(queue: String, now: Timestamp) throws -> [ExpiredLease] {
-        try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT id, queue, attempt, ready_at, event_seq FROM messages
-            WHERE queue = ? AND state = \(MessageState.inFlight.sql) AND ready_at <= ?
-            """), arguments: [queue, now]).map { row in
-            ExpiredLease(messageID: row["id"], queue: row["queue"], attempt: row["attempt"], leaseEnd: row["ready_at"], eventSeq: row["event_seq"])
-        }
+        let query = try RawStatement(cached: db.cachedStatement(sql: """
+            SELECT \(ExpiredLease.columns) FROM messages WHERE queue = ? AND state = \(MessageState.inFlight.sql) AND ready_at <= ?
+            """), in: db)
+        query.bind(queue)
+        query.bind(now.micros)
+        return try leases(query)
     }
 
     mutating func leases(heldBy node: Int64) throws -> [ExpiredLease] {
         // Along `messages_by_queue_state`: the in-flight range of each queue that ever had a message.
-        try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT id, queue, attempt, ready_at, event_seq FROM messages
+        let query = try RawStatement(cached: db.cachedStatement(sql: """
+            SELECT \(ExpiredLease.columns) FROM messages
             WHERE queue IN (SELECT queue FROM queue_counters) AND state = \(MessageState.inFlight.sql) AND claimed_by = ?
             ORDER BY id
-            """), arguments: [node]).map { row in
-            ExpiredLease(messageID: row["id"], queue: row["queue"], attempt: row["attempt"], leaseEnd: row["ready_at"], eventSeq: row["event_seq"])
-        }
+            """), in: db)
+        query.bind(node)
+        return try leases(query)
+    }
+
+    private func leases(_ query: RawStatement) throws -> [ExpiredLease] {
+        var leases: [ExpiredLease] = []
+        try query.query { leases.append(ExpiredLease(row: $0)) }
+        return leases
     }
 
     mutating func returnExpired(messageID: Int64, at: Timestamp, error: String) throws {

@@ -395,10 +395,6 @@ public struct WriteBatch: Sendable {
     public var releases: [String] = []
     /// Queues whose in-flight messages with an expired lease return to ready.
     public var expireLeases: [String] = []
-    /// Queues whose in-flight messages with a lease ending before `before` return to ready now,
-    /// whatever is left of the lease, with the reason (the process holding them is known dead:
-    /// `Runtime.start`; `before` keeps the leases taken since by the living).
-    public var expireLeasesOfTheDead: [String: (before: Timestamp, reason: String)] = [:]
     public var claims: [ClaimRequest] = []
     /// Fetch up to this many unrouted events.
     public var fetchUnrouted = 0
@@ -416,12 +412,11 @@ public struct WriteBatch: Sendable {
     public var cpuSamples: [CPUSample] = []
     /// Delete CPU samples older than `before` and all but the newest `keep` (`CPURetention`).
     public var pruneCPUSamples: (before: Timestamp, keep: Int)?
+    /// The node's heartbeat: registers it, and it looks at its peers: those it finds dead
+    /// (`RuntimeInfo.foundDead`) have their leases returned at once and are marked stopped.
     public var heartbeat: RuntimeInfo?
     /// The node claiming this tick (`RuntimeInfo.node`): its claims carry it (nil: none).
     public var claimedBy: Int64?
-    /// The node looking, with each heartbeat, for peers found dead (`RuntimeInfo.foundDead`):
-    /// their leases are returned at once and they are marked stopped, in this transaction.
-    public var returnLeasesOfDeadNodes: RuntimeInfo?
     /// Rows of the dead letters' text index left by letters no longer dead (replayed, edited,
     /// deleted) to purge, at most: the runtime's writer purges some when idle, a few otherwise.
     public var purgeStaleText = 0
@@ -436,6 +431,8 @@ public struct WriteResult: Sendable {
     public var nextReady: [String: Timestamp] = [:]
     /// Outcomes that arrived after their lease was lost and were ignored.
     public var staleOutcomes = 0
+    /// Outcomes committed (succeeded, failed, dead-lettered; not unstarted, not stale): the node's throughput.
+    public var completed = 0
     /// Rules of other runtimes the router could not route by (`FleetRouter.update`), told once per change.
     public var routingProblems: [String] = []
     public init() {}
@@ -556,16 +553,19 @@ extension RuntimeInfo {
     }
 
     /// Dead, as a peer (`seenBy`) judges at `now`: not stopped, silent for 10 s (no longer
-    /// `isLive`), or, on the peer's own host, silent for 3 s with its process gone. A heartbeat
-    /// from the future (another machine's clock) is not silence. Nil: not dead; else why.
+    /// `isLive`), or, on this machine, silent for 3 s with its process gone. A heartbeat from the
+    /// future (another machine's clock) is not silence. Nil: not dead; else why.
     public func foundDead(seenBy peer: RuntimeInfo, at now: Timestamp) -> String? {
         guard stoppedAt == nil, node != peer.node else { return nil }
         let silent = now - heartbeatAt
         let what = "runtime \(name) (pid \(pid) on \(host)) died: no heartbeat for \(Int(silent.secondsDouble)) s"
         if silent >= .seconds(10) { return what }
-        if silent >= .seconds(3), host == peer.host, kill(pid, 0) != 0, errno == ESRCH { return what + " and its process is gone" }
+        if silent >= .seconds(3), host == Self.thisHost, kill(pid, 0) != 0, errno == ESRCH { return what + " and its process is gone" }
         return nil
     }
+
+    /// This machine's host name, as its nodes register it.
+    static let thisHost = ProcessInfo.processInfo.hostName
 
     /// A heartbeat within `within` of `now`, either way (one far in the future is not recent).
     static func heartbeatIsRecent(_ heartbeatAt: Timestamp, at now: Timestamp, within: Duration = .seconds(10)) -> Bool {

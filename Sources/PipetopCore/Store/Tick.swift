@@ -40,6 +40,15 @@ struct ExpiredLease {
     var eventSeq: Int64
 }
 
+extension ExpiredLease {
+    /// The columns of `messages` a lease is read from (`init(row:)`).
+    static let columns = "id, queue, attempt, ready_at, event_seq"
+
+    init(row: some ColumnReader) {
+        self.init(messageID: row.int64(0), queue: row.string(1) ?? "", attempt: row.int(2), leaseEnd: Timestamp(micros: row.int64(3)), eventSeq: row.int64(4))
+    }
+}
+
 /// A dead letter an operation selected.
 struct SelectedDeadLetter {
     var messageID: Int64
@@ -230,8 +239,10 @@ struct Tick<Transaction: StoreTransaction> {
 
     mutating func apply(_ batch: WriteBatch) throws -> WriteResult {
         var result = WriteResult()
-        if let heartbeat = batch.heartbeat { try tx.upsertRuntime(heartbeat) }
-        if let me = batch.returnLeasesOfDeadNodes { try returnLeasesOfDeadNodes(seenBy: me) }
+        if let heartbeat = batch.heartbeat {
+            try tx.upsertRuntime(heartbeat)
+            try returnLeasesOfDeadNodes(seenBy: heartbeat)
+        }
         router = batch.router
         claimedBy = batch.claimedBy
         if let router {
@@ -247,11 +258,15 @@ struct Tick<Transaction: StoreTransaction> {
             return MessageDelivery(messageID: outcome.claim.messageID, delivery: outcome.claim.delivery)
         })
         for outcome in batch.outcomes {
-            if try !apply(outcome) { result.staleOutcomes += 1 }
+            guard try apply(outcome) else {
+                result.staleOutcomes += 1
+                continue
+            }
+            if case .unstarted = outcome.result { continue }
+            result.completed += 1
         }
         for queue in batch.releases { try release(queue: queue) }
         for queue in batch.expireLeases { try expireLeases(queue: queue) }
-        for (queue, dead) in batch.expireLeasesOfTheDead.sorted(by: { $0.key < $1.key }) { try expireLeases(queue: queue, before: dead.before, because: dead.reason) }
         // The backlog first (oldest ready first), then new messages take what capacity is left.
         try tx.prepareClaims(batch.claims.filter { $0.limit > 0 }, readyBy: now)
         for request in batch.claims {
@@ -434,12 +449,10 @@ struct Tick<Transaction: StoreTransaction> {
         }
     }
 
-    /// In-flight messages whose lease ran out (handler hung, process died) become ready again;
-    /// with `reason` (their process is known dead), those whose lease ends before `before`, now.
-    mutating func expireLeases(queue: String, before: Timestamp? = nil, because reason: String? = nil) throws {
-        for expired in try tx.expiredLeases(queue: queue, now: before ?? now) where before == nil || expired.leaseEnd < before! {
-            try returnLease(expired, error: reason.map { "lease expired at once: \($0)" }
-                ?? "lease expired: no ack by \(expired.leaseEnd.rfc3339) (handler hung or process died)")
+    /// In-flight messages whose lease ran out (handler hung, process died) become ready again.
+    mutating func expireLeases(queue: String) throws {
+        for expired in try tx.expiredLeases(queue: queue, now: now) {
+            try returnLease(expired, error: "lease expired: no ack by \(expired.leaseEnd.rfc3339) (handler hung or process died)")
         }
     }
 

@@ -387,28 +387,22 @@ struct PostgresTransaction: StoreTransaction {
     mutating func expiredLeases(queue: String, now: Timestamp) throws -> [ExpiredLease] {
         try run { sql in
             """
-            SELECT id, queue, attempt, ready_at, event_seq FROM messages
+            SELECT \(ExpiredLease.columns) FROM messages
             WHERE queue = \(sql.value(queue)) AND state = \(MessageState.inFlight.sql) AND ready_at <= \(sql.value(now.micros))
             ORDER BY id
             """
-        }.rows.map { row in
-            ExpiredLease(messageID: row.int64(0), queue: row.string(1) ?? queue, attempt: row.int(2),
-                         leaseEnd: Timestamp(micros: row.int64(3)), eventSeq: row.int64(4))
-        }
+        }.rows.map(ExpiredLease.init(row:))
     }
 
     mutating func leases(heldBy node: Int64) throws -> [ExpiredLease] {
         // Along `messages_by_queue_state`: the in-flight range of each queue that ever had a message.
         try run { sql in
             """
-            SELECT id, queue, attempt, ready_at, event_seq FROM messages
+            SELECT \(ExpiredLease.columns) FROM messages
             WHERE queue = ANY (SELECT queue FROM queue_counters) AND state = \(MessageState.inFlight.sql) AND claimed_by = \(sql.value(node))
             ORDER BY id
             """
-        }.rows.map { row in
-            ExpiredLease(messageID: row.int64(0), queue: row.string(1) ?? "", attempt: row.int(2),
-                         leaseEnd: Timestamp(micros: row.int64(3)), eventSeq: row.int64(4))
-        }
+        }.rows.map(ExpiredLease.init(row:))
     }
 
     mutating func returnExpired(messageID: Int64, at: Timestamp, error: String) throws {
