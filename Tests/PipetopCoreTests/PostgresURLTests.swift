@@ -205,11 +205,33 @@ import Testing
         #expect(error("postgres://h/d", ["PGSSLMODE": "on"]).contains("$PGSSLMODE 'on' is not an sslmode"))
     }
 
+    /// libpq's `sslrootcert`: the URL's, else `$PGSSLROOTCERT`, else `~/.postgresql/root.crt`;
+    /// `system` makes verify-full the default and refuses a weaker mode.
+    @Test func rootCertificatesAsLibpqFindsThem() throws {
+        #expect(try parse("postgres://h/d?sslrootcert=/etc/ca.pem").rootCertificate == .file(path: "/etc/ca.pem", named: true))
+        #expect(try parse("postgres://h/d?sslrootcert=%2Fetc%2Fca.pem").rootCertificate == .file(path: "/etc/ca.pem", named: true))
+        #expect(try parse("postgres://h/d", ["PGSSLROOTCERT": "/env/ca.pem"]).rootCertificate == .file(path: "/env/ca.pem", named: true))
+        #expect(try parse("postgres://h/d?sslrootcert=/url.pem", ["PGSSLROOTCERT": "/env/ca.pem"]).rootCertificate == .file(path: "/url.pem", named: true))
+        #expect(try parse("postgres://h/d", ["HOME": "/home/alice"]).rootCertificate == .file(path: "/home/alice/.postgresql/root.crt", named: false))
+        #expect(try parse("postgres://h/d?sslrootcert=", ["HOME": "/home/alice"]).rootCertificate == .file(path: "/home/alice/.postgresql/root.crt", named: false))
+
+        let system = try parse("postgres://h/d?sslrootcert=system")
+        #expect(system.rootCertificate == .system && system.tls == .verifyFull)
+        #expect(try parse("postgres://h/d?sslrootcert=system&sslmode=verify-full").tls == .verifyFull)
+        #expect(try parse("postgres://h/d", ["PGSSLROOTCERT": "system"]).tls == .verifyFull)
+        #expect(error("postgres://h/d?sslrootcert=system&sslmode=require").contains("the URL's sslmode 'require' is too weak for sslrootcert=system"))
+        #expect(error("postgres://h/d?sslrootcert=system", ["PGSSLMODE": "verify-ca"]).contains("$PGSSLMODE 'verify-ca' is too weak"))
+        // A file named "system" is ./system, as libpq says.
+        #expect(try parse("postgres://h/d?sslrootcert=./system&sslmode=require").rootCertificate == .file(path: "./system", named: true))
+        // What the header shows stays user@host:port/db.
+        #expect(try parse("postgres://u@h/d?sslrootcert=/etc/ca.pem").redacted == "postgres://u@h:5432/d")
+    }
+
     @Test func anUnknownOrUnsupportedParameterIsAnErrorNamingIt() {
         let unknown = error("postgres://u:\(Self.secret)@h/d?sslmode=require&colour=blue")
         #expect(unknown.contains("unknown query parameter 'colour'") && unknown.contains("supported: host, port, dbname"))
         #expect(error("postgres://h/d?connect_timeout=10").contains("'connect_timeout' is a libpq setting pipetop does not support"))
-        #expect(error("postgres://h/d?sslrootcert=/ca.pem").contains("'sslrootcert'"))
+        #expect(error("postgres://h/d?sslcert=/me.pem").contains("'sslcert' is a libpq setting pipetop does not support"))
         #expect(error("postgres://h/d?Host=x").contains("unknown query parameter 'Host'"), "names are case-sensitive, as in libpq")
         #expect(error("postgres://h/d?sslmode").contains("'sslmode' has no '='"))
         #expect(error("postgres://h/d?a=b=c").contains("'a' has a second '='"))

@@ -35,8 +35,10 @@ struct TestPostgresTests {
     }
 
     /// TLS as libpq's `sslmode` says: `require` and `prefer` (the default) encrypt when the server
-    /// offers it (`.ci/postgres` does, with a self-signed certificate), `disable` never does,
-    /// `verify-full` refuses a certificate no authority signed.
+    /// offers it (`.ci/postgres` does, with a self-signed certificate), `disable` never does;
+    /// `verify-ca` and `verify-full` check the certificate against the root certificates
+    /// (`sslrootcert`, else `~/.postgresql/root.crt`), and refuse to connect without them; with
+    /// a root certificate there, every mode checks the chain.
     @Test func tlsAsTheSSLModeSays() throws {
         let url = try TestPostgres.freshDatabase()
         let offered = try TestPostgres.psql("show ssl", on: url).trimmingCharacters(in: .whitespacesAndNewlines) == "on"
@@ -45,12 +47,63 @@ struct TestPostgresTests {
             if TestPostgres.required { Issue.record("the test server does not offer TLS (.ci/postgres turns it on)") }
             return
         }
-        for (mode, encrypted) in [("require", true), ("prefer", true), ("disable", false), (nil, true)] {
-            let session = try PostgresSession(PostgresURL(parsing: url + (mode.map { "?sslmode=\($0)" } ?? "")), readOnly: true)
-            let ssl = try session.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").rows.first?.int64(0)
-            #expect(ssl == (encrypted ? 1 : 0), "sslmode=\(mode ?? "(default)")")
+        // A home of our own: no ~/.postgresql/root.crt but the one this test puts there.
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("pipetop-tls-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: home + "/.postgresql", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let environment = ["HOME": home]
+        func connect(_ query: String) throws -> Int64? {
+            let session = try PostgresSession(PostgresURL(parsing: url + query, environment: environment), readOnly: true)
+            return try session.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").rows.first?.int64(0)
         }
-        #expect(throws: StoreError.self) { try PostgresSession(PostgresURL(parsing: url + "?sslmode=verify-full"), readOnly: true) }
+        func refusal(_ query: String) -> String {
+            do {
+                _ = try connect(query)
+                return "(connected)"
+            } catch {
+                return "\(error)"
+            }
+        }
+        for (query, encrypted) in [("?sslmode=require", true), ("?sslmode=prefer", true), ("?sslmode=disable", false), ("", true)] {
+            #expect(try connect(query) == (encrypted ? 1 : 0), "\(query)")
+        }
+        // No root certificates: verify-ca and verify-full say which file they looked for.
+        for mode in ["verify-ca", "verify-full"] {
+            let message = refusal("?sslmode=\(mode)")
+            #expect(message.contains("sslmode=\(mode) needs the root certificates") && message.contains("\(home)/.postgresql/root.crt\" does not exist"), "\(message)")
+        }
+        // The system's roots do not hold a self-signed certificate.
+        #expect(refusal("?sslrootcert=system").contains("could not connect"))
+
+        guard let root = TestPostgres.rootCertificate else {
+            if TestPostgres.required { Issue.record("no root certificate for the test server (.ci/postgres sets PIPETOP_TEST_POSTGRES_ROOTCERT)") }
+            return
+        }
+        // The server's own certificate as the root: the chain holds; the certificate names
+        // localhost, so by 127.0.0.1 verify-full refuses (the name) and verify-ca does not.
+        for mode in ["verify-ca", "require", "prefer"] {
+            #expect(try connect("?sslmode=\(mode)&sslrootcert=\(root)") == 1, "\(mode)")
+        }
+        #expect(refusal("?sslmode=verify-full&sslrootcert=\(root)").contains("could not connect"))
+        // Another root (the system's bundle, or any PEM that did not sign it) fails every mode that encrypts.
+        let other = "/etc/ssl/certs/ca-certificates.crt"
+        if FileManager.default.fileExists(atPath: other) {
+            for mode in ["verify-ca", "require", "prefer"] {
+                #expect(refusal("?sslmode=\(mode)&sslrootcert=\(other)").contains("could not connect"), "\(mode)")
+            }
+        }
+        // The default root file is found in the home directory, and then require checks it too.
+        try FileManager.default.copyItem(atPath: root, toPath: home + "/.postgresql/root.crt")
+        #expect(try connect("?sslmode=verify-ca") == 1)
+        #expect(try connect("?sslmode=require") == 1)
+        // By the name the certificate gives, verify-full holds (where localhost reaches the server).
+        let byName = url.replacingOccurrences(of: "@127.0.0.1:", with: "@localhost:")
+        if byName != url, (try? PostgresSession(PostgresURL(parsing: byName + "?sslmode=disable", environment: environment), readOnly: true)) != nil {
+            let session = try PostgresSession(PostgresURL(parsing: byName + "?sslmode=verify-full", environment: environment), readOnly: true)
+            #expect(try session.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").rows.first?.int64(0) == 1)
+        } else if TestPostgres.required {
+            Issue.record("localhost does not reach the test server, so verify-full is not checked by name")
+        }
     }
 
     @Test func errorsNeverShowThePassword() throws {

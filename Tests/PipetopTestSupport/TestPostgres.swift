@@ -16,6 +16,13 @@ public enum TestPostgres {
         return url
     }
 
+    /// `PIPETOP_TEST_POSTGRES_ROOTCERT`: the test server's certificate (`.ci/postgres` makes
+    /// it), a root certificate that verifies it; nil when unset or empty.
+    public static var rootCertificate: String? {
+        guard let path = ProcessInfo.processInfo.environment["PIPETOP_TEST_POSTGRES_ROOTCERT"], !path.isEmpty else { return nil }
+        return path
+    }
+
     /// `PIPETOP_REQUIRE_POSTGRES` is "1" (CI): a test that needs PostgreSQL must fail without it.
     public static var required: Bool { ProcessInfo.processInfo.environment["PIPETOP_REQUIRE_POSTGRES"] == "1" }
 

@@ -3,7 +3,7 @@ import Foundation
 /// A `postgres://` store URL, read the way libpq reads a connection URI
 /// (https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING-URIS), with the
 /// environment defaults libpq takes (`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGPASSFILE`,
-/// `PGDATABASE`, `PGSSLMODE`, `PGAPPNAME`) and its password file (`~/.pgpass`,
+/// `PGDATABASE`, `PGSSLMODE`, `PGSSLROOTCERT`, `PGAPPNAME`) and its password file (`~/.pgpass`,
 /// https://www.postgresql.org/docs/current/libpq-pgpass.html):
 ///
 ///     postgresql://[user[:password]@][host][:port][/dbname][?name=value[&...]]
@@ -16,7 +16,7 @@ import Foundation
 /// - A Unix socket is a host that starts with `/`: `?host=/var/run/postgresql`, or the directory
 ///   percent-encoded in the host part, `postgres://%2Fvar%2Frun%2Fpostgresql/db`.
 /// - A query parameter overrides the same value given before it (`?host=`, `?port=`, `?user=`,
-///   `?password=`, `?dbname=`); the others are `sslmode`, `application_name`,
+///   `?password=`, `?dbname=`); the others are `sslmode`, `sslrootcert`, `application_name`,
 ///   `fallback_application_name`, `passfile` and `ssl=true` (libpq's alias for `sslmode=require`).
 ///   Any other parameter is an error naming it, as in libpq.
 /// - Unset values come from the environment, then the defaults: user `$PGUSER`, else the
@@ -29,7 +29,7 @@ import Foundation
 ///   world access is ignored, as libpq ignores it, with a warning in `warnings`.
 ///
 /// What libpq takes and pipetop does not: several hosts (`host1,host2`), abstract Unix sockets
-/// (`@name`), and the other connection parameters (`connect_timeout`, `sslrootcert`, …): each is
+/// (`@name`), and the other connection parameters (`connect_timeout`, `sslcert`, …): each is
 /// an error saying so, never silently dropped.
 ///
 /// The password never appears in `redacted`, `description`, a mirror or an error message.
@@ -46,6 +46,20 @@ public struct PostgresURL: Sendable, Equatable {
     /// From `?sslmode=`: disable | allow | prefer (default) | require | verify-ca | verify-full.
     public var tls: TLSMode
     public enum TLSMode: String, Sendable { case disable, allow, prefer, require, verifyCA = "verify-ca", verifyFull = "verify-full" }
+    /// The certificates the server's is checked against, as libpq's `sslrootcert` (else
+    /// `$PGSSLROOTCERT`, else `~/.postgresql/root.crt`) says: a PEM file, or `system`, the
+    /// machine's trusted roots. Whether the file exists is looked at when connecting, as libpq
+    /// does: then the server's certificate chain is checked in every mode that encrypts (libpq's
+    /// "if a root CA file exists, require behaves as verify-ca"), and verify-ca or verify-full
+    /// without it is an error naming the file.
+    public var rootCertificate: RootCertificate
+    public enum RootCertificate: Sendable, Equatable {
+        case system
+        /// `named`: given by `sslrootcert` or `$PGSSLROOTCERT`, not the default path.
+        case file(path: String, named: Bool)
+        /// No default path: no home directory.
+        case none
+    }
     /// `?application_name=` (else `$PGAPPNAME`, else `?fallback_application_name=`).
     public var applicationName: String?
     /// What the caller should print: why a password file was ignored (libpq prints the same
@@ -59,13 +73,13 @@ public struct PostgresURL: Sendable, Equatable {
     static let tlsModes = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
     /// The query parameters read here, as libpq names them.
     static let parameters = ["host", "port", "dbname", "user", "password", "passfile", "sslmode",
-                             "application_name", "fallback_application_name", "ssl"]
+                             "sslrootcert", "application_name", "fallback_application_name", "ssl"]
     /// libpq's other connection parameters: refused by name, as settings pipetop does not apply.
     static let libpqParameters: Set<String> = [
         "hostaddr", "connect_timeout", "client_encoding", "options", "keepalives", "keepalives_idle",
         "keepalives_interval", "keepalives_count", "tcp_user_timeout", "replication", "gssencmode",
         "requiressl", "sslnegotiation", "sslcompression", "sslcert", "sslkey", "sslkeylogfile", "sslpassword",
-        "sslcertmode", "sslrootcert", "sslcrl", "sslcrldir", "sslsni", "requirepeer",
+        "sslcertmode", "sslcrl", "sslcrldir", "sslsni", "requirepeer",
         "ssl_min_protocol_version", "ssl_max_protocol_version", "min_protocol_version",
         "max_protocol_version", "krbsrvname", "gsslib", "gssdelegation", "service",
         "target_session_attrs", "load_balance_hosts", "require_auth", "channel_binding",
@@ -145,6 +159,23 @@ public struct PostgresURL: Sendable, Equatable {
             tls = mode
         }
 
+        // Root certificates: the URL's sslrootcert, else $PGSSLROOTCERT, else ~/.postgresql/root.crt.
+        // `system` (libpq 16) makes verify-full the default and refuses a weaker mode given.
+        var rootCertificate = RootCertificate.none
+        if let (value, _) = resolved("sslrootcert", "PGSSLROOTCERT"), !value.isEmpty {
+            if value == "system" {
+                if let (mode, source) = resolved("sslmode", "PGSSLMODE"), tls != .verifyFull {
+                    throw fail("\(source) '\(mode.terminalSafe)' is too weak for sslrootcert=system: any server can get a certificate the system trusts for a name it controls, so only verify-full checks it is the one named (libpq refuses it too)")
+                }
+                tls = .verifyFull
+                rootCertificate = .system
+            } else {
+                rootCertificate = .file(path: value, named: true)
+            }
+        } else if let home = Self.homeDirectory(env) {
+            rootCertificate = .file(path: (home as NSString).appendingPathComponent(".postgresql/root.crt"), named: false)
+        }
+
         var applicationName = resolved("application_name", "PGAPPNAME")?.value
         if applicationName?.isEmpty ?? true { applicationName = given.options["fallback_application_name"] }
         if applicationName?.isEmpty ?? true { applicationName = nil }
@@ -175,6 +206,7 @@ public struct PostgresURL: Sendable, Equatable {
         self.port = port
         self.database = database
         self.tls = tls
+        self.rootCertificate = rootCertificate
         self.applicationName = applicationName
         self.warnings = warnings
     }
@@ -561,7 +593,7 @@ extension PostgresURL: CustomStringConvertible, CustomDebugStringConvertible, Cu
     public var customMirror: Mirror {
         Mirror(self, children: [
             "user": user, "password": password == nil ? "nil" : "<redacted>", "host": host, "port": port,
-            "database": database, "tls": tls, "applicationName": applicationName as Any, "warnings": warnings,
+            "database": database, "tls": tls, "rootCertificate": rootCertificate, "applicationName": applicationName as Any, "warnings": warnings,
         ], displayStyle: .struct)
     }
 }

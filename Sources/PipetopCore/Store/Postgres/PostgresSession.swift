@@ -22,7 +22,7 @@ final class PostgresSession: @unchecked Sendable {
         location = url.redacted
         logger = Logger(label: "pipetop.postgres") { _ in SwiftLogNoOpLogHandler() }
         var configuration: PostgresConnection.Configuration
-        let tls = try Self.tls(url.tls)
+        let tls = try Self.tls(url)
         if url.host.hasPrefix("/") {
             let socket = (url.host as NSString).appendingPathComponent(".s.PGSQL.\(url.port)")
             configuration = .init(unixSocketPath: socket, username: url.user, password: url.password, database: url.database)
@@ -42,17 +42,43 @@ final class PostgresSession: @unchecked Sendable {
 
     deinit { try? connection.close().wait() }
 
-    private static func tls(_ mode: PostgresURL.TLSMode) throws -> PostgresConnection.Configuration.TLS {
+    /// libpq's TLS: disable, allow and prefer and require encrypt without checking the
+    /// certificate unless a root certificate is there (`PostgresURL.rootCertificate`): then the
+    /// chain is checked in every mode; verify-ca checks the chain and needs the roots,
+    /// verify-full the chain and the host name. One difference from libpq, swift-nio-ssl's: an
+    /// IP address in the certificate is matched against the address connected to, so a
+    /// certificate for 10.0.0.5 also holds when the URL names a host that resolves to it (libpq
+    /// compares only the name given); a name in the certificate is matched as libpq does.
+    static func tls(_ url: PostgresURL) throws -> PostgresConnection.Configuration.TLS {
+        let mode = url.tls
+        guard mode != .disable else { return .disable }
+        let verifying = mode == .verifyCA || mode == .verifyFull
         var configuration = TLSConfiguration.makeClientConfiguration()
-        switch mode {
-        case .disable: return .disable
-        // libpq's allow/prefer/require encrypt without checking the certificate; verify-ca checks
-        // the chain, verify-full the chain and the host name.
-        case .allow, .prefer, .require: configuration.certificateVerification = .none
-        case .verifyCA: configuration.certificateVerification = .noHostnameVerification
-        case .verifyFull: configuration.certificateVerification = .fullVerification
+        var roots: String?
+        switch url.rootCertificate {
+        case .system:
+            configuration.trustRoots = .default
+            roots = "the system's trusted roots"
+        case .file(let path, _):
+            var info = stat()
+            if stat(path, &info) == 0 {
+                configuration.trustRoots = .file(path)
+                roots = "root certificate file \"\(path.terminalSafe)\""
+            } else if verifying {
+                throw StoreError("could not connect to the PostgreSQL store \(url.redacted): sslmode=\(mode.rawValue) needs the root certificates to check the server's against, and the root certificate file \"\(path.terminalSafe)\" does not exist; provide it (sslrootcert=PATH), use the system's trusted roots with sslrootcert=system, or choose an sslmode that does not check the certificate")
+            }
+        case .none:
+            if verifying {
+                throw StoreError("could not connect to the PostgreSQL store \(url.redacted): sslmode=\(mode.rawValue) needs the root certificates to check the server's against, and there is no home directory to find ~/.postgresql/root.crt in; give sslrootcert=PATH or sslrootcert=system")
+            }
         }
-        let context = try NIOSSLContext(configuration: configuration)
+        configuration.certificateVerification = mode == .verifyFull ? .fullVerification : roots != nil ? .noHostnameVerification : .none
+        let context: NIOSSLContext
+        do {
+            context = try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw StoreError("could not connect to the PostgreSQL store \(url.redacted): cannot read \(roots ?? "the TLS settings"): \(error)")
+        }
         return mode == .allow || mode == .prefer ? .prefer(context) : .require(context)
     }
 
