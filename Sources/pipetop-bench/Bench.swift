@@ -16,7 +16,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print the figures as JSON instead of a table.")
     var json = false
 
-    @Option(help: ArgumentHelp("Measure only the figure groups named (throughput, floor, latency, dashboard, queues, deadletters, cpu, live, postgres), for profiling.", valueName: "group"))
+    @Option(help: ArgumentHelp("Measure only the figure groups named (throughput, floor, latency, dashboard, queues, deadletters, cpu, live, postgres; or a part of postgres: postgres-throughput, postgres-latency, postgres-store), for profiling.", valueName: "group"))
     var only: [String] = []
 
     @Option(help: ArgumentHelp("A PostgreSQL server (a role that may create databases) for the PostgreSQL figures (group postgres); without it they are not measured.", valueName: "url"))
@@ -40,6 +40,8 @@ struct Bench: ParsableCommand {
     }
 
     func wanted(_ group: String) -> Bool { only.isEmpty || only.contains(group) }
+    /// A part of the postgres group: wanted with the group or by its own name.
+    func wanted(postgres part: String) -> Bool { wanted("postgres") || only.contains("postgres-" + part) }
 
     func run() throws {
         if let attachProbe {
@@ -103,20 +105,26 @@ struct Bench: ParsableCommand {
             measured(Figure("one blocking producer: publish → committed p50", value: lone.p50, unit: "ms", note: note))
             measured(Figure("one blocking producer: publish → committed p99", value: lone.p99, unit: "ms", target: 1.0, .atMost, note: note))
         }
-        if let postgres, wanted("postgres") {
+        if let postgres, ["throughput", "latency", "store"].contains(where: { wanted(postgres: $0) }) {
             let figures = try PostgresFigures(postgres)
-            for nodes in 1...3 { measured(try figures.throughput(nodes: nodes, events: quick ? 2_000 : 60_000)) }
-            let result = try figures.latency(rate: 1_000, seconds: quick ? 0.5 : 10, scratch: scratch)
-            let note = "PostgreSQL, one node; \(Figure.grouped(result.count)) events, a blocking publisher per 100/s; max \(Figure.format(result.max)) ms"
-            measured(Figure("PostgreSQL publish → handler start p50 at 1,000/s", value: result.p50, unit: "ms", note: note))
-            measured(Figure("PostgreSQL publish → handler start p99 at 1,000/s", value: result.p99, unit: "ms", note: note))
-            let records = quick ? 50_000 : 10_000_000
-            if !json { FileHandle.standardError.write(Data("  building a PostgreSQL store of \(Figure.grouped(records)) lifecycle records…\n".utf8)) }
-            let large = try figures.largeStore(records: records, scratch: scratch)
-            measured(Figure("PostgreSQL: time to first frame when attaching (median of 5)", value: large.firstFrame, unit: "ms",
-                            note: "\(Figure.grouped(large.records)) records; in this process: connect, first poll, draw at 200×60"))
-            measured(Figure("PostgreSQL trace lookup, time-ordered correlation ids (p99)", value: large.lookup.p99, unit: "ms",
-                            note: "\(Figure.grouped(large.records)) records; events + records in one snapshot, built into the tree; p50 \(Figure.format(large.lookup.p50)) ms"))
+            if wanted(postgres: "throughput") {
+                for nodes in 1...3 { measured(try figures.throughput(nodes: nodes, events: quick ? 2_000 : 60_000)) }
+            }
+            if wanted(postgres: "latency") {
+                let result = try figures.latency(rate: 1_000, seconds: quick ? 0.5 : 10, scratch: scratch)
+                let note = "PostgreSQL, one node; \(Figure.grouped(result.count)) events, a blocking publisher per 100/s; max \(Figure.format(result.max)) ms"
+                measured(Figure("PostgreSQL publish → handler start p50 at 1,000/s", value: result.p50, unit: "ms", note: note))
+                measured(Figure("PostgreSQL publish → handler start p99 at 1,000/s", value: result.p99, unit: "ms", note: note))
+            }
+            if wanted(postgres: "store") {
+                let records = quick ? 50_000 : 10_000_000
+                if !json { FileHandle.standardError.write(Data("  building a PostgreSQL store of \(Figure.grouped(records)) lifecycle records…\n".utf8)) }
+                let large = try figures.largeStore(records: records, scratch: scratch)
+                measured(Figure("PostgreSQL: time to first frame when attaching (median of 5)", value: large.firstFrame, unit: "ms",
+                                note: "\(Figure.grouped(large.records)) records; in this process: connect, first poll, draw at 200×60"))
+                measured(Figure("PostgreSQL trace lookup, time-ordered correlation ids (p99)", value: large.lookup.p99, unit: "ms",
+                                note: "\(Figure.grouped(large.records)) records; events + records in one snapshot, built into the tree; p50 \(Figure.format(large.lookup.p50)) ms"))
+            }
         }
         if wanted("dashboard") {
             let records = quick ? 50_000 : 10_000_000

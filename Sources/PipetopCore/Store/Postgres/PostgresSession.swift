@@ -161,6 +161,72 @@ final class PostgresBinder: ParameterBinder {
     func bind(_ values: [String]) { bindings.append(values) }
 }
 
+/// One column of a batch of rows, bound as a single PostgreSQL array (binary format, NULLs
+/// allowed, which postgres-nio's arrays are not): filled a row at a time through
+/// `ParameterBinder`, its element type set by the first value bound.
+final class PostgresColumnArray: ParameterBinder, PostgresDynamicTypeEncodable {
+    private var element: PostgresDataType?
+    private var body = ByteBuffer()
+    private var count: Int32 = 0
+    private var hasNull = false
+
+    private func start(_ type: PostgresDataType) {
+        if let element { precondition(element == type, "a column bound with two types") } else { element = type }
+        count += 1
+    }
+
+    func bind(_ value: Int64) {
+        start(.int8)
+        body.writeInteger(Int32(8))
+        body.writeInteger(value)
+    }
+    func bind(_ value: Int64?) {
+        guard let value else { return null(.int8) }
+        bind(value)
+    }
+    func bind(_ value: String?) {
+        start(.text)
+        guard let value else { return markNull() }
+        body.writeInteger(Int32(value.utf8.count))
+        body.writeString(value)
+    }
+    func bind(_ value: Data?) {
+        start(.bytea)
+        guard let value else { return markNull() }
+        body.writeInteger(Int32(value.count))
+        body.writeBytes(value)
+    }
+    private func null(_ type: PostgresDataType) {
+        start(type)
+        markNull()
+    }
+    private func markNull() {
+        body.writeInteger(Int32(-1))
+        hasNull = true
+    }
+
+    var psqlType: PostgresDataType {
+        switch element {
+        case .text?: return .textArray
+        case .bytea?: return .byteaArray
+        default: return .int8Array
+        }
+    }
+    var psqlFormat: PostgresFormat { .binary }
+
+    /// PostgreSQL's binary array: dimensions, has-nulls, element type, then per dimension its
+    /// length and lower bound (1), then each element as a length (-1: NULL) and its bytes.
+    func encode<JSONEncoder: PostgresJSONEncoder>(into buffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
+        buffer.writeInteger(Int32(count == 0 ? 0 : 1))
+        buffer.writeInteger(Int32(hasNull ? 1 : 0))
+        buffer.writeInteger((element ?? .int8).rawValue)
+        guard count > 0 else { return }
+        buffer.writeInteger(count)
+        buffer.writeInteger(Int32(1))
+        buffer.writeImmutableBuffer(body)
+    }
+}
+
 /// A result row read by position (`ColumnReader`): integers of any width, text, bytea.
 struct PostgresRowReader: ColumnReader {
     let cells: [PostgresCell]
@@ -212,3 +278,4 @@ struct PostgresRowReader: ColumnReader {
     func optionalInt64(_ name: String) -> Int64? { optionalInt64(column(name)) }
     func string(_ name: String) -> String? { string(column(name)) }
 }
+
