@@ -208,12 +208,12 @@ import Testing
     /// libpq's `sslrootcert`: the URL's, else `$PGSSLROOTCERT`, else `~/.postgresql/root.crt`;
     /// `system` makes verify-full the default and refuses a weaker mode.
     @Test func rootCertificatesAsLibpqFindsThem() throws {
-        #expect(try parse("postgres://h/d?sslrootcert=/etc/ca.pem").rootCertificate == .file(path: "/etc/ca.pem", named: true))
-        #expect(try parse("postgres://h/d?sslrootcert=%2Fetc%2Fca.pem").rootCertificate == .file(path: "/etc/ca.pem", named: true))
-        #expect(try parse("postgres://h/d", ["PGSSLROOTCERT": "/env/ca.pem"]).rootCertificate == .file(path: "/env/ca.pem", named: true))
-        #expect(try parse("postgres://h/d?sslrootcert=/url.pem", ["PGSSLROOTCERT": "/env/ca.pem"]).rootCertificate == .file(path: "/url.pem", named: true))
-        #expect(try parse("postgres://h/d", ["HOME": "/home/alice"]).rootCertificate == .file(path: "/home/alice/.postgresql/root.crt", named: false))
-        #expect(try parse("postgres://h/d?sslrootcert=", ["HOME": "/home/alice"]).rootCertificate == .file(path: "/home/alice/.postgresql/root.crt", named: false))
+        #expect(try parse("postgres://h/d?sslrootcert=/etc/ca.pem").rootCertificate == .file("/etc/ca.pem"))
+        #expect(try parse("postgres://h/d?sslrootcert=%2Fetc%2Fca.pem").rootCertificate == .file("/etc/ca.pem"))
+        #expect(try parse("postgres://h/d", ["PGSSLROOTCERT": "/env/ca.pem"]).rootCertificate == .file("/env/ca.pem"))
+        #expect(try parse("postgres://h/d?sslrootcert=/url.pem", ["PGSSLROOTCERT": "/env/ca.pem"]).rootCertificate == .file("/url.pem"))
+        #expect(try parse("postgres://h/d", ["HOME": "/home/alice"]).rootCertificate == .file("/home/alice/.postgresql/root.crt"))
+        #expect(try parse("postgres://h/d?sslrootcert=", ["HOME": "/home/alice"]).rootCertificate == .file("/home/alice/.postgresql/root.crt"))
 
         let system = try parse("postgres://h/d?sslrootcert=system")
         #expect(system.rootCertificate == .system && system.tls == .verifyFull)
@@ -222,7 +222,7 @@ import Testing
         #expect(error("postgres://h/d?sslrootcert=system&sslmode=require").contains("the URL's sslmode 'require' is too weak for sslrootcert=system"))
         #expect(error("postgres://h/d?sslrootcert=system", ["PGSSLMODE": "verify-ca"]).contains("$PGSSLMODE 'verify-ca' is too weak"))
         // A file named "system" is ./system, as libpq says.
-        #expect(try parse("postgres://h/d?sslrootcert=./system&sslmode=require").rootCertificate == .file(path: "./system", named: true))
+        #expect(try parse("postgres://h/d?sslrootcert=./system&sslmode=require").rootCertificate == .file("./system"))
         // What the header shows stays user@host:port/db.
         #expect(try parse("postgres://u@h/d?sslrootcert=/etc/ca.pem").redacted == "postgres://u@h:5432/d")
     }

@@ -55,8 +55,8 @@ public struct PostgresURL: Sendable, Equatable {
     public var rootCertificate: RootCertificate
     public enum RootCertificate: Sendable, Equatable {
         case system
-        /// `named`: given by `sslrootcert` or `$PGSSLROOTCERT`, not the default path.
-        case file(path: String, named: Bool)
+        /// A PEM file's path (given, or the default one: libpq treats both alike).
+        case file(String)
         /// No default path: no home directory.
         case none
     }
@@ -170,10 +170,10 @@ public struct PostgresURL: Sendable, Equatable {
                 tls = .verifyFull
                 rootCertificate = .system
             } else {
-                rootCertificate = .file(path: value, named: true)
+                rootCertificate = .file(value)
             }
         } else if let home = Self.homeDirectory(env) {
-            rootCertificate = .file(path: (home as NSString).appendingPathComponent(".postgresql/root.crt"), named: false)
+            rootCertificate = .file((home as NSString).appendingPathComponent(".postgresql/root.crt"))
         }
 
         var applicationName = resolved("application_name", "PGAPPNAME")?.value

@@ -59,7 +59,7 @@ final class PostgresSession: @unchecked Sendable {
         case .system:
             configuration.trustRoots = .default
             roots = "the system's trusted roots"
-        case .file(let path, _):
+        case .file(let path):
             var info = stat()
             if stat(path, &info) == 0 {
                 configuration.trustRoots = .file(path)
@@ -181,7 +181,10 @@ final class PostgresColumnArray: ParameterBinder, PostgresDynamicTypeEncodable {
         body.writeInteger(value)
     }
     func bind(_ value: Int64?) {
-        guard let value else { return null(.int8) }
+        guard let value else {
+            start(.int8)
+            return markNull()
+        }
         bind(value)
     }
     func bind(_ value: String?) {
@@ -195,10 +198,6 @@ final class PostgresColumnArray: ParameterBinder, PostgresDynamicTypeEncodable {
         guard let value else { return markNull() }
         body.writeInteger(Int32(value.count))
         body.writeBytes(value)
-    }
-    private func null(_ type: PostgresDataType) {
-        start(type)
-        markNull()
     }
     private func markNull() {
         body.writeInteger(Int32(-1))
@@ -278,4 +277,3 @@ struct PostgresRowReader: ColumnReader {
     func optionalInt64(_ name: String) -> Int64? { optionalInt64(column(name)) }
     func string(_ name: String) -> String? { string(column(name)) }
 }
-

@@ -552,7 +552,6 @@ struct PostgresTransaction: StoreTransaction {
         try run { _ in RuntimeInfo.listQuery }.rows.map(RuntimeInfo.init(row:))
     }
 
-    /// Inserts buffered rows, many per statement (at most 65,535 values each, the protocol's limit).
     /// Inserts `rows` in one statement whatever their number: each column is bound as one array
     /// and the rows are `unnest`ed from them, so the statement's text, and its plan, are the same
     /// every time, and binding costs a value per column, not per cell (a multi-row `VALUES` of
