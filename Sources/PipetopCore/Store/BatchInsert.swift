@@ -51,8 +51,12 @@ struct BufferedRows {
     var events: [EventRow] = []
     var messages: [NewMessage] = []
     var log: [LogRow] = []
-    /// The next event seq, message id and log row seq, read (`read`) at the transaction's first insert.
+    /// The next event seq, message id and log row seq: given (`start`) or read (`read`) at the
+    /// transaction's first insert.
     private var nextIDs: IDs?
+
+    /// The next ids, when the backend reads them before the first insert.
+    mutating func start(from ids: IDs) { nextIDs = ids }
 
     mutating func nextID(_ which: WritableKeyPath<IDs, Int64>, read: () throws -> IDs) rethrows -> Int64 {
         if nextIDs == nil { nextIDs = try read() }

@@ -628,6 +628,9 @@ final class PendingLatencies {
         return due.map { ($0.key, $0.value) }
     }
 
+    /// Whether a transaction of `second` would write some.
+    func hasDue(before second: Int64) -> Bool { pending.keys.contains { $0.second < second } }
+
     func committed() {
         for key in written { pending[key] = nil }
         for (key, tallies) in staged { pending[key, default: Tallies()].add(tallies) }

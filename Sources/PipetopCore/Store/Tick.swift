@@ -515,7 +515,8 @@ struct Tick<Transaction: StoreTransaction> {
             claimed.append(ClaimedMessage(claim: claim, event: candidate.event))
         }
         try tx.markClaimed(claimed.map(\.claim), by: claimedBy)
-        counters[request.queue, default: QueueCounters()].claimed += Int64(claimed.count)
+        // Only a claim counts (an empty one would write a row of zeros to the counters).
+        if !claimed.isEmpty { counters[request.queue, default: QueueCounters()].claimed += Int64(claimed.count) }
         let next = candidates.count < request.limit ? try tx.nextReady(queue: request.queue, after: now) : nil
         return (claimed, candidates.count, next)
     }

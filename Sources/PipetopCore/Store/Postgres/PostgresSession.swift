@@ -114,11 +114,20 @@ final class PostgresSession: @unchecked Sendable {
     /// Runs a statement with no parameters and no result.
     func execute(_ sql: String) throws { try query(sql) }
 
-    /// Runs a script of statements, each ending with `;` at the end of a line (a migration).
+    /// Runs a script of statements, each ending with `;` at the end of a line (a migration); a
+    /// `$$`-quoted body (a function's) is part of its statement, whatever its lines end with.
     func executeScript(_ script: String) throws {
-        for statement in script.components(separatedBy: ";\n") where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            try query(statement)
+        var pieces: [String] = []
+        for piece in script.components(separatedBy: ";\n") {
+            pieces.append(piece)
+            let statement = pieces.joined(separator: ";\n")
+            // Inside a `$$` body while the quotes so far are odd.
+            guard statement.components(separatedBy: "$$").count % 2 == 1 else { continue }
+            pieces = []
+            if !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { try query(statement) }
         }
+        // An unterminated body: the server says what is wrong with it.
+        if !pieces.isEmpty { try query(pieces.joined(separator: ";\n")) }
     }
 
     /// The server's message (postgres-nio's own description hides it), else the error's.

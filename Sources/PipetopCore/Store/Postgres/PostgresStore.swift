@@ -6,7 +6,8 @@ import PostgresNIO
 /// deciding each transaction, and the same conformance suite.
 ///
 /// Writers are serialised across every process by one transaction-level advisory lock, taken
-/// first in each write transaction: the log's cursor (`seq`) is only safe to follow if rows are
+/// first in each write transaction (`pipetop_write_lock`, which also reads what the transaction
+/// starts from): the log's cursor (`seq`) is only safe to follow if rows are
 /// committed in `seq` order, and `Tick` decides a transaction from what it reads. That is the
 /// SQLite store's one-writer rule, across machines. Claims still select `FOR UPDATE SKIP LOCKED`.
 /// Readers never wait for it: a snapshot is a `REPEATABLE READ READ ONLY` transaction.
@@ -125,8 +126,9 @@ public final class PostgresStore: Store, @unchecked Sendable {
             let state = writer!
             do {
                 try state.session.execute("BEGIN")
-                try state.session.query("SELECT pg_advisory_xact_lock($1)") { $0.bind(Self.writeLock) }
-                var tick = Tick(PostgresTransaction(session: state.session, writer: state, token: token), now: now)
+                let start = try PostgresTransaction.Start(
+                    row: state.session.query("SELECT * FROM pipetop_write_lock($1)") { $0.bind(Self.writeLock) }.rows[0])
+                var tick = Tick(PostgresTransaction(session: state.session, writer: state, token: token, start: start), now: now)
                 let value = try body(&tick)
                 try tick.tx.writeTextIndex()
                 try state.session.execute("COMMIT")
@@ -138,6 +140,53 @@ public final class PostgresStore: Store, @unchecked Sendable {
                 throw error
             }
         }
+    }
+
+    /// A tick that only looks for work (claims, unrouted events) and would find none is answered
+    /// by one read, without the write lock: with several nodes, most ticks of a node woken by
+    /// another's commit are such, and each would hold the lock for a few round trips and a
+    /// commit. It is not one when this writer owes a notification or latencies (its next
+    /// transaction writes them), or when anything in the batch writes.
+    public func apply(_ batch: WriteBatch) throws -> WriteResult {
+        if let idle = try idleResult(batch) { return idle }
+        return try transaction(at: batch.now) { try $0.apply(batch) }
+    }
+
+    /// The result of `batch` if it only looks and nothing is there: no message ready by its time
+    /// in a queue it claims from, no event waiting to be routed if it fetches them. Nil otherwise.
+    private func idleResult(_ batch: WriteBatch) throws -> WriteResult? {
+        guard !readOnly, batch.publishes.isEmpty, batch.routings.isEmpty, batch.outcomes.isEmpty, batch.releases.isEmpty,
+              batch.expireLeases.isEmpty, batch.cpuSamples.isEmpty, batch.pruneCPUSamples == nil, batch.heartbeat == nil,
+              !batch.refreshRouting else { return nil }
+        let queues = batch.claims.filter { $0.limit > 0 }.map(\.queue)
+        guard !queues.isEmpty || batch.fetchUnrouted > 0 else { return nil }
+        let second = batch.now.micros.floorDiv(1_000_000)
+        let owes = writer.withLock { writer in writer.map { $0.notifyOwed || $0.latencies.hasDue(before: second) } ?? false }
+        guard !owes else { return nil }
+        let session = try readers.withLock { $0.popLast() } ?? PostgresSession(url, readOnly: true)
+        let rows: [PostgresRowReader]
+        do {
+            rows = try session.run { sql in
+                """
+                SELECT u.waiting, q.name, (SELECT min(ready_at) FROM messages WHERE queue = q.name AND state = \(MessageState.ready.sql))
+                FROM (SELECT EXISTS (SELECT 1 FROM events WHERE routed = 0) AS waiting) u
+                LEFT JOIN unnest(\(sql.value(queues))) AS q(name) ON true
+                """
+            }.rows
+        } catch {
+            if (try? session.rollback()) != nil { readers.withLock { $0.append(session) } }
+            throw error
+        }
+        readers.withLock { $0.append(session) }
+        if batch.fetchUnrouted > 0, rows.first?.int64(0) != 0 { return nil }
+        var result = WriteResult()
+        for row in rows {
+            guard let queue = row.string(1) else { continue }
+            guard let next = row.optionalInt64(2).map(Timestamp.init(micros:)) else { continue }
+            guard next > batch.now else { return nil }
+            result.nextReady[queue] = next
+        }
+        return result
     }
 
     public func declare(queues: [QueueSpec], rules: [Rule], runtime: RuntimeInfo) throws {

@@ -13,6 +13,8 @@ struct PostgresSQL {
     func value(_ value: [Int64]) -> String { let p = binder.next; binder.bind(value); return p + "::bigint[]" }
     func value(_ value: [String]) -> String { let p = binder.next; binder.bind(value); return p + "::text[]" }
     func value(_ value: Timestamp?) -> String { self.value(value?.micros) }
+    /// A batch's column (`PostgresColumnArray`), its type the array's own.
+    func value(_ column: PostgresColumnArray) -> String { let p = binder.next; binder.bindings.append(column); return p }
 }
 
 extension PostgresSession {
@@ -91,10 +93,27 @@ struct PostgresTransaction: StoreTransaction {
     /// Messages became deliverable now other than by an insert (a replay, a window, a lease given back).
     var madeReady = false
 
-    init(session: PostgresSession, writer: PostgresWriter, token: String) {
+    /// What `pipetop_write_lock` read once the lock was taken: the routing generation (until
+    /// this transaction changes it), the next ids, and whether any event waits to be routed.
+    struct Start {
+        var generation: Int64?
+        var ids: BufferedRows.IDs
+        var unrouted: Bool
+
+        init(row: PostgresRowReader) {
+            generation = row.int64(0)
+            ids = (row.int64(1), row.int64(2), row.int64(3))
+            unrouted = row.int64(4) != 0
+        }
+    }
+    var start: Start
+
+    init(session: PostgresSession, writer: PostgresWriter, token: String, start: Start) {
         self.session = session
         self.writer = writer
         self.token = token
+        self.start = start
+        rows.start(from: start.ids)
     }
 
     @discardableResult
@@ -102,20 +121,11 @@ struct PostgresTransaction: StoreTransaction {
 
     // MARK: Ids and rows
 
-    /// Under the write lock nothing else assigns ids, so the next ones are read once; message ids
-    /// never go back past a deleted message (`id_high_water`, moved by `finish`).
+    /// Under the write lock nothing else assigns ids, so the next ones are read once, with the
+    /// lock (`Start`); message ids never go back past a deleted message (`id_high_water`, moved
+    /// by `finish`).
     private mutating func nextID(_ which: WritableKeyPath<BufferedRows.IDs, Int64>) throws -> Int64 {
-        let session = session
-        return try rows.nextID(which) {
-            let row = try session.run { _ in
-                """
-                SELECT (SELECT coalesce(max(seq), 0) + 1 FROM events),
-                    greatest((SELECT coalesce(max(id), 0) FROM messages), (SELECT message FROM id_high_water)) + 1,
-                    (SELECT coalesce(max(seq), 0) + 1 FROM log)
-                """
-            }.rows[0]
-            return (row.int64(0), row.int64(1), row.int64(2))
-        }
+        rows.nextID(which) { preconditionFailure("the ids are read with the write lock") }
     }
 
     mutating func nextEventSeq() throws -> Int64 { try nextID(\.event) }
@@ -162,30 +172,36 @@ struct PostgresTransaction: StoreTransaction {
 
     // MARK: Claims
 
-    /// Every queue's candidates in one statement (a lateral read per queue, each `FOR UPDATE SKIP
-    /// LOCKED`), and every queue's next retry in another.
+    /// Every queue's candidates and next retry in one statement: per queue, its next retry and
+    /// a lateral read of its candidates, `FOR UPDATE SKIP LOCKED` (a row another transaction
+    /// holds is passed over, not waited for); a queue with none is one row without a message.
     mutating func prepareClaims(_ requests: [ClaimRequest], readyBy now: Timestamp) throws {
-        guard requests.count > 1 else { return }
+        guard !requests.isEmpty else { return }
         let rows = try run { sql in
-            """
-            SELECT q.name, \(ClaimColumn.list("m")), \(EventColumn.list("e"))
-            FROM unnest(\(sql.value(requests.map(\.queue))), \(sql.value(requests.map { Int64($0.limit) }))) WITH ORDINALITY AS q(name, lim, ord)
-            CROSS JOIN LATERAL (
-                SELECT * FROM messages WHERE queue = q.name AND state = \(MessageState.ready.sql) AND ready_at <= \(sql.value(now.micros))
-                ORDER BY ready_at, id LIMIT q.lim FOR UPDATE SKIP LOCKED) m
-            JOIN events e ON e.seq = m.event_seq
-            ORDER BY q.ord, m.ready_at, m.id
-            """
+            let ready = sql.value(now.micros)
+            return """
+                SELECT q.name, n.next, \(ClaimColumn.list("m")), \(EventColumn.list("e"))
+                FROM unnest(\(sql.value(requests.map(\.queue))), \(sql.value(requests.map { Int64($0.limit) }))) WITH ORDINALITY AS q(name, lim, ord)
+                CROSS JOIN LATERAL (
+                    SELECT min(ready_at) AS next FROM messages WHERE queue = q.name AND state = \(MessageState.ready.sql) AND ready_at > \(ready)) n
+                LEFT JOIN LATERAL (
+                    SELECT * FROM messages WHERE queue = q.name AND state = \(MessageState.ready.sql) AND ready_at <= \(ready)
+                    ORDER BY ready_at, id LIMIT q.lim FOR UPDATE SKIP LOCKED) m ON true
+                LEFT JOIN events e ON e.seq = m.event_seq
+                ORDER BY q.ord, m.ready_at, m.id
+                """
         }.rows
-        for request in requests { preparedCandidates[request.queue] = [] }
-        for row in rows { preparedCandidates[row.string(0) ?? "", default: []].append(ClaimCandidate(row: row, from: 1)) }
-        let next = try run { sql in
-            """
-            SELECT q.name, (SELECT min(ready_at) FROM messages WHERE queue = q.name AND state = \(MessageState.ready.sql) AND ready_at > \(sql.value(now.micros)))
-            FROM unnest(\(sql.value(requests.map(\.queue)))) AS q(name)
-            """
-        }.rows
-        for row in next { preparedNextReady[row.string(0) ?? ""] = .some(row.optionalInt64(1).map(Timestamp.init(micros:))) }
+        let eventSeq = 2 + ClaimColumn.count + EventColumn.seq.rawValue
+        for row in rows {
+            let queue = row.string(0) ?? ""
+            preparedNextReady[queue] = .some(row.optionalInt64(1).map(Timestamp.init(micros:)))
+            // No message; or one whose event is gone, which a claim passes over (as an inner join would).
+            guard row.optionalInt64(eventSeq) != nil else {
+                if preparedCandidates[queue] == nil { preparedCandidates[queue] = [] }
+                continue
+            }
+            preparedCandidates[queue, default: []].append(ClaimCandidate(row: row, from: 2))
+        }
     }
 
     /// `FOR UPDATE OF m SKIP LOCKED`: a row another transaction holds is passed over, not waited for.
@@ -479,15 +495,24 @@ struct PostgresTransaction: StoreTransaction {
 
     // MARK: The rest of a tick
 
+    /// Nothing when no event was waiting at the lock (this transaction's own are not written yet).
     mutating func fetchUnrouted(limit: Int) throws -> [(seq: Int64, event: CloudEvent)] {
-        try run { "SELECT \(EventColumn.list("e")) FROM events e WHERE routed = 0 ORDER BY seq LIMIT \($0.value(limit))" }.rows.map { row in
+        guard start.unrouted else { return [] }
+        return try run { "SELECT \(EventColumn.list("e")) FROM events e WHERE routed = 0 ORDER BY seq LIMIT \($0.value(limit))" }.rows.map { row in
             let columns = row.columns(EventColumn.self)
             return (columns.int64(.seq), EventRow.decode(columns))
         }
     }
 
     mutating func routingGeneration() throws -> Int64 {
-        try run { _ in "SELECT generation FROM routing_generation" }.rows.first?.int64(0) ?? 0
+        if let generation = start.generation { return generation }
+        return try run { _ in "SELECT generation FROM routing_generation" }.rows.first?.int64(0) ?? 0
+    }
+
+    /// The rules or the live runtimes changed: the generation read with the lock is stale.
+    private mutating func bumpRoutingGeneration() throws {
+        try run { _ in "UPDATE routing_generation SET generation = generation + 1" }
+        start.generation = nil
     }
 
     mutating func declaredRouting() throws -> DeclaredRouting {
@@ -552,25 +577,58 @@ struct PostgresTransaction: StoreTransaction {
         try run { _ in RuntimeInfo.listQuery }.rows.map(RuntimeInfo.init(row:))
     }
 
-    /// Inserts `rows` in one statement whatever their number: each column is bound as one array
-    /// and the rows are `unnest`ed from them, so the statement's text, and its plan, are the same
-    /// every time, and binding costs a value per column, not per cell (a multi-row `VALUES` of
-    /// a thousand rows took a fresh parse and plan of twelve thousand parameters per tick).
-    private func insert<Row: BatchRow>(_ rows: [Row]) throws {
-        guard !rows.isEmpty else { return }
+    /// The insert of `rows` whatever their number: each column is bound as one array and the
+    /// rows are `unnest`ed from them, so binding costs a value per column, not per cell (a
+    /// multi-row `VALUES` of a thousand rows took a fresh parse and plan of twelve thousand
+    /// parameters per tick). Nil when there are none.
+    private static func insertion<Row: BatchRow>(_ rows: [Row], _ sql: PostgresSQL) -> String? {
+        guard !rows.isEmpty else { return nil }
         let columns = Row.columns
         let arrays = columns.map { _ in PostgresColumnArray() }
         for row in rows {
             for (index, column) in columns.enumerated() { row.bind(column, to: arrays[index]) }
         }
-        let binder = PostgresBinder()
-        for array in arrays { binder.bindings.append(array) }
-        let placeholders = (1...columns.count).map { "$\($0)" }.joined(separator: ", ")
-        try session.query("INSERT INTO \(Row.table) (\(columns.map(\.sql).joined(separator: ", "))) SELECT * FROM unnest(\(placeholders))",
-                          bindings: binder)
+        return "INSERT INTO \(Row.table) (\(columns.map(\.sql).joined(separator: ", "))) SELECT * FROM unnest(\(arrays.map(sql.value).joined(separator: ", ")))"
     }
 
+    /// Writes what the transaction buffered and the counters it kept: every tick's writes are one
+    /// statement (each a data-modifying `WITH`; they touch different tables, so the order they
+    /// run in does not matter), one round trip under the write lock instead of up to seven.
     mutating func finish(counters: [String: QueueCounters], backlog: [String: BacklogChange], at now: Timestamp) throws {
+        let sql = PostgresSQL()
+        var writes: [String] = []
+        writes += [Self.insertion(rows.events, sql)].compactMap { $0 }
+        if let last = rows.messages.map(\.id).max() {
+            // The high-water mark of message ids, so none is assigned twice after the newest is gone.
+            writes.append("UPDATE id_high_water SET message = greatest(message, \(sql.value(last)))")
+        }
+        writes += [Self.insertion(rows.messages, sql), Self.insertion(rows.log, sql)].compactMap { $0 }
+        if !counters.isEmpty {
+            let deltas = counters.sorted { $0.key < $1.key }
+            func column(_ value: (QueueCounters) -> Int64) -> [Int64] { deltas.map { value($0.value) } }
+            writes.append("""
+                INSERT INTO queue_counters AS c (queue, enqueued, claimed, succeeded, failed, retried, dead_lettered, duplicates, lease_expired)
+                SELECT * FROM unnest(\(sql.value(deltas.map(\.key))), \(sql.value(column(\.enqueued))), \(sql.value(column(\.claimed))),
+                    \(sql.value(column(\.succeeded))), \(sql.value(column(\.failed))), \(sql.value(column(\.retried))),
+                    \(sql.value(column(\.deadLettered))), \(sql.value(column(\.duplicates))), \(sql.value(column(\.leaseExpired))))
+                ON CONFLICT (queue) DO UPDATE SET enqueued = c.enqueued + excluded.enqueued, claimed = c.claimed + excluded.claimed,
+                    succeeded = c.succeeded + excluded.succeeded, failed = c.failed + excluded.failed,
+                    retried = c.retried + excluded.retried, dead_lettered = c.dead_lettered + excluded.dead_lettered,
+                    duplicates = c.duplicates + excluded.duplicates, lease_expired = c.lease_expired + excluded.lease_expired
+                """)
+        }
+        let second = now.micros.floorDiv(1_000_000)
+        let changes = backlog.sorted { $0.key < $1.key }
+        if !changes.isEmpty {
+            func column(_ value: (BacklogChange) -> Int) -> [Int64] { changes.map { Int64(value($0.value)) } }
+            writes.append("""
+                INSERT INTO queue_seconds AS s (queue, second, enqueued, held, released, done)
+                SELECT q, \(sql.value(second)), e, h, r, d FROM unnest(\(sql.value(changes.map(\.key))), \(sql.value(column(\.enqueued))),
+                    \(sql.value(column(\.held))), \(sql.value(column(\.released))), \(sql.value(column(\.done)))) AS c(q, e, h, r, d)
+                ON CONFLICT (queue, second) DO UPDATE SET enqueued = s.enqueued + excluded.enqueued, held = s.held + excluded.held,
+                    released = s.released + excluded.released, done = s.done + excluded.done
+                """)
+        }
         // New work wakes the other nodes and dashboards (delivered when this transaction commits),
         // at most once per `PostgresWriter.notifyEvery`: a commit that notifies takes the server's
         // notification lock, and every notification wakes every listener. Work made meanwhile is
@@ -579,19 +637,20 @@ struct PostgresTransaction: StoreTransaction {
         if !rows.events.isEmpty || !rows.messages.isEmpty || madeReady { writer.notifyOwed = true }
         madeReady = false
         let clock = Monotonic.micros
+        var notify: String?
         if writer.notifyOwed, clock - writer.lastNotify >= PostgresWriter.notifyEvery.micros {
-            try run { "SELECT pg_notify('\(PostgresStore.workChannel)', \($0.value(token)))" }
+            notify = "pg_notify('\(PostgresStore.workChannel)', \(sql.value(token)))"
+        }
+        if !writes.isEmpty || notify != nil {
+            let with = writes.isEmpty ? "" : "WITH " + writes.enumerated().map { "w\($0.offset) AS (\($0.element))" }.joined(separator: ",\n") + "\n"
+            try session.query(with + "SELECT " + (notify ?? "1"), bindings: sql.binder)
+        }
+        if notify != nil {
             writer.lastNotify = clock
             writer.notifyOwed = false
         }
-        try insert(rows.events)
-        if let last = rows.messages.map(\.id).max() {
-            // The high-water mark of message ids, so none is assigned twice after the newest is gone.
-            try run { "UPDATE id_high_water SET message = greatest(message, \($0.value(last)))" }
-        }
-        try insert(rows.messages)
-        try insert(rows.log)
         rows.written()
+        for (queue, change) in changes { writer.latencies.stage(queue: queue, second: second, change) }
         for cause in removedCauses {
             try run { sql in
                 let (queue, type, fingerprint) = (sql.value(cause.queue), sql.value(cause.type), sql.value(cause.fingerprint))
@@ -611,37 +670,6 @@ struct PostgresTransaction: StoreTransaction {
         if let oldestArrival {
             try run { "DELETE FROM dead_letter_arrivals WHERE minute < \($0.value(oldestArrival))" }
             self.oldestArrival = nil
-        }
-        if !counters.isEmpty {
-            let deltas = counters.sorted { $0.key < $1.key }
-            func column(_ value: (QueueCounters) -> Int64) -> [Int64] { deltas.map { value($0.value) } }
-            try run { sql in
-                """
-                INSERT INTO queue_counters AS c (queue, enqueued, claimed, succeeded, failed, retried, dead_lettered, duplicates, lease_expired)
-                SELECT * FROM unnest(\(sql.value(deltas.map(\.key))), \(sql.value(column(\.enqueued))), \(sql.value(column(\.claimed))),
-                    \(sql.value(column(\.succeeded))), \(sql.value(column(\.failed))), \(sql.value(column(\.retried))),
-                    \(sql.value(column(\.deadLettered))), \(sql.value(column(\.duplicates))), \(sql.value(column(\.leaseExpired))))
-                ON CONFLICT (queue) DO UPDATE SET enqueued = c.enqueued + excluded.enqueued, claimed = c.claimed + excluded.claimed,
-                    succeeded = c.succeeded + excluded.succeeded, failed = c.failed + excluded.failed,
-                    retried = c.retried + excluded.retried, dead_lettered = c.dead_lettered + excluded.dead_lettered,
-                    duplicates = c.duplicates + excluded.duplicates, lease_expired = c.lease_expired + excluded.lease_expired
-                """
-            }
-        }
-        let second = now.micros.floorDiv(1_000_000)
-        if !backlog.isEmpty {
-            let changes = backlog.sorted { $0.key < $1.key }
-            func column(_ value: (BacklogChange) -> Int) -> [Int64] { changes.map { Int64(value($0.value)) } }
-            try run { sql in
-                """
-                INSERT INTO queue_seconds AS s (queue, second, enqueued, held, released, done)
-                SELECT q, \(sql.value(second)), e, h, r, d FROM unnest(\(sql.value(changes.map(\.key))), \(sql.value(column(\.enqueued))),
-                    \(sql.value(column(\.held))), \(sql.value(column(\.released))), \(sql.value(column(\.done)))) AS c(q, e, h, r, d)
-                ON CONFLICT (queue, second) DO UPDATE SET enqueued = s.enqueued + excluded.enqueued, held = s.held + excluded.held,
-                    released = s.released + excluded.released, done = s.done + excluded.done
-                """
-            }
-            for (queue, change) in changes { writer.latencies.stage(queue: queue, second: second, change) }
         }
         try writeLatencies(before: second)
         if second > writer.prunedSecond {
@@ -707,7 +735,7 @@ struct PostgresTransaction: StoreTransaction {
                 """
             }
         }
-        try run { _ in "UPDATE routing_generation SET generation = generation + 1" }
+        try bumpRoutingGeneration()
         try upsertRuntime(runtime)
         try run { sql in
             """
@@ -725,6 +753,6 @@ struct PostgresTransaction: StoreTransaction {
             WHERE name = \(sql.value(runtime.name)) AND host = \(sql.value(runtime.host)) AND pid = \(sql.value(Int64(runtime.pid)))
             """
         }
-        try run { _ in "UPDATE routing_generation SET generation = generation + 1" }
+        try bumpRoutingGeneration()
     }
 }
