@@ -72,6 +72,41 @@ struct PostgresWriteTests {
         #expect(claiming.result?.claimed.map(\.event.id) == ["a"])
     }
 
+    /// A look is a write when its router is behind the declared rules (the transaction updates
+    /// it), even with nothing ready.
+    @Test func aLookWhoseRouterIsBehindTheRulesWaitsForTheWriteLock() throws {
+        let url = try TestPostgres.freshDatabase()
+        let store = try PostgresStore(url: PostgresURL(parsing: url))
+        let h = try StoreHarness(StoreFactory(name: "PostgreSQL") {
+            StoreUnderTest(store: store, keepAlive: url as NSString) { try PostgresStore(url: PostgresURL(parsing: url)) }
+        })
+        try h.declare(["q"])
+        let router = FleetRouter(local: try Router(rules: [], queues: [QueueSpec("q")]), runtime: "t")
+        #expect(router.routingGeneration == nil)
+
+        let holder = try PostgresSession(PostgresURL(parsing: url), readOnly: false)
+        try holder.execute("BEGIN")
+        try holder.query("SELECT pg_advisory_xact_lock($1)") { $0.bind(PostgresStore.writeLock) }
+        var look = WriteBatch(now: h.t0)
+        look.claims = [h.request()]
+        look.router = router
+        let waiting = Self.apply(look, on: store)
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(!waiting.finished, "a router with no generation read yet is brought up to date in a transaction")
+        try holder.execute("COMMIT")
+        #expect(eventually(timeout: 60) { waiting.finished })
+        #expect(waiting.error == nil)
+        #expect(router.routingGeneration != nil, "the transaction read the generation")
+
+        // Up to date now: the same look is a read again, the lock held or not.
+        try holder.execute("BEGIN")
+        try holder.query("SELECT pg_advisory_xact_lock($1)") { $0.bind(PostgresStore.writeLock) }
+        let idle = Self.apply(look, on: store)
+        #expect(eventually(timeout: 60) { idle.finished })
+        #expect(idle.error == nil)
+        try holder.execute("COMMIT")
+    }
+
     @Test func aStoreMadeBeforeTheWriteLockFunctionIsUpgradedAndWrites() throws {
         let url = try TestPostgres.freshDatabase()
         _ = try PostgresStore(url: PostgresURL(parsing: url))

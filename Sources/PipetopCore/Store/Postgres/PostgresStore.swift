@@ -125,7 +125,9 @@ public final class PostgresStore: Store, @unchecked Sendable {
             if writer == nil { writer = PostgresWriter(session: try PostgresSession(url, readOnly: false)) }
             let state = writer!
             do {
-                try state.session.execute("BEGIN")
+                // READ COMMITTED whatever the server's default: the lock function's reads must see
+                // the commits of the writer before (a snapshot taken before the lock would not).
+                try state.session.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
                 let start = try PostgresTransaction.Start(
                     row: state.session.query("SELECT * FROM pipetop_write_lock($1)") { $0.bind(Self.writeLock) }.rows[0])
                 var tick = Tick(PostgresTransaction(session: state.session, writer: state, token: token, start: start), now: now)
@@ -163,26 +165,31 @@ public final class PostgresStore: Store, @unchecked Sendable {
         let second = batch.now.micros.floorDiv(1_000_000)
         let owes = writer.withLock { writer in writer.map { $0.notifyOwed || $0.latencies.hasDue(before: second) } ?? false }
         guard !owes else { return nil }
-        let session = try readers.withLock { $0.popLast() } ?? PostgresSession(url, readOnly: true)
+        // A look that cannot be made (no reader connection, say) is left to the transaction,
+        // which reports what is wrong if it fails too.
+        guard let session = readers.withLock({ $0.popLast() }) ?? (try? PostgresSession(url, readOnly: true)) else { return nil }
         let rows: [PostgresRowReader]
         do {
             rows = try session.run { sql in
                 """
-                SELECT u.waiting, q.name, (SELECT min(ready_at) FROM messages WHERE queue = q.name AND state = \(MessageState.ready.sql))
-                FROM (SELECT EXISTS (SELECT 1 FROM events WHERE routed = 0) AS waiting) u
+                SELECT u.waiting, u.generation, q.name, (SELECT min(ready_at) FROM messages WHERE queue = q.name AND state = \(MessageState.ready.sql))
+                FROM (SELECT EXISTS (SELECT 1 FROM events WHERE routed = 0) AS waiting, (SELECT generation FROM routing_generation) AS generation) u
                 LEFT JOIN unnest(\(sql.value(queues))) AS q(name) ON true
                 """
             }.rows
         } catch {
             if (try? session.rollback()) != nil { readers.withLock { $0.append(session) } }
-            throw error
+            return nil
         }
         readers.withLock { $0.append(session) }
         if batch.fetchUnrouted > 0, rows.first?.int64(0) != 0 { return nil }
+        // Rules declared or withdrawn since the router last looked: the transaction updates it
+        // (and says what is wrong with them).
+        if let router = batch.router, (rows.first?.optionalInt64(1) ?? nil) != router.routingGeneration { return nil }
         var result = WriteResult()
         for row in rows {
-            guard let queue = row.string(1) else { continue }
-            guard let next = row.optionalInt64(2).map(Timestamp.init(micros:)) else { continue }
+            guard let queue = row.string(2) else { continue }
+            guard let next = row.optionalInt64(3).map(Timestamp.init(micros:)) else { continue }
             guard next > batch.now else { return nil }
             result.nextReady[queue] = next
         }
