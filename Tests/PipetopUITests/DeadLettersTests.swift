@@ -208,6 +208,22 @@ func settle(_ state: inout AppState, _ effects: [Effect], store: SQLiteStore, wr
         #expect(try fixture.store.replayJobs(page: PageRequest(limit: 10)).items.count == 1)
     }
 
+    /// The rate shown when tab begins editing is replaced by the first digit typed (not typed
+    /// after: 100 then 5 is 5, not 1005); a backspace edits it instead.
+    @Test func typingARateAfterTabReplacesTheOneShown() throws {
+        var (s, fixture) = try Fixture.state(size: size)
+        _ = try press(&s, fixture, [.char("3"), .char("L"), .char("R")])
+        #expect(s.deadLetters.confirmation?.rate == String(ReplayJobRequest.defaultRate))
+        _ = try press(&s, fixture, [.tab] + Key.typing("25"))
+        #expect(s.deadLetters.confirmation?.rate == "25")
+        _ = try press(&s, fixture, [.enter, .tab] + Key.typing("0"))
+        #expect(s.deadLetters.confirmation?.rate == "0", "each time editing begins")
+        _ = try press(&s, fixture, [.tab, .tab, .backspace] + Key.typing("5"))
+        #expect(s.deadLetters.confirmation?.rate == "5", "0 with its digit removed, then 5")
+        _ = try press(&s, fixture, [.tab, .tab] + Key.typing("4") + [.tab, .tab, .backspace])
+        #expect(s.deadLetters.confirmation?.rate == "", "backspace after tab edits the rate shown")
+    }
+
     @Test func theDetailShowsTheLettersReplaysAndTOpensItsFlowAndCtrlAMarksAll() throws {
         var (s, fixture) = try Fixture.state(size: Size(width: 160, height: 60))
         // One letter replayed, then dead again.

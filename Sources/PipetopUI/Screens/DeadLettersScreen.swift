@@ -81,6 +81,9 @@ public struct DeadLettersScreen: Screen {
         public var asJob = false
         public var rate = String(ReplayJobRequest.defaultRate)
         public var editingRate = false
+        /// The rate shown when `tab` began editing it: the first digit typed replaces it (a
+        /// backspace edits it instead).
+        var rateUntouched = false
         /// One dead letter: y/n; more: the count typed, then enter.
         public var asksCount: Bool { preview.count > 1 }
     }
@@ -318,9 +321,12 @@ public struct DeadLettersScreen: Screen {
         case .char("y") where !confirmation.asksCount && !confirmation.editingRate: go = true
         case .tab where confirmation.asJob:
             confirmation.editingRate.toggle()
+            confirmation.rateUntouched = confirmation.editingRate
             go = false
         case .char(let c) where (confirmation.asksCount || confirmation.editingRate) && c.isASCII && c.isNumber:
             if confirmation.editingRate {
+                if confirmation.rateUntouched { confirmation.rate = "" }
+                confirmation.rateUntouched = false
                 if confirmation.rate.count < 7 { confirmation.rate = (confirmation.rate == "0" ? "" : confirmation.rate) + String(c) }
             } else {
                 confirmation.typed.append(c)
@@ -328,6 +334,7 @@ public struct DeadLettersScreen: Screen {
             go = false
         case .backspace where confirmation.asksCount || confirmation.editingRate:
             if confirmation.editingRate {
+                confirmation.rateUntouched = false
                 if !confirmation.rate.isEmpty { confirmation.rate.removeLast() }
             } else if !confirmation.typed.isEmpty {
                 confirmation.typed.removeLast()
@@ -335,6 +342,7 @@ public struct DeadLettersScreen: Screen {
             go = false
         case .enter where confirmation.editingRate:
             confirmation.editingRate = false
+            confirmation.rateUntouched = false
             go = false
         case .enter where confirmation.asksCount:
             guard confirmation.typed == String(preview.count) else {
