@@ -177,6 +177,13 @@ import Testing
         try Golden.check(grid, name("dlq-confirm", size))
     }
 
+    /// `R`, tab, 25: the rate being typed replaces the one shown.
+    @Test(arguments: sizes) func deadLetterConfirmationTypingARate(size: Size) throws {
+        let grid = try deadLetters(size, [.char("R"), .tab] + Key.typing("25"))
+        #expect(grid.text.contains("as a replay job at 25/s ◀ typing the rate"))
+        try Golden.check(grid, name("dlq-confirm-rate", size))
+    }
+
     /// Two jobs: one running (carried, part moved), one stopped by itself; the groups show the running one above them.
     func withJobs(_ size: Size, _ keys: [Key]) throws -> Grid {
         var (state, fixture) = try Fixture.state(size: size)

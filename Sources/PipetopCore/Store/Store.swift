@@ -422,6 +422,15 @@ public struct WriteBatch: Sendable {
     public var purgeStaleText = 0
 
     public init(now: Timestamp) { self.now = now }
+
+    /// Whether the batch only looks for work (claims, unrouted events) and writes nothing unless
+    /// it finds some: what a store may answer with a read when there is none. The text purge is
+    /// housekeeping any later tick does, not a write of this one.
+    var onlyLooks: Bool {
+        publishes.isEmpty && routings.isEmpty && outcomes.isEmpty && releases.isEmpty && expireLeases.isEmpty
+            && cpuSamples.isEmpty && pruneCPUSamples == nil && heartbeat == nil && !refreshRouting
+            && (claims.contains { $0.limit > 0 } || fetchUnrouted > 0)
+    }
 }
 
 public struct WriteResult: Sendable {

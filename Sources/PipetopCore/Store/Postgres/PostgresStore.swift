@@ -157,11 +157,8 @@ public final class PostgresStore: Store, @unchecked Sendable {
     /// The result of `batch` if it only looks and nothing is there: no message ready by its time
     /// in a queue it claims from, no event waiting to be routed if it fetches them. Nil otherwise.
     private func idleResult(_ batch: WriteBatch) throws -> WriteResult? {
-        guard !readOnly, batch.publishes.isEmpty, batch.routings.isEmpty, batch.outcomes.isEmpty, batch.releases.isEmpty,
-              batch.expireLeases.isEmpty, batch.cpuSamples.isEmpty, batch.pruneCPUSamples == nil, batch.heartbeat == nil,
-              !batch.refreshRouting else { return nil }
+        guard !readOnly, batch.onlyLooks else { return nil }
         let queues = batch.claims.filter { $0.limit > 0 }.map(\.queue)
-        guard !queues.isEmpty || batch.fetchUnrouted > 0 else { return nil }
         let second = batch.now.micros.floorDiv(1_000_000)
         let owes = writer.withLock { writer in writer.map { $0.notifyOwed || $0.latencies.hasDue(before: second) } ?? false }
         guard !owes else { return nil }
@@ -172,7 +169,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
         do {
             rows = try session.run { sql in
                 """
-                SELECT u.waiting, u.generation, q.name, (SELECT min(ready_at) FROM messages WHERE queue = q.name AND state = \(MessageState.ready.sql))
+                SELECT u.waiting, u.generation, q.name, (\(PostgresTransaction.nextReady(queue: "q.name")))
                 FROM (SELECT EXISTS (SELECT 1 FROM events WHERE routed = 0) AS waiting, (SELECT generation FROM routing_generation) AS generation) u
                 LEFT JOIN unnest(\(sql.value(queues))) AS q(name) ON true
                 """

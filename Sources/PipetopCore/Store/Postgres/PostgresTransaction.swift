@@ -182,8 +182,7 @@ struct PostgresTransaction: StoreTransaction {
             return """
                 SELECT q.name, n.next, \(ClaimColumn.list("m")), \(EventColumn.list("e"))
                 FROM unnest(\(sql.value(requests.map(\.queue))), \(sql.value(requests.map { Int64($0.limit) }))) WITH ORDINALITY AS q(name, lim, ord)
-                CROSS JOIN LATERAL (
-                    SELECT min(ready_at) AS next FROM messages WHERE queue = q.name AND state = \(MessageState.ready.sql) AND ready_at > \(ready)) n
+                CROSS JOIN LATERAL (\(Self.nextReady(queue: "q.name", after: ready))) n(next)
                 LEFT JOIN LATERAL (
                     SELECT * FROM messages WHERE queue = q.name AND state = \(MessageState.ready.sql) AND ready_at <= \(ready)
                     ORDER BY ready_at, id LIMIT q.lim FOR UPDATE SKIP LOCKED) m ON true
@@ -242,9 +241,13 @@ struct PostgresTransaction: StoreTransaction {
 
     mutating func nextReady(queue: String, after now: Timestamp) throws -> Timestamp? {
         if let prepared = preparedNextReady.removeValue(forKey: queue) { return prepared }
-        return try run { sql in
-            "SELECT min(ready_at) FROM messages WHERE queue = \(sql.value(queue)) AND state = \(MessageState.ready.sql) AND ready_at > \(sql.value(now.micros))"
-        }.rows.first?.optionalInt64(0).map(Timestamp.init(micros:))
+        return try run { sql in Self.nextReady(queue: sql.value(queue), after: sql.value(now.micros)) }
+            .rows.first?.optionalInt64(0).map(Timestamp.init(micros:))
+    }
+
+    /// The earliest `ready_at` of `queue`'s ready messages (an SQL expression), after `after` if given.
+    static func nextReady(queue: String, after: String? = nil) -> String {
+        "SELECT min(ready_at) FROM messages WHERE queue = \(queue) AND state = \(MessageState.ready.sql)" + (after.map { " AND ready_at > \($0)" } ?? "")
     }
 
     // MARK: Transitions in flight
@@ -596,13 +599,9 @@ struct PostgresTransaction: StoreTransaction {
     /// run in does not matter), one round trip under the write lock instead of up to seven.
     mutating func finish(counters: [String: QueueCounters], backlog: [String: BacklogChange], at now: Timestamp) throws {
         let sql = PostgresSQL()
-        var writes: [String] = []
-        writes += [Self.insertion(rows.events, sql)].compactMap { $0 }
-        if let last = rows.messages.map(\.id).max() {
-            // The high-water mark of message ids, so none is assigned twice after the newest is gone.
-            writes.append("UPDATE id_high_water SET message = greatest(message, \(sql.value(last)))")
-        }
-        writes += [Self.insertion(rows.messages, sql), Self.insertion(rows.log, sql)].compactMap { $0 }
+        // The high-water mark of message ids, so none is assigned twice after the newest is gone.
+        let highWater = rows.messages.map(\.id).max().map { "UPDATE id_high_water SET message = greatest(message, \(sql.value($0)))" }
+        var writes = [Self.insertion(rows.events, sql), highWater, Self.insertion(rows.messages, sql), Self.insertion(rows.log, sql)].compactMap { $0 }
         if !counters.isEmpty {
             let deltas = counters.sorted { $0.key < $1.key }
             func column(_ value: (QueueCounters) -> Int64) -> [Int64] { deltas.map { value($0.value) } }
